@@ -1,0 +1,41 @@
+// Package sysctl reads and writes kernel parameters under /proc/sys, in the
+// network namespace of the calling thread.
+package sysctl
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Get returns the value of key, e.g. "net/ipv4/ip_forward", trimmed.
+// Equivalent to: `sysctl -n net.ipv4.ip_forward`.
+func Get(key string) (string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc/sys", key))
+	if err != nil {
+		return "", fmt.Errorf("reading sysctl %s: %w", key, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Set writes value to key. Equivalent to: `sysctl -w net.ipv4.ip_forward=1`.
+func Set(key, value string) error {
+	if err := os.WriteFile(filepath.Join("/proc/sys", key), []byte(value), 0o644); err != nil {
+		return fmt.Errorf("setting sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// DisableAcceptRA turns off IPv6 router advertisements on ifname.
+// It succeeds when IPv6 is disabled on the host, as there is nothing to turn off.
+// Equivalent to: `sysctl -w net.ipv6.conf.IFNAME.accept_ra=0`.
+func DisableAcceptRA(ifname string) error {
+	err := Set("net/ipv6/conf/"+ifname+"/accept_ra", "0")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,135 @@
+package ipam
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// ErrExhausted is returned when every address of the range is taken.
+var ErrExhausted = errors.New("no free address")
+
+// ErrTaken is returned for a static address that is already reserved.
+var ErrTaken = errors.New("address already in use")
+
+// ErrOutOfRange is returned for a static address that may not be handed out.
+var ErrOutOfRange = errors.New("address not available in this network")
+
+// probes is how many addresses Allocate tries one by one after the last
+// handed-out address before it lists the whole reservation set instead.
+// With sequential allocation the first probe almost always wins, so an
+// allocation costs one file creation however full the network is; a
+// fragmented network costs one directory read.
+const probes = 8
+
+// Allocator hands out addresses of one Range from a Store.
+type Allocator struct {
+	Range Range
+	Store Store
+}
+
+// Allocate reserves an address for id and returns it. With a valid static
+// address it reserves exactly that one, or fails with ErrOutOfRange or
+// ErrTaken. Otherwise it reserves the next free address after the one handed
+// out last, wrapping around, or fails with ErrExhausted. It holds the Store's
+// lock for the duration.
+func (a *Allocator) Allocate(id string, static netip.Addr) (netip.Addr, error) {
+	if err := a.Store.Lock(); err != nil {
+		return netip.Addr{}, err
+	}
+	defer a.Store.Unlock()
+
+	if static.IsValid() {
+		if !a.Range.Subnet.Contains(static) || !a.Range.Contains(static) {
+			return netip.Addr{}, fmt.Errorf("%s: %w (range %s-%s, gateway %s)", static, ErrOutOfRange, a.Range.First, a.Range.Last, a.Range.Gateway)
+		}
+		ok, err := a.reserve(id, static)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if !ok {
+			return netip.Addr{}, fmt.Errorf("%s: %w", static, ErrTaken)
+		}
+		return static, nil
+	}
+
+	ip := a.Store.LastReserved()
+	for i := 0; i < probes; i++ {
+		ip = a.Range.next(ip)
+		if !a.Range.Contains(ip) {
+			continue
+		}
+		ok, err := a.reserve(id, ip)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if ok {
+			return ip, a.Store.SetLastReserved(ip)
+		}
+	}
+	return a.scan(id, ip)
+}
+
+// scan lists the reservations once and walks the range from after start
+// for an address that is not among them.
+func (a *Allocator) scan(id string, start netip.Addr) (netip.Addr, error) {
+	used, err := a.Store.Reserved()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	taken := make(map[netip.Addr]struct{}, len(used))
+	for _, u := range used {
+		taken[u] = struct{}{}
+	}
+	ip := start
+	for i := 0; i < a.Range.Size(); i++ {
+		ip = a.Range.next(ip)
+		if !a.Range.Contains(ip) {
+			continue
+		}
+		if _, ok := taken[ip]; ok && !a.Store.Stale(ip) {
+			continue
+		}
+		ok, err := a.reserve(id, ip)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if ok {
+			return ip, a.Store.SetLastReserved(ip)
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("range %s-%s: %w", a.Range.First, a.Range.Last, ErrExhausted)
+}
+
+// reserve reserves ip, taking over a damaged reservation that is stale.
+func (a *Allocator) reserve(id string, ip netip.Addr) (bool, error) {
+	ok, err := a.Store.Reserve(id, ip)
+	if err != nil || ok {
+		return ok, err
+	}
+	if !a.Store.Stale(ip) {
+		return false, nil
+	}
+	if err := a.Store.Release(ip); err != nil {
+		return false, err
+	}
+	return a.Store.Reserve(id, ip)
+}
+
+// Release frees ip if id owns it; an address owned by someone else, or by
+// nobody, is left alone and is not an error. An address whose owner cannot
+// be read is freed.
+func (a *Allocator) Release(id string, ip netip.Addr) error {
+	if err := a.Store.Lock(); err != nil {
+		return err
+	}
+	defer a.Store.Unlock()
+	owner, ok, err := a.Store.Owner(ip)
+	if err != nil || !ok {
+		return err
+	}
+	if owner != "" && owner != id {
+		return nil
+	}
+	return a.Store.Release(ip)
+}

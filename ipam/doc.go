@@ -1,0 +1,9 @@
+// Package ipam hands out IPv4 addresses from one network's range, with its
+// state in plain files: one file per reserved address, created O_EXCL in the
+// network's directory, holding the id of the endpoint that owns it.
+//
+// The shape follows the CNI host-local plugin: a pure Allocator that walks a
+// Range, over a small Store interface, with a disk backend. There is no
+// database: `ls /var/lib/plumb/networks/NET/ips` shows what is taken, and
+// `rm` of a file frees an address.
+package ipam
