@@ -1,0 +1,132 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/plumbnet/plumb/internal/sysctl"
+)
+
+// ErrNotBridge is returned when a link of the requested name exists but is
+// not a bridge: plumb never takes over someone else's interface.
+var ErrNotBridge = errors.New("exists and is not a bridge")
+
+// Config describes a bridge.
+type Config struct {
+	Name    string       // interface name, at most 15 bytes
+	Gateway netip.Prefix // gateway address with the subnet's length, e.g. 172.30.0.1/24
+	MTU     int          // 0 keeps the kernel default
+}
+
+// Ensure makes the bridge exist, up, with the gateway address, the MTU and
+// IPv6 router advertisements off. It is safe to call twice and repairs a
+// bridge that lost its address or went down. It returns the bridge's index.
+//
+// Equivalent to:
+//
+//	ip link add NAME mtu MTU type bridge
+//	sysctl -w net.ipv6.conf.NAME.accept_ra=0
+//	ip addr replace GATEWAY dev NAME
+//	ip link set NAME up
+func Ensure(c Config) (int, error) {
+	link, err := netlink.LinkByName(c.Name)
+	switch {
+	case err == nil:
+		if _, ok := link.(*netlink.Bridge); !ok {
+			return 0, fmt.Errorf("interface %q %w", c.Name, ErrNotBridge)
+		}
+	case isNotFound(err):
+		la := netlink.NewLinkAttrs()
+		la.Name = c.Name
+		la.MTU = c.MTU
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
+			return 0, fmt.Errorf("creating bridge %q: %w", c.Name, err)
+		}
+		if link, err = netlink.LinkByName(c.Name); err != nil {
+			return 0, fmt.Errorf("finding new bridge %q: %w", c.Name, err)
+		}
+	default:
+		return 0, fmt.Errorf("looking up bridge %q: %w", c.Name, err)
+	}
+	if c.MTU > 0 && link.Attrs().MTU != c.MTU {
+		if err := netlink.LinkSetMTU(link, c.MTU); err != nil {
+			return 0, fmt.Errorf("setting mtu %d on %q: %w", c.MTU, c.Name, err)
+		}
+	}
+	if err := sysctl.DisableAcceptRA(c.Name); err != nil {
+		return 0, err
+	}
+	if c.Gateway.IsValid() {
+		addr := &netlink.Addr{IPNet: &net.IPNet{
+			IP:   c.Gateway.Addr().AsSlice(),
+			Mask: net.CIDRMask(c.Gateway.Bits(), 32),
+		}}
+		if err := netlink.AddrReplace(link, addr); err != nil {
+			return 0, fmt.Errorf("adding %s to %q: %w", c.Gateway, c.Name, err)
+		}
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		if err := netlink.LinkSetUp(link); err != nil {
+			return 0, fmt.Errorf("bringing %q up: %w", c.Name, err)
+		}
+	}
+	return link.Attrs().Index, nil
+}
+
+// Index returns the index of the bridge name, failing with ErrNotBridge when
+// name is some other kind of interface.
+func Index(name string) (int, error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("bridge %q: %w", name, err)
+	}
+	if _, ok := link.(*netlink.Bridge); !ok {
+		return 0, fmt.Errorf("interface %q %w", name, ErrNotBridge)
+	}
+	return link.Attrs().Index, nil
+}
+
+// Delete removes the bridge. A bridge that is already gone is success; an
+// interface of that name that is not a bridge is left alone.
+// Equivalent to: `ip link del NAME type bridge`.
+func Delete(name string) error {
+	link, err := netlink.LinkByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("looking up bridge %q: %w", name, err)
+	}
+	if _, ok := link.(*netlink.Bridge); !ok {
+		return fmt.Errorf("interface %q %w: not deleting it", name, ErrNotBridge)
+	}
+	if err := netlink.LinkDel(link); err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting bridge %q: %w", name, err)
+	}
+	return nil
+}
+
+// IsolatePort marks the bridge port ifname as isolated: it can then talk to
+// the bridge itself (the gateway) but not to another isolated port. plumb
+// uses it for --icc=false, which then holds whether or not br_netfilter is
+// loaded. Equivalent to: `ip link set IFNAME type bridge_slave isolated on`.
+func IsolatePort(ifname string) error {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("isolating port %q: %w", ifname, err)
+	}
+	if err := netlink.LinkSetIsolated(link, true); err != nil {
+		return fmt.Errorf("isolating port %q: %w", ifname, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
+}

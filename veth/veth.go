@@ -1,0 +1,191 @@
+package veth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/plumbnet/plumb/internal/sysctl"
+)
+
+// Pair describes a veth pair to create.
+type Pair struct {
+	HostName    string           // host-side name, at most 15 bytes
+	PeerName    string           // name inside the namespace, e.g. eth0
+	PeerMAC     net.HardwareAddr // MAC of the peer; nil lets the kernel pick
+	MTU         int              // both ends; 0 keeps the kernel default
+	MasterIndex int              // bridge the host end is plugged into
+	NetNS       netns.NsHandle   // namespace the peer is created in
+}
+
+// Create creates the pair with the peer directly inside p.NetNS, plugs the
+// host end into the bridge, turns off IPv6 router advertisements on it and
+// brings it up. On error nothing is left behind.
+//
+// Equivalent to:
+//
+//	ip link add HOST mtu MTU up type veth peer name PEER address MAC mtu MTU netns NS
+//	ip link set HOST master BRIDGE
+//	sysctl -w net.ipv6.conf.HOST.accept_ra=0
+func Create(p Pair) error {
+	la := netlink.NewLinkAttrs()
+	la.Name = p.HostName
+	la.MTU = p.MTU
+	la.Flags = net.FlagUp
+	la.MasterIndex = p.MasterIndex
+	v := &netlink.Veth{
+		LinkAttrs:        la,
+		PeerName:         p.PeerName,
+		PeerHardwareAddr: p.PeerMAC,
+		PeerNamespace:    netlink.NsFd(p.NetNS),
+		PeerTxQLen:       -1,
+	}
+	if err := netlink.LinkAdd(v); err != nil {
+		// LinkAdd creates the pair, then sets the master: remove a
+		// half-made pair whichever step failed.
+		_ = Delete(p.HostName)
+		return fmt.Errorf("creating veth %q (peer %q): %w", p.HostName, p.PeerName, err)
+	}
+	if err := sysctl.DisableAcceptRA(p.HostName); err != nil {
+		_ = Delete(p.HostName)
+		return err
+	}
+	return nil
+}
+
+// Delete removes the pair by its host end; the peer goes with it. A pair
+// that is already gone is success. Equivalent to: `ip link del HOST`.
+func Delete(hostName string) error {
+	link, err := netlink.LinkByName(hostName)
+	if err == nil {
+		err = netlink.LinkDel(link)
+	}
+	if err == nil || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil
+	}
+	return fmt.Errorf("deleting veth %q: %w", hostName, err)
+}
+
+// Exists reports whether a link named hostName exists in the host namespace.
+func Exists(hostName string) bool {
+	_, err := netlink.LinkByName(hostName)
+	return err == nil
+}
+
+// Peer is the configuration of the namespace end.
+type Peer struct {
+	Name    string       // interface name inside the namespace
+	Addr    netip.Prefix // address with the subnet's length
+	Gateway netip.Addr   // default route via this address; invalid for none
+}
+
+// Configure sets up the peer from inside its namespace, through the netlink
+// handle h opened there (netlink.NewHandleAt): address, up, default route
+// when a gateway is given, and loopback up.
+//
+// Equivalent to:
+//
+//	ip -n NS addr add ADDR dev PEER
+//	ip -n NS link set PEER up
+//	ip -n NS route add default via GATEWAY dev PEER
+//	ip -n NS link set lo up
+func Configure(h *netlink.Handle, p Peer) error {
+	link, err := h.LinkByName(p.Name)
+	if err != nil {
+		return fmt.Errorf("finding %q in the namespace: %w", p.Name, err)
+	}
+	addr := &netlink.Addr{IPNet: prefixNet(p.Addr)}
+	if err := h.AddrAdd(link, addr); err != nil {
+		return fmt.Errorf("adding %s to %q: %w", p.Addr, p.Name, err)
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bringing %q up: %w", p.Name, err)
+	}
+	if p.Gateway.IsValid() {
+		r := &netlink.Route{
+			LinkIndex: link.Attrs().Index,
+			Gw:        p.Gateway.AsSlice(),
+			Scope:     netlink.SCOPE_UNIVERSE,
+		}
+		if err := h.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("adding default route via %s on %q: %w", p.Gateway, p.Name, err)
+		}
+	}
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo in the namespace: %w", err)
+	}
+	if lo.Attrs().Flags&net.FlagUp == 0 {
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("bringing lo up: %w", err)
+		}
+	}
+	return nil
+}
+
+// Inside lists what the namespace holds that plumb's placement decisions
+// depend on: the interface names, and whether a default route exists.
+type Inside struct {
+	Names        map[string]bool
+	DefaultRoute bool
+}
+
+// Inspect reads the interface names and default route of the namespace
+// behind h. Equivalent to: `ip -n NS -o link; ip -n NS route show default`.
+func Inspect(h *netlink.Handle) (Inside, error) {
+	links, err := h.LinkList()
+	if err != nil {
+		return Inside{}, fmt.Errorf("listing interfaces in the namespace: %w", err)
+	}
+	in := Inside{Names: make(map[string]bool, len(links))}
+	for _, l := range links {
+		in.Names[l.Attrs().Name] = true
+	}
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
+	}
+	in.DefaultRoute = len(routes) > 0
+	return in, nil
+}
+
+// NextFreeName returns eth0, or the lowest ethN not in names.
+func NextFreeName(names map[string]bool) string {
+	for i := 0; ; i++ {
+		n := "eth" + strconv.Itoa(i)
+		if !names[n] {
+			return n
+		}
+	}
+}
+
+// MACFromIP returns Docker's deterministic MAC for an IPv4 address:
+// 02:42 followed by the four address bytes (02:42:ac:1e:00:02 for 172.30.0.2).
+func MACFromIP(ip netip.Addr) net.HardwareAddr {
+	b := ip.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
+}
+
+// ValidName reports whether name can be an interface name: 1 to 15 bytes,
+// no '/', ':', whitespace, and not "." or "..".
+func ValidName(name string) bool {
+	if name == "" || len(name) > 15 || name == "." || name == ".." {
+		return false
+	}
+	return !strings.ContainsAny(name, "/: \t\n\x00")
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
