@@ -1,0 +1,95 @@
+// Package nat installs and removes the iptables rules of plumb's bridge
+// networks: what Docker's bridge driver writes for a user-defined network
+// (forward accept, isolation between networks, masquerade), written into
+// chains plumb owns so that it can live beside a running dockerd, or on a
+// host without Docker, and leave no trace once its last network is gone.
+//
+// # Scope
+//
+// IPv4 only (iptables, never ip6tables). Port publishing (DNAT in
+// PLUMB-PREROUTING and PLUMB-OUTPUT, and the ACCEPTs in PLUMB-FORWARD) comes
+// with a later API; see "Extending" below.
+//
+// # Model
+//
+// plumb writes only into its own chains, PLUMB-*, each reached by exactly
+// one jump, always the first rule of the chain that holds it:
+//
+//	filter  FORWARD       -> PLUMB-FORWARD       (position 1, ahead of Docker's chains and policy DROP)
+//	filter  PLUMB-FORWARD -> PLUMB-ISOLATION-1   (position 1)
+//	filter  PLUMB-ISOLATION-1 rules              -> PLUMB-ISOLATION-2
+//	nat     POSTROUTING   -> PLUMB-POSTROUTING   (position 1)
+//
+// Every rule carries a comment starting with "plumb": "plumb" on the jumps,
+// "plumb:NAME" on the rules of network NAME (see Rules). plumb never changes
+// a built-in policy and never flushes or deletes a chain it does not own.
+// Traffic between two plumb networks is dropped by the isolation chains;
+// traffic between a plumb network and a Docker network is left to the
+// forwarding rules (plumb does not write into Docker's isolation chains).
+//
+// # Cost and atomicity
+//
+// EnsureNetwork and DeleteNetwork read the whole ruleset once with
+// `iptables-save` and write what differs with one
+// `iptables-restore --noflush --wait` whose payload holds one section per
+// table; iptables-restore applies each section atomically. A call that
+// finds nothing to do execs only iptables-save. The DeleteNetwork that
+// removes the last network may add one `iptables-restore` per table it
+// drops (below). go-iptables locates iptables and reads its version, and
+// runs the one-command-at-a-time fallback when a batched delete fails.
+//
+// # Concurrency
+//
+// A call reads, computes, then writes; the xtables lock taken by
+// `iptables-restore --wait` covers only the write. Processes that must not
+// interleave therefore share a plumb lock file: New(WithLockFile(path)),
+// flock(2) held from the read to the end of the write. Without it, the
+// callers must serialize. As a second line of defence, chains are created
+// with `-N` (which fails if the chain appeared meanwhile, leaving the table
+// untouched, after which EnsureNetwork reads again and retries once), never
+// with a `:CHAIN` line, which under --noflush silently flushes a chain
+// another writer just filled.
+//
+// # iptables-nft and iptables-legacy
+//
+// Debian 12's iptables is iptables-nft (`iptables -V` says "(nf_tables)").
+// What it does, checked in a fresh network namespace:
+//
+//   - `iptables-save` prints nothing: no nft table exists yet. But
+//     `iptables-save -t nat` and `iptables -t nat -S` print the built-in
+//     chains of the missing table (and create nothing), so only a plain
+//     `iptables-save` tells whether a table exists.
+//   - The first rule written creates the nft table (`table ip nat`) with
+//     only the base chains it needs (POSTROUTING), though iptables-save
+//     shows all the built-in chains.
+//   - Deleting every rule and user chain leaves the table and its base
+//     chains behind: iptables-save now prints an empty "*nat" section where
+//     it printed nothing before.
+//   - `iptables-restore` without --noflush, fed "*nat\nCOMMIT", deletes the
+//     nft table altogether; no `nft` binary is needed.
+//
+// So that iptables-save reads exactly as before the first EnsureNetwork,
+// the jump plumb adds to a built-in chain of a table that did not exist is
+// commented "plumb created-table" rather than "plumb". The DeleteNetwork
+// that removes plumb's last chains drops such a table when nothing else is
+// left in it (built-in chains only, policy ACCEPT, no rule). The mark lives
+// in the ruleset itself, so any later plumb process sees it; a table plumb
+// did not create is never dropped. A third party writing into the table
+// between that DeleteNetwork's read and its drop would lose its write: the
+// window is the few milliseconds of one iptables-restore.
+//
+// With iptables-legacy, tables appear in iptables-save once first used in
+// the namespace and cannot be removed: after the last DeleteNetwork a table
+// plumb was the first to use stays listed, empty. Mixing both backends on
+// one host (Docker on legacy, plumb on nft or the reverse) is unsupported:
+// each sees only its own rules. A table that iptables-nft cannot display
+// ("# Table `nat' is incompatible, use 'nft' tool.") is refused.
+//
+// # Extending
+//
+// The DNAT chains are one skeleton entry each (a chain, its parent, an
+// optional match such as `-m addrtype --dst-type LOCAL`). Rules attached to
+// a network by a later API carry the comment "plumb:NAME/...": EnsureNetwork
+// leaves them alone, DeleteNetwork removes them with the network, and their
+// presence keeps plumb's chains alive.
+package nat

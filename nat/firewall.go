@@ -1,0 +1,211 @@
+package nat
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Firewall installs and removes plumb's IPv4 iptables rules. Its methods are
+// safe for concurrent use within a process; across processes see
+// WithLockFile.
+type Firewall struct {
+	mu       sync.Mutex
+	run      runner
+	lockPath string
+}
+
+// Option configures New.
+type Option func(*Firewall)
+
+// WithLockFile makes every EnsureNetwork and DeleteNetwork hold an exclusive
+// flock on path (created if missing) from the moment it reads the ruleset
+// until it has written it. Every plumb process must pass the same path (for
+// example /run/plumb/iptables.lock): the read-compute-write cycle is not
+// atomic otherwise, and two processes creating two networks at once could
+// both see a jump missing and both insert it. Without this option the
+// caller must serialize calls across processes itself.
+func WithLockFile(path string) Option {
+	return func(f *Firewall) { f.lockPath = path }
+}
+
+// New returns a Firewall using the iptables, iptables-save and
+// iptables-restore found in $PATH (IPv4 only; iptables-nft or legacy,
+// whichever `iptables` is). It changes nothing.
+func New(opts ...Option) (*Firewall, error) {
+	r, err := newExecRunner()
+	if err != nil {
+		return nil, fmt.Errorf("setting up iptables: %w", err)
+	}
+	return newFirewall(r, opts...), nil
+}
+
+func newFirewall(r runner, opts ...Option) *Firewall {
+	f := &Firewall{run: r}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// lock takes the in-process mutex and, when configured, the lock file.
+func (f *Firewall) lock() (unlock func(), err error) {
+	f.mu.Lock()
+	if f.lockPath == "" {
+		return f.mu.Unlock, nil
+	}
+	release, err := fileLock(f.lockPath)
+	if err != nil {
+		f.mu.Unlock()
+		return nil, err
+	}
+	return func() { release(); f.mu.Unlock() }, nil
+}
+
+// snapshot reads the ruleset once.
+func (f *Firewall) snapshot() (*snapshot, error) {
+	out, err := f.run.save()
+	if err != nil {
+		return nil, err
+	}
+	return parseSave(out)
+}
+
+// EnsureNetwork makes plumb's chains and their jumps exist, creating what is
+// missing, and n's rules (see Rules) present exactly once, in order. It is
+// safe to call twice and repairs what it finds missing, duplicated or out of
+// place: a deleted rule is put back, a jump that something was inserted
+// above is moved back to position 1, the rules of an older config of the
+// same network name are replaced. It costs one iptables-save, plus one
+// iptables-restore --noflush when anything must change. Each table is
+// changed atomically; if the restore fails, EnsureNetwork reads again and
+// retries once. Equivalent to, on a host without plumb:
+//
+//	iptables -N PLUMB-FORWARD
+//	iptables -N PLUMB-ISOLATION-1
+//	iptables -N PLUMB-ISOLATION-2
+//	iptables -I FORWARD 1 -m comment --comment plumb -j PLUMB-FORWARD
+//	iptables -I PLUMB-FORWARD 1 -m comment --comment plumb -j PLUMB-ISOLATION-1
+//	iptables -A PLUMB-FORWARD ...      (and the other rules of Rules(n))
+//	iptables -t nat -N PLUMB-POSTROUTING
+//	iptables -t nat -I POSTROUTING 1 -m comment --comment plumb -j PLUMB-POSTROUTING
+//	iptables -t nat -A PLUMB-POSTROUTING -s S ! -o BR -m comment --comment plumb:NAME -j MASQUERADE
+//
+// When a table did not exist before (iptables-nft, nothing used it yet),
+// the jump into it carries the comment "plumb created-table" instead, so the
+// last DeleteNetwork removes the table again.
+func (f *Firewall) EnsureNetwork(n Network) error {
+	if err := n.Validate(); err != nil {
+		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
+	}
+	unlock, err := f.lock()
+	if err != nil {
+		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
+	}
+	defer unlock()
+	// A restore fails when the ruleset changed under it since the read (a
+	// chain it creates appeared, a rule it deletes vanished): another writer
+	// not holding the lock file. Read and try once more.
+	for attempt := 1; ; attempt++ {
+		err = f.ensureOnce(n)
+		if err == nil || attempt == 2 || !errors.Is(err, errRestore) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
+	}
+	return nil
+}
+
+// errRestore marks a failed iptables-restore, the error EnsureNetwork retries.
+var errRestore = errors.New("ruleset not changed")
+
+// ensureOnce reads the ruleset and writes what n is missing.
+func (f *Firewall) ensureOnce(n Network) error {
+	s, err := f.snapshot()
+	if err != nil {
+		return err
+	}
+	p, err := planEnsure(s, n)
+	if err != nil {
+		return err
+	}
+	if len(p.ops) == 0 {
+		return nil
+	}
+	if err := f.run.restore(p.payload(), true); err != nil {
+		return fmt.Errorf("%w: %w", errRestore, err)
+	}
+	return nil
+}
+
+// DeleteNetwork removes the rules of the network named n.Name: the rules
+// commented "plumb:NAME" or "plumb:NAME/..." in plumb's chains. The other
+// fields of n are not used, so a drifted config still deletes what was
+// installed. Rules already gone are success.
+//
+// When no rule of any other plumb network remains, it removes plumb's jumps
+// and chains too, and drops the tables plumb created that are then empty, so
+// that iptables-save prints exactly what it printed before the first
+// EnsureNetwork (modulo packet counters; see the package doc for the one
+// iptables-legacy exception). Equivalent to:
+//
+//	iptables -D PLUMB-FORWARD ... -m comment --comment plumb:NAME ...   (each rule)
+//
+// and, for the last network:
+//
+//	iptables -D FORWARD -m comment --comment plumb -j PLUMB-FORWARD
+//	iptables -F PLUMB-FORWARD; iptables -F PLUMB-ISOLATION-1; iptables -F PLUMB-ISOLATION-2
+//	iptables -X PLUMB-FORWARD; iptables -X PLUMB-ISOLATION-1; iptables -X PLUMB-ISOLATION-2
+//	iptables -t nat -D POSTROUTING -m comment --comment plumb -j PLUMB-POSTROUTING
+//	iptables -t nat -F PLUMB-POSTROUTING; iptables -t nat -X PLUMB-POSTROUTING
+//	printf '*nat\nCOMMIT\n' | iptables-restore   (only a table plumb created, only
+//	                                            if empty; iptables-nft: nft delete table ip nat)
+//
+// The changes go in one iptables-restore --noflush. If it fails (say a rule
+// vanished between the read and the write), every change is retried as its
+// own iptables command, keeping going past errors; the errors are returned
+// joined.
+func (f *Firewall) DeleteNetwork(n Network) error {
+	if err := validateName(n.Name); err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+	}
+	unlock, err := f.lock()
+	if err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+	}
+	defer unlock()
+	s, err := f.snapshot()
+	if err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+	}
+	p, err := planDelete(s, n.Name)
+	if err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+	}
+	var errs []error
+	if len(p.ops) > 0 {
+		if err := f.run.restore(p.payload(), true); err != nil {
+			for _, o := range p.ops {
+				if err := f.run.apply(o); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if len(errs) > 0 {
+				errs = append([]error{err}, errs...)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		for _, t := range p.drop {
+			if err := f.run.restore(dropPayload(t), false); err != nil {
+				errs = append(errs, fmt.Errorf("removing empty table %s: %w", t, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package nat
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// opKind is one iptables-restore command.
+type opKind int
+
+const (
+	opNewChain    opKind = iota // -N CHAIN         (never ":CHAIN - [0:0]", see line)
+	opInsert                    // -I CHAIN 1 SPEC  (always at position 1)
+	opAppend                    // -A CHAIN SPEC
+	opDelete                    // -D CHAIN SPEC
+	opFlush                     // -F CHAIN
+	opDeleteChain               // -X CHAIN
+)
+
+// op is one change to one table. A plan's ops are applied in order, all of
+// them in one `iptables-restore --noflush`, or one by one as a fallback.
+type op struct {
+	kind         opKind
+	table, chain string
+	spec         []string
+}
+
+// line renders o as an iptables-restore line.
+func (o op) line() string {
+	switch o.kind {
+	case opNewChain:
+		// Not ":CHAIN - [0:0]": under --noflush that line flushes a chain
+		// that exists, so two writers racing to create it would lose the
+		// first one's rules. -N fails instead, and the table is left as is.
+		return "-N " + o.chain
+	case opInsert:
+		return "-I " + o.chain + " 1 " + joinSpec(o.spec)
+	case opAppend:
+		return "-A " + o.chain + " " + joinSpec(o.spec)
+	case opDelete:
+		return "-D " + o.chain + " " + joinSpec(o.spec)
+	case opFlush:
+		return "-F " + o.chain
+	case opDeleteChain:
+		return "-X " + o.chain
+	}
+	panic(fmt.Sprintf("nat: unknown op kind %d", o.kind))
+}
+
+// String returns o as an iptables command line.
+func (o op) String() string { return "iptables -t " + o.table + " " + o.line() }
+
+// plan is what one EnsureNetwork or DeleteNetwork changes.
+type plan struct {
+	ops []op
+	// drop lists tables to remove afterwards: tables plumb created that
+	// hold nothing once plumb's chains are gone (iptables-nft only).
+	drop []string
+}
+
+// payload renders the ops as iptables-restore input, one *TABLE ... COMMIT
+// section per table that has ops. Restore applies each section atomically.
+func (p plan) payload() []byte {
+	var b bytes.Buffer
+	for _, t := range tables {
+		var lines []string
+		for _, o := range p.ops {
+			if o.table == t {
+				lines = append(lines, o.line())
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "*%s\n", t)
+		for _, l := range lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		b.WriteString("COMMIT\n")
+	}
+	return b.Bytes()
+}
+
+// dropPayload renders the iptables-restore input that, without --noflush,
+// removes table name: under iptables-nft flushing a table deletes it.
+func dropPayload(name string) []byte { return []byte("*" + name + "\nCOMMIT\n") }
+
+// planEnsure computes what makes n's rules, plumb's chains and their jumps
+// present exactly once in s:
+//   - a chain of the skeleton that is missing is created;
+//   - a jump that is missing, duplicated or not first in its parent is
+//     deleted and inserted again at position 1;
+//   - the rules commented "plumb:NAME" of each plumb chain that differ from
+//     Rules(n) (missing, extra, reordered, or from an older config) are all
+//     deleted and Rules(n) appended.
+//
+// An empty plan means nothing to do.
+func planEnsure(s *snapshot, n Network) (plan, error) {
+	var p plan
+	want := Rules(n)
+	for _, tname := range tables {
+		t := s.tables[tname]
+		if t != nil && t.incompatible {
+			return plan{}, fmt.Errorf("table %s: iptables-save cannot show it (rules made by nft?)", tname)
+		}
+		for _, d := range skeleton {
+			if d.table == tname && t.chain(d.name) == nil {
+				p.ops = append(p.ops, op{kind: opNewChain, table: tname, chain: d.name})
+			}
+		}
+		for _, d := range skeleton {
+			if d.table == tname && d.parent != "" {
+				p.ops = append(p.ops, fixJump(t, d)...)
+			}
+		}
+		comment := NetworkComment(n.Name)
+		for _, d := range skeleton {
+			if d.table != tname {
+				continue
+			}
+			var need [][]string
+			for _, r := range want {
+				if r.Table == tname && r.Chain == d.name {
+					need = append(need, r.Spec)
+				}
+			}
+			have := rulesWithComment(t.chain(d.name), comment)
+			if slices.EqualFunc(have, need, slices.Equal) {
+				continue
+			}
+			for _, r := range have {
+				p.ops = append(p.ops, op{kind: opDelete, table: tname, chain: d.name, spec: r})
+			}
+			for _, r := range need {
+				p.ops = append(p.ops, op{kind: opAppend, table: tname, chain: d.name, spec: r})
+			}
+		}
+	}
+	return p, nil
+}
+
+// fixJump returns the ops that leave exactly one jump into d, first in its
+// parent chain. t is nil when the table does not exist yet. The jump from a
+// built-in chain is marked commentCreatedTable when plumb creates the table
+// now, and keeps the mark when it had it.
+func fixJump(t *table, d chainDef) []op {
+	parent := t.chain(d.parent)
+	var copies [][]string
+	first, owner := false, t == nil
+	if parent != nil {
+		for i, r := range parent.rules {
+			if specValue(r, "-j") != d.name {
+				continue
+			}
+			copies = append(copies, r)
+			first = first || i == 0
+			owner = owner || specValue(r, "--comment") == commentCreatedTable
+		}
+	}
+	comment := commentPlumb
+	if owner && d.fromBuiltin() {
+		comment = commentCreatedTable
+	}
+	want := d.jumpSpec(comment)
+	if len(copies) == 1 && first && slices.Equal(copies[0], want) {
+		return nil
+	}
+	var ops []op
+	for _, r := range copies {
+		ops = append(ops, op{kind: opDelete, table: d.table, chain: d.parent, spec: r})
+	}
+	return append(ops, op{kind: opInsert, table: d.table, chain: d.parent, spec: want})
+}
+
+// rulesWithComment returns the rules of c whose comment is exactly comment.
+func rulesWithComment(c *chain, comment string) [][]string {
+	if c == nil {
+		return nil
+	}
+	var out [][]string
+	for _, r := range c.rules {
+		if specValue(r, "--comment") == comment {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ownedBy reports whether a rule with comment belongs to the network named
+// name: its comment is "plumb:NAME", or "plumb:NAME/..." for the rules a
+// later API attaches to the network (published ports). EnsureNetwork only
+// manages the first kind; DeleteNetwork removes both.
+func ownedBy(comment, name string) bool {
+	c := NetworkComment(name)
+	return comment == c || strings.HasPrefix(comment, c+"/")
+}
+
+// planDelete computes what removes the rules of the network named name. When
+// no rule of another network (no comment "plumb:OTHER") is left in plumb's
+// chains, it removes the jumps and the chains instead, and lists for
+// dropping the tables that plumb created and that are then empty: only
+// built-in chains, policy ACCEPT, no rule (iptables-nft only; a legacy table
+// cannot be removed). An empty plan means nothing to do.
+func planDelete(s *snapshot, name string) (plan, error) {
+	others := false
+	for _, d := range skeleton {
+		if t := s.tables[d.table]; t != nil && t.incompatible {
+			return plan{}, fmt.Errorf("table %s: iptables-save cannot show it (rules made by nft?)", d.table)
+		}
+		if c := s.tables[d.table].chain(d.name); c != nil {
+			for _, r := range c.rules {
+				v := specValue(r, "--comment")
+				others = others || (strings.HasPrefix(v, commentNetworkPrefix) && !ownedBy(v, name))
+			}
+		}
+	}
+
+	var p plan
+	if others {
+		for _, d := range skeleton {
+			c := s.tables[d.table].chain(d.name)
+			if c == nil {
+				continue
+			}
+			for _, r := range c.rules {
+				if ownedBy(specValue(r, "--comment"), name) {
+					p.ops = append(p.ops, op{kind: opDelete, table: d.table, chain: d.name, spec: r})
+				}
+			}
+		}
+		return p, nil
+	}
+
+	for _, tname := range tables {
+		t := s.tables[tname]
+		if t == nil {
+			continue
+		}
+		owned := false
+		for _, d := range skeleton {
+			if d.table != tname || !d.fromBuiltin() {
+				continue
+			}
+			for _, r := range t.chain(d.parent).rules {
+				if specValue(r, "-j") == d.name {
+					p.ops = append(p.ops, op{kind: opDelete, table: tname, chain: d.parent, spec: r})
+					owned = owned || specValue(r, "--comment") == commentCreatedTable
+				}
+			}
+		}
+		for _, kind := range []opKind{opFlush, opDeleteChain} {
+			for _, d := range skeleton {
+				if d.table == tname && t.chain(d.name) != nil {
+					p.ops = append(p.ops, op{kind: kind, table: tname, chain: d.name})
+				}
+			}
+		}
+		if s.nft && owned && emptyWithoutPlumb(t) {
+			p.drop = append(p.drop, tname)
+		}
+	}
+	return p, nil
+}
+
+// emptyWithoutPlumb reports whether t holds nothing once plumb's chains and
+// the jumps into them are gone: every other chain is built in, has policy
+// ACCEPT and no rule except a jump to one of plumb's chains.
+func emptyWithoutPlumb(t *table) bool {
+	ours := map[string]bool{}
+	for _, d := range skeleton {
+		if d.table == t.name {
+			ours[d.name] = true
+		}
+	}
+	for _, name := range t.order {
+		c := t.chains[name]
+		if ours[name] {
+			continue
+		}
+		if !c.builtin() || c.policy != "ACCEPT" {
+			return false
+		}
+		for _, r := range c.rules {
+			if !ours[specValue(r, "-j")] {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,139 @@
+package nat
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/coreos/go-iptables/iptables"
+)
+
+// runner is the whole exec surface of the package. The planning code only
+// sees it, so unit tests run it against an in-memory fake.
+type runner interface {
+	// save returns the output of `iptables-save` (all tables).
+	save() ([]byte, error)
+	// restore feeds payload to `iptables-restore --noflush --wait`, or
+	// without --noflush (which replaces, and under iptables-nft deletes, the
+	// tables named in payload) when noflush is false.
+	restore(payload []byte, noflush bool) error
+	// apply runs one op as one iptables command. Deleting what is already
+	// gone is success. It is the fallback when a batched delete fails.
+	apply(o op) error
+}
+
+// execRunner runs the iptables binaries found in $PATH.
+type execRunner struct {
+	ipt         *iptables.IPTables
+	savePath    string
+	restorePath string
+	wait        bool // iptables-restore takes --wait (1.6.2 and later)
+}
+
+// newExecRunner locates iptables (through go-iptables, which also reads its
+// version) and its iptables-save and iptables-restore companions.
+func newExecRunner() (*execRunner, error) {
+	ipt, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4))
+	if err != nil {
+		return nil, fmt.Errorf("locating iptables: %w", err)
+	}
+	r := &execRunner{ipt: ipt}
+	if r.savePath, err = lookPath("iptables-save"); err != nil {
+		return nil, err
+	}
+	if r.restorePath, err = lookPath("iptables-restore"); err != nil {
+		return nil, err
+	}
+	v1, v2, v3 := ipt.GetIptablesVersion()
+	r.wait = v1 > 1 || (v1 == 1 && (v2 > 6 || (v2 == 6 && v3 >= 2)))
+	return r, nil
+}
+
+func lookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("locating %s: %w", name, err)
+	}
+	return filepath.Clean(p), nil
+}
+
+func (r *execRunner) save() ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(r.savePath)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("running iptables-save: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func (r *execRunner) restore(payload []byte, noflush bool) error {
+	var args []string
+	if noflush {
+		args = append(args, "--noflush")
+	}
+	if r.wait {
+		args = append(args, "--wait")
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(r.restorePath, args...)
+	cmd.Stdin, cmd.Stderr = bytes.NewReader(payload), &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if l := failedLine(msg, payload); l != "" {
+			msg += fmt.Sprintf(" (%q)", l)
+		}
+		return fmt.Errorf("running iptables-restore %s: %w: %s", strings.Join(args, " "), err, msg)
+	}
+	return nil
+}
+
+var lineRE = regexp.MustCompile(`Error occurred at line: (\d+)`)
+
+// failedLine returns the payload line iptables-restore complained about.
+func failedLine(msg string, payload []byte) string {
+	m := lineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return ""
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(payload), "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	return lines[n-1]
+}
+
+func (r *execRunner) apply(o op) error {
+	var err error
+	switch o.kind {
+	case opNewChain:
+		var ok bool
+		if ok, err = r.ipt.ChainExists(o.table, o.chain); err == nil && !ok {
+			err = r.ipt.NewChain(o.table, o.chain)
+		}
+	case opInsert:
+		err = r.ipt.Insert(o.table, o.chain, 1, o.spec...)
+	case opAppend:
+		err = r.ipt.Append(o.table, o.chain, o.spec...)
+	case opDelete:
+		err = r.ipt.Delete(o.table, o.chain, o.spec...)
+	case opFlush:
+		var ok bool
+		if ok, err = r.ipt.ChainExists(o.table, o.chain); err == nil && ok {
+			err = r.ipt.ClearChain(o.table, o.chain) // flushes an existing chain
+		}
+	case opDeleteChain:
+		err = r.ipt.DeleteChain(o.table, o.chain)
+	}
+	var ierr *iptables.Error
+	if (o.kind == opDelete || o.kind == opDeleteChain) && errors.As(err, &ierr) && ierr.IsNotExist() {
+		return nil
+	}
+	return err // go-iptables errors name the command and carry its stderr
+}
