@@ -1,0 +1,89 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// procPath returns /proc/PID/rel.
+func procPath(pid int, rel string) string {
+	return filepath.Join("/proc", strconv.Itoa(pid), rel)
+}
+
+// netnsKey checks that path is a network namespace file and returns its
+// identity, "ns-<dev>-<ino>". Two paths naming one netns (a pid's
+// /proc/N/ns/net and an `ip netns` bind mount) give the same key. A missing
+// path gives an error matching fs.ErrNotExist.
+func netnsKey(path string) (string, error) {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err != nil {
+		return "", &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	if sfs.Type != unix.NSFS_MAGIC {
+		return "", fmt.Errorf("%s is not a namespace file", path)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	typ, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err != nil {
+		return "", fmt.Errorf("querying namespace type of %s: %w", path, err)
+	}
+	if typ != unix.CLONE_NEWNET {
+		return "", fmt.Errorf("%s is a namespace but not a network namespace", path)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	return fmt.Sprintf("ns-%d-%d", st.Dev, st.Ino), nil
+}
+
+// isGone reports whether err means the process or file no longer exists.
+func isGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH)
+}
+
+// resolveNetNS resolves a named netns. Its files are /etc/netns/NAME/hosts
+// and /etc/netns/NAME/resolv.conf, which `ip netns exec NAME` bind-mounts
+// over /etc/hosts and /etc/resolv.conf.
+func resolveNetNS(name string) (*Target, error) {
+	path := filepath.Join(netnsRunDir, name)
+	key, err := netnsKey(path)
+	if isGone(err) {
+		return nil, fmt.Errorf("netns %q %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving netns %q: %w", name, err)
+	}
+	return &Target{
+		Kind:          KindNetNS,
+		NetNSPath:     path,
+		ContainerName: name,
+		Hostname:      name,
+		HostsFile:     &netnsFile{dir: NetnsEtcDir, name: name, base: "hosts"},
+		ResolvFile:    &netnsFile{dir: NetnsEtcDir, name: name, base: "resolv.conf"},
+		Key:           key,
+	}, nil
+}
+
+// resolvePath resolves a netns file that is neither a pid's nor a named
+// netns. Nothing says which root file system goes with it, so it has no files.
+func resolvePath(path string) (*Target, error) {
+	key, err := netnsKey(path)
+	if isGone(err) {
+		return nil, fmt.Errorf("netns path %q %w", path, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving netns path %q: %w", path, err)
+	}
+	return &Target{Kind: KindPath, NetNSPath: path, Key: key}, nil
+}
