@@ -1,0 +1,36 @@
+# plumb — build, test, lint, bench. `make test` is what CI runs (as root).
+GO      ?= go
+BIN     := bin/plumb
+PKGS    := ./...
+GOFLAGS ?=
+
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: build test test-unit test-privileged lint bench clean
+
+build: $(BIN)
+
+$(BIN): FORCE
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -trimpath -o $(BIN) ./cmd/plumb
+
+FORCE:
+
+# Everything CI runs: unit tests and, as root, the privileged kernel and
+# Docker end-to-end tests (one package at a time: they share the host's
+# firewall and dockerd).
+test: build
+	$(GO) test -count=1 -p 1 -timeout 60m $(PKGS)
+
+# Pure logic only: no root, no kernel, no Docker.
+test-unit:
+	$(GO) test -count=1 -skip '^TestPrivileged' $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench: build
+	$(GO) run ./bench $(BENCH_ARGS)
+
+clean:
+	rm -rf bin

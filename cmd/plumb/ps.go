@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbnet/plumb/network"
+)
+
+func newPsCmd(a *app) *cobra.Command {
+	var netName, format string
+	c := &cobra.Command{
+		Use:   "ps",
+		Short: "List endpoints: one row per target and network",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			eps, err := a.manager().AllEndpoints(netName)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if eps == nil {
+					eps = []*network.Endpoint{}
+				}
+				return writeJSON(a.out, eps)
+			}
+			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME")
+			for _, ep := range eps {
+				id := ep.ContainerID
+				if len(id) > 12 {
+					id = id[:12]
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(id), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName)
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().StringVar(&netName, "net", "", "only endpoints of this network")
+	c.Flags().StringVar(&format, "format", "", "output format: table or json")
+	return c
+}
+
+func displayName(ep *network.Endpoint) string {
+	if ep.ContainerName != "" {
+		return ep.ContainerName
+	}
+	return ep.Hostname
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func checkFormat(f string) error {
+	if f != "" && f != "table" && f != "json" {
+		return fmt.Errorf("invalid --format %q: want table or json", f)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbnet/plumb/network"
+)
+
+// Exit codes, as Docker's CLI uses them.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks an error in how plumb was called (unknown flag, wrong
+// number of arguments): exit code 2.
+type usageError struct{ error }
+
+// app carries what every command shares.
+type app struct {
+	stateDir string
+	out, err io.Writer
+	euid     func() int // os.Geteuid; tests replace it
+}
+
+func (a *app) manager() *network.Manager {
+	m := network.NewManager(a.stateDir)
+	if step := os.Getenv("PLUMB_INJECT_FAULT"); step != "" {
+		// Test hook: fail the named step of attach or create, to prove rollback.
+		m.Fault = func(s string) error {
+			if s == step {
+				return errors.New("injected fault")
+			}
+			return nil
+		}
+	}
+	return m
+}
+
+// run executes plumb with args and returns the exit code. Errors are
+// printed as one line on stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	return runApp(&app{out: stdout, err: stderr, euid: os.Geteuid}, args)
+}
+
+// runApp is run with the app's dependencies given, for tests.
+func runApp(a *app, args []string) int {
+	stderr := a.err
+	root := newRoot(a)
+	root.SetArgs(args)
+	root.SetOut(a.out)
+	root.SetErr(a.err)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "plumb: "+oneLine(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "See 'plumb --help'.")
+		return exitUsage
+	}
+	return exitError
+}
+
+// oneLine folds a multi-error into a single line.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+}
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "plumb",
+		Short: "Docker's bridge networking, built by hand",
+		Long: `plumb wires network namespaces together the way Docker's user-defined bridge
+networks do: a bridge per network, a veth pair into each container, addresses from a
+file IPAM, masquerade and isolation rules, and names in /etc/hosts.
+
+  plumb network create sinatra-net
+  plumb attach sinatra-web --net sinatra-net
+  plumb ps`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if a.stateDir == "" {
+				a.stateDir = os.Getenv("PLUMB_STATE_DIR")
+			}
+			if a.euid() != 0 && cmd.Annotations["root"] != "no" {
+				return errors.New("this command needs root: run it with sudo")
+			}
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "state directory (env PLUMB_STATE_DIR, default "+network.DefaultStateDir+")")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newNetworkCmd(a), newAttachCmd(a), newDetachCmd(a), newPsCmd(a))
+	wrapArgs(root)
+	return root
+}
+
+// wrapArgs makes every command's argument-count errors usage errors, and
+// makes a group command without a subcommand a usage error too.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			return usageError{fmt.Errorf("%q needs a subcommand", cmd.CommandPath())}
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}

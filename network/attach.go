@@ -1,0 +1,264 @@
+package network
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/plumbnet/plumb/bridge"
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/ipam"
+	"github.com/plumbnet/plumb/veth"
+)
+
+// aliasRE is what a DNS name may be: labels of letters, digits and '-', '_'.
+var aliasRE = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9_])?$`)
+
+// validateAttach checks the options that need no state.
+func validateAttach(n *Network, o *AttachOptions) error {
+	if o.IP.IsValid() && (!o.IP.Is4() || !n.Subnet.Contains(o.IP)) {
+		return fmt.Errorf("ip %s: %w: outside subnet %s of network %q", o.IP, ErrInvalid, n.Subnet, n.Name)
+	}
+	if o.MAC != "" {
+		mac, err := net.ParseMAC(o.MAC)
+		if err != nil || len(mac) != 6 {
+			return fmt.Errorf("mac %q: %w: want six bytes like 02:42:ac:1e:00:02", o.MAC, ErrInvalid)
+		}
+		if mac[0]&1 == 1 {
+			return fmt.Errorf("mac %q: %w: a multicast address cannot be an interface's", o.MAC, ErrInvalid)
+		}
+		o.MAC = mac.String()
+	}
+	if o.IfName != "" && (!veth.ValidName(o.IfName) || o.IfName == "lo") {
+		return fmt.Errorf("interface name %q: %w: 1-15 characters without '/', ':' or spaces", o.IfName, ErrInvalid)
+	}
+	for _, a := range o.Aliases {
+		if !aliasRE.MatchString(a) {
+			return fmt.Errorf("alias %q: %w: not a valid DNS name", a, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// hostVethName is the deterministic host-side name of endpoint id on n:
+// "veth" and 11 hex digits, 15 bytes.
+func hostVethName(n *Network, id string) string {
+	h := sha256.Sum256([]byte(n.ID + "/" + id))
+	return "veth" + hex.EncodeToString(h[:])[:11]
+}
+
+// Attach puts the target spec on network o.Network, Docker's
+// `docker network connect`: an address from the network's IPAM, a veth pair
+// with its peer created inside the target's namespace and the host end on
+// the bridge, the peer's address, MAC, MTU and routes, and the target's own
+// name in its /etc/hosts. Attaching a target that is already attached
+// returns its endpoint with already set, and changes nothing. On error,
+// nothing of the attach is left behind.
+func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (ep *Endpoint, already bool, err error) {
+	n, err := m.Get(o.Network)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := validateAttach(n, &o); err != nil {
+		return nil, false, err
+	}
+	if err := m.fault("resolve"); err != nil {
+		return nil, false, err
+	}
+	t, err := container.Resolve(ctx, spec)
+	if err != nil {
+		return nil, false, err
+	}
+	nsh, err := netns.GetFromPath(t.NetNSPath)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening network namespace of %q (%s): %w", spec, t.NetNSPath, err)
+	}
+	defer nsh.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(nsh), &st); err != nil {
+		return nil, false, fmt.Errorf("reading network namespace of %q: %w", spec, err)
+	}
+
+	static := o.IP
+	if prev, perr := m.endpoint(n.Name, t.Key); perr == nil {
+		if prev.NetNSInode == st.Ino && veth.Exists(prev.HostVeth) {
+			return prev, true, nil
+		}
+		// The target was attached before and its namespace is gone (a
+		// restarted container): clear what is left and give it its address back.
+		if derr := m.teardown(ctx, prev, t); derr != nil {
+			return nil, false, fmt.Errorf("clearing the stale endpoint of %q: %w", spec, derr)
+		}
+		if !static.IsValid() {
+			static = prev.IP.Addr()
+		}
+	} else if errors.Is(perr, errDamaged) {
+		_ = m.removeEndpoint(n.Name, t.Key)
+	}
+
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening netlink in the namespace of %q: %w", spec, err)
+	}
+	defer h.Close()
+	inside, err := veth.Inspect(h)
+	if err != nil {
+		return nil, false, err
+	}
+	ifname := o.IfName
+	if ifname == "" {
+		ifname = veth.NextFreeName(inside.Names)
+	} else if inside.Names[ifname] {
+		return nil, false, fmt.Errorf("interface %q %w in the namespace of %q", ifname, ErrExists, spec)
+	}
+
+	var u undo
+	defer func() {
+		if err != nil {
+			if uerr := u.run(); uerr != nil {
+				err = fmt.Errorf("%w (rollback: %v)", err, uerr)
+			}
+		}
+	}()
+
+	if err := m.fault("allocate"); err != nil {
+		return nil, false, err
+	}
+	r, err := n.ipRange()
+	if err != nil {
+		return nil, false, err
+	}
+	store, err := ipam.NewDiskStore(m.netDir(n.Name))
+	if err != nil {
+		return nil, false, err
+	}
+	alloc := &ipam.Allocator{Range: r, Store: store}
+	ip, err := alloc.Allocate(t.Key, static)
+	if err != nil {
+		return nil, false, fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	u.push(func() error { return alloc.Release(t.Key, ip) })
+
+	mac := o.MAC
+	if mac == "" {
+		mac = veth.MACFromIP(ip).String()
+	}
+	hwaddr, _ := net.ParseMAC(mac)
+	ep = &Endpoint{
+		ID: t.Key, Network: n.Name, Target: spec, Kind: string(t.Kind),
+		ContainerID: t.ContainerID, ContainerName: t.ContainerName, Hostname: t.Hostname, PID: t.PID,
+		NetNS: t.NetNSPath, NetNSInode: st.Ino,
+		IP: netip.PrefixFrom(ip, n.Subnet.Bits()), MAC: mac,
+		HostVeth: hostVethName(n, t.Key), IfName: ifname,
+		DefaultRoute: !inside.DefaultRoute && !n.Internal,
+		Aliases:      o.Aliases, Created: time.Now().UTC(),
+	}
+	if t.HostsFile != nil {
+		ep.HostsFile = t.HostsFile.Path()
+	}
+
+	if err := m.fault("record"); err != nil {
+		return nil, false, err
+	}
+	if err := m.saveEndpoint(ep); err != nil {
+		return nil, false, err
+	}
+	u.push(func() error { return m.removeEndpoint(n.Name, ep.ID) })
+
+	if err := m.fault("veth"); err != nil {
+		return nil, false, err
+	}
+	brIndex, err := m.bridgeIndex(n)
+	if err != nil {
+		return nil, false, err
+	}
+	u.push(func() error { return veth.Delete(ep.HostVeth) })
+	if err := veth.Create(veth.Pair{
+		HostName: ep.HostVeth, PeerName: ifname, PeerMAC: hwaddr,
+		MTU: n.MTU, MasterIndex: brIndex, NetNS: nsh,
+	}); err != nil {
+		return nil, false, err
+	}
+	if !n.ICC {
+		if err := bridge.IsolatePort(ep.HostVeth); err != nil {
+			return nil, false, err
+		}
+	}
+
+	if err := m.fault("configure"); err != nil {
+		return nil, false, err
+	}
+	peer := veth.Peer{Name: ifname, Addr: ep.IP}
+	if ep.DefaultRoute {
+		peer.Gateway = n.Gateway
+	}
+	if err := veth.Configure(h, peer); err != nil {
+		return nil, false, err
+	}
+
+	if err := m.fault("hosts"); err != nil {
+		return nil, false, err
+	}
+	if t.HostsFile != nil && len(ep.Names()) > 0 {
+		tag := hostsTag(ep)
+		entries := []container.HostsEntry{{IP: ip, Names: ep.Names()}}
+		u.push(func() error { return removeHosts(t.HostsFile, tag) })
+		if err := t.HostsFile.Update(func(old []byte) ([]byte, error) {
+			return container.SetHostsEntries(old, tag, entries), nil
+		}); err != nil {
+			return nil, false, fmt.Errorf("writing %s: %w", t.HostsFile.Path(), err)
+		}
+	}
+	return ep, false, nil
+}
+
+// hostsTag marks the /etc/hosts lines that belong to ep.
+func hostsTag(ep *Endpoint) string { return ep.Network + "/" + ep.ID }
+
+// removeHosts removes the lines tagged tag from f, then removes f itself
+// when plumb made it and it now adds nothing (container.Tidy).
+func removeHosts(f container.File, tag string) error {
+	err := f.Update(func(old []byte) ([]byte, error) {
+		return container.RemoveHostsEntries(old, tag), nil
+	})
+	if err != nil {
+		return err
+	}
+	return container.Tidy(f)
+}
+
+// bridgeIndex returns the index of n's bridge. A bridge that vanished (a
+// reboot, or someone ran `ip link del`) is rebuilt, rules included, so that
+// attach repairs the network instead of failing.
+func (m *Manager) bridgeIndex(n *Network) (int, error) {
+	idx, err := bridge.Index(n.Bridge)
+	if err == nil {
+		return idx, nil
+	}
+	if errors.Is(err, bridge.ErrNotBridge) {
+		return 0, err
+	}
+	glock, err := m.lockGlobal()
+	if err != nil {
+		return 0, err
+	}
+	defer glock.Unlock()
+	if idx, err = bridge.Ensure(n.bridgeConfig()); err != nil {
+		return 0, err
+	}
+	var u undo
+	if err := m.ensureFirewall(n, &u); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}

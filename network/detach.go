@@ -1,0 +1,132 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/ipam"
+	"github.com/plumbnet/plumb/veth"
+)
+
+// Detach takes the target spec off network netName, or off every network it
+// is on when netName is empty: Docker's `docker network disconnect`. It
+// undoes attach in reverse and keeps going past errors, returning them
+// together with the endpoints it removed. It works when the container or
+// namespace is already gone, and is safe to repeat: a target that is not
+// attached yields ErrNotAttached and changes nothing.
+func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint, error) {
+	if netName != "" {
+		if _, err := m.Get(netName); err != nil {
+			return nil, err
+		}
+	}
+	t, rerr := container.Resolve(ctx, spec)
+	if rerr != nil && !errors.Is(rerr, container.ErrNotFound) && !errors.Is(rerr, container.ErrNotRunning) && !errors.Is(rerr, container.ErrDockerUnavailable) {
+		return nil, rerr
+	}
+	eps, err := m.findEndpoints(spec, t, netName)
+	if err != nil {
+		return nil, err
+	}
+	if len(eps) == 0 {
+		where := "any network"
+		if netName != "" {
+			where = fmt.Sprintf("network %q", netName)
+		}
+		return nil, fmt.Errorf("%q is %w to %s", spec, ErrNotAttached, where)
+	}
+	var errs []error
+	var done []*Endpoint
+	for _, ep := range eps {
+		if err := m.teardown(ctx, ep, t); err != nil {
+			errs = append(errs, fmt.Errorf("detaching %q from %q: %w", spec, ep.Network, err))
+			continue
+		}
+		done = append(done, ep)
+	}
+	return done, errors.Join(errs...)
+}
+
+// findEndpoints returns the endpoints of the target: by its stable id when
+// it resolved, otherwise (the container or namespace is gone) by matching
+// the recorded target, container name or container id prefix.
+func (m *Manager) findEndpoints(spec string, t *container.Target, netName string) ([]*Endpoint, error) {
+	nets := []string{netName}
+	if netName == "" {
+		var err error
+		if nets, err = m.networkNames(); err != nil {
+			return nil, err
+		}
+	}
+	var out []*Endpoint
+	for _, n := range nets {
+		if t != nil {
+			if ep, err := m.endpoint(n, t.Key); err == nil {
+				out = append(out, ep)
+				continue
+			}
+		}
+		eps, err := m.Endpoints(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, ep := range eps {
+			if matches(ep, spec, t) {
+				out = append(out, ep)
+			}
+		}
+	}
+	return out, nil
+}
+
+func matches(ep *Endpoint, spec string, t *container.Target) bool {
+	if t != nil {
+		// A resolved target owns only the records with its id; another
+		// record that happens to carry the same name belongs to something else.
+		return ep.ID == t.Key
+	}
+	if ep.Target == spec || (ep.ContainerName != "" && ep.ContainerName == strings.TrimPrefix(spec, "/")) {
+		return true
+	}
+	return len(spec) >= 4 && ep.ContainerID != "" && strings.HasPrefix(ep.ContainerID, spec)
+}
+
+// teardown removes ep: its hosts line (when the target's files are still
+// reachable), its veth pair, its address and its record, in that order,
+// keeping going past errors. Each step treats "already gone" as success.
+func (m *Manager) teardown(ctx context.Context, ep *Endpoint, t *container.Target) error {
+	var errs []error
+	hosts := container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile)
+	if t != nil && t.Key == ep.ID {
+		hosts = t.HostsFile
+	}
+	// The file may outlive the target (/etc/netns/NAME, a stopped
+	// container's file), so it is cleaned whether or not the target resolved.
+	if hosts != nil {
+		if err := removeHosts(hosts, hostsTag(ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := veth.Delete(ep.HostVeth); err != nil {
+		errs = append(errs, err)
+	}
+	if n, err := m.Get(ep.Network); err == nil {
+		if r, err := n.ipRange(); err == nil {
+			if store, err := ipam.NewDiskStore(m.netDir(n.Name)); err == nil {
+				if err := (&ipam.Allocator{Range: r, Store: store}).Release(ep.ID, ep.IP.Addr()); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if len(errs) == 0 {
+		if err := m.removeEndpoint(ep.Network, ep.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,221 @@
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/plumbnet/plumb/internal/atomicfile"
+	"github.com/plumbnet/plumb/internal/lockfile"
+)
+
+// DefaultStateDir is where plumb keeps its state unless told otherwise.
+const DefaultStateDir = "/var/lib/plumb"
+
+// Manager runs plumb's operations against one state directory.
+type Manager struct {
+	StateDir string
+	// Fault, when set, is called before each named step of Attach and
+	// Create; an error it returns fails that step. Tests use it to prove
+	// that every failure rolls back.
+	Fault func(step string) error
+}
+
+// NewManager returns a Manager over stateDir, or DefaultStateDir when empty.
+func NewManager(stateDir string) *Manager {
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	return &Manager{StateDir: stateDir}
+}
+
+func (m *Manager) fault(step string) error {
+	if m.Fault == nil {
+		return nil
+	}
+	if err := m.Fault(step); err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return nil
+}
+
+func (m *Manager) networksDir() string          { return filepath.Join(m.StateDir, "networks") }
+func (m *Manager) netDir(name string) string    { return filepath.Join(m.networksDir(), name) }
+func (m *Manager) endpointsDir(n string) string { return filepath.Join(m.netDir(n), "endpoints") }
+func (m *Manager) endpointPath(n, id string) string {
+	return filepath.Join(m.endpointsDir(n), id+".json")
+}
+
+// lockGlobal takes the state directory's global lock, which orders network
+// create and rm (and so the firewall's shared chains) across processes.
+func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
+	if err := os.MkdirAll(m.networksDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", m.StateDir, err)
+	}
+	return lockfile.Acquire(filepath.Join(m.StateDir, "lock"))
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ValidateName checks that name can be a network name: it is used as a
+// directory name and in rule comments, so 1-64 characters of [a-zA-Z0-9_.-],
+// starting with a letter or digit.
+func ValidateName(name string) error {
+	if len(name) == 0 || len(name) > 64 || !nameRE.MatchString(name) {
+		return fmt.Errorf("network name %q: %w: use 1-64 characters of letters, digits, '_', '.' and '-', starting with a letter or digit", name, ErrInvalid)
+	}
+	return nil
+}
+
+// Get loads the network name.
+func (m *Manager) Get(name string) (*Network, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(m.netDir(name), "network.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading network %q: %w", name, err)
+	}
+	var n Network
+	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() {
+		return nil, fmt.Errorf("network %q: damaged config %s (remove it with `plumb network rm --force %s`)", name, filepath.Join(m.netDir(name), "network.json"), name)
+	}
+	return &n, nil
+}
+
+func (m *Manager) saveNetwork(n *Network) error {
+	b, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(m.netDir(n.Name), "network.json"), append(b, '\n'), 0o644)
+}
+
+// List returns every network, sorted by name. A network whose config is
+// damaged is skipped; its error is returned joined with the others.
+func (m *Manager) List() ([]*Network, error) {
+	names, err := m.networkNames()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Network
+	var errs []error
+	for _, name := range names {
+		n, err := m.Get(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (m *Manager) networkNames() ([]string, error) {
+	ents, err := os.ReadDir(m.networksDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing networks: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() && ValidateName(e.Name()) == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// endpoint loads one endpoint record; a missing record is ErrNotAttached, a
+// damaged one is reported as such so that callers can treat it as stale.
+func (m *Manager) endpoint(netName, id string) (*Endpoint, error) {
+	b, err := os.ReadFile(m.endpointPath(netName, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotAttached
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading endpoint %s on %q: %w", id, netName, err)
+	}
+	var e Endpoint
+	if err := json.Unmarshal(b, &e); err != nil || e.ID != id || !e.IP.IsValid() {
+		return nil, errDamaged
+	}
+	return &e, nil
+}
+
+var errDamaged = errors.New("damaged endpoint record")
+
+func (m *Manager) saveEndpoint(e *Endpoint) error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(m.endpointPath(e.Network, e.ID), append(b, '\n'), 0o644)
+}
+
+func (m *Manager) removeEndpoint(netName, id string) error {
+	err := os.Remove(m.endpointPath(netName, id))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing endpoint record %s: %w", id, err)
+	}
+	return nil
+}
+
+// Endpoints lists the endpoints of network netName, sorted by IP. Damaged
+// records are skipped.
+func (m *Manager) Endpoints(netName string) ([]*Endpoint, error) {
+	ents, err := os.ReadDir(m.endpointsDir(netName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing endpoints of %q: %w", netName, err)
+	}
+	var out []*Endpoint
+	for _, de := range ents {
+		id, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok || strings.HasPrefix(id, ".") {
+			continue
+		}
+		if e, err := m.endpoint(netName, id); err == nil {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IP.Addr().Less(out[j].IP.Addr()) })
+	return out, nil
+}
+
+// AllEndpoints lists the endpoints of every network, or of netName only.
+func (m *Manager) AllEndpoints(netName string) ([]*Endpoint, error) {
+	if netName != "" {
+		if _, err := m.Get(netName); err != nil {
+			return nil, err
+		}
+		return m.Endpoints(netName)
+	}
+	names, err := m.networkNames()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Endpoint
+	for _, n := range names {
+		eps, err := m.Endpoints(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, eps...)
+	}
+	return out, nil
+}

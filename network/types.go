@@ -1,0 +1,83 @@
+package network
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Network is a plumb network's configuration, as stored in network.json.
+type Network struct {
+	Name       string       `json:"name"`
+	ID         string       `json:"id"`
+	Driver     string       `json:"driver"`
+	Bridge     string       `json:"bridge"`
+	Subnet     netip.Prefix `json:"subnet"`
+	Gateway    netip.Addr   `json:"gateway"`
+	IPRange    netip.Prefix `json:"ipRange,omitzero"`
+	MTU        int          `json:"mtu"`
+	Internal   bool         `json:"internal"`
+	ICC        bool         `json:"icc"`
+	Masquerade bool         `json:"masquerade"`
+	Created    time.Time    `json:"created"`
+}
+
+// Endpoint is one target attached to one network, as stored in
+// endpoints/<id>.json. Its ID is stable for the target: the Docker container
+// id, or the device and inode of the network namespace.
+type Endpoint struct {
+	ID            string       `json:"id"`
+	Network       string       `json:"network"`
+	Target        string       `json:"target"`
+	Kind          string       `json:"kind"`
+	ContainerID   string       `json:"containerId,omitempty"`
+	ContainerName string       `json:"containerName,omitempty"`
+	Hostname      string       `json:"hostname,omitempty"`
+	PID           int          `json:"pid,omitempty"`
+	NetNS         string       `json:"netns"`
+	NetNSInode    uint64       `json:"netnsInode"`
+	IP            netip.Prefix `json:"ip"`
+	MAC           string       `json:"mac"`
+	HostVeth      string       `json:"hostVeth"`
+	IfName        string       `json:"ifname"`
+	DefaultRoute  bool         `json:"defaultRoute"`
+	Aliases       []string     `json:"aliases,omitempty"`
+	HostsFile     string       `json:"hostsFile,omitempty"`
+	Created       time.Time    `json:"created"`
+}
+
+// Names are the names the endpoint answers to on its network, in order:
+// container name, hostname, aliases, without duplicates.
+func (e *Endpoint) Names() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append([]string{e.ContainerName, e.Hostname}, e.Aliases...) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// CreateOptions are the parameters of a new network. Zero values take the
+// defaults of Create.
+type CreateOptions struct {
+	Name       string
+	Subnet     netip.Prefix
+	Gateway    netip.Addr
+	IPRange    netip.Prefix
+	Bridge     string
+	MTU        int
+	Internal   bool
+	ICC        bool
+	Masquerade bool
+}
+
+// AttachOptions are the parameters of an attach.
+type AttachOptions struct {
+	Network string
+	IP      netip.Addr // static address; zero for the next free one
+	MAC     string     // empty for the 02:42:… MAC derived from the IP
+	IfName  string     // empty for eth0 or the next free ethN
+	Aliases []string
+}
