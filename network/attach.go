@@ -64,7 +64,7 @@ func hostVethName(n *Network, id string) string {
 // name in its /etc/hosts. Attaching a target that is already attached
 // returns its endpoint with already set, and changes nothing. On error,
 // nothing of the attach is left behind.
-func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (ep *Endpoint, already bool, err error) {
+func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *Endpoint, already bool, err error) {
 	n, err := m.Get(o.Network)
 	if err != nil {
 		return nil, false, err
@@ -154,7 +154,9 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (ep 
 		mac = veth.MACFromIP(ip).String()
 	}
 	hwaddr, _ := net.ParseMAC(mac)
-	ep = &Endpoint{
+	// ep is a local, not a named result, so the undo closures still see it
+	// after a failing return.
+	ep := &Endpoint{
 		ID: t.Key, Network: n.Name, Target: spec, Kind: string(t.Kind),
 		ContainerID: t.ContainerID, ContainerName: t.ContainerName, Hostname: t.Hostname, PID: t.PID,
 		NetNS: t.NetNSPath, NetNSInode: st.Ino,

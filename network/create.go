@@ -31,7 +31,7 @@ func BridgeName(name string) string {
 // address, its firewall rules and ip_forward. Without a subnet it picks a
 // free private /24 that overlaps no host address or route and no other plumb
 // network. On any error nothing is left behind.
-func (m *Manager) Create(o CreateOptions) (n *Network, err error) {
+func (m *Manager) Create(o CreateOptions) (_ *Network, err error) {
 	if err := ValidateName(o.Name); err != nil {
 		return nil, err
 	}
@@ -59,7 +59,9 @@ func (m *Manager) Create(o CreateOptions) (n *Network, err error) {
 	}
 	existing, _ := m.List()
 
-	n = &Network{
+	// n is a local, not the named result: the undo closures below must
+	// still see it after a failing return has set the result to nil.
+	n := &Network{
 		Name: o.Name, Driver: "bridge", Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway,
 		IPRange: o.IPRange, MTU: o.MTU, Internal: o.Internal, ICC: o.ICC,
 		Masquerade: o.Masquerade && !o.Internal, Created: time.Now().UTC(),
