@@ -1,0 +1,279 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/plumbnet/plumb/internal/testutil"
+)
+
+// plumbBin is the plumb binary built once for the whole package.
+var plumbBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() != 0 {
+			return m.Run() // privileged tests skip (or fail under CI)
+		}
+		dir, err := os.MkdirTemp("", "plumb-it")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		plumbBin = filepath.Join(dir, "plumb")
+		build := exec.Command("go", "build", "-o", plumbBin, "../cmd/plumb")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building plumb: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// host is where plumb runs: a throwaway network namespace standing in for
+// the host (ns != ""), or the real host namespace (ns == "") for the tests
+// that must run beside a real dockerd. Each host has its own state dir.
+type host struct {
+	t     *testing.T
+	ns    string
+	state string
+	own   map[string]bool // links the test itself made in h, left out of snapshots
+}
+
+// newHost makes a fresh host namespace with its own state directory.
+// Cleanup removes every network plumb made there (`network rm --force`),
+// then the namespace.
+func newHost(t *testing.T) *host {
+	t.Helper()
+	testutil.RequirePrivileged(t)
+	h := &host{t: t, ns: testutil.NewNetNS(t), state: t.TempDir()}
+	t.Cleanup(h.removeAll)
+	return h
+}
+
+// rootHost runs plumb in the real host namespace, with a private state dir.
+func rootHost(t *testing.T) *host {
+	t.Helper()
+	testutil.RequirePrivileged(t)
+	h := &host{t: t, state: t.TempDir()}
+	t.Cleanup(h.removeAll)
+	return h
+}
+
+func (h *host) removeAll() {
+	out, _ := h.run("network", "ls", "--format", "json")
+	for _, name := range regexp.MustCompile(`"name": "([^"]+)"`).FindAllStringSubmatch(out, -1) {
+		if o, err := h.run("network", "rm", "--force", name[1]); err != nil {
+			h.t.Errorf("cleanup: network rm %s: %v\n%s", name[1], err, o)
+		}
+	}
+}
+
+// command returns the exec.Cmd for plumb args in h.
+func (h *host) command(env []string, args ...string) *exec.Cmd {
+	full := append([]string{"--state-dir", h.state}, args...)
+	var c *exec.Cmd
+	if h.ns == "" {
+		c = exec.Command(plumbBin, full...)
+	} else {
+		c = exec.Command("ip", append([]string{"netns", "exec", h.ns, plumbBin}, full...)...)
+	}
+	c.Env = append(os.Environ(), env...)
+	return c
+}
+
+// run runs plumb args in h and returns its combined output.
+func (h *host) run(args ...string) (string, error) {
+	out, err := h.command(nil, args...).CombinedOutput()
+	return string(out), err
+}
+
+// must runs plumb args in h and fails the test when it fails.
+func (h *host) must(args ...string) string {
+	h.t.Helper()
+	out, err := h.run(args...)
+	if err != nil {
+		h.t.Fatalf("plumb %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// sh runs a command in h's namespace.
+func (h *host) sh(name string, args ...string) (string, error) {
+	if h.ns == "" {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		return string(out), err
+	}
+	return testutil.InNS(h.ns, name, args...)
+}
+
+// snapshot is the firewall and link state of h, for before/after checks:
+// `iptables-save` without counters and comments, and `ip -o link` names.
+func (h *host) snapshot() string {
+	h.t.Helper()
+	ipt, err := h.sh("iptables-save")
+	if err != nil {
+		h.t.Fatalf("iptables-save: %v\n%s", err, ipt)
+	}
+	counters := regexp.MustCompile(`\[\d+:\d+\]`)
+	var b strings.Builder
+	for _, l := range strings.Split(ipt, "\n") {
+		if strings.HasPrefix(l, "#") || l == "" {
+			continue
+		}
+		b.WriteString(counters.ReplaceAllString(l, "") + "\n")
+	}
+	links, err := h.sh("ip", "-o", "link", "show")
+	if err != nil {
+		h.t.Fatalf("ip link: %v", err)
+	}
+	for _, l := range strings.Split(links, "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			name := strings.TrimSuffix(strings.Split(f[1], "@")[0], ":")
+			if !h.own[name] {
+				b.WriteString("link " + name + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// target makes a namespace to attach, removed at cleanup.
+func target(t *testing.T) string { return testutil.NewNetNS(t) }
+
+// ping reports whether ns reaches ip with one ICMP echo.
+func ping(ns, ip string) bool {
+	_, err := testutil.InNS(ns, "ping", "-c", "1", "-W", "1", ip)
+	return err == nil
+}
+
+// outside builds an "outside world" host for h: a namespace linked to h's
+// namespace by a veth, h side 198.51.100.1/24 and outside 198.51.100.2/24
+// (TEST-NET-2, private to this test), with a TCP listener on port 8080 that
+// records the source address of each connection. It returns the outside
+// namespace and a function that returns the last source seen.
+func outside(t *testing.T, h *host) (string, func() string) {
+	t.Helper()
+	out := testutil.NewNetNS(t)
+	a, b := testutil.UniqueName("po"), testutil.UniqueName("pi")
+	testutil.Run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", a).Run() })
+	testutil.Run(t, "ip", "link", "set", b, "netns", out)
+	if h.ns != "" {
+		testutil.Run(t, "ip", "link", "set", a, "netns", h.ns)
+	}
+	if h.own == nil {
+		h.own = map[string]bool{}
+	}
+	h.own[a] = true
+	mustSh(t, h, "ip", "addr", "add", "198.51.100.1/24", "dev", a)
+	mustSh(t, h, "ip", "link", "set", a, "up")
+	testutil.Run(t, "ip", "-n", out, "addr", "add", "198.51.100.2/24", "dev", b)
+	testutil.Run(t, "ip", "-n", out, "link", "set", b, "up")
+
+	var ln net.Listener
+	err := inNS(out, func() error {
+		var err error
+		ln, err = net.Listen("tcp", "198.51.100.2:8080")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listening in the outside namespace: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	seen := make(chan string, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ap := c.RemoteAddr().(*net.TCPAddr)
+			c.Write([]byte("hello from outside\n"))
+			c.Close()
+			select {
+			case seen <- ap.IP.String():
+			default:
+			}
+		}
+	}()
+	last := func() string {
+		select {
+		case s := <-seen:
+			return s
+		case <-time.After(3 * time.Second):
+			return ""
+		}
+	}
+	return out, last
+}
+
+func mustSh(t *testing.T, h *host, name string, args ...string) {
+	t.Helper()
+	if out, err := h.sh(name, args...); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// inNS runs f on a thread inside the named namespace.
+func inNS(name string, f func() error) error {
+	n, err := ns.GetNS("/var/run/netns/" + name)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	return n.Do(func(ns.NetNS) error { return f() })
+}
+
+// dialFrom connects from namespace src to addr and returns what the server
+// said, or an error.
+func dialFrom(src, addr string) (string, error) {
+	var out string
+	err := inNS(src, func() error {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		c, err := d.DialContext(context.Background(), "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 128)
+		n, _ := c.Read(buf)
+		out = string(buf[:n])
+		return nil
+	})
+	return out, err
+}
+
+// hostsOf returns the content of /etc/netns/NAME/hosts, where plumb writes
+// the hosts entries of a netns:NAME target.
+func hostsOf(name string) string {
+	b, _ := os.ReadFile("/etc/netns/" + name + "/hosts")
+	return string(b)
+}
+
+// epIP returns the address of the endpoint of target on netName from
+// `plumb ps --format json`.
+func (h *host) epIP(targetSpec, netName string) string {
+	h.t.Helper()
+	out := h.must("ps", "--net", netName, "--format", "json")
+	re := regexp.MustCompile(`"target": "` + regexp.QuoteMeta(targetSpec) + `"[^}]*?"ip": "([0-9.]+)/`)
+	m := re.FindStringSubmatch(out)
+	if m == nil {
+		h.t.Fatalf("no endpoint of %s on %s in:\n%s", targetSpec, netName, out)
+	}
+	return m[1]
+}
