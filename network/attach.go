@@ -184,13 +184,15 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err != nil {
 		return nil, false, err
 	}
-	u.push(func() error { return veth.Delete(ep.HostVeth) })
+	// Create cleans up after itself; the undo is pushed only once the pair
+	// is ours, so a name clash never deletes someone else's veth.
 	if err := veth.Create(veth.Pair{
 		HostName: ep.HostVeth, PeerName: ifname, PeerMAC: hwaddr,
 		MTU: n.MTU, MasterIndex: brIndex, NetNS: nsh,
 	}); err != nil {
 		return nil, false, err
 	}
+	u.push(func() error { return veth.Delete(ep.HostVeth) })
 	if !n.ICC {
 		if err := bridge.IsolatePort(ep.HostVeth); err != nil {
 			return nil, false, err

@@ -39,7 +39,6 @@ func Create(p Pair) error {
 	la.Name = p.HostName
 	la.MTU = p.MTU
 	la.Flags = net.FlagUp
-	la.MasterIndex = p.MasterIndex
 	v := &netlink.Veth{
 		LinkAttrs:        la,
 		PeerName:         p.PeerName,
@@ -47,11 +46,16 @@ func Create(p Pair) error {
 		PeerNamespace:    netlink.NsFd(p.NetNS),
 		PeerTxQLen:       -1,
 	}
+	// A failed create made nothing, and a name that exists is someone
+	// else's pair: return without touching it.
 	if err := netlink.LinkAdd(v); err != nil {
-		// LinkAdd creates the pair, then sets the master: remove a
-		// half-made pair whichever step failed.
-		_ = Delete(p.HostName)
 		return fmt.Errorf("creating veth %q (peer %q): %w", p.HostName, p.PeerName, err)
+	}
+	if p.MasterIndex != 0 {
+		if err := netlink.LinkSetMasterByIndex(v, p.MasterIndex); err != nil {
+			_ = Delete(p.HostName)
+			return fmt.Errorf("plugging veth %q into the bridge: %w", p.HostName, err)
+		}
 	}
 	if err := sysctl.DisableAcceptRA(p.HostName); err != nil {
 		_ = Delete(p.HostName)
