@@ -40,8 +40,11 @@ func (a *Allocator) Allocate(id string, static netip.Addr) (netip.Addr, error) {
 	defer a.Store.Unlock()
 
 	if static.IsValid() {
-		if !a.Range.Subnet.Contains(static) || !a.Range.Contains(static) {
-			return netip.Addr{}, fmt.Errorf("%s: %w (range %s-%s, gateway %s)", static, ErrOutOfRange, a.Range.First, a.Range.Last, a.Range.Gateway)
+		switch {
+		case static == a.Range.Gateway:
+			return netip.Addr{}, fmt.Errorf("%s: %w: it is the gateway", static, ErrOutOfRange)
+		case !a.Range.Subnet.Contains(static) || !a.Range.Contains(static):
+			return netip.Addr{}, fmt.Errorf("%s: %w: outside the range %s-%s", static, ErrOutOfRange, a.Range.First, a.Range.Last)
 		}
 		ok, err := a.reserve(id, static)
 		if err != nil {

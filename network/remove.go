@@ -44,7 +44,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		return err
 	}
 	if len(eps) > 0 && !force {
-		return fmt.Errorf("network %q has %d endpoint(s) attached: detach them or use --force: %w", name, len(eps), ErrInUse)
+		return fmt.Errorf("network %q is %w: %d endpoint(s) attached; detach them or use --force", name, ErrInUse, len(eps))
 	}
 	var errs []error
 	for _, ep := range eps {
