@@ -65,6 +65,15 @@ func hostVethName(n *Network, id string) string {
 // returns its endpoint with already set, and changes nothing. On error,
 // nothing of the attach is left behind.
 func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *Endpoint, already bool, err error) {
+	if err := ValidateName(o.Network); err != nil {
+		return nil, false, err
+	}
+	nlock, err := m.lockNetwork(o.Network)
+	if err != nil {
+		return nil, false, err
+	}
+	defer nlock.Unlock()
+	// Read under the lock: a network removed meanwhile is not found.
 	n, err := m.Get(o.Network)
 	if err != nil {
 		return nil, false, err
@@ -243,7 +252,8 @@ func removeHosts(f container.File, tag string) error {
 
 // bridgeIndex returns the index of n's bridge. A bridge that vanished (a
 // reboot, or someone ran `ip link del`) is rebuilt, rules included, so that
-// attach repairs the network instead of failing.
+// attach repairs the network instead of failing. It runs under the
+// network's lock; the firewall has its own, so it needs no global lock.
 func (m *Manager) bridgeIndex(n *Network) (int, error) {
 	idx, err := bridge.Index(n.Bridge)
 	if err == nil {
@@ -252,11 +262,6 @@ func (m *Manager) bridgeIndex(n *Network) (int, error) {
 	if errors.Is(err, bridge.ErrNotBridge) {
 		return 0, err
 	}
-	glock, err := m.lockGlobal()
-	if err != nil {
-		return 0, err
-	}
-	defer glock.Unlock()
 	if idx, err = bridge.Ensure(n.bridgeConfig()); err != nil {
 		return 0, err
 	}

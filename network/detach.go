@@ -42,7 +42,7 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 	var errs []error
 	var done []*Endpoint
 	for _, ep := range eps {
-		if err := m.teardown(ctx, ep, t); err != nil {
+		if err := m.teardownLocked(ctx, ep, t); err != nil {
 			errs = append(errs, fmt.Errorf("detaching %q from %q: %w", spec, ep.Network, err))
 			continue
 		}
@@ -93,6 +93,27 @@ func matches(ep *Endpoint, spec string, t *container.Target) bool {
 		return true
 	}
 	return len(spec) >= 4 && ep.ContainerID != "" && strings.HasPrefix(ep.ContainerID, spec)
+}
+
+// teardownLocked is teardown under the network's lock, re-reading the
+// record there: a concurrent detach may have removed it already.
+func (m *Manager) teardownLocked(ctx context.Context, ep *Endpoint, t *container.Target) error {
+	nlock, err := m.lockNetwork(ep.Network)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer nlock.Unlock()
+	cur, err := m.endpoint(ep.Network, ep.ID)
+	if errors.Is(err, ErrNotAttached) {
+		return nil
+	}
+	if err == nil {
+		ep = cur
+	}
+	return m.teardown(ctx, ep, t)
 }
 
 // teardown removes ep: its hosts line (when the target's files are still

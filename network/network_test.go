@@ -108,7 +108,7 @@ func TestStateFilesDamaged(t *testing.T) {
 	if _, err := m.Get("nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get missing = %v", err)
 	}
-	for _, content := range []string{"", "{", "\x00\x01garbage", `{"name":"other"}`} {
+	for _, content := range []string{"", "{", "\x00\x01garbage", `{"name":"other"}`, `{"name":"n","id":"short","subnet":"10.1.0.0/24"}`} {
 		writeRaw(t, m.netDir("n")+"/network.json", content)
 		if _, err := m.Get("n"); err == nil || !strings.Contains(err.Error(), "damaged") {
 			t.Fatalf("Get with network.json %q = %v, want damaged", content, err)

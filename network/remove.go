@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/plumbnet/plumb/bridge"
+	"github.com/plumbnet/plumb/nat"
 )
 
 // Remove deletes network name: its firewall rules, its bridge and its
@@ -39,6 +40,11 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		// would have used, and clear the state.
 		n = nil
 	}
+	nlock, err := m.lockNetwork(name)
+	if err != nil {
+		return err
+	}
+	defer nlock.Unlock()
 	eps, err := m.Endpoints(name)
 	if err != nil {
 		return err
@@ -62,8 +68,17 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		if err := bridge.Delete(n.Bridge); err != nil {
 			errs = append(errs, err)
 		}
-	} else if err := bridge.Delete(BridgeName(name)); err != nil {
-		errs = append(errs, err)
+	} else {
+		// Damaged config: the rules are found by the network's name alone,
+		// the bridge by the default name.
+		if fw, err := newFirewall(); err != nil {
+			errs = append(errs, err)
+		} else if err := fw.DeleteNetwork(nat.Network{Name: name}); err != nil {
+			errs = append(errs, err)
+		}
+		if err := bridge.Delete(BridgeName(name)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

@@ -61,7 +61,22 @@ func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
 	return lockfile.Acquire(filepath.Join(m.StateDir, "lock"))
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// lockNetwork takes the lock of network name, which orders attach, detach
+// and rm of one network across processes: one target is never attached and
+// detached at once, and a network is never removed under an attach. Lock
+// order: the global lock (if any) first, then a network's, then the
+// firewall's. It fails with ErrNotFound when the network does not exist.
+func (m *Manager) lockNetwork(name string) (*lockfile.Lock, error) {
+	if _, err := os.Stat(m.netDir(name)); err != nil {
+		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
+	}
+	return lockfile.Acquire(filepath.Join(m.netDir(name), "attach.lock"))
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	idRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
 
 // ValidateName checks that name can be a network name: it is used as a
 // directory name and in rule comments, so 1-64 characters of [a-zA-Z0-9_.-],
@@ -86,7 +101,7 @@ func (m *Manager) Get(name string) (*Network, error) {
 		return nil, fmt.Errorf("reading network %q: %w", name, err)
 	}
 	var n Network
-	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() {
+	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() || !idRE.MatchString(n.ID) {
 		return nil, fmt.Errorf("network %q: damaged config %s (remove it with `plumb network rm --force %s`)", name, filepath.Join(m.netDir(name), "network.json"), name)
 	}
 	return &n, nil

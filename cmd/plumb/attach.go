@@ -39,14 +39,20 @@ func newAttachCmd(a *app) *cobra.Command {
 		},
 	}
 	f := c.Flags()
+	var netAlias string
 	f.StringVar(&o.Network, "net", "", "network to attach to (required)")
-	f.StringVar(&o.Network, "network", "", "same as --net")
+	f.StringVar(&netAlias, "network", "", "same as --net")
 	f.StringVar(&ip, "ip", "", "static IPv4 address (default: the next free one)")
 	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
 	f.StringVar(&o.IfName, "ifname", "", "interface name inside the target (default: eth0, or the next free ethN)")
 	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the target on this network (repeatable)")
-	c.MarkFlagsMutuallyExclusive("net", "network")
 	c.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if netAlias != "" {
+			if o.Network != "" && o.Network != netAlias {
+				return usageError{fmt.Errorf("--net %q and --network %q disagree", o.Network, netAlias)}
+			}
+			o.Network = netAlias
+		}
 		if o.Network == "" {
 			return usageError{errors.New(`required flag "--net" not set`)}
 		}

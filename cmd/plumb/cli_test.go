@@ -97,3 +97,9 @@ func TestCLIEmptyLists(t *testing.T) {
 		t.Fatalf("ps on empty state: %d %q", code, out)
 	}
 }
+
+func TestCLIConflictingNetFlagsIsUsage(t *testing.T) {
+	if code, _, _ := runCLI(t, 0, "attach", "x", "--net", "a", "--network", "b"); code != exitUsage {
+		t.Fatalf("--net a --network b: exit %d, want %d", code, exitUsage)
+	}
+}

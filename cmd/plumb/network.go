@@ -56,6 +56,14 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 	return c
 }
 
+// shortID is the 12-character id Docker shows.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
 func parsePrefix(flag, s string) (netip.Prefix, error) {
 	if s == "" {
 		return netip.Prefix{}, nil
@@ -103,7 +111,7 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 			}
 			if quiet {
 				for _, n := range nets {
-					fmt.Fprintln(a.out, n.ID[:12])
+					fmt.Fprintln(a.out, shortID(n.ID))
 				}
 				return lerr
 			}
@@ -111,7 +119,7 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 			fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tGATEWAY\tBRIDGE\tENDPOINTS")
 			for _, n := range nets {
 				eps, _ := m.Endpoints(n.Name)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", n.ID[:12], n.Name, n.Driver, n.Subnet, n.Gateway, n.Bridge, len(eps))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", shortID(n.ID), n.Name, n.Driver, n.Subnet, n.Gateway, n.Bridge, len(eps))
 			}
 			if err := w.Flush(); err != nil {
 				return err

@@ -34,11 +34,7 @@ func newPsCmd(a *app) *cobra.Command {
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME")
 			for _, ep := range eps {
-				id := ep.ContainerID
-				if len(id) > 12 {
-					id = id[:12]
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(id), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName)
 			}
 			return w.Flush()
 		},

@@ -53,8 +53,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runApp is run with the app's dependencies given, for tests.
-func runApp(a *app, args []string) int {
+func runApp(a *app, args []string) (code int) {
 	stderr := a.err
+	defer func() {
+		// No input may crash plumb with a stack trace: report one line.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "plumb: internal error: %v\n", r)
+			code = exitError
+		}
+	}()
 	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetOut(a.out)
