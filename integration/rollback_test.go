@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// stateFiles lists every file under the state dir except locks and the
-// last-reserved hint, for before/after comparison.
+// stateFiles lists every file under the state dir except lock files and
+// the last-reserved hint (they carry no state), for before/after comparison.
 func stateFiles(t *testing.T, dir string) string {
 	t.Helper()
 	var out []string
@@ -20,7 +20,7 @@ func stateFiles(t *testing.T, dir string) string {
 			return nil
 		}
 		base := filepath.Base(p)
-		if base == "lock" || base == "last_reserved_ip" {
+		if base == "lock" || strings.HasSuffix(base, ".lock") || base == "last_reserved_ip" {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
