@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -20,9 +19,6 @@ import (
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/veth"
 )
-
-// aliasRE is what a DNS name may be: labels of letters, digits and '-', '_'.
-var aliasRE = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9_])?$`)
 
 // validateAttach checks the options that need no state.
 func validateAttach(n *Network, o *AttachOptions) error {
@@ -43,7 +39,7 @@ func validateAttach(n *Network, o *AttachOptions) error {
 		return fmt.Errorf("interface name %q: %w: 1-15 characters without '/', ':' or spaces", o.IfName, ErrInvalid)
 	}
 	for _, a := range o.Aliases {
-		if !aliasRE.MatchString(a) {
+		if !validDNSName(a) {
 			return fmt.Errorf("alias %q: %w: not a valid DNS name", a, ErrInvalid)
 		}
 	}

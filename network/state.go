@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -21,6 +20,8 @@ const DefaultStateDir = "/var/lib/plumb"
 // Manager runs plumb's operations against one state directory.
 type Manager struct {
 	StateDir string
+	// RunDir holds the daemon's socket and pid file; empty: DefaultRunDir.
+	RunDir string
 	// Fault, when set, is called before each named step of Attach and
 	// Create; an error it returns fails that step. Tests use it to prove
 	// that every failure rolls back.
@@ -73,16 +74,11 @@ func (m *Manager) lockNetwork(name string) (*lockfile.Lock, error) {
 	return lockfile.Acquire(filepath.Join(m.netDir(name), "attach.lock"))
 }
 
-var (
-	nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-	idRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
 // ValidateName checks that name can be a network name: it is used as a
 // directory name and in rule comments, so 1-64 characters of [a-zA-Z0-9_.-],
 // starting with a letter or digit.
 func ValidateName(name string) error {
-	if len(name) == 0 || len(name) > 64 || !nameRE.MatchString(name) {
+	if !validNetworkName(name) {
 		return fmt.Errorf("network name %q: %w: use 1-64 characters of letters, digits, '_', '.' and '-', starting with a letter or digit", name, ErrInvalid)
 	}
 	return nil
@@ -101,7 +97,7 @@ func (m *Manager) Get(name string) (*Network, error) {
 		return nil, fmt.Errorf("reading network %q: %w", name, err)
 	}
 	var n Network
-	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() || !idRE.MatchString(n.ID) {
+	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() || !validID(n.ID) {
 		return nil, fmt.Errorf("network %q: damaged config %s (remove it with `plumb network rm --force %s`)", name, filepath.Join(m.netDir(name), "network.json"), name)
 	}
 	return &n, nil
