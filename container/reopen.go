@@ -15,6 +15,15 @@ import (
 // container keeps its host-side file. It returns nil when there is nothing
 // plumb may write: a process target, whose root went with the process.
 func HostsFileOf(kind Kind, spec, recordedPath string) File {
+	return fileOf(kind, spec, "hosts", recordedPath)
+}
+
+// ResolvFileOf is HostsFileOf for resolv.conf.
+func ResolvFileOf(kind Kind, spec, recordedPath string) File {
+	return fileOf(kind, spec, "resolv.conf", recordedPath)
+}
+
+func fileOf(kind Kind, spec, base, recordedPath string) File {
 	switch kind {
 	case KindNetNS:
 		name := spec
@@ -24,7 +33,7 @@ func HostsFileOf(kind Kind, spec, recordedPath string) File {
 		if checkNetnsName(name) != nil {
 			return nil
 		}
-		return &netnsFile{dir: NetnsEtcDir, name: name, base: "hosts"}
+		return &netnsFile{dir: NetnsEtcDir, name: name, base: base}
 	case KindDocker:
 		if recordedPath == "" || !filepath.IsAbs(recordedPath) {
 			return nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,10 +48,12 @@ func TestMain(m *testing.M) {
 // the host (ns != ""), or the real host namespace (ns == "") for the tests
 // that must run beside a real dockerd. Each host has its own state dir.
 type host struct {
-	t     *testing.T
-	ns    string
-	state string
-	own   map[string]bool // links the test itself made in h, left out of snapshots
+	t      *testing.T
+	ns     string
+	state  string
+	runDir string          // the daemon's run dir
+	env    []string        // extra environment of every plumb run
+	own    map[string]bool // links the test itself made in h, left out of snapshots
 }
 
 // newHost makes a fresh host namespace with its own state directory.
@@ -59,7 +62,7 @@ type host struct {
 func newHost(t *testing.T) *host {
 	t.Helper()
 	testutil.RequirePrivileged(t)
-	h := &host{t: t, ns: testutil.NewNetNS(t), state: t.TempDir()}
+	h := &host{t: t, ns: testutil.NewNetNS(t), state: t.TempDir(), runDir: t.TempDir()}
 	t.Cleanup(h.removeAll)
 	return h
 }
@@ -68,7 +71,7 @@ func newHost(t *testing.T) *host {
 func rootHost(t *testing.T) *host {
 	t.Helper()
 	testutil.RequirePrivileged(t)
-	h := &host{t: t, state: t.TempDir()}
+	h := &host{t: t, state: t.TempDir(), runDir: t.TempDir()}
 	t.Cleanup(h.removeAll)
 	return h
 }
@@ -80,18 +83,48 @@ func (h *host) removeAll() {
 			h.t.Errorf("cleanup: network rm %s: %v\n%s", name[1], err, o)
 		}
 	}
+	h.stopDaemon()
+}
+
+// daemonPID is the pid of h's plumb daemon, or 0.
+func (h *host) daemonPID() int {
+	b, err := os.ReadFile(filepath.Join(h.runDir, "plumb.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid
+}
+
+// stopDaemon ends h's daemon (SIGTERM, then SIGKILL) and waits for it.
+func (h *host) stopDaemon() {
+	pid := h.daemonPID()
+	if pid <= 0 {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 300; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // command returns the exec.Cmd for plumb args in h.
 func (h *host) command(env []string, args ...string) *exec.Cmd {
-	full := append([]string{"--state-dir", h.state}, args...)
+	full := append([]string{"--state-dir", h.state, "--run-dir", h.runDir}, args...)
 	var c *exec.Cmd
 	if h.ns == "" {
 		c = exec.Command(plumbBin, full...)
 	} else {
 		c = exec.Command("ip", append([]string{"netns", "exec", h.ns, plumbBin}, full...)...)
 	}
-	c.Env = append(os.Environ(), env...)
+	// No test may send a query to the host's real upstream resolver:
+	// forwarding is off unless a test points it at its own fake upstream.
+	c.Env = append(append(append(os.Environ(), "PLUMB_DNS_UPSTREAM=none"), h.env...), env...)
 	return c
 }
 

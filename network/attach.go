@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -173,6 +175,14 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if t.HostsFile != nil {
 		ep.HostsFile = t.HostsFile.Path()
 	}
+	if t.ResolvFile != nil {
+		ep.ResolvFile = t.ResolvFile.Path()
+	}
+	linked, err := m.linkEntries(n.Name, o.Links)
+	if err != nil {
+		return nil, false, err
+	}
+	ep.Links = o.Links
 
 	if err := m.fault("record"); err != nil {
 		return nil, false, err
@@ -218,9 +228,13 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err := m.fault("hosts"); err != nil {
 		return nil, false, err
 	}
-	if t.HostsFile != nil && len(ep.Names()) > 0 {
+	if t.HostsFile != nil && len(ep.Names())+len(linked) > 0 {
 		tag := hostsTag(ep)
-		entries := []container.HostsEntry{{IP: ip, Names: ep.Names()}}
+		var entries []container.HostsEntry
+		if len(ep.Names()) > 0 {
+			entries = append(entries, container.HostsEntry{IP: ip, Names: ep.Names()})
+		}
+		entries = append(entries, linked...)
 		u.push(func() error { return removeHosts(t.HostsFile, tag) })
 		if err := t.HostsFile.Update(func(old []byte) ([]byte, error) {
 			return container.SetHostsEntries(old, tag, entries), nil
@@ -228,7 +242,70 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 			return nil, false, fmt.Errorf("writing %s: %w", t.HostsFile.Path(), err)
 		}
 	}
+
+	if err := m.fault("resolv"); err != nil {
+		return nil, false, err
+	}
+	if t.ResolvFile != nil {
+		u.push(func() error {
+			// restoreResolv puts the file back only when the target has no
+			// record left: drop ours first (the record step's own undo then
+			// finds nothing to do).
+			if err := m.removeEndpoint(n.Name, ep.ID); err != nil {
+				return err
+			}
+			return m.restoreResolv(t.ResolvFile, t.Key)
+		})
+		if err := m.writeResolv(t.ResolvFile, t.Key); err != nil {
+			return nil, false, err
+		}
+	}
+
+	if err := m.fault("dns"); err != nil {
+		return nil, false, err
+	}
+	if !m.NoDNS {
+		if err := m.daemonUp(ep); err != nil {
+			return nil, false, err
+		}
+		u.push(func() error { return m.daemonDown(ep) })
+	}
 	return ep, false, nil
+}
+
+// linkEntries resolves Docker's legacy --link NAME[:ALIAS] against the
+// endpoints of network netName: a hosts entry "IP ALIAS NAME" for each.
+func (m *Manager) linkEntries(netName string, links []string) ([]container.HostsEntry, error) {
+	if len(links) == 0 {
+		return nil, nil
+	}
+	eps, err := m.Endpoints(netName)
+	if err != nil {
+		return nil, err
+	}
+	var out []container.HostsEntry
+	for _, l := range links {
+		name, alias, _ := strings.Cut(l, ":")
+		if !validDNSName(name) || (alias != "" && !validDNSName(alias)) {
+			return nil, fmt.Errorf("link %q: %w: want NAME or NAME:ALIAS", l, ErrInvalid)
+		}
+		var found *Endpoint
+		for _, ep := range eps {
+			if slices.Contains(dnsNames(ep), name) {
+				found = ep
+				break
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("link %q: %q is %w to network %q", l, name, ErrNotAttached, netName)
+		}
+		names := []string{name}
+		if alias != "" && alias != name {
+			names = []string{alias, name}
+		}
+		out = append(out, container.HostsEntry{IP: found.IP.Addr(), Names: names})
+	}
+	return out, nil
 }
 
 // hostsTag marks the /etc/hosts lines that belong to ep.

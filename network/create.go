@@ -121,6 +121,10 @@ func (m *Manager) Create(o CreateOptions) (_ *Network, err error) {
 	if err := m.ensureFirewall(n, &u); err != nil {
 		return nil, err
 	}
+	// A running daemon opens the gateway listener now; none is started.
+	if err := m.daemonSync(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 

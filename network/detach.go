@@ -121,9 +121,14 @@ func (m *Manager) teardownLocked(ctx context.Context, ep *Endpoint, t *container
 // keeping going past errors. Each step treats "already gone" as success.
 func (m *Manager) teardown(ctx context.Context, ep *Endpoint, t *container.Target) error {
 	var errs []error
+	// Names first: they stop resolving before anything else goes.
+	if err := m.daemonDown(ep); err != nil {
+		errs = append(errs, err)
+	}
 	hosts := container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile)
+	resolv := container.ResolvFileOf(container.Kind(ep.Kind), ep.Target, ep.ResolvFile)
 	if t != nil && t.Key == ep.ID {
-		hosts = t.HostsFile
+		hosts, resolv = t.HostsFile, t.ResolvFile
 	}
 	// The file may outlive the target (/etc/netns/NAME, a stopped
 	// container's file), so it is cleaned whether or not the target resolved.
@@ -147,6 +152,10 @@ func (m *Manager) teardown(ctx context.Context, ep *Endpoint, t *container.Targe
 	if len(errs) == 0 {
 		if err := m.removeEndpoint(ep.Network, ep.ID); err != nil {
 			errs = append(errs, err)
+		} else if resolv != nil {
+			if err := m.restoreResolv(resolv, ep.ID); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -86,6 +86,9 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if err := os.RemoveAll(m.netDir(name)); err != nil {
 		return fmt.Errorf("removing state of %q: %w", name, err)
 	}
+	if err := m.daemonSync(); err != nil {
+		return err
+	}
 	return m.restoreHost()
 }
 

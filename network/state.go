@@ -22,6 +22,9 @@ type Manager struct {
 	StateDir string
 	// RunDir holds the daemon's socket and pid file; empty: DefaultRunDir.
 	RunDir string
+	// NoDNS leaves the name service out of attach: no daemon is started
+	// and no listener is made (for hosts that want only plumbing).
+	NoDNS bool
 	// Fault, when set, is called before each named step of Attach and
 	// Create; an error it returns fails that step. Tests use it to prove
 	// that every failure rolls back.

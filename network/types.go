@@ -42,6 +42,8 @@ type Endpoint struct {
 	DefaultRoute  bool         `json:"defaultRoute"`
 	Aliases       []string     `json:"aliases,omitempty"`
 	HostsFile     string       `json:"hostsFile,omitempty"`
+	ResolvFile    string       `json:"resolvFile,omitempty"`
+	Links         []string     `json:"links,omitempty"`
 	Created       time.Time    `json:"created"`
 }
 
@@ -80,4 +82,5 @@ type AttachOptions struct {
 	MAC     string     // empty for the 02:42:… MAC derived from the IP
 	IfName  string     // empty for eth0 or the next free ethN
 	Aliases []string
+	Links   []string // NAME[:ALIAS] of endpoints on the same network, written to /etc/hosts
 }

@@ -46,6 +46,7 @@ func newAttachCmd(a *app) *cobra.Command {
 	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
 	f.StringVar(&o.IfName, "ifname", "", "interface name inside the target (default: eth0, or the next free ethN)")
 	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the target on this network (repeatable)")
+	f.StringArrayVar(&o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network, Docker's legacy --link (repeatable)")
 	c.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if netAlias != "" {
 			if o.Network != "" && o.Network != netAlias {

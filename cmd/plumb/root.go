@@ -28,12 +28,14 @@ type usageError struct{ error }
 // app carries what every command shares.
 type app struct {
 	stateDir string
+	runDir   string
 	out, err io.Writer
 	euid     func() int // os.Geteuid; tests replace it
 }
 
 func (a *app) manager() *network.Manager {
 	m := network.NewManager(a.stateDir)
+	m.RunDir = a.runDir
 	if step := os.Getenv("PLUMB_INJECT_FAULT"); step != "" {
 		// Test hook: fail the named step of attach or create, to prove rollback.
 		m.Fault = func(s string) error {
@@ -103,6 +105,9 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 			if a.stateDir == "" {
 				a.stateDir = os.Getenv("PLUMB_STATE_DIR")
 			}
+			if a.runDir == "" {
+				a.runDir = os.Getenv("PLUMB_RUN_DIR")
+			}
 			if a.euid() != 0 && cmd.Annotations["root"] != "no" {
 				return errors.New("this command needs root: run it with sudo")
 			}
@@ -110,8 +115,9 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 		},
 	}
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "state directory (env PLUMB_STATE_DIR, default "+network.DefaultStateDir+")")
+	root.PersistentFlags().StringVar(&a.runDir, "run-dir", "", "daemon socket and pid directory (env PLUMB_RUN_DIR, default "+network.DefaultRunDir+")")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newNetworkCmd(a), newAttachCmd(a), newDetachCmd(a), newPsCmd(a))
+	root.AddCommand(newNetworkCmd(a), newAttachCmd(a), newDetachCmd(a), newPsCmd(a), newDaemonCmd(a), newDNSCmd(a))
 	wrapArgs(root)
 	return root
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/network"
+)
+
+func newDaemonCmd(a *app) *cobra.Command {
+	var upstreams []string
+	var exitIdle bool
+	c := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the name service (Docker's embedded DNS at 127.0.0.11)",
+		Long: `Run plumb's name service in the foreground: a DNS server at 127.0.0.11:53 inside
+every attached namespace and on every network's gateway address, answering the names of
+the client's networks and forwarding the rest to the upstream servers, from the host.
+
+The first attach starts it when it is not running; lab/plumb.service runs it under systemd.
+Upstreams: --upstream, else $PLUMB_DNS_UPSTREAM (comma-separated, "none" for no
+forwarding), else the nameservers of the host's /etc/resolv.conf.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ups, err := upstreamServers(upstreams)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return a.manager().RunDaemon(ctx, network.DaemonOptions{Upstreams: ups, ExitWhenIdle: exitIdle})
+		},
+	}
+	c.Flags().StringArrayVar(&upstreams, "upstream", nil, "upstream DNS server IP[:PORT] (repeatable)")
+	c.Flags().BoolVar(&exitIdle, "exit-when-idle", false, "exit once no network is left (set when attach starts the daemon)")
+	return c
+}
+
+// upstreamServers picks the daemon's upstreams: flags, else
+// $PLUMB_DNS_UPSTREAM, else the host's resolv.conf.
+func upstreamServers(flags []string) ([]netip.AddrPort, error) {
+	list := flags
+	if len(list) == 0 {
+		if env := os.Getenv("PLUMB_DNS_UPSTREAM"); env != "" {
+			if env == "none" {
+				return nil, nil
+			}
+			list = strings.Split(env, ",")
+		}
+	}
+	if len(list) == 0 {
+		f, err := os.Open(network.HostResolvConf)
+		if err != nil {
+			return nil, nil
+		}
+		defer f.Close()
+		rc, _ := container.ParseResolvConf(f)
+		var out []netip.AddrPort
+		for _, ns := range rc.Nameservers {
+			out = append(out, netip.AddrPortFrom(ns, 53))
+		}
+		return out, nil
+	}
+	var out []netip.AddrPort
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			out = append(out, ap)
+			continue
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("invalid upstream %q: want IP or IP:PORT", s)
+		}
+		out = append(out, netip.AddrPortFrom(ip, 53))
+	}
+	return out, nil
+}
+
+func newDNSCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "dns", Short: "Inspect the name service"}
+	var netName, format string
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List the records the daemon serves",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			recs, err := a.manager().DNSRecords(netName)
+			if errors.Is(err, network.ErrDaemonNotRunning) {
+				return errors.New("the plumb daemon is not running: it starts with the first attach, or run `plumb daemon`")
+			}
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if recs == nil {
+					recs = []network.DNSRecord{}
+				}
+				return writeJSON(a.out, recs)
+			}
+			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "NETWORK\tNAME\tIP\tENDPOINT")
+			for _, r := range recs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Network, r.Name, r.IP, shortID(r.Endpoint))
+			}
+			return w.Flush()
+		},
+	}
+	ls.Flags().StringVar(&netName, "net", "", "only records of this network")
+	ls.Flags().StringVar(&format, "format", "", "output format: table or json")
+	c.AddCommand(ls)
+	return c
+}
