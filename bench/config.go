@@ -1,0 +1,69 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+)
+
+// Config is what the user chose, from flags and the environment.
+type Config struct {
+	N      int    // namespaces in the attach/detach latency runs
+	Fill   int    // endpoints the fill test reaches before its last sample
+	Plumb  string // plumb binary
+	Out    string // report path
+	CNIDir string // where the CNI plugins live
+	NoIPv6 bool   // disable IPv6 in the host netns and every target namespace before the run
+}
+
+// maxBridgePorts is how many ports a Linux bridge can hold (port numbers
+// 1..1023, BR_MAX_PORTS-1 in net/bridge/br_private.h); the next
+// `ip link set X master BR` fails with EXFULL ("exchange full").
+const maxBridgePorts = 1023
+
+// fillSample is how many attaches make each end of the fill comparison:
+// the first ones on an empty network and the ones at the fill level.
+const fillSample = 50
+
+// parseConfig reads the flags; BENCH_QUICK=1 changes the defaults to a short run.
+func parseConfig(args []string) (Config, error) {
+	c := Config{N: 200, Fill: 1000}
+	if os.Getenv("BENCH_QUICK") == "1" {
+		c.N, c.Fill = 50, 300
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.IntVar(&c.N, "n", c.N, "namespaces attached then detached in the latency runs (BENCH_QUICK=1: 50)")
+	fs.IntVar(&c.Fill, "fill", c.Fill, "endpoints to fill the network to before the last attaches are timed (BENCH_QUICK=1: 300)")
+	fs.StringVar(&c.Plumb, "plumb", "bin/plumb", "plumb binary")
+	fs.StringVar(&c.Out, "out", "bench/results/REPORT.md", "markdown report to write")
+	fs.StringVar(&c.CNIDir, "cni", "/usr/lib/cni", "directory of the CNI reference plugins (bridge, host-local)")
+	fs.BoolVar(&c.NoIPv6, "no-ipv6", false, "an experiment: disable IPv6 in the throwaway host netns (so bridge ports get no link-local address and route) and in every target namespace (as Docker does in containers on IPv4-only networks), to see what IPv6 costs attach as the network fills")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.N < 1 || c.N > maxBridgePorts {
+		return c, fmt.Errorf("-n must be 1..%d (a Linux bridge holds at most %d ports)", maxBridgePorts, maxBridgePorts)
+	}
+	if c.Fill < fillSample || c.Fill+1 > maxBridgePorts {
+		return c, fmt.Errorf("-fill must be %d..%d: the at-fill sample attaches one more endpoint, and a Linux bridge holds at most %d ports", fillSample, maxBridgePorts-1, maxBridgePorts)
+	}
+	return c, nil
+}
+
+// Plan is what the supervisor hands the worker, as JSON in a file named by
+// $BENCH_PLAN.
+type Plan struct {
+	Config
+	Host       string // name of the throwaway "host" netns
+	Prefix     string // target namespaces are Prefix1..PrefixNamespaces
+	Namespaces int
+	TmpDir     string // plumb's state dir, CNI's data dir and the logs live here
+	CNISkip    string // why the CNI peer is skipped; "" to run it
+	Results    string // where the worker writes its Results
+}
+
+// target returns the name of the i-th target namespace, from 1.
+func (p *Plan) target(i int) string { return fmt.Sprintf("%s%d", p.Prefix, i) }

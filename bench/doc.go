@@ -1,0 +1,22 @@
+// Command bench measures plumb's attach and detach latency side by side with
+// the CNI reference bridge plugin, and how attach latency holds up as a
+// network fills. It is a benchmark, not a test: it reports what it measured
+// against the targets and never fails on a figure.
+//
+// Run it as root from the repository root:
+//
+//	make bench                                   # n=200, fill=1000
+//	BENCH_QUICK=1 make bench                     # n=50, fill=300
+//	make bench BENCH_ARGS="-n 100 -fill 500 -out /tmp/r.md"
+//
+// It runs as two processes. The supervisor records the host's state,
+// creates a throwaway "host" network namespace and the target namespaces
+// bt-1..bt-M, then starts a copy of itself forked from a thread that has
+// setns(2)'d into the host namespace, so that every thread of the copy (the
+// worker) and every process the worker starts lives there from birth. The
+// worker execs plumb, the CNI plugins and ip directly, with no `ip netns
+// exec` in the measured path, and no command of the benchmark can reach the
+// real host's links or firewall. It writes its samples to a JSON file; the
+// supervisor then removes every namespace and file it made, checks that the
+// host is as it found it, and writes the report.
+package main

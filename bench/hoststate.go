@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// HostState is what the benchmark promises to leave as it found it, each
+// part as a sorted list of lines.
+type HostState map[string][]string
+
+// counters matches iptables-save's packet counters, which traffic changes.
+var counters = regexp.MustCompile(`\[\d+:\d+\]`)
+
+// snapshotHost records the real host's namespaces (`ip netns`), links
+// (`ip -o link`), firewall (`iptables-save`, counters dropped), /etc/netns,
+// where plumb writes the hosts and resolv.conf files of netns targets, and
+// /run/plumb, plumb's default run dir (the bench gives it a private one).
+func snapshotHost() HostState {
+	s := HostState{}
+	if out, err := stdout("ip", "netns", "list"); err == nil {
+		for _, l := range lines(out) {
+			s["ip netns"] = append(s["ip netns"], strings.Fields(l)[0]) // drop "(id: N)"
+		}
+	}
+	if out, err := stdout("ip", "-o", "link"); err == nil {
+		s["ip -o link"] = lines(out)
+	}
+	if out, err := stdout("iptables-save"); err == nil {
+		for _, l := range lines(out) {
+			if !strings.HasPrefix(l, "#") {
+				s["iptables-save"] = append(s["iptables-save"], counters.ReplaceAllString(l, ""))
+			}
+		}
+	}
+	for _, dir := range []string{"/etc/netns", "/run/plumb"} {
+		if ents, err := os.ReadDir(dir); err == nil {
+			s[dir] = []string{"(exists)"}
+			for _, e := range ents {
+				s[dir] = append(s[dir], e.Name())
+			}
+		}
+	}
+	for k := range s {
+		slices.Sort(s[k])
+	}
+	return s
+}
+
+// HostDiff is what changed on the host between two snapshots, as
+// "PART: line" entries.
+type HostDiff struct {
+	Added []string // there after the run and not before: possibly the run's
+	Gone  []string // there before and not after: a run that only removes
+	// what it made cannot cause these, so something else ran meanwhile
+}
+
+// diff compares before with after, part by part.
+func (before HostState) diff(after HostState) HostDiff {
+	var d HostDiff
+	for _, k := range []string{"ip netns", "ip -o link", "iptables-save", "/etc/netns", "/run/plumb"} {
+		b, a := set(before[k]), set(after[k])
+		for _, l := range before[k] {
+			if !a[l] {
+				d.Gone = append(d.Gone, k+": "+l)
+			}
+		}
+		for _, l := range after[k] {
+			if !b[l] {
+				d.Added = append(d.Added, k+": "+l)
+			}
+		}
+	}
+	return d
+}
+
+func set(ls []string) map[string]bool {
+	m := make(map[string]bool, len(ls))
+	for _, l := range ls {
+		m[l] = true
+	}
+	return m
+}
+
+// lines splits out into its non-empty lines.
+func lines(out string) []string {
+	var ls []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}

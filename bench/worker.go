@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// worker runs the benchmarks from inside the host netns.
+type worker struct {
+	plan    *Plan
+	res     *Results
+	run     *Runner
+	cleanup Cleanup
+}
+
+// workerMain is the worker process: it checks where it runs, measures, undoes
+// what it made inside the host netns, and saves its results, partial ones
+// included. It returns the process exit code.
+func workerMain(host, planPath string) int {
+	var plan Plan
+	b, err := os.ReadFile(planPath)
+	if err == nil {
+		err = json.Unmarshal(b, &plan)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench worker: reading the plan:", err)
+		return 1
+	}
+	if err := checkInNetns(host); err != nil {
+		fmt.Fprintln(os.Stderr, "bench worker: refusing to run outside the throwaway netns:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	w := &worker{
+		plan: &plan,
+		res:  &Results{},
+		run:  &Runner{Log: filepath.Join(plan.TmpDir, "worker.log")},
+	}
+	// Pushed first, so it runs last: after the networks are gone.
+	w.cleanup.Push(func() {
+		if n := stopDaemon(plan.runDir(), plan.Plumb, 10*time.Second); n != "" {
+			w.res.note("%s", n)
+		}
+	})
+	err = w.all(ctx)
+	w.cleanup.Run()
+	if err != nil {
+		w.res.Error = err.Error()
+		logf("worker: %v", err)
+	}
+	if serr := w.res.save(plan.Results); serr != nil {
+		fmt.Fprintln(os.Stderr, "bench worker: saving results:", serr)
+		return 1
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// all runs every benchmark in order. The CNI peer runs right after plumb's
+// latency runs, over the same namespaces, so the two see the same machine;
+// the fill test comes last because it leaves the most behind.
+func (w *worker) all(ctx context.Context) error {
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"process floors", w.processFloors},
+		{"plumb latency", w.plumbLatency},
+		{"CNI peer", w.cniPeer},
+		{"kernel floor", w.kernelFloor},
+		{"plumb fill", w.plumbFill},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		logf("%s", s.name)
+		w.res.Loads = append(w.res.Loads, s.name+" "+loadAvg())
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// repeat times fn(i) for i in [from, to], appending to s, stopping at the
+// first error or when ctx is done. It prints progress every 100 runs.
+func repeat(ctx context.Context, s *Series, from, to int, fn func(i int) (Sample, error)) error {
+	for i := from; i <= to; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		x, err := fn(i)
+		if err != nil {
+			return err
+		}
+		s.Samples = append(s.Samples, x)
+		if (i-from+1)%100 == 0 {
+			logf("  %s: %d/%d", s.Key, i-from+1, to-from+1)
+		}
+	}
+	return nil
+}
