@@ -89,6 +89,9 @@ func (f *netnsFile) Remove() error {
 	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 		return &os.PathError{Op: "rmdir", Path: filepath.Join(f.dir, f.name), Err: err}
 	}
+	// And NetnsEtcDir itself when that leaves it empty: `ip netns` does not
+	// need it, and plumb may be the one that made it.
+	_ = os.Remove(f.dir)
 	return nil
 }
 

@@ -113,7 +113,8 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 		_ = m.removeEndpoint(n.Name, t.Key)
 	}
 
-	h, err := netlink.NewHandleAt(nsh)
+	// NETLINK_ROUTE only: each family costs its own setns round trip.
+	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, false, fmt.Errorf("opening netlink in the namespace of %q: %w", spec, err)
 	}

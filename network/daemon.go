@@ -51,6 +51,7 @@ type daemon struct {
 	mu        sync.Mutex
 	sandboxes map[uint64]*sandbox // by netns inode
 	gateways  map[string]*gateway // by network name
+	nets      map[string]*Network // configs, read once; refreshed by sync
 }
 
 // sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
@@ -96,7 +97,7 @@ func (m *Manager) RunDaemon(ctx context.Context, o DaemonOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &daemon{m: m, opts: o, table: dns.NewTable(), ctx: ctx,
-		sandboxes: map[uint64]*sandbox{}, gateways: map[string]*gateway{}}
+		sandboxes: map[uint64]*sandbox{}, gateways: map[string]*gateway{}, nets: map[string]*Network{}}
 	if len(o.Upstreams) > 0 {
 		d.fwd = &dns.UpstreamForwarder{Servers: o.Upstreams}
 	}
@@ -194,12 +195,12 @@ func alive(ep *Endpoint) bool {
 // up serves ep: its names in the table, a listener in its namespace, and
 // its network's gateway listener. It is idempotent.
 func (d *daemon) up(ep *Endpoint) error {
-	n, err := d.m.Get(ep.Network)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, err := d.network(ep.Network)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	sb := d.sandboxes[ep.NetNSInode]
 	if sb == nil {
 		if sb, err = d.openSandbox(ep); err != nil {
@@ -234,6 +235,20 @@ func (d *daemon) down(ep *Endpoint) {
 	}
 }
 
+// network returns the config of name, read from disk the first time.
+// Called with d.mu held.
+func (d *daemon) network(name string) (*Network, error) {
+	if n := d.nets[name]; n != nil {
+		return n, nil
+	}
+	n, err := d.m.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	d.nets[name] = n
+	return n, nil
+}
+
 // rescope recomputes sb's scope: its networks, first attached first, and
 // internal when every one of them is.
 func (d *daemon) rescope(sb *sandbox) {
@@ -245,7 +260,7 @@ func (d *daemon) rescope(sb *sandbox) {
 	s := &dns.Scope{Internal: true}
 	for _, ep := range eps {
 		s.Networks = append(s.Networks, ep.Network)
-		if n, err := d.m.Get(ep.Network); err != nil || !n.Internal {
+		if n, err := d.network(ep.Network); err != nil || !n.Internal {
 			s.Internal = false
 		}
 	}
@@ -347,6 +362,10 @@ func (d *daemon) sync() int {
 		}
 	}
 	d.mu.Lock()
+	d.nets = map[string]*Network{}
+	for _, n := range nets {
+		d.nets[n.Name] = n
+	}
 	for name, g := range d.gateways {
 		if !want[name] {
 			g.cancel()

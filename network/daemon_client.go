@@ -39,11 +39,16 @@ type DNSRecord struct {
 // ErrDaemonNotRunning is returned by requests that do not start the daemon.
 var ErrDaemonNotRunning = errors.New("plumb daemon is not running")
 
+// runDir is RunDir, else DefaultRunDir for the default state dir, else
+// STATEDIR/run: two state directories never share a daemon.
 func (m *Manager) runDir() string {
 	if m.RunDir != "" {
 		return m.RunDir
 	}
-	return DefaultRunDir
+	if filepath.Clean(m.StateDir) == DefaultStateDir {
+		return DefaultRunDir
+	}
+	return filepath.Join(m.StateDir, "run")
 }
 
 func (m *Manager) socketPath() string { return filepath.Join(m.runDir(), "plumb.sock") }

@@ -25,20 +25,26 @@ type Pair struct {
 	NetNS       netns.NsHandle   // namespace the peer is created in
 }
 
-// Create creates the pair with the peer directly inside p.NetNS, plugs the
-// host end into the bridge, turns off IPv6 router advertisements on it and
-// brings it up. On error nothing is left behind.
+// ErrBridgeFull is returned when the bridge has no port left: a Linux
+// bridge holds at most 1023 ports.
+var ErrBridgeFull = errors.New("network full: a bridge holds at most 1023 endpoints")
+
+// Create creates the pair with the peer directly inside p.NetNS, turns
+// IPv6 off on the host end before it comes up (an IPv4 network needs no
+// link-local route per port in the host's table, which made attach slower
+// as networks grew), plugs it into the bridge and brings it up. On error
+// nothing is left behind, and a pair of that name that already existed is
+// not touched.
 //
 // Equivalent to:
 //
-//	ip link add HOST mtu MTU up type veth peer name PEER address MAC mtu MTU netns NS
-//	ip link set HOST master BRIDGE
-//	sysctl -w net.ipv6.conf.HOST.accept_ra=0
+//	ip link add HOST mtu MTU type veth peer name PEER address MAC mtu MTU netns NS
+//	sysctl -w net.ipv6.conf.HOST.disable_ipv6=1 net.ipv6.conf.HOST.accept_ra=0
+//	ip link set HOST master BRIDGE up
 func Create(p Pair) error {
 	la := netlink.NewLinkAttrs()
 	la.Name = p.HostName
 	la.MTU = p.MTU
-	la.Flags = net.FlagUp
 	v := &netlink.Veth{
 		LinkAttrs:        la,
 		PeerName:         p.PeerName,
@@ -46,20 +52,29 @@ func Create(p Pair) error {
 		PeerNamespace:    netlink.NsFd(p.NetNS),
 		PeerTxQLen:       -1,
 	}
-	// A failed create made nothing, and a name that exists is someone
-	// else's pair: return without touching it.
 	if err := netlink.LinkAdd(v); err != nil {
 		return fmt.Errorf("creating veth %q (peer %q): %w", p.HostName, p.PeerName, err)
 	}
-	if p.MasterIndex != 0 {
-		if err := netlink.LinkSetMasterByIndex(v, p.MasterIndex); err != nil {
-			_ = Delete(p.HostName)
-			return fmt.Errorf("plugging veth %q into the bridge: %w", p.HostName, err)
-		}
-	}
-	if err := sysctl.DisableAcceptRA(p.HostName); err != nil {
+	fail := func(err error) error {
 		_ = Delete(p.HostName)
 		return err
+	}
+	if err := sysctl.DisableIPv6(p.HostName); err != nil {
+		return fail(err)
+	}
+	if err := sysctl.DisableAcceptRA(p.HostName); err != nil {
+		return fail(err)
+	}
+	if p.MasterIndex != 0 {
+		if err := netlink.LinkSetMasterByIndex(v, p.MasterIndex); err != nil {
+			if errors.Is(err, unix.EXFULL) {
+				err = ErrBridgeFull
+			}
+			return fail(fmt.Errorf("plugging veth %q into the bridge: %w", p.HostName, err))
+		}
+	}
+	if err := netlink.LinkSetUp(v); err != nil {
+		return fail(fmt.Errorf("bringing %q up: %w", p.HostName, err))
 	}
 	return nil
 }

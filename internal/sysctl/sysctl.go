@@ -39,3 +39,13 @@ func DisableAcceptRA(ifname string) error {
 	}
 	return err
 }
+
+// DisableIPv6 turns IPv6 off on ifname. It succeeds when IPv6 is disabled
+// on the host. Equivalent to: `sysctl -w net.ipv6.conf.IFNAME.disable_ipv6=1`.
+func DisableIPv6(ifname string) error {
+	err := Set("net/ipv6/conf/"+ifname+"/disable_ipv6", "1")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
