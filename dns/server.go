@@ -108,56 +108,61 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 		names = append(names, "tcp "+ln.Addr().String())
 	}
 
-	type result struct {
-		i   int
-		err error
-	}
-	started := make(chan int, len(servers))
-	done := make(chan result, len(servers))
-	for i, srv := range servers {
-		srv.NotifyStartedFunc = func() { started <- i }
-		go func() { done <- result{i, srv.ActivateAndServe()} }()
-	}
-
+	// No goroutine of our own watches the servers: the first one runs on
+	// the caller's goroutine, ctx is watched by context.AfterFunc. The
+	// daemon runs one Serve per attached namespace, and a thousand idle
+	// watcher goroutines were a quarter of its memory.
+	var mu sync.Mutex
+	stopping := false
+	started := make([]bool, len(servers))
 	// miekg/dns refuses to shut down a server that has not started yet, so
 	// each is shut down once both it has started and we are stopping.
-	isStarted := make([]bool, len(servers))
-	stopping := false
-	shutdown := func(i int) {
-		go func() { _ = servers[i].Shutdown() }()
-	}
+	shutdown := func(i int) { go func() { _ = servers[i].Shutdown() }() }
 	stop := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		if stopping {
 			return
 		}
 		stopping = true
-		for i, ok := range isStarted {
+		for i, ok := range started {
 			if ok {
 				shutdown(i)
 			}
 		}
 	}
-	var firstErr error
-	ctxDone := ctx.Done()
-	for remaining := len(servers); remaining > 0; {
-		select {
-		case i := <-started:
-			isStarted[i] = true
+	for i, srv := range servers {
+		srv.NotifyStartedFunc = func() {
+			mu.Lock()
+			defer mu.Unlock()
+			started[i] = true
 			if stopping {
 				shutdown(i)
 			}
-		case r := <-done:
-			remaining--
-			if r.err != nil && !stopping && firstErr == nil {
-				firstErr = fmt.Errorf("serving dns on %s: %w", names[r.i], r.err)
-			}
-			stop()
-		case <-ctxDone:
-			ctxDone = nil
-			stop()
 		}
 	}
-	return firstErr
+	unwatch := context.AfterFunc(ctx, stop)
+	defer unwatch()
+
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i := 1; i < len(servers); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = servers[i].ActivateAndServe()
+			stop()
+		}()
+	}
+	errs[0] = servers[0].ActivateAndServe()
+	stop()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("serving dns on %s: %w", names[i], err)
+		}
+	}
+	return nil
 }
 
 // acceptQueries lets every message but a response through to the handler.
