@@ -2,10 +2,14 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumbnet/plumb/internal/testutil"
 )
 
 // TestPrivilegedPidAndPathTargets attaches a plain process by pid:N and a
@@ -51,4 +55,41 @@ func TestPrivilegedPidAndPathTargets(t *testing.T) {
 func nsOf(pid string) string {
 	out, _ := exec.Command("readlink", "/proc/"+pid+"/ns/net").Output()
 	return strings.TrimSpace(string(out))
+}
+
+// TestPrivilegedStaleAndDamagedRecords: a damaged endpoint record neither
+// blocks a new attach nor leaks its address or veth, and a netns that was
+// deleted and made again under the same name can still be detached.
+func TestPrivilegedStaleAndDamagedRecords(t *testing.T) {
+	h := newHost(t)
+	h.must("network", "create", "st", "--subnet", "10.231.23.0/24")
+	x := target(t)
+	h.must("attach", "netns:"+x, "--net", "st")
+	recs, _ := filepath.Glob(filepath.Join(h.state, "networks", "st", "endpoints", "*.json"))
+	if len(recs) != 1 {
+		t.Fatalf("records: %v", recs)
+	}
+	if err := os.WriteFile(recs[0], []byte("{garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.must("attach", "netns:"+x, "--net", "st")
+	ips, _ := os.ReadDir(filepath.Join(h.state, "networks", "st", "ips"))
+	if len(ips) != 1 {
+		t.Fatalf("%d address files after re-attaching over a damaged record", len(ips))
+	}
+	if !ping(x, "10.231.23.1") {
+		t.Fatal("re-attached endpoint cannot reach its gateway")
+	}
+
+	y := target(t)
+	h.must("attach", "netns:"+y, "--net", "st")
+	testutil.Run(t, "ip", "netns", "del", y)
+	testutil.Run(t, "ip", "netns", "add", y)
+	if out := h.must("detach", "netns:"+y); !strings.Contains(out, "detached") {
+		t.Fatalf("detach of a re-created netns: %q", out)
+	}
+	ips, _ = os.ReadDir(filepath.Join(h.state, "networks", "st", "ips"))
+	if len(ips) != 1 {
+		t.Fatalf("%d address files after detaching the stale endpoint", len(ips))
+	}
 }

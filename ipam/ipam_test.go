@@ -205,3 +205,21 @@ func TestDamagedStateFiles(t *testing.T) {
 		t.Fatalf("empty hint: %v", err)
 	}
 }
+
+func TestReleaseOwner(t *testing.T) {
+	a, _ := newAlloc(t, mustRange(t, "10.1.0.0/24", "", "10.1.0.1"))
+	mine1, _ := a.Allocate("mine", netip.Addr{})
+	theirs, _ := a.Allocate("theirs", netip.Addr{})
+	mine2, _ := a.Allocate("mine", netip.Addr{})
+	if err := a.ReleaseOwner("mine"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range []netip.Addr{mine1, mine2} {
+		if _, ok, _ := a.Store.Owner(ip); ok {
+			t.Errorf("%s still reserved", ip)
+		}
+	}
+	if owner, ok, _ := a.Store.Owner(theirs); !ok || owner != "theirs" {
+		t.Error("someone else's address was released")
+	}
+}

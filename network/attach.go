@@ -110,7 +110,9 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 			static = prev.IP.Addr()
 		}
 	} else if errors.Is(perr, errDamaged) {
-		_ = m.removeEndpoint(n.Name, t.Key)
+		if err := m.clearDamaged(n, t.Key); err != nil {
+			return nil, false, err
+		}
 	}
 
 	// NETLINK_ROUTE only: each family costs its own setns round trip.
@@ -307,6 +309,26 @@ func (m *Manager) linkEntries(netName string, links []string) ([]container.Hosts
 		out = append(out, container.HostsEntry{IP: found.IP.Addr(), Names: names})
 	}
 	return out, nil
+}
+
+// clearDamaged removes what a damaged endpoint record stood for, found by
+// what is derived from its id alone: its veth and the addresses it owns.
+func (m *Manager) clearDamaged(n *Network, id string) error {
+	if err := veth.Delete(hostVethName(n, id)); err != nil {
+		return err
+	}
+	r, err := n.ipRange()
+	if err != nil {
+		return err
+	}
+	store, err := ipam.NewDiskStore(m.netDir(n.Name))
+	if err != nil {
+		return err
+	}
+	if err := (&ipam.Allocator{Range: r, Store: store}).ReleaseOwner(id); err != nil {
+		return err
+	}
+	return m.removeEndpoint(n.Name, id)
 }
 
 // hostsTag marks the /etc/hosts lines that belong to ep.

@@ -75,7 +75,10 @@ func (m *Manager) findEndpoints(spec string, t *container.Target, netName string
 			return nil, err
 		}
 		for _, ep := range eps {
-			if matches(ep, spec, t) {
+			if matches(ep, spec, t) || (t != nil && ep.Target == spec && !alive(ep)) {
+				// (The second case: the spec now names a new namespace, as
+				// after `ip netns del x; ip netns add x`; the stale record
+				// of the old one is still this spec's to clear.)
 				out = append(out, ep)
 			}
 		}

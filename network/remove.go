@@ -59,6 +59,14 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		}
 	}
 	if n != nil {
+		// Records too damaged to list still name a veth by their id.
+		for _, id := range m.damagedEndpoints(name) {
+			if err := m.clearDamaged(n, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if n != nil {
 		fw, err := newFirewall()
 		if err != nil {
 			errs = append(errs, err)

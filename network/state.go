@@ -211,6 +211,23 @@ func (m *Manager) Endpoints(netName string) ([]*Endpoint, error) {
 	return out, nil
 }
 
+// damagedEndpoints lists the ids of netName's endpoint records that do not
+// parse.
+func (m *Manager) damagedEndpoints(netName string) []string {
+	ents, _ := os.ReadDir(m.endpointsDir(netName))
+	var out []string
+	for _, de := range ents {
+		id, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok || strings.HasPrefix(id, ".") {
+			continue
+		}
+		if _, err := m.endpoint(netName, id); errors.Is(err, errDamaged) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // AllEndpoints lists the endpoints of every network, or of netName only.
 func (m *Manager) AllEndpoints(netName string) ([]*Endpoint, error) {
 	if netName != "" {
