@@ -14,6 +14,10 @@ type Config struct {
 	Out    string // report path
 	CNIDir string // where the CNI plugins live
 	NoIPv6 bool   // disable IPv6 in the host netns and every target namespace before the run
+
+	DNS      bool // run the DNS benchmark (plumb's daemon against aardvark-dns)
+	DNSNames int  // names the daemon holds, over dnsNets networks
+	DNSSecs  int  // length of each DNS load run, in seconds
 }
 
 // maxBridgePorts is how many ports a Linux bridge can hold (port numbers
@@ -27,9 +31,10 @@ const fillSample = 50
 
 // parseConfig reads the flags; BENCH_QUICK=1 changes the defaults to a short run.
 func parseConfig(args []string) (Config, error) {
-	c := Config{N: 200, Fill: 1000}
+	c := Config{N: 200, Fill: 1000, DNS: true, DNSNames: 1000, DNSSecs: 10}
 	if os.Getenv("BENCH_QUICK") == "1" {
 		c.N, c.Fill = 50, 300
+		c.DNSNames, c.DNSSecs = 100, 5
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&c.N, "n", c.N, "namespaces attached then detached in the latency runs (BENCH_QUICK=1: 50)")
@@ -38,6 +43,9 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Out, "out", "bench/results/REPORT.md", "markdown report to write")
 	fs.StringVar(&c.CNIDir, "cni", "/usr/lib/cni", "directory of the CNI reference plugins (bridge, host-local)")
 	fs.BoolVar(&c.NoIPv6, "no-ipv6", false, "an experiment: disable IPv6 in the throwaway host netns (so bridge ports get no link-local address and route) and in every target namespace (as Docker does in containers on IPv4-only networks), to see what IPv6 costs attach as the network fills")
+	fs.BoolVar(&c.DNS, "dns", c.DNS, "run the DNS benchmark: plumb's daemon against aardvark-dns, with dnsperf (installed with apt-get when missing)")
+	fs.IntVar(&c.DNSNames, "dns-names", c.DNSNames, fmt.Sprintf("names (target namespaces) the daemon holds in the DNS benchmark, over %d networks (BENCH_QUICK=1: 100)", dnsNets))
+	fs.IntVar(&c.DNSSecs, "dns-secs", c.DNSSecs, "length of each DNS load run, in seconds (BENCH_QUICK=1: 5)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -49,6 +57,12 @@ func parseConfig(args []string) (Config, error) {
 	}
 	if c.Fill < fillSample || c.Fill+1 > maxBridgePorts {
 		return c, fmt.Errorf("-fill must be %d..%d: the at-fill sample attaches one more endpoint, and a Linux bridge holds at most %d ports", fillSample, maxBridgePorts-1, maxBridgePorts)
+	}
+	if c.DNS && (c.DNSNames < dnsNets || c.DNSNames%dnsNets != 0 || c.DNSNames > dnsNets*250) {
+		return c, fmt.Errorf("-dns-names must be a multiple of %d, %d..%d (one /24 per network)", dnsNets, dnsNets, dnsNets*250)
+	}
+	if c.DNS && c.DNSSecs < 1 {
+		return c, fmt.Errorf("-dns-secs must be at least 1")
 	}
 	return c, nil
 }
@@ -62,7 +76,11 @@ type Plan struct {
 	Namespaces int
 	TmpDir     string // plumb's state dir, CNI's data dir and the logs live here
 	CNISkip    string // why the CNI peer is skipped; "" to run it
-	Results    string // where the worker writes its Results
+
+	DNSSkip      string   // why the DNS benchmark cannot run (no dnsperf); "" to run it
+	AardvarkSkip string   // why the aardvark-dns peer is skipped; "" to run it
+	DNSSetup     []string // what the supervisor installed, and the tools' versions
+	Results      string   // where the worker writes its Results
 }
 
 // target returns the name of the i-th target namespace, from 1.

@@ -1,12 +1,15 @@
 // Command bench measures plumb's attach and detach latency side by side with
 // the CNI reference bridge plugin, and how attach latency holds up as a
 // network fills. It is a benchmark, not a test: it reports what it measured
-// against the targets and never fails on a figure.
+// against the targets and never fails on a figure. Last, it measures plumb's
+// embedded DNS (the daemon at 127.0.0.11, holding -dns-names names over 10
+// networks) against podman's aardvark-dns on the same names, with dnsperf
+// (apt-get installed when missing) and a small Go client; -dns=false skips it.
 //
 // Run it as root from the repository root:
 //
-//	make bench                                   # n=200, fill=1000
-//	BENCH_QUICK=1 make bench                     # n=50, fill=300
+//	make bench                                   # n=200, fill=1000, dns-names=1000
+//	BENCH_QUICK=1 make bench                     # n=50, fill=300, dns-names=100
 //	make bench BENCH_ARGS="-n 100 -fill 500 -out /tmp/r.md"
 //
 // It runs as two processes. The supervisor records the host's state,

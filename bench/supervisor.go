@@ -75,7 +75,6 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 	if err := unix.Access(cfg.Plumb, unix.X_OK); err != nil {
 		return nil, fmt.Errorf("plumb binary %s: %w (run `make build`)", cfg.Plumb, err)
 	}
-	before := snapshotHost()
 	plan := &Plan{
 		Config:     cfg,
 		Host:       fmt.Sprintf("plumb-bench-%d", os.Getpid()),
@@ -83,6 +82,11 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		Namespaces: max(cfg.N, cfg.Fill+fillSample),
 		CNISkip:    cniMissing(cfg.CNIDir),
 	}
+	if cfg.DNS {
+		plan.Namespaces = max(plan.Namespaces, cfg.DNSNames)
+		prepareDNS(ctx, plan) // may apt-get install dnsperf, aardvark-dns: before the host snapshot
+	}
+	before := snapshotHost()
 	for _, name := range before["ip netns"] {
 		if name == plan.Host || strings.HasPrefix(name, targetPrefix) {
 			return nil, fmt.Errorf("netns %s already exists: remove what an earlier run left with "+
@@ -125,6 +129,7 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		if n := stopDaemon(plan.runDir(), plan.Plumb, 0); n != "" {
 			rep.HostNotes = append(rep.HostNotes, n)
 		}
+		rep.HostNotes = append(rep.HostNotes, stopLeftAardvark(plan)...)
 	})
 	werr := runWorker(ctx, plan)
 	if res, err := loadResults(plan.Results); err == nil {

@@ -42,7 +42,9 @@ func workerMain(host, planPath string) int {
 	w := &worker{
 		plan: &plan,
 		res:  &Results{},
-		run:  &Runner{Log: filepath.Join(plan.TmpDir, "worker.log")},
+		// Every plumb daemon the bench starts forwards nothing: the names
+		// it is asked for are its own, and nothing may leave the bench netns.
+		run: &Runner{Log: filepath.Join(plan.TmpDir, "worker.log"), Env: []string{"PLUMB_DNS_UPSTREAM=none"}},
 	}
 	// Pushed first, so it runs last: after the networks are gone.
 	w.cleanup.Push(func() {
@@ -68,7 +70,8 @@ func workerMain(host, planPath string) int {
 
 // all runs every benchmark in order. The CNI peer runs right after plumb's
 // latency runs, over the same namespaces, so the two see the same machine;
-// the fill test comes last because it leaves the most behind.
+// the fill test comes next because it leaves the most behind; the DNS
+// benchmark runs last, once the daemon of the other steps has exited.
 func (w *worker) all(ctx context.Context) error {
 	steps := []struct {
 		name string
@@ -79,6 +82,7 @@ func (w *worker) all(ctx context.Context) error {
 		{"CNI peer", w.cniPeer},
 		{"kernel floor", w.kernelFloor},
 		{"plumb fill", w.plumbFill},
+		{"DNS", w.dnsBench},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
