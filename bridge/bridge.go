@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -44,11 +45,25 @@ func Ensure(c Config) (int, error) {
 		la := netlink.NewLinkAttrs()
 		la.Name = c.Name
 		la.MTU = c.MTU
+		// A MAC of its own: otherwise the bridge takes the lowest MAC of
+		// its ports and the kernel walks every port on each port added
+		// (br_stp_recalculate_bridge_id), which slowed attach as the
+		// network filled. Docker sets one for the same reason.
+		la.HardwareAddr = bridgeMAC(c.Name)
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
 			return 0, fmt.Errorf("creating bridge %q: %w", c.Name, err)
 		}
 		if link, err = netlink.LinkByName(c.Name); err != nil {
 			return 0, fmt.Errorf("finding new bridge %q: %w", c.Name, err)
+		}
+		// Set the MTU once more, as a user would: an MTU set by the user
+		// stops the kernel re-deriving it from every port on each port
+		// added (br_mtu_auto_adjust).
+		if c.MTU > 0 {
+			if err := netlink.LinkSetMTU(link, c.MTU); err != nil {
+				_ = netlink.LinkDel(link)
+				return 0, fmt.Errorf("setting mtu %d on %q: %w", c.MTU, c.Name, err)
+			}
 		}
 	default:
 		return 0, fmt.Errorf("looking up bridge %q: %w", c.Name, err)
@@ -76,6 +91,13 @@ func Ensure(c Config) (int, error) {
 		}
 	}
 	return link.Attrs().Index, nil
+}
+
+// bridgeMAC is a locally administered unicast MAC derived from the
+// bridge's name, stable across re-creation.
+func bridgeMAC(name string) net.HardwareAddr {
+	h := sha256.Sum256([]byte("plumb-bridge/" + name))
+	return net.HardwareAddr{0x02, h[0], h[1], h[2], h[3], h[4]}
 }
 
 // Index returns the index of the bridge name, failing with ErrNotBridge when

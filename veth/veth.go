@@ -115,6 +115,7 @@ type Peer struct {
 //
 // Equivalent to:
 //
+//	ip -n NS link set PEER addrgenmode none
 //	ip -n NS addr add ADDR dev PEER
 //	ip -n NS link set PEER up
 //	ip -n NS route add default via GATEWAY dev PEER
@@ -123,6 +124,12 @@ func Configure(h *netlink.Handle, p Peer) error {
 	link, err := h.LinkByName(p.Name)
 	if err != nil {
 		return fmt.Errorf("finding %q in the namespace: %w", p.Name, err)
+	}
+	// No IPv6 link-local address on an IPv4 network, as Docker does: no
+	// DAD, router solicitations or MLD reports, which the bridge floods to
+	// every port and which made each attach cost more as a network filled.
+	if err := h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil && !ipv6Off(err) {
+		return fmt.Errorf("turning off IPv6 addresses on %q: %w", p.Name, err)
 	}
 	addr := &netlink.Addr{IPNet: prefixNet(p.Addr)}
 	if err := h.AddrAdd(link, addr); err != nil {
@@ -151,6 +158,14 @@ func Configure(h *netlink.Handle, p Peer) error {
 		}
 	}
 	return nil
+}
+
+// addrGenModeNone is IN6_ADDR_GEN_MODE_NONE: no IPv6 address is generated.
+const addrGenModeNone = 1
+
+// ipv6Off reports an error that only says IPv6 is not there to configure.
+func ipv6Off(err error) bool {
+	return errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EACCES)
 }
 
 // Inside lists what the namespace holds that plumb's placement decisions
