@@ -3,6 +3,8 @@ package ipam
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/plumbnet/plumb/internal/ip4"
 )
 
 // Range is the part of a subnet that addresses are handed out from.
@@ -34,11 +36,11 @@ func NewRange(subnet netip.Prefix, ipRange netip.Prefix, gateway netip.Addr) (Ra
 		}
 		scope = ipRange
 	}
-	r := Range{Subnet: subnet, First: scope.Addr(), Last: lastAddr(scope), Gateway: gateway}
+	r := Range{Subnet: subnet, First: scope.Addr(), Last: ip4.Last(scope), Gateway: gateway}
 	if r.First == subnet.Addr() {
 		r.First = r.First.Next()
 	}
-	if r.Last == lastAddr(subnet) {
+	if r.Last == ip4.Last(subnet) {
 		r.Last = r.Last.Prev()
 	}
 	if r.Size() == 0 || (r.Size() == 1 && r.First == gateway) {
@@ -58,7 +60,7 @@ func (r Range) Size() int {
 	if !r.First.IsValid() || r.Last.Less(r.First) {
 		return 0
 	}
-	return int(u32(r.Last)-u32(r.First)) + 1
+	return int(ip4.ToUint32(r.Last)-ip4.ToUint32(r.First)) + 1
 }
 
 // next returns the address after ip, wrapping from Last to First.
@@ -69,20 +71,5 @@ func (r Range) next(ip netip.Addr) netip.Addr {
 	return ip.Next()
 }
 
-// lastAddr is the highest address of p (its broadcast address).
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := u32(p.Addr()) | (1<<(32-p.Bits()) - 1)
-	return from32(a)
-}
-
-func u32(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-func from32(v uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
-
 // Broadcast returns the broadcast address of the subnet p.
-func Broadcast(p netip.Prefix) netip.Addr { return lastAddr(p.Masked()) }
+func Broadcast(p netip.Prefix) netip.Addr { return ip4.Last(p) }

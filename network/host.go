@@ -5,6 +5,8 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/plumbnet/plumb/internal/ip4"
 )
 
 // hostPrefixes returns the IPv4 prefixes the host already uses: the
@@ -77,10 +79,10 @@ var candidatePools = []netip.Prefix{
 // used. It is pure; Create feeds it the host's and plumb's prefixes.
 func pickSubnet(used []netip.Prefix) (netip.Prefix, error) {
 	for _, pool := range candidatePools {
-		base := u32(pool.Addr())
+		base := ip4.ToUint32(pool.Addr())
 		count := uint32(1) << (24 - pool.Bits())
 		for i := uint32(0); i < count; i++ {
-			p := netip.PrefixFrom(from32(base+i<<8), 24)
+			p := netip.PrefixFrom(ip4.FromUint32(base+i<<8), 24)
 			if !overlapsAny(p, used) {
 				return p, nil
 			}
@@ -96,13 +98,4 @@ func overlapsAny(p netip.Prefix, used []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-func u32(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-func from32(v uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
