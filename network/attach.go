@@ -103,7 +103,7 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 		}
 		// The target was attached before and its namespace is gone (a
 		// restarted container): clear what is left and give it its address back.
-		if derr := m.teardown(ctx, prev, t); derr != nil {
+		if derr := m.teardown(prev, t); derr != nil {
 			return nil, false, fmt.Errorf("clearing the stale endpoint of %q: %w", spec, derr)
 		}
 		if !static.IsValid() {

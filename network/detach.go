@@ -42,7 +42,7 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 	var errs []error
 	var done []*Endpoint
 	for _, ep := range eps {
-		if err := m.teardownLocked(ctx, ep, t); err != nil {
+		if err := m.teardownLocked(ep, t); err != nil {
 			errs = append(errs, fmt.Errorf("detaching %q from %q: %w", spec, ep.Network, err))
 			continue
 		}
@@ -51,9 +51,12 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 	return done, errors.Join(errs...)
 }
 
-// findEndpoints returns the endpoints of the target: by its stable id when
-// it resolved, otherwise (the container or namespace is gone) by matching
-// the recorded target, container name or container id prefix.
+// findEndpoints returns the endpoints of the target. A resolved target is
+// found by its stable id, one stat per network. Only when that finds
+// nothing are the records read: to match a target that is gone by its
+// recorded spec, container name or id prefix, or a spec that now names a
+// new namespace (after `ip netns del x; ip netns add x`) by the stale
+// record of the old one.
 func (m *Manager) findEndpoints(spec string, t *container.Target, netName string) ([]*Endpoint, error) {
 	nets := []string{netName}
 	if netName == "" {
@@ -63,22 +66,23 @@ func (m *Manager) findEndpoints(spec string, t *container.Target, netName string
 		}
 	}
 	var out []*Endpoint
-	for _, n := range nets {
-		if t != nil {
+	if t != nil {
+		for _, n := range nets {
 			if ep, err := m.endpoint(n, t.Key); err == nil {
 				out = append(out, ep)
-				continue
 			}
 		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	for _, n := range nets {
 		eps, err := m.Endpoints(n)
 		if err != nil {
 			return nil, err
 		}
 		for _, ep := range eps {
-			if matches(ep, spec, t) || (t != nil && ep.Target == spec && !alive(ep)) {
-				// (The second case: the spec now names a new namespace, as
-				// after `ip netns del x; ip netns add x`; the stale record
-				// of the old one is still this spec's to clear.)
+			if (t == nil && recordedAs(ep, spec)) || (t != nil && ep.Target == spec && !alive(ep)) {
 				out = append(out, ep)
 			}
 		}
@@ -86,12 +90,9 @@ func (m *Manager) findEndpoints(spec string, t *container.Target, netName string
 	return out, nil
 }
 
-func matches(ep *Endpoint, spec string, t *container.Target) bool {
-	if t != nil {
-		// A resolved target owns only the records with its id; another
-		// record that happens to carry the same name belongs to something else.
-		return ep.ID == t.Key
-	}
+// recordedAs reports whether ep was attached as spec, by the spec itself,
+// the container name or a container id prefix of at least 4 characters.
+func recordedAs(ep *Endpoint, spec string) bool {
 	if ep.Target == spec || (ep.ContainerName != "" && ep.ContainerName == strings.TrimPrefix(spec, "/")) {
 		return true
 	}
@@ -100,7 +101,7 @@ func matches(ep *Endpoint, spec string, t *container.Target) bool {
 
 // teardownLocked is teardown under the network's lock, re-reading the
 // record there: a concurrent detach may have removed it already.
-func (m *Manager) teardownLocked(ctx context.Context, ep *Endpoint, t *container.Target) error {
+func (m *Manager) teardownLocked(ep *Endpoint, t *container.Target) error {
 	nlock, err := m.lockNetwork(ep.Network)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -116,13 +117,13 @@ func (m *Manager) teardownLocked(ctx context.Context, ep *Endpoint, t *container
 	if err == nil {
 		ep = cur
 	}
-	return m.teardown(ctx, ep, t)
+	return m.teardown(ep, t)
 }
 
 // teardown removes ep: its hosts line (when the target's files are still
 // reachable), its veth pair, its address and its record, in that order,
 // keeping going past errors. Each step treats "already gone" as success.
-func (m *Manager) teardown(ctx context.Context, ep *Endpoint, t *container.Target) error {
+func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 	var errs []error
 	// Names first: they stop resolving before anything else goes.
 	if err := m.daemonDown(ep); err != nil {

@@ -54,7 +54,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	}
 	var errs []error
 	for _, ep := range eps {
-		if err := m.teardown(ctx, ep, nil); err != nil {
+		if err := m.teardown(ep, nil); err != nil {
 			errs = append(errs, fmt.Errorf("detaching %q: %w", ep.Target, err))
 		}
 	}
