@@ -82,7 +82,7 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err := m.fault("resolve"); err != nil {
 		return nil, false, err
 	}
-	t, err := container.Resolve(ctx, spec)
+	t, err := m.resolve(ctx, spec)
 	if err != nil {
 		return nil, false, err
 	}

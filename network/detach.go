@@ -24,7 +24,7 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 			return nil, err
 		}
 	}
-	t, rerr := container.Resolve(ctx, spec)
+	t, rerr := m.resolve(ctx, spec)
 	if rerr != nil && !errors.Is(rerr, container.ErrNotFound) && !errors.Is(rerr, container.ErrNotRunning) && !errors.Is(rerr, container.ErrDockerUnavailable) {
 		return nil, rerr
 	}

@@ -84,3 +84,9 @@ type AttachOptions struct {
 	Aliases []string
 	Links   []string // NAME[:ALIAS] of endpoints on the same network, written to /etc/hosts
 }
+
+// Stale reports whether the endpoint's network namespace is gone (the
+// container stopped or restarted, the process exited, the netns was
+// deleted): its record outlives it until a detach, or a re-attach of the
+// same target, which gets the same address back.
+func (e *Endpoint) Stale() bool { return !alive(e) }
