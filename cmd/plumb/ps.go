@@ -32,9 +32,9 @@ func newPsCmd(a *app) *cobra.Command {
 				return writeJSON(a.out, eps)
 			}
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME")
+			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME\tPORTS")
 			for _, ep := range eps {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep))
 			}
 			return w.Flush()
 		},
