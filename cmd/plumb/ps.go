@@ -33,9 +33,9 @@ func newPsCmd(a *app) *cobra.Command {
 				return writeJSON(a.out, rows)
 			}
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME\tSTATE")
+			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME\tPORTS\tSTATE")
 			for _, ep := range eps {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, epState(ep))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep), epState(ep))
 			}
 			return w.Flush()
 		},

@@ -32,6 +32,7 @@ ready at start; restarting them keeps all of it.`,
 func newSandboxCreateCmd(a *app) *cobra.Command {
 	var o network.AttachOptions
 	var ip, netAlias string
+	var publish []string
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] NAME --net NETWORK",
 		Short: "Start a holder container NAME and attach it to a network",
@@ -44,6 +45,13 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 			if o.IP, err = parseAddr("ip", ip); err != nil {
 				return err
 			}
+			for _, p := range publish {
+				spec, err := network.ParsePortSpec(p)
+				if err != nil {
+					return err
+				}
+				o.Publish = append(o.Publish, spec)
+			}
 			ep, already, err := a.manager().CreateSandbox(cmd.Context(), args[0], o)
 			if err != nil {
 				return err
@@ -53,6 +61,9 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, ep.IP, ep.IfName, args[0])
+			for _, p := range ep.Ports {
+				fmt.Fprintf(a.out, "published %s\n", p)
+			}
 			return nil
 		},
 	}
@@ -62,6 +73,7 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 	f.StringVar(&ip, "ip", "", "static IPv4 address (default: the next free one)")
 	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
 	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the sandbox on this network (repeatable)")
+	f.StringArrayVarP(&publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port of the sandbox on the host, Docker's -p; HOSTPORT may be a range N-M, meaning its first free port (repeatable)")
 	f.StringArrayVar(&o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network (repeatable)")
 	return c
 }
