@@ -112,3 +112,57 @@ func progressError(stream []byte) error {
 		}
 	}
 }
+
+// ImageRefs returns the repo:tag references of every image that carries
+// label (any value). Equivalent to: `docker images --filter label=LABEL
+// --format '{{.Repository}}:{{.Tag}}'`.
+func (c *DockerClient) ImageRefs(ctx context.Context, label string) ([]string, error) {
+	what := fmt.Sprintf("listing images labelled %q", label)
+	filters, err := json.Marshal(map[string][]string{"label": {label}})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
+	defer cancel()
+	status, ans, err := c.do(ctx, apiCall{what: what, method: http.MethodGet, path: "/images/json",
+		query: url.Values{"filters": {string(filters)}}})
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, answered(what, status, ans)
+	}
+	var list []struct {
+		RepoTags []string `json:"RepoTags"`
+	}
+	if err := json.Unmarshal(ans, &list); err != nil {
+		return nil, fmt.Errorf("%s: decoding answer: %w", what, err)
+	}
+	var out []string
+	for _, img := range list {
+		for _, t := range img.RepoTags {
+			if t != "<none>:<none>" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// RemoveImage removes image ref, without force: dockerd refuses while a
+// container uses it (an error). An image that is gone is success.
+// Equivalent to: `docker rmi REF`.
+func (c *DockerClient) RemoveImage(ctx context.Context, ref string) error {
+	what := fmt.Sprintf("removing image %q", ref)
+	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
+	defer cancel()
+	status, ans, err := c.do(ctx, apiCall{what: what, method: http.MethodDelete, path: "/images/" + url.PathEscape(ref)})
+	if err != nil {
+		return err
+	}
+	switch status {
+	case http.StatusOK, http.StatusNotFound:
+		return nil
+	}
+	return answered(what, status, ans)
+}

@@ -203,3 +203,18 @@ func TestLifecycleDockerUnavailable(t *testing.T) {
 		}
 	}
 }
+
+func TestImageRefsAndRemoveImage(t *testing.T) {
+	rec := &recorder{status: 200, body: `[{"RepoTags":["plumb/sandbox:a","plumb/sandbox:b"]},{"RepoTags":["<none>:<none>"]},{"RepoTags":null}]`}
+	refs, err := startFakeEngine(t, rec).ImageRefs(context.Background(), "l")
+	if err != nil || strings.Join(refs, ",") != "plumb/sandbox:a,plumb/sandbox:b" || rec.query["filters"][0] != `{"label":["l"]}` {
+		t.Errorf("ImageRefs = %v, %v (query %v)", refs, err, rec.query)
+	}
+	for status, ok := range map[int]bool{200: true, 404: true, 409: false, 500: false} {
+		rec := &recorder{status: status, body: `{"message":"image is being used by running container"}`}
+		err := startFakeEngine(t, rec).RemoveImage(context.Background(), "plumb/sandbox:a")
+		if (err == nil) != ok || rec.method != "DELETE" || rec.path != "/images/plumb/sandbox:a" {
+			t.Errorf("RemoveImage on %d: %v (%s %s)", status, err, rec.method, rec.path)
+		}
+	}
+}

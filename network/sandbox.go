@@ -133,14 +133,7 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 			u.push(func() error { return dc.StopContainer(bg, id, 0) })
 		}
 	case errors.Is(err, container.ErrNotFound):
-		image, err := ensureSandboxImage(ctx, dc)
-		if err != nil {
-			return nil, false, err
-		}
-		id, err := dc.CreateContainer(ctx, container.ContainerSpec{
-			Name: name, Image: image, Hostname: name, NetworkMode: "none",
-			Labels: map[string]string{SandboxLabel: m.sandboxOwner()}, Hardened: true,
-		})
+		id, err := m.createHolder(ctx, dc, name)
 		if err != nil {
 			return nil, false, err
 		}
@@ -157,6 +150,27 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 		return nil, false, fmt.Errorf("sandbox %q: %w", name, err)
 	}
 	return ep, already && len(u) == 0, nil
+}
+
+// createHolder creates (does not start) the holder container name. The
+// image is checked, and imported if needed, first; if another plumb build
+// pruned it in between, it is imported again once.
+func (m *Manager) createHolder(ctx context.Context, dc *container.DockerClient, name string) (string, error) {
+	var err error
+	for try := 0; try < 2; try++ {
+		var image, id string
+		if image, err = ensureSandboxImage(ctx, dc); err != nil {
+			return "", err
+		}
+		id, err = dc.CreateContainer(ctx, container.ContainerSpec{
+			Name: name, Image: image, Hostname: name, NetworkMode: "none",
+			Labels: map[string]string{SandboxLabel: m.sandboxOwner()}, Hardened: true,
+		})
+		if !errors.Is(err, container.ErrNotFound) {
+			return id, err
+		}
+	}
+	return "", err
 }
 
 // RemoveSandbox detaches the holder name from every network and removes it:

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/plumbnet/plumb/container"
@@ -64,7 +65,23 @@ func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string
 	if err := dc.ImportImage(ctx, bytes.NewReader(layer), SandboxImageRepo, tag, changes); err != nil {
 		return "", err
 	}
+	pruneSandboxImages(ctx, dc, ref)
 	return ref, nil
+}
+
+// pruneSandboxImages removes the holder images of other plumb builds that
+// no container uses any more, so that rebuilding plumb does not pile them
+// up. It is best effort: dockerd refuses an image in use, and that is fine.
+func pruneSandboxImages(ctx context.Context, dc *container.DockerClient, keep string) {
+	refs, err := dc.ImageRefs(ctx, SandboxImageLabel)
+	if err != nil {
+		return
+	}
+	for _, r := range refs {
+		if r != keep && strings.HasPrefix(r, SandboxImageRepo+":") {
+			_ = dc.RemoveImage(ctx, r)
+		}
+	}
 }
 
 // checkStatic refuses a dynamically linked plumb: the holder image has no
