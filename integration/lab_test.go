@@ -327,8 +327,8 @@ func TestPrivilegedDockerSandbox(t *testing.T) {
 	app := sb + "-app"
 	t.Cleanup(func() { dockertest.Remove(t, app) })
 	out, err := dockerCLI("run", "--rm", "--name", app, "--network=container:"+sb, image,
-		"sh", "-c", "ip -o -4 addr show eth0; hostname; cat /etc/hosts; nslookup web 127.0.0.11")
-	if err != nil || !strings.Contains(out, ip+"/24") || !strings.Contains(out, sb) || strings.Count(out, ip) < 3 {
+		"sh", "-c", "ip -o -4 addr show eth0; echo HOSTNAME=$(hostname); cat /etc/hosts; nslookup web 127.0.0.11")
+	if err != nil || !strings.Contains(out, ip+"/24") || !strings.Contains(out, "HOSTNAME="+sb+"\n") || strings.Count(out, ip) < 3 {
 		t.Fatalf("app in the sandbox (want %s, hostname %s, hosts entry, DNS answer): %v\n%s", ip, sb, err, out)
 	}
 
