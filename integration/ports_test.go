@@ -254,35 +254,65 @@ func TestPrivilegedPorts(t *testing.T) {
 }
 
 // TestPrivilegedPortsDocker publishes a real `--network=none` container's
-// port beside a running dockerd, and curls it on localhost.
+// port beside a running dockerd that publishes a port of its own (`docker
+// run -p`), curls both on localhost, and checks that plumb neither touches
+// Docker's rules nor can take Docker's port.
 func TestPrivilegedPortsDocker(t *testing.T) {
 	dockertest.Require(t)
 	h := rootHost(t)
-	before := h.snapshot()
-	name := testutil.UniqueName("pw")
-	dockertest.RunNone(t, name, "sh", "-c", "echo hello-from-docker > /tmp/index.html && httpd -f -p 80 -h /tmp")
-	h.must("network", "create", "pubdock", "--subnet", "10.231.21.0/24")
-
-	// A free port of the host, found by binding port 0.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	image := dockertest.BusyboxImage(t)
+	web := func(id string) []string {
+		return []string{"sh", "-c", "echo hello-from-" + id + " > /tmp/index.html && exec httpd -f -p 80 -h /tmp"}
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+
+	// Docker's own published port, made before the "before" snapshot.
+	dockerPort := freePort(t)
+	theirs := testutil.UniqueName("pd")
+	t.Cleanup(func() { dockertest.Remove(t, theirs) })
+	if out, err := dockerCLI(append([]string{"run", "-d", "--name", theirs, "-p", "127.0.0.1:" + dockerPort + ":80", image}, web("docker")...)...); err != nil {
+		t.Fatalf("docker run -p: %v\n%s", err, out)
+	}
+	curl := func(port, want string) {
+		t.Helper()
+		var got string
+		waitFor(t, func() bool {
+			out, err := h.sh("curl", "-s", "-m", "2", "http://localhost:"+port+"/")
+			got = out
+			return err == nil && strings.Contains(out, want)
+		}, "curl http://localhost:"+port+" answering "+want+" (last: "+got+")")
+	}
+	curl(dockerPort, "hello-from-docker")
+	before := h.snapshot()
+
+	name := testutil.UniqueName("pw")
+	dockertest.RunNone(t, name, web("plumb")...)
+	h.must("network", "create", "pubdock", "--subnet", "10.231.21.0/24")
+	port := freePort(t)
+	// Docker's port is taken: refused, one line.
+	if out, err := h.run("attach", name, "--net", "pubdock", "-p", "127.0.0.1:"+dockerPort+":80"); err == nil || !strings.Contains(out, dockerPort) {
+		t.Fatalf("plumb took docker's port %s: %v\n%s", dockerPort, err, out)
+	}
 	h.must("attach", name, "--net", "pubdock", "-p", port+":80")
-	var got string
-	waitFor(t, func() bool {
-		out, err := h.sh("curl", "-s", "-m", "2", "http://localhost:"+port+"/")
-		got = out
-		return err == nil && strings.Contains(out, "hello-from-docker")
-	}, "curl http://localhost:"+port)
+	curl(port, "hello-from-plumb")
+	curl(dockerPort, "hello-from-docker")
 	if ps := h.must("ps"); !strings.Contains(ps, "0.0.0.0:"+port+"->80/tcp") {
-		t.Fatalf("ps lacks the mapping (last curl %q):\n%s", got, ps)
+		t.Fatalf("ps lacks the mapping:\n%s", ps)
 	}
 	h.must("detach", name)
 	h.must("network", "rm", "pubdock")
 	if after := h.snapshot(); after != before {
 		t.Fatalf("host changed:\n--- before\n%s\n--- after\n%s", before, after)
 	}
+	curl(dockerPort, "hello-from-docker")
+}
+
+// freePort returns a TCP port free on the host's loopback right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
