@@ -6,9 +6,11 @@
 //
 // # Scope
 //
-// IPv4 only (iptables, never ip6tables). Port publishing (DNAT in
-// PLUMB-PREROUTING and PLUMB-OUTPUT, and the ACCEPTs in PLUMB-FORWARD) comes
-// with a later API; see "Extending" below.
+// IPv4 only (iptables, never ip6tables). Published ports are DNAT rules in
+// PLUMB-PREROUTING and PLUMB-OUTPUT (AddPorts, DeletePorts); what they need
+// besides (forward accept, hairpin and localhost masquerade, the INPUT
+// guard) is part of every network's rules, so that publishing costs one
+// iptables-restore and no read.
 //
 // # Model
 //
@@ -18,7 +20,10 @@
 //	filter  FORWARD       -> PLUMB-FORWARD       (position 1, ahead of Docker's chains and policy DROP)
 //	filter  PLUMB-FORWARD -> PLUMB-ISOLATION-1   (position 1)
 //	filter  PLUMB-ISOLATION-1 rules              -> PLUMB-ISOLATION-2
+//	filter  INPUT         -> PLUMB-INPUT         (position 1)
 //	nat     POSTROUTING   -> PLUMB-POSTROUTING   (position 1)
+//	nat     PREROUTING    -> PLUMB-PREROUTING    (position 1, -m addrtype --dst-type LOCAL)
+//	nat     OUTPUT        -> PLUMB-OUTPUT        (position 1, -m addrtype --dst-type LOCAL)
 //
 // Every rule carries a comment starting with "plumb": "plumb" on the jumps,
 // "plumb:NAME" on the rules of network NAME (see Rules). plumb never changes
