@@ -90,11 +90,11 @@
 // each sees only its own rules. A table that iptables-nft cannot display
 // ("# Table `nat' is incompatible, use 'nft' tool.") is refused.
 //
-// # Extending
+// # Published ports
 //
-// The DNAT chains are one skeleton entry each (a chain, its parent, an
-// optional match such as `-m addrtype --dst-type LOCAL`). Rules attached to
-// a network by a later API carry the comment "plumb:NAME/...": EnsureNetwork
-// leaves them alone, DeleteNetwork removes them with the network, and their
-// presence keeps plumb's chains alive.
+// The rules of an endpoint's ports carry the comment "plumb:NAME/ENDPOINT":
+// EnsureNetwork leaves them alone, DeletePorts removes one endpoint's,
+// DeleteNetwork removes them with the network, and their presence keeps
+// plumb's chains alive. A new chain is one skeleton entry (the chain, its
+// parent, an optional match such as `-m addrtype --dst-type LOCAL`).
 package nat
