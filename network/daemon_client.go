@@ -153,6 +153,9 @@ func (m *Manager) daemonDown(ep *Endpoint) error {
 func (m *Manager) holdPorts(ep *Endpoint, specs []PortSpec) ([]PublishedPort, error) {
 	rep, err := m.ask(daemonRequest{Op: "hold", Endpoint: ep, Ports: portRequests(specs)}, true)
 	if err != nil {
+		if rep != nil && rep.Error != "" {
+			return nil, errors.New(rep.Error) // "publishing 0.0.0.0:80/tcp: port is already in use"
+		}
 		return nil, err
 	}
 	return rep.Ports, nil
