@@ -132,6 +132,10 @@ func (h *Handler) respond(scope Scope, r *mdns.Msg, tcp bool) *mdns.Msg {
 		reply.SetEdns0(advertisedUDPSize, opt.Do())
 	}
 	reply.Truncate(responseLimit(opt, tcp))
+	// Truncate turns compression off when the reply fits without it; keep
+	// it on, so that an answer's name is a pointer to the question's, as in
+	// the replies the UDP fast path writes (answerFast) byte for byte.
+	reply.Compress = true
 	return reply
 }
 
