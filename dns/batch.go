@@ -9,7 +9,7 @@ import (
 const (
 	// batchSize is how many datagrams one read takes at most (recvmmsg's
 	// vlen) and one write sends (sendmmsg's).
-	batchSize = 32
+	batchSize = 16
 	// fastReplySize bounds a reply the fast path writes; a larger one is
 	// left to the Handler. Every reply to a client without EDNS0 fits.
 	fastReplySize = 512
