@@ -77,11 +77,11 @@ func (c *mmsgConn) readBatch() (*batch, int, error) {
 func (c *mmsgConn) tryRead(fd uintptr) bool {
 	b := getBatch()
 	s := &b.sys
-	for i := range batchSize {
-		s.rhdr[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		s.rhdr[i].Hdr.Flags = 0
-	}
 	for {
+		for i := range batchSize { // the kernel wrote the last call's lengths there
+			s.rhdr[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			s.rhdr[i].Hdr.Flags = 0
+		}
 		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.rhdr[0])), batchSize, 0, 0, 0)
 		switch e {
 		case 0:
