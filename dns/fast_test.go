@@ -2,6 +2,7 @@ package dns
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -489,5 +490,42 @@ func TestUDPBatchOfMixedClients(t *testing.T) {
 	_ = stranger.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	if k, err := stranger.Read(buf); err == nil {
 		t.Errorf("the stranger got %x", buf[:k])
+	}
+}
+
+// The loop reads and answers IPv6 senders too (AF_INET6 addresses in
+// recvmmsg and sendmmsg), and ScopeOf sees their address.
+func TestUDPOverIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	var mu sync.Mutex
+	var seen []netip.AddrPort
+	h := &Handler{Table: testTable(), ScopeOf: func(w mdns.ResponseWriter) (Scope, bool) {
+		ap, ok := RemoteAddrPort(w)
+		mu.Lock()
+		seen = append(seen, ap)
+		mu.Unlock()
+		return Scope{Networks: []string{"front"}}, ok && ap.Addr() == netip.IPv6Loopback()
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, pc, nil, h) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	c := client("udp", netip.IPv6Loopback(), 2*time.Second)
+	r := query(t, c, pc.LocalAddr().String(), "web.", mdns.TypeAAAA)
+	if !slices.Equal(addrsOf(r), []netip.Addr{webV6}) {
+		t.Errorf("web AAAA over IPv6: %v", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0].Addr() != netip.IPv6Loopback() || seen[0].Port() == 0 {
+		t.Errorf("ScopeOf saw %v, want ::1 and a port", seen)
 	}
 }
