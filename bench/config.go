@@ -18,6 +18,8 @@ type Config struct {
 	DNS      bool // run the DNS benchmark (plumb's daemon against aardvark-dns)
 	DNSNames int  // names the daemon holds, over dnsNets networks
 	DNSSecs  int  // length of each DNS load run, in seconds
+
+	Only string // "dns": run only the DNS benchmark; "": everything
 }
 
 // maxBridgePorts is how many ports a Linux bridge can hold (port numbers
@@ -46,8 +48,21 @@ func parseConfig(args []string) (Config, error) {
 	fs.BoolVar(&c.DNS, "dns", c.DNS, "run the DNS benchmark: plumb's daemon against aardvark-dns, with dnsperf (installed with apt-get when missing)")
 	fs.IntVar(&c.DNSNames, "dns-names", c.DNSNames, fmt.Sprintf("names (target namespaces) the daemon holds in the DNS benchmark, over %d networks (BENCH_QUICK=1: 100)", dnsNets))
 	fs.IntVar(&c.DNSSecs, "dns-secs", c.DNSSecs, "length of each DNS load run, in seconds (BENCH_QUICK=1: 5)")
+	fs.StringVar(&c.Only, "only", "", `run one benchmark alone: "dns" (the report goes to bench/results/REPORT-dns.md unless -out is given)`)
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	switch c.Only {
+	case "":
+	case "dns":
+		c.DNS = true
+		outSet := false
+		fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+		if !outSet {
+			c.Out = "bench/results/REPORT-dns.md"
+		}
+	default:
+		return c, fmt.Errorf("-only %q: the only choice is \"dns\"", c.Only)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())

@@ -11,6 +11,11 @@
 //	make bench                                   # n=200, fill=1000, dns-names=1000
 //	BENCH_QUICK=1 make bench                     # n=50, fill=300, dns-names=100
 //	make bench BENCH_ARGS="-n 100 -fill 500 -out /tmp/r.md"
+//	make bench BENCH_ARGS="-only dns"            # the DNS part alone, into bench/results/REPORT-dns.md
+//
+// The machine's other work moves qps a lot from one run to the next, and
+// the servers are measured one after the other: repeat runs and compare
+// the ratios, or the qps per server core, which moves much less.
 //
 // It runs as two processes. The supervisor records the host's state,
 // creates a throwaway "host" network namespace and the target namespaces

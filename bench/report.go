@@ -40,6 +40,9 @@ func (r *Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "- Run: n=%d, fill=%d (%d target namespaces); load average at start %s, at end %s%s\n",
 		p.N, p.Fill, p.Namespaces, m.LoadStart, m.LoadEnd, endNote)
+	if p.Only != "" {
+		fmt.Fprintf(&b, "- **Only the %s benchmark (-only %s)**: the other tables are empty\n", p.Only, p.Only)
+	}
 	if p.NoIPv6 {
 		fmt.Fprintf(&b, "- **Experiment (-no-ipv6): IPv6 was disabled in the host netns and in every target namespace before the run**; not the default setup\n")
 	}

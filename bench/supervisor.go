@@ -82,6 +82,9 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		Namespaces: max(cfg.N, cfg.Fill+fillSample),
 		CNISkip:    cniMissing(cfg.CNIDir),
 	}
+	if cfg.Only == "dns" {
+		plan.Namespaces = cfg.DNSNames
+	}
 	if cfg.DNS {
 		plan.Namespaces = max(plan.Namespaces, cfg.DNSNames)
 		prepareDNS(ctx, plan) // may apt-get install dnsperf, aardvark-dns: before the host snapshot

@@ -74,17 +74,20 @@ func workerMain(host, planPath string) int {
 // benchmark runs last, once the daemon of the other steps has exited.
 func (w *worker) all(ctx context.Context) error {
 	steps := []struct {
-		name string
-		fn   func(context.Context) error
+		name, only string // only: the -only value that keeps the step
+		fn         func(context.Context) error
 	}{
-		{"process floors", w.processFloors},
-		{"plumb latency", w.plumbLatency},
-		{"CNI peer", w.cniPeer},
-		{"kernel floor", w.kernelFloor},
-		{"plumb fill", w.plumbFill},
-		{"DNS", w.dnsBench},
+		{"process floors", "", w.processFloors},
+		{"plumb latency", "", w.plumbLatency},
+		{"CNI peer", "", w.cniPeer},
+		{"kernel floor", "", w.kernelFloor},
+		{"plumb fill", "", w.plumbFill},
+		{"DNS", "dns", w.dnsBench},
 	}
 	for _, s := range steps {
+		if w.plan.Only != "" && s.only != w.plan.Only {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}

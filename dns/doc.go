@@ -42,6 +42,12 @@
 //     or a reflection source, and costs a stranger only a timeout.
 //   - Replies over UDP larger than the client's EDNS0 size (512 without
 //     EDNS0) are truncated with TC set; over TCP up to 64KiB.
+//   - UDP is served by one loop per socket that reads and writes batches
+//     (recvmmsg, sendmmsg) and answers the common query (one question for a
+//     name of the table, at most a plain OPT) straight from the wire, with
+//     no allocation; everything else goes through the Handler, which is the
+//     reference: the fast path writes the very bytes it would (tests and
+//     FuzzFastPath compare them). TCP is served by miekg/dns.
 //   - TCP connections have read, write and idle timeouts (2s, 2s, 8s) and a
 //     per-listener limit; upstream forwarding has a per-server timeout and a
 //     limit on queries in flight. None of the limits queues: past them,

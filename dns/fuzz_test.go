@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -126,4 +127,69 @@ func fuzzSeeds() []*mdns.Msg {
 		}
 	})
 	return out
+}
+
+// FuzzFastPath feeds arbitrary bytes to the UDP loop's per-datagram logic
+// (udpServer.handle: scoping, parseQuery, answerFast, the hand-over to the
+// Handler) from every kind of client. It must not panic; a stranger gets
+// nothing; whatever parseQuery accepts miekg/dns unpacks to the same
+// question; and every reply the fast path writes is, byte for byte (up to
+// the rotation of addresses), the one ServeDNS gives.
+func FuzzFastPath(f *testing.F) {
+	for _, m := range fuzzSeeds() {
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, sel := range []uint8{0, 1, 2, 3, 4} {
+			f.Add(b, sel)
+		}
+	}
+	for _, g := range garbage() {
+		f.Add(g, uint8(0))
+	}
+
+	tb := testTable()
+	tb.Set("front", "ep-svc1", []string{"svc"}, netip.MustParseAddr("10.1.9.1"), netip.MustParseAddr("fd00:1::91"))
+	tb.Set("front", "ep-svc2", []string{"svc"}, netip.MustParseAddr("10.1.9.2"), netip.Addr{})
+	h := &Handler{Table: tb, ScopeOf: testScopeOf}
+	f.Fuzz(func(t *testing.T, data []byte, sel uint8) {
+		src := []netip.Addr{srcFront, srcBack, srcInternal, srcBoth, srcStranger}[int(sel)%5]
+		var nb [maxNameText]byte
+		if q, ok := parseQuery(data, &nb); ok {
+			r := new(mdns.Msg)
+			if err := r.Unpack(data); err != nil {
+				t.Fatalf("parseQuery accepts what miekg/dns does not unpack: %v", err)
+			}
+			if len(r.Question) != 1 || canonicalName(r.Question[0].Name) != string(q.name) ||
+				r.Question[0].Qtype != q.qtype || r.Question[0].Qclass != q.qclass {
+				t.Fatalf("parseQuery read %q %d %d, miekg/dns %v", q.name, q.qtype, q.qclass, r.Question)
+			}
+			if opt := r.IsEdns0(); (opt != nil) != q.edns || (opt != nil && (opt.UDPSize() != q.udpSize || opt.Do() != q.do)) {
+				t.Fatalf("parseQuery read EDNS0 %v %d %v, miekg/dns %v", q.edns, q.udpSize, q.do, opt)
+			}
+		}
+		// No Forwarder: what is handed over is answered at once.
+		reply, slow := serveOne(h, src, data)
+		if src == srcStranger && (reply != nil || len(slow) != 0) {
+			t.Fatalf("answered a stranger: %x %v", reply, slow)
+		}
+		if reply != nil {
+			if len(slow) != 0 {
+				t.Fatalf("answered in the loop and handed over")
+			}
+			var q fastQuery
+			q, _ = parseQuery(data, &nb)
+			if len(reply) > q.udpLimit() {
+				t.Fatalf("%d-byte reply, client takes %d", len(reply), q.udpLimit())
+			}
+			want := handlerUDPReply(t, h, src, data)
+			if !bytes.Equal(unrotated(reply, q.end), unrotated(want, q.end)) {
+				t.Fatalf("fast path %x\nHandler   %x", reply, want)
+			}
+		}
+		if len(slow) > 1 {
+			t.Fatalf("%d replies to one datagram", len(slow))
+		}
+	})
 }

@@ -61,8 +61,14 @@ type Scope struct {
 // A client ScopeOf rejects gets no answer at all, whatever it sends, so the
 // listeners are never an open resolver or a reflector; the same holds for
 // messages that are responses. (Bytes that do not parse as a DNS message
-// never reach the handler: miekg/dns's server answers those FORMERR itself,
-// with a reply no larger than the request.)
+// never reach the handler: Server answers those FORMERR itself, over UDP
+// only to a client ScopeOf accepts, with a reply no larger than the
+// request.)
+//
+// Over UDP, Server answers the common query for a name of the table
+// without calling ServeDNS (answerFast), with the bytes ServeDNS's reply
+// would have; ScopeOf is then called with a ResponseWriter that is valid
+// only during the call.
 //
 // ServeDNS never panics on any message miekg/dns can unpack; FuzzHandler
 // checks that. A Handler is safe for concurrent use; its fields must not
@@ -132,6 +138,10 @@ func (h *Handler) respond(scope Scope, r *mdns.Msg, tcp bool) *mdns.Msg {
 		reply.SetEdns0(advertisedUDPSize, opt.Do())
 	}
 	reply.Truncate(responseLimit(opt, tcp))
+	// Truncate turns compression off when the reply fits without it; keep
+	// it on, so that an answer's name is a pointer to the question's, as in
+	// the replies the UDP fast path writes (answerFast) byte for byte.
+	reply.Compress = true
 	return reply
 }
 

@@ -21,13 +21,14 @@ const (
 )
 
 // udpReadSize is the buffer a UDP query is read into; a larger datagram is
-// cut and answered FORMERR.
+// cut (and then most likely answered FORMERR).
 const udpReadSize = mdns.DefaultMsgSize
 
-// Server runs a miekg/dns server for UDP and one for TCP on sockets the
-// caller made: the daemon makes them inside each container's network
-// namespace (127.0.0.11) and on each network's gateway address, and passes
-// them in.
+// Server answers DNS over a UDP socket and a TCP listener the caller made:
+// the daemon makes them inside each container's network namespace
+// (127.0.0.11) and on each network's gateway address, and passes them in.
+// UDP is served by plumb's own loop (udpServer: batched reads and writes,
+// common queries answered without miekg/dns), TCP by a miekg/dns server.
 type Server struct {
 	Handler mdns.Handler
 
@@ -54,7 +55,15 @@ func Serve(ctx context.Context, pc net.PacketConn, ln net.Listener, h mdns.Handl
 // Every message that is not a response reaches the handler (miekg/dns's
 // default filter, which answers FORMERR and NOTIMP before the handler
 // sees the query, is replaced, so the handler decides even that per client);
-// responses are dropped, so two servers cannot loop.
+// responses are dropped, so two servers cannot loop. Over UDP a *Handler's
+// ScopeOf is asked first, so a stranger gets no answer even to bytes that
+// are not DNS; common queries for the table's names are answered by the
+// loop itself (Handler.answerFast), byte for byte as ServeDNS would.
+//
+// It runs on the caller's goroutine, with one more for TCP when there are
+// both, and none watching ctx (context.AfterFunc does): the daemon runs one
+// Serve per attached namespace, and idle goroutines were a good part of
+// its memory.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
 	closeAll := func() {
 		if pc != nil {
@@ -73,51 +82,33 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	}
 	defer closeAll() // the servers close them too; closing twice is harmless
 
-	read := or(s.ReadTimeout, DefaultReadTimeout)
-	idle := or(s.IdleTimeout, DefaultIdleTimeout)
-	base := func() *mdns.Server {
-		return &mdns.Server{
-			Handler:       s.Handler,
-			ReadTimeout:   read,
-			WriteTimeout:  or(s.WriteTimeout, DefaultWriteTimeout),
-			IdleTimeout:   func() time.Duration { return idle },
-			MsgAcceptFunc: acceptQueries,
-		}
-	}
-	var servers []*mdns.Server
-	var names []string
-	if pc != nil {
-		srv := base()
-		srv.PacketConn = pc
-		srv.UDPSize = udpReadSize
-		servers = append(servers, srv)
-		names = append(names, "udp "+pc.LocalAddr().String())
-	}
+	var tcp *mdns.Server
 	if ln != nil {
 		maxConns := s.MaxTCPConns
 		if maxConns <= 0 {
 			maxConns = DefaultMaxTCPConns
 		}
-		srv := base()
-		srv.Listener = &limitListener{
+		idle := or(s.IdleTimeout, DefaultIdleTimeout)
+		tcp = &mdns.Server{
+			Handler:       s.Handler,
+			ReadTimeout:   or(s.ReadTimeout, DefaultReadTimeout),
+			WriteTimeout:  or(s.WriteTimeout, DefaultWriteTimeout),
+			IdleTimeout:   func() time.Duration { return idle },
+			MsgAcceptFunc: acceptQueries,
+		}
+		tcp.Listener = &limitListener{
 			Listener:     ln,
 			slots:        make(chan struct{}, maxConns),
-			writeTimeout: srv.WriteTimeout, // miekg/dns does not apply it itself
+			writeTimeout: tcp.WriteTimeout, // miekg/dns does not apply it itself
 		}
-		servers = append(servers, srv)
-		names = append(names, "tcp "+ln.Addr().String())
 	}
 
-	// No goroutine of our own watches the servers: the first one runs on
-	// the caller's goroutine, ctx is watched by context.AfterFunc. The
-	// daemon runs one Serve per attached namespace, and a thousand idle
-	// watcher goroutines were a quarter of its memory.
-	var mu sync.Mutex
-	stopping := false
-	started := make([]bool, len(servers))
 	// miekg/dns refuses to shut down a server that has not started yet, so
-	// each is shut down once both it has started and we are stopping.
-	shutdown := func(i int) { go func() { _ = servers[i].Shutdown() }() }
+	// the TCP server is shut down once both it has started and we are
+	// stopping. Closing pc ends the UDP loop.
+	var mu sync.Mutex
+	stopping, started := false, false
+	shutdownTCP := func() { go func() { _ = tcp.Shutdown() }() }
 	stop := func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -125,42 +116,49 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 			return
 		}
 		stopping = true
-		for i, ok := range started {
-			if ok {
-				shutdown(i)
-			}
+		if pc != nil {
+			_ = pc.Close()
+		}
+		if tcp != nil && started {
+			shutdownTCP()
 		}
 	}
-	for i, srv := range servers {
-		srv.NotifyStartedFunc = func() {
+	if tcp != nil {
+		tcp.NotifyStartedFunc = func() {
 			mu.Lock()
 			defer mu.Unlock()
-			started[i] = true
+			started = true
 			if stopping {
-				shutdown(i)
+				shutdownTCP()
 			}
 		}
 	}
 	unwatch := context.AfterFunc(ctx, stop)
 	defer unwatch()
 
-	errs := make([]error, len(servers))
-	var wg sync.WaitGroup
-	for i := 1; i < len(servers); i++ {
-		wg.Add(1)
+	var udpErr, tcpErr error
+	switch {
+	case pc == nil:
+		tcpErr = tcp.ActivateAndServe()
+	case tcp == nil:
+		udpErr = newUDPServer(pc, s.Handler).serve()
+	default:
+		done := make(chan struct{})
 		go func() {
-			defer wg.Done()
-			errs[i] = servers[i].ActivateAndServe()
+			defer close(done)
+			tcpErr = tcp.ActivateAndServe()
 			stop()
 		}()
+		udpErr = newUDPServer(pc, s.Handler).serve()
+		stop()
+		<-done
 	}
-	errs[0] = servers[0].ActivateAndServe()
 	stop()
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("serving dns on %s: %w", names[i], err)
-		}
+	if udpErr != nil {
+		return fmt.Errorf("serving dns on udp %s: %w", pc.LocalAddr(), udpErr)
+	}
+	if tcpErr != nil {
+		return fmt.Errorf("serving dns on tcp %s: %w", ln.Addr(), tcpErr)
 	}
 	return nil
 }
