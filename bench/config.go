@@ -45,7 +45,7 @@ const maxBridgePorts = 1023
 // parseConfig reads the flags; BENCH_QUICK=1 changes the defaults to a short run.
 func parseConfig(args []string) (Config, error) {
 	c := Config{Samples: 100, Levels: []int{1, 100, 500, 1000}, Burst: 200, Docker: true,
-		DataSecs: 4, Rounds: 3, DNS: true, DNSNames: 1000, DNSSecs: 10}
+		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10}
 	levels := "1,100,500,1000"
 	if os.Getenv("BENCH_QUICK") == "1" {
 		c.Samples, levels = 20, "1,100"

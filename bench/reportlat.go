@@ -139,7 +139,9 @@ func (r *Report) levelsSection(b *strings.Builder) {
 		"endpoint is attached (timed: the L-th endpoint) and detached (timed), the tools taking turns sample by sample, "+
 		"so every timed attach finds exactly L-1 endpoints. Docker's sample containers run on a second network (a "+
 		"container on `--network=none` cannot be connected to another) and get the bench network as eth1. The "+
-		"control is plumb attaching the same namespaces to an empty network in the same rounds.\n", p.Samples)
+		"control is plumb attaching the same namespaces to an empty network in the same rounds. netavark removes "+
+		"the bridge and its rules with a network's last container and makes them again with the next: its "+
+		"detach at 1 endpoint, and its attach after it, include that.\n", p.Samples)
 	r.chartLinks(b, "attach", "detach")
 	fmt.Fprintf(b, "\n### p50 by endpoint count\n\n| tool | operation |")
 	for _, l := range p.Levels {
