@@ -62,49 +62,49 @@ func writeCharts(r *Report, dir string) []Chart {
 	return out
 }
 
-// levelChart plots each tool's p50 (solid, with points) and p99 (dashed)
-// of op against the level.
+// levelChart plots each tool's p50 of op against the level, with a tick at
+// every level. (The p90 and p99 are in the tables: on a shared machine
+// they are noisy enough to hide the curves.)
 func (r *Report) levelChart(op, title string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "endpoints on the network (the timed one included)"
-	p.Y.Label.Text = "milliseconds"
+	p.Y.Label.Text = "milliseconds (p50)"
 	p.Legend.Top, p.Legend.Left = true, true
-	drawn := 0
+	var ticks []plot.Tick
+	for _, l := range r.Plan.Levels {
+		ticks = append(ticks, plot.Tick{Value: float64(l), Label: fmt.Sprint(l)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	drawn, top := 0, 0.0
 	for i, t := range levelTools {
-		var p50, p99 plotter.XYs
+		var xys plotter.XYs
 		for _, l := range r.Plan.Levels {
-			s := r.Results.get(latKey(t, op, l))
-			if s == nil || len(s.Samples) == 0 {
-				continue
+			if x, ok := r.p50(latKey(t, op, l)); ok {
+				xys = append(xys, plotter.XY{X: float64(l), Y: msf(x)})
+				top = max(top, msf(x))
 			}
-			m := s.Summarize()
-			p50 = append(p50, plotter.XY{X: float64(l), Y: msf(m.P50)})
-			p99 = append(p99, plotter.XY{X: float64(l), Y: msf(m.P99)})
 		}
-		if len(p50) == 0 {
+		if len(xys) == 0 {
 			continue
 		}
-		line, pts, err := plotter.NewLinePoints(p50)
+		line, pts, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return nil, err
 		}
 		line.Color, pts.Color, pts.Shape = plotutil.Color(i), plotutil.Color(i), plotutil.Shape(i)
-		line.Width = vg.Points(1.5)
-		tail, err := plotter.NewLine(p99)
-		if err != nil {
-			return nil, err
+		line.Width = vg.Points(2)
+		if t == "plumbctl" {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
-		tail.Color, tail.Dashes = plotutil.Color(i), []vg.Length{vg.Points(4), vg.Points(3)}
-		p.Add(line, pts, tail)
-		p.Legend.Add(toolLabel(t)+" p50", line, pts)
-		p.Legend.Add(toolLabel(t)+" p99", tail)
+		p.Add(line, pts)
+		p.Legend.Add(toolLabel(t), line, pts)
 		drawn++
 	}
 	if drawn == 0 {
 		return nil, nil
 	}
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, top*1.35 // room for the legend
 	p.Add(plotter.NewGrid())
 	return p, nil
 }
@@ -171,6 +171,7 @@ func (r *Report) dnsChart(title string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = "queries per second"
+	top := 0.0
 	p.Legend.Top = true
 	w := vg.Points(22)
 	for i, c := range []struct {
@@ -181,6 +182,7 @@ func (r *Report) dnsChart(title string) (*plot.Plot, error) {
 		for _, x := range c.runs {
 			if k, ok := index[x.Key]; ok {
 				vals[k] = x.QPS
+				top = max(top, x.QPS)
 			}
 		}
 		bars, err := plotter.NewBarChart(vals, w)
@@ -194,6 +196,7 @@ func (r *Report) dnsChart(title string) (*plot.Plot, error) {
 		p.Legend.Add(c.label, bars)
 	}
 	p.NominalX(names...)
+	p.Y.Min, p.Y.Max = 0, top*1.2 // room for the legend
 	p.Add(plotter.NewGrid())
 	return p, nil
 }
