@@ -17,7 +17,9 @@ func fakeReport() *Report {
 	p := &Plan{Config: Config{Samples: 3, Levels: []int{1, 100, 500, 1000}, Burst: 200, DataSecs: 3, Rounds: 2, DNS: true},
 		Host: "plumb-bench-1", Prefix: "bt1-", Label: "1"}
 	res := &Results{}
-	ms := func(x float64) Sample { return Sample{Wall: time.Duration(x * float64(time.Millisecond)), CPU: time.Millisecond} }
+	ms := func(x float64) Sample {
+		return Sample{Wall: time.Duration(x * float64(time.Millisecond)), CPU: time.Millisecond}
+	}
 	for k, t := range levelTools {
 		for _, l := range p.Levels {
 			for _, op := range []string{"attach", "detach"} {
