@@ -29,6 +29,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# BENCH_QUICK=1 make bench: a reduced run (under 5 minutes). BENCH_ARGS: see bench/doc.go.
 bench: build
 	$(GO) run ./bench $(BENCH_ARGS)
 

@@ -4,74 +4,106 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // Config is what the user chose, from flags and the environment.
 type Config struct {
-	N      int    // namespaces in the attach/detach latency runs
-	Fill   int    // endpoints the fill test reaches before its last sample
-	Plumb  string // plumb binary
-	Out    string // report path
-	CNIDir string // where the CNI plugins live
-	NoIPv6 bool   // disable IPv6 in the host netns and every target namespace before the run
+	Samples  int    // attach/detach samples per tool at each level
+	Levels   []int  // endpoint counts the samples are taken at
+	Burst    int    // attaches started at once in the burst test
+	Plumb    string // plumb binary
+	Out      string // report path; the charts go beside it
+	CNIDir   string // where the CNI plugins live
+	Netavark string // netavark binary
+	Docker   bool   // run the Docker peers (latency, data path, published port)
+	NoIPv6   bool   // disable IPv6 in the host netns and every target namespace before the run
+
+	DataSecs int // length of each iperf3 and request-rate run, in seconds
+	Rounds   int // data-path rounds; each setup is measured once per round, interleaved
 
 	DNS      bool // run the DNS benchmark (plumb's daemon against aardvark-dns)
 	DNSNames int  // names the daemon holds, over dnsNets networks
 	DNSSecs  int  // length of each DNS load run, in seconds
 
-	Only string // "dns": run only the DNS benchmark; "": everything
+	Only []string // sections to run; empty: all
 }
+
+// sections are the parts of the run -only can choose, in run order.
+var sections = []string{"floors", "latency", "burst", "ports", "dns", "datapath"}
+
+// runs reports whether section s is part of this run.
+func (c *Config) runs(s string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, s) }
 
 // maxBridgePorts is how many ports a Linux bridge can hold (port numbers
 // 1..1023, BR_MAX_PORTS-1 in net/bridge/br_private.h); the next
 // `ip link set X master BR` fails with EXFULL ("exchange full").
 const maxBridgePorts = 1023
 
-// fillSample is how many attaches make each end of the fill comparison:
-// the first ones on an empty network and the ones at the fill level.
-const fillSample = 50
-
 // parseConfig reads the flags; BENCH_QUICK=1 changes the defaults to a short run.
 func parseConfig(args []string) (Config, error) {
-	c := Config{N: 200, Fill: 1000, DNS: true, DNSNames: 1000, DNSSecs: 10}
+	c := Config{Samples: 100, Levels: []int{1, 100, 500, 1000}, Burst: 200, Docker: true,
+		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10}
+	levels := "1,100,500,1000"
 	if os.Getenv("BENCH_QUICK") == "1" {
-		c.N, c.Fill = 50, 300
+		c.Samples, levels = 20, "1,100"
+		c.DataSecs, c.Rounds = 2, 1
 		c.DNSNames, c.DNSSecs = 100, 5
 	}
+	var only string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.IntVar(&c.N, "n", c.N, "namespaces attached then detached in the latency runs (BENCH_QUICK=1: 50)")
-	fs.IntVar(&c.Fill, "fill", c.Fill, "endpoints to fill the network to before the last attaches are timed (BENCH_QUICK=1: 300)")
+	fs.IntVar(&c.Samples, "n", c.Samples, "attach/detach samples per tool at each level (BENCH_QUICK=1: 20)")
+	fs.StringVar(&levels, "levels", levels, "endpoint counts to time attach and detach at, ascending (BENCH_QUICK=1: 1,100)")
+	fs.IntVar(&c.Burst, "burst", c.Burst, "attaches started at once in the burst test")
 	fs.StringVar(&c.Plumb, "plumb", "bin/plumb", "plumb binary")
-	fs.StringVar(&c.Out, "out", "bench/results/REPORT.md", "markdown report to write")
+	fs.StringVar(&c.Out, "out", "bench/results/REPORT.md", "markdown report to write; the PNG charts go in the same directory")
 	fs.StringVar(&c.CNIDir, "cni", "/usr/lib/cni", "directory of the CNI reference plugins (bridge, host-local)")
+	fs.StringVar(&c.Netavark, "netavark", "/usr/lib/podman/netavark", "netavark binary")
+	fs.BoolVar(&c.Docker, "docker", c.Docker, "run the Docker peers: docker network connect/disconnect, two containers on a Docker bridge network, docker run -p")
 	fs.BoolVar(&c.NoIPv6, "no-ipv6", false, "an experiment: disable IPv6 in the throwaway host netns (so bridge ports get no link-local address and route) and in every target namespace (as Docker does in containers on IPv4-only networks), to see what IPv6 costs attach as the network fills")
+	fs.IntVar(&c.DataSecs, "data-secs", c.DataSecs, "length of each iperf3 and request-rate run, in seconds (BENCH_QUICK=1: 2)")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "data-path rounds, every setup measured once per round (BENCH_QUICK=1: 1)")
 	fs.BoolVar(&c.DNS, "dns", c.DNS, "run the DNS benchmark: plumb's daemon against aardvark-dns, with dnsperf (installed with apt-get when missing)")
 	fs.IntVar(&c.DNSNames, "dns-names", c.DNSNames, fmt.Sprintf("names (target namespaces) the daemon holds in the DNS benchmark, over %d networks (BENCH_QUICK=1: 100)", dnsNets))
 	fs.IntVar(&c.DNSSecs, "dns-secs", c.DNSSecs, "length of each DNS load run, in seconds (BENCH_QUICK=1: 5)")
-	fs.StringVar(&c.Only, "only", "", `run one benchmark alone: "dns" (the report goes to bench/results/REPORT-dns.md unless -out is given)`)
+	fs.StringVar(&only, "only", "", "run only these sections, comma-separated, of: "+strings.Join(sections, ",")+
+		" (the report goes to bench/results/REPORT-SECTIONS.md unless -out is given)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
-	}
-	switch c.Only {
-	case "":
-	case "dns":
-		c.DNS = true
-		outSet := false
-		fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
-		if !outSet {
-			c.Out = "bench/results/REPORT-dns.md"
-		}
-	default:
-		return c, fmt.Errorf("-only %q: the only choice is \"dns\"", c.Only)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.N < 1 || c.N > maxBridgePorts {
-		return c, fmt.Errorf("-n must be 1..%d (a Linux bridge holds at most %d ports)", maxBridgePorts, maxBridgePorts)
+	var err error
+	if c.Levels, err = parseLevels(levels); err != nil {
+		return c, err
 	}
-	if c.Fill < fillSample || c.Fill+1 > maxBridgePorts {
-		return c, fmt.Errorf("-fill must be %d..%d: the at-fill sample attaches one more endpoint, and a Linux bridge holds at most %d ports", fillSample, maxBridgePorts-1, maxBridgePorts)
+	if only != "" {
+		c.Only = strings.Split(only, ",")
+		for _, s := range c.Only {
+			if !slices.Contains(sections, s) {
+				return c, fmt.Errorf("-only %q: unknown section %q (choose from %s)", only, s, strings.Join(sections, ","))
+			}
+		}
+		if slices.Contains(c.Only, "dns") {
+			c.DNS = true
+		}
+		outSet := false
+		fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+		if !outSet {
+			c.Out = "bench/results/REPORT-" + strings.Join(c.Only, "-") + ".md"
+		}
+	}
+	if c.Samples < 1 || c.Levels[len(c.Levels)-1]+c.Samples > 4000 {
+		return c, fmt.Errorf("-n must be at least 1, and the highest level plus -n at most 4000 (namespaces per tool)")
+	}
+	if c.Burst < 1 || c.Burst > maxBridgePorts {
+		return c, fmt.Errorf("-burst must be 1..%d (a Linux bridge holds at most %d ports)", maxBridgePorts, maxBridgePorts)
+	}
+	if c.DataSecs < 1 || c.Rounds < 1 {
+		return c, fmt.Errorf("-data-secs and -rounds must be at least 1")
 	}
 	if c.DNS && (c.DNSNames < dnsNets || c.DNSNames%dnsNets != 0 || c.DNSNames > dnsNets*250) {
 		return c, fmt.Errorf("-dns-names must be a multiple of %d, %d..%d (one /24 per network)", dnsNets, dnsNets, dnsNets*250)
@@ -82,15 +114,38 @@ func parseConfig(args []string) (Config, error) {
 	return c, nil
 }
 
+// parseLevels reads -levels: ascending endpoint counts, each at least 1 and
+// at most maxBridgePorts (the sample at level L is the L-th port on the bridge).
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > maxBridgePorts {
+			return nil, fmt.Errorf("-levels %q: %q is not an endpoint count 1..%d", s, f, maxBridgePorts)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("-levels %q: levels must be ascending", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // Plan is what the supervisor hands the worker, as JSON in a file named by
 // $BENCH_PLAN.
 type Plan struct {
 	Config
-	Host       string // name of the throwaway "host" netns
-	Prefix     string // target namespaces are Prefix1..PrefixNamespaces
-	Namespaces int
-	TmpDir     string // plumb's state dir, CNI's data dir and the logs live here
-	CNISkip    string // why the CNI peer is skipped; "" to run it
+	Host          string // name of the throwaway "host" netns plumb runs in
+	Prefix        string // plumb's target namespaces are Prefix1..PrefixNamespaces
+	Namespaces    int
+	Peers         []PeerNS // the CNI and netavark peers' own host netns and targets
+	TmpDir        string   // plumb's state dir, CNI's data dir and the logs live here
+	CNISkip       string   // why the CNI peer is skipped; "" to run it
+	NetavarkSkip  string   // why the netavark peer is skipped; "" to run it
+	DockerSkip    string   // why the Docker peers are skipped; "" to run them
+	DockerImage   string   // the offline busybox image the Docker containers run
+	DockerSubnets []string // the Docker networks': level test, its anchor, data path
+	Label         string   // org.plumbnet.bench=Label marks every Docker object of this run
 
 	DNSSkip      string   // why the DNS benchmark cannot run (no dnsperf); "" to run it
 	AardvarkSkip string   // why the aardvark-dns peer is skipped; "" to run it
@@ -98,5 +153,33 @@ type Plan struct {
 	Results      string   // where the worker writes its Results
 }
 
+// PeerNS is a peer tool's own throwaway host netns and its target
+// namespaces Prefix1..PrefixN: each tool fills its own bridge in its own
+// netns, so that no tool's links or rules weigh on another's calls.
+type PeerNS struct {
+	Tool, Host, Prefix string
+	N                  int
+}
+
 // target returns the name of the i-th target namespace, from 1.
 func (p *Plan) target(i int) string { return fmt.Sprintf("%s%d", p.Prefix, i) }
+
+// peer returns the namespaces of tool ("cni", "netavark").
+func (p *Plan) peer(tool string) PeerNS {
+	for _, x := range p.Peers {
+		if x.Tool == tool {
+			return x
+		}
+	}
+	return PeerNS{}
+}
+
+// target returns the name of the peer's i-th target namespace, from 1.
+func (x PeerNS) target(i int) string { return fmt.Sprintf("%s%d", x.Prefix, i) }
+
+// maxLevel is the highest level of the run.
+func (c *Config) maxLevel() int { return c.Levels[len(c.Levels)-1] }
+
+// sampleBase is the index after the last fill target: the samples at every
+// level use targets sampleBase+1..sampleBase+Samples.
+func (c *Config) sampleBase() int { return c.maxLevel() - 1 }

@@ -1,30 +1,47 @@
-// Command bench measures plumb's attach and detach latency side by side with
-// the CNI reference bridge plugin, and how attach latency holds up as a
-// network fills. It is a benchmark, not a test: it reports what it measured
-// against the targets and never fails on a figure. Last, it measures plumb's
-// embedded DNS (the daemon at 127.0.0.11, holding -dns-names names over 10
-// networks) against podman's aardvark-dns on the same names, with dnsperf
-// (apt-get installed when missing) and a small Go client; -dns=false skips it.
+// Command bench measures plumb side by side with the tools it replaces, on
+// the same machine and in the same run, and writes a markdown report with
+// PNG charts (bench/results/REPORT.md and *.png, or beside -out). It is a
+// benchmark, not a test: it reports what it measured against the issues'
+// targets, PASS or MISS, and never fails on a figure.
+//
+//   - latency: attach and detach as the network fills (p50/p90/p99 at 1, 100,
+//     500 and 1000 endpoints) for plumb, the CNI reference bridge+host-local
+//     plugins, netavark (podman's) and `docker network connect`/`disconnect`,
+//     the tools taking turns sample by sample;
+//   - burst: 200 attaches started at once, plumb and the CNI reference: wall
+//     time, p99 and duplicate addresses;
+//   - ports: what publishing a port (-p) adds to a plumb attach;
+//   - dns: plumb's embedded DNS against aardvark-dns (see dns.go);
+//   - datapath: iperf3 and short-request rates between two endpoints of a plumb
+//     network, of a Docker bridge network and of a bare veth pair, and from
+//     localhost to a port published by plumb and by `docker run -p`.
 //
 // Run it as root from the repository root:
 //
-//	make bench                                   # n=200, fill=1000, dns-names=1000
-//	BENCH_QUICK=1 make bench                     # n=50, fill=300, dns-names=100
-//	make bench BENCH_ARGS="-n 100 -fill 500 -out /tmp/r.md"
-//	make bench BENCH_ARGS="-only dns"            # the DNS part alone, into bench/results/REPORT-dns.md
+//	make bench                        # the full run (about 20 minutes)
+//	BENCH_QUICK=1 make bench          # levels 1,100; 20 samples; under 5 minutes
+//	make bench BENCH_ARGS="-only latency,burst -levels 1,100,300 -out /tmp/r.md"
 //
-// The machine's other work moves qps a lot from one run to the next, and
-// the servers are measured one after the other: repeat runs and compare
-// the ratios, or the qps per server core, which moves much less.
+// Missing peers are installed with apt-get (containernetworking-plugins,
+// netavark, iperf3, dnsperf, aardvark-dns) or skipped with a line saying
+// why; Docker's containers run a busybox image built offline (`docker
+// import`, never pulled).
 //
-// It runs as two processes. The supervisor records the host's state,
-// creates a throwaway "host" network namespace and the target namespaces
-// bt-1..bt-M, then starts a copy of itself forked from a thread that has
-// setns(2)'d into the host namespace, so that every thread of the copy (the
-// worker) and every process the worker starts lives there from birth. The
-// worker execs plumb, the CNI plugins and ip directly, with no `ip netns
-// exec` in the measured path, and no command of the benchmark can reach the
-// real host's links or firewall. It writes its samples to a JSON file; the
-// supervisor then removes every namespace and file it made, checks that the
-// host is as it found it, and writes the report.
+// It runs as two processes. The supervisor records the host's state, creates
+// throwaway namespaces (a "host" netns for plumb and one for each of the CNI
+// and netavark peers, each with its own targets, named after its pid), then
+// starts a copy of itself forked from a thread that has setns(2)'d into
+// plumb's host netns, so that every thread of the copy (the worker) and every
+// process the worker starts lives there from birth; the peers' calls are
+// forked from threads that have setns(2)'d into theirs. No `ip netns exec` is
+// in any measured path, and no command of the latency runs can reach the real
+// host's links or firewall. Docker is the exception by nature: the docker CLI
+// talks to dockerd over its socket, and dockerd works in the real host's
+// netns; every container and network it makes is labelled
+// org.plumbnet.bench=PID and removed by that label. The supervisor then runs
+// the data path itself, from the real host's netns (Docker's published port
+// is the real host's localhost), removes every namespace, container and file
+// it made, checks that the host is as it found it, and writes the report. A
+// run that was killed is swept by the next one: its namespaces and Docker
+// objects carry its dead pid.
 package main

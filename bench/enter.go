@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,22 +21,36 @@ func netnsPath(name string) string { return filepath.Join("/var/run/netns", name
 // when the goroutine returns, and no other goroutine ever runs in the
 // namespace. Equivalent to: `nsenter --net=/var/run/netns/NAME CMD`.
 func startInNetns(name string, cmd *exec.Cmd) error {
-	errc := make(chan error, 1)
+	_, err := startIn(netnsPath(name), cmd)
+	return err
+}
+
+// startIn is startInNetns for a netns file (/var/run/netns/NAME,
+// /proc/PID/ns/net). It returns the instant just before the fork, so that a
+// timing leaves out the thread's setns.
+func startIn(path string, cmd *exec.Cmd) (time.Time, error) {
+	type started struct {
+		t0  time.Time
+		err error
+	}
+	c := make(chan started, 1)
 	go func() {
 		runtime.LockOSThread() // deliberately never unlocked
-		f, err := os.Open(netnsPath(name))
+		f, err := os.Open(path)
 		if err != nil {
-			errc <- err
+			c <- started{err: err}
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns into %s: %w", name, err)
+			c <- started{err: fmt.Errorf("setns into %s: %w", path, err)}
 			return
 		}
-		errc <- cmd.Start()
+		t0 := time.Now()
+		c <- started{t0, cmd.Start()}
 	}()
-	return <-errc
+	s := <-c
+	return s.t0, s.err
 }
 
 // checkInNetns verifies that every thread of this process is in the named

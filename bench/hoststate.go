@@ -15,9 +15,10 @@ type HostState map[string][]string
 var counters = regexp.MustCompile(`\[\d+:\d+\]`)
 
 // snapshotHost records the real host's namespaces (`ip netns`), links
-// (`ip -o link`), firewall (`iptables-save`, counters dropped), /etc/netns,
-// where plumb writes the hosts and resolv.conf files of netns targets, and
-// /run/plumb, plumb's default run dir (the bench gives it a private one).
+// (`ip -o link`), firewall (`iptables-save`, counters dropped), the Docker
+// containers and networks labelled by a bench run, /etc/netns, where plumb
+// writes the hosts and resolv.conf files of netns targets, and /run/plumb,
+// plumb's default run dir (the bench gives it a private one).
 func snapshotHost() HostState {
 	s := HostState{}
 	if out, err := stdout("ip", "netns", "list"); err == nil {
@@ -33,6 +34,15 @@ func snapshotHost() HostState {
 			if !strings.HasPrefix(l, "#") {
 				s["iptables-save"] = append(s["iptables-save"], counters.ReplaceAllString(l, ""))
 			}
+		}
+	}
+	// The bench's Docker objects, of this run or of a killed one.
+	for part, argv := range map[string][]string{
+		"docker ps":      {"docker", "ps", "-a", "--filter", "label=" + dockerLabel, "--format", `{{.Names}} {{.Label "` + dockerLabel + `"}}`},
+		"docker network": {"docker", "network", "ls", "--filter", "label=" + dockerLabel, "--format", `{{.Name}} {{.Label "` + dockerLabel + `"}}`},
+	} {
+		if out, err := stdout(argv...); err == nil {
+			s[part] = lines(out)
 		}
 	}
 	for _, dir := range []string{"/etc/netns", "/run/plumb"} {
@@ -52,15 +62,16 @@ func snapshotHost() HostState {
 // HostDiff is what changed on the host between two snapshots, as
 // "PART: line" entries.
 type HostDiff struct {
-	Added []string // there after the run and not before: possibly the run's
-	Gone  []string // there before and not after: a run that only removes
+	Others []string // of Added, those that name nothing of the run: other processes' work meanwhile
+	Added  []string // there after the run and not before: possibly the run's
+	Gone   []string // there before and not after: a run that only removes
 	// what it made cannot cause these, so something else ran meanwhile
 }
 
 // diff compares before with after, part by part.
 func (before HostState) diff(after HostState) HostDiff {
 	var d HostDiff
-	for _, k := range []string{"ip netns", "ip -o link", "iptables-save", "/etc/netns", "/run/plumb"} {
+	for _, k := range []string{"ip netns", "ip -o link", "iptables-save", "/etc/netns", "/run/plumb", "docker ps", "docker network"} {
 		b, a := set(before[k]), set(after[k])
 		for _, l := range before[k] {
 			if !a[l] {
@@ -93,4 +104,31 @@ func lines(out string) []string {
 		}
 	}
 	return ls
+}
+
+// split moves the added entries that name nothing of the run (no name,
+// prefix, label, subnet or Docker bridge of it) to Others.
+func (d *HostDiff) split(p *Plan, bridges []string) {
+	marks := []string{p.Host, p.Prefix, dockerLabel + "=" + p.Label, "pb" + p.Label + "-", " " + p.Label}
+	for _, x := range p.Peers {
+		marks = append(marks, x.Prefix, x.Host)
+	}
+	marks = append(marks, p.DockerSubnets...)
+	marks = append(marks, bridges...)
+	var ours []string
+	for _, l := range d.Added {
+		mine := false
+		for _, m := range marks {
+			if m != "" && strings.Contains(l, m) {
+				mine = true
+				break
+			}
+		}
+		if mine {
+			ours = append(ours, l)
+		} else {
+			d.Others = append(d.Others, l)
+		}
+	}
+	d.Added = ours
 }

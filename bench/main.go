@@ -13,6 +13,9 @@ const envInNetns = "BENCH_IN_NETNS"
 const envPlan = "BENCH_PLAN"
 
 func main() {
+	if t := os.Getenv(envTool); t != "" {
+		os.Exit(toolMain(t, os.Args[1:]))
+	}
 	if host := os.Getenv(envInNetns); host != "" {
 		os.Exit(workerMain(host, os.Getenv(envPlan)))
 	}

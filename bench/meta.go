@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,12 +15,14 @@ import (
 // Meta describes the machine and the tools of a run.
 type Meta struct {
 	Date, Kernel, CPU, Go, Plumb, PlumbPath, CNI, IPTables string
+	Netavark, Docker, Iperf, Mem                           string
 	LoadStart, LoadEnd                                     string // 1-minute load average: other work on the machine
 	CPUs                                                   int
 }
 
 // collectMeta gathers the report's header.
-func collectMeta(cfg Config) Meta {
+func collectMeta(plan *Plan) Meta {
+	cfg := plan.Config
 	m := Meta{
 		Date:      time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		CPUs:      runtime.NumCPU(),
@@ -34,10 +37,37 @@ func collectMeta(cfg Config) Meta {
 	}
 	m.Plumb = firstLine(sh("git", "-C", filepath.Dir(filepath.Dir(cfg.Plumb)), "describe", "--always", "--dirty"))
 	m.IPTables = firstLine(sh("iptables", "--version"))
-	deb := firstLine(sh("dpkg-query", "-W", "-f", "${Version}", "containernetworking-plugins"))
+	deb := dpkgVersion("containernetworking-plugins")
 	about := firstLine(sh(filepath.Join(cfg.CNIDir, "bridge"))) // no CNI_COMMAND: prints its about line
 	m.CNI = "containernetworking-plugins " + deb + " (`" + about + "`)"
+	m.Netavark = firstLine(sh(cfg.Netavark, "--version")) + " (Debian " + dpkgVersion("netavark") + ")"
+	if plan.DockerSkip == "" {
+		m.Docker = "Docker Engine " + firstLine(sh("docker", "version", "--format", "{{.Server.Version}}")) +
+			", containerd " + firstLine(sh("docker", "version", "--format", "{{range .Server.Components}}{{if eq .Name \"containerd\"}}{{.Version}}{{end}}{{end}}"))
+	}
+	m.Iperf = firstLine(sh("iperf3", "--version"))
+	if kb := memTotal(); kb > 0 {
+		m.Mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+	}
 	return m
+}
+
+// dpkgVersion is the installed Debian version of pkg, or "unknown".
+func dpkgVersion(pkg string) string {
+	return firstLine(sh("dpkg-query", "-W", "-f", "${Version}", pkg))
+}
+
+// memTotal is MemTotal from /proc/meminfo, in kB.
+func memTotal() int64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+			var v int64
+			fmt.Sscan(f[1], &v)
+			return v
+		}
+	}
+	return 0
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo.

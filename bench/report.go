@@ -2,26 +2,22 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Targets from the issue.
-const (
-	targetAttachP50 = 7 * time.Millisecond
-	targetDetachP50 = 10 * time.Millisecond
-	targetFillRatio = 1.2
-)
-
 // Report is everything the markdown report is made from.
 type Report struct {
-	Meta      Meta
-	Plan      *Plan
-	Results   *Results
-	SetupNote string
-	HostDiff  HostDiff // what differs on the host after the run
-	HostNotes []string // what the bench had to tidy after plumb
+	Meta       Meta
+	Plan       *Plan
+	Results    *Results
+	SetupNote  string
+	SetupNotes []string // what the supervisor installed or built before the run
+	HostDiff   HostDiff // what differs on the host after the run
+	HostNotes  []string // what the bench had to tidy after plumb
+	Charts     []Chart  // the PNGs written beside the report
 }
 
 // Markdown renders the report.
@@ -30,30 +26,39 @@ func (r *Report) Markdown() string {
 	m, p, res := r.Meta, r.Plan, r.Results
 	fmt.Fprintf(&b, "# plumb benchmark report\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n", m.Date)
-	fmt.Fprintf(&b, "- Kernel: %s; CPUs: %d (%s)\n", m.Kernel, m.CPUs, m.CPU)
+	fmt.Fprintf(&b, "- Kernel: %s; CPUs: %d (%s); memory %s\n", m.Kernel, m.CPUs, m.CPU, m.Mem)
 	fmt.Fprintf(&b, "- plumb: %s (`%s`), built with %s\n", m.Plumb, m.PlumbPath, m.Go)
-	fmt.Fprintf(&b, "- Peer: %s\n", m.CNI)
-	fmt.Fprintf(&b, "- %s\n", m.IPTables)
+	fmt.Fprintf(&b, "- Peers: %s; %s", m.CNI, m.Netavark)
+	if m.Docker != "" {
+		fmt.Fprintf(&b, "; %s (default userland proxy: docker-proxy serves localhost)", m.Docker)
+	}
+	fmt.Fprintf(&b, "\n- %s; %s\n", m.IPTables, m.Iperf)
 	endNote := ""
 	if r.dnsLoaded() {
 		endNote = " (after the DNS load runs, which keep both CPUs busy: not counted as other work)"
 	}
-	fmt.Fprintf(&b, "- Run: n=%d, fill=%d (%d target namespaces); load average at start %s, at end %s%s\n",
-		p.N, p.Fill, p.Namespaces, m.LoadStart, m.LoadEnd, endNote)
-	if p.Only != "" {
-		fmt.Fprintf(&b, "- **Only the %s benchmark (-only %s)**: the other tables are empty\n", p.Only, p.Only)
+	fmt.Fprintf(&b, "- Run: %d samples per tool at each of the levels %s; burst of %d; data path %d s per run, %d round(s); %d target namespaces for plumb",
+		p.Samples, joinInts(p.Levels, ", "), p.Burst, p.DataSecs, p.Rounds, p.Namespaces)
+	for _, x := range p.Peers {
+		fmt.Fprintf(&b, ", %d for %s", x.N, x.Tool)
+	}
+	fmt.Fprintf(&b, "; load average at start %s, at end %s%s\n", m.LoadStart, m.LoadEnd, endNote)
+	if len(p.Only) > 0 {
+		fmt.Fprintf(&b, "- **Only the sections %s (-only)**: the others are empty\n", strings.Join(p.Only, ", "))
 	}
 	if p.NoIPv6 {
 		fmt.Fprintf(&b, "- **Experiment (-no-ipv6): IPv6 was disabled in the host netns and in every target namespace before the run**; not the default setup\n")
 	}
-	fmt.Fprintf(&b, "\nEvery figure is the wall time of one process, fork to exit, measured by the bench "+
-		"process; CPU is the child's user+sys time. All of it runs inside a throwaway netns (`%s`) that the bench "+
-		"process's own threads were born in, so plumb and the plugins are exec'd directly: no `ip netns exec` in "+
-		"the measured path, and nothing to subtract. Percentiles are nearest-rank.\n", p.Host)
+	fmt.Fprintf(&b, "\nEvery latency is the wall time of one process, fork to exit, measured by the bench "+
+		"process; CPU is the child's user+sys time. plumb runs inside a throwaway netns (`%s`) that the bench "+
+		"process's own threads were born in, and the CNI and netavark peers each in their own (`-cni`, `-nvk`), "+
+		"started from a thread that has setns(2)'d there: no `ip netns exec` in the measured path, and no tool's "+
+		"links or rules weigh on another's calls. Docker works in the real host's netns, driven by its CLI. "+
+		"Percentiles are nearest-rank.\n", p.Host)
 	fmt.Fprintf(&b, "\nLoad average (1 min) as each step began: %s.", strings.Join(res.Loads, ", "))
 	if busy := r.busiest(); busy > float64(m.CPUs)/2 {
 		fmt.Fprintf(&b, " **The machine was busy (load up to %.2f on %d CPUs): other work competed with the "+
-			"benchmark, so figures are inflated and noisy; rerun on a quiet machine before judging a target.**", busy, m.CPUs)
+			"benchmark, so figures are inflated and noisy; the ratios, taken from interleaved runs, hold up better than the absolute times.**", busy, m.CPUs)
 	}
 	fmt.Fprintln(&b)
 	if res.Error != "" {
@@ -61,36 +66,11 @@ func (r *Report) Markdown() string {
 	}
 
 	r.targets(&b)
-
-	fmt.Fprintf(&b, "\n## Attach: %d namespaces, one by one, on an empty network\n\n", p.N)
-	table(&b, []row{r.row("plumb.attach"), r.row("cni.add"), ratioRow(res.get("plumb.attach"), res.get("cni.add"))})
-	fmt.Fprintf(&b, "\n## Detach: the same %d namespaces, same order\n\n", p.N)
-	table(&b, []row{r.row("plumb.detach"), r.row("cni.del"), ratioRow(res.get("plumb.detach"), res.get("cni.del"))})
-
-	fmt.Fprintf(&b, "\n## Fill: attach latency as the network grows to %d endpoints\n\n", p.Fill)
-	fill := []row{r.row("fill.first")}
-	for _, s := range res.Series {
-		if s.Key == "fill.bucket" {
-			fill = append(fill, seriesRow(s))
-		}
-	}
-	fill = append(fill, r.row("fill.last"), r.row("fill.ctl"))
-	for _, x := range []struct {
-		key, label string
-	}{
-		{"fill.first", fmt.Sprintf("ratio at %d / at 1 (first %d attaches)", p.Fill, fillSample)},
-		{"fill.ctl", fmt.Sprintf("ratio at %d / control (same moments)", p.Fill)},
-	} {
-		if rr := ratioRow(res.get("fill.last"), res.get(x.key)); rr.cells != nil {
-			rr.label = x.label
-			fill = append(fill, rr)
-		}
-	}
-	table(&b, fill)
-	if s := res.get("plumb.attach"); s != nil && len(s.Samples) >= fillSample {
-		head := &Series{Samples: s.Samples[:fillSample]}
-		fmt.Fprintf(&b, "\nFor comparison, the first %d attaches of the latency run (also on an empty network): p50 %s.\n", fillSample, ms(head.Summarize().P50))
-	}
+	r.missingPeers(&b)
+	r.levelsSection(&b)
+	r.burstSection(&b)
+	r.portsAttachSection(&b)
+	r.dataSections(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")
 	table(&b, []row{
@@ -102,14 +82,14 @@ func (r *Report) Markdown() string {
 		r.rowAs("base.netnsexec", "`ip netns exec HOST true` (not in the measured path; not subtracted)"),
 	})
 
-	fmt.Fprintf(&b, "\n## Other plumb operations\n\n")
-	table(&b, []row{r.row("plumb.create"), r.row("fill.detach"), r.row("fill.ps"), r.row("fill.rm")})
+	fmt.Fprintf(&b, "\n## Other operations\n\n")
+	table(&b, []row{r.row("plumb.create"), r.row("fill.plumb"), r.row("fill.cni"), r.row("fill.netavark"), r.row("plumb.rm")})
 
 	r.dnsSection(&b)
 
 	fmt.Fprintf(&b, "\n## Host check\n\n")
 	r.hostCheck(&b)
-	notes := append([]string{r.SetupNote}, append(res.Notes, r.HostNotes...)...)
+	notes := append(append([]string{r.SetupNote}, r.SetupNotes...), append(res.Notes, r.HostNotes...)...)
 	fmt.Fprintf(&b, "\n## Notes\n\n")
 	for _, n := range notes {
 		if n != "" {
@@ -117,6 +97,46 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// missingPeers says, plainly, which peer is missing from which table.
+func (r *Report) missingPeers(b *strings.Builder) {
+	p := r.Plan
+	lines := map[string]string{}
+	for k, v := range r.Results.Peers {
+		lines[k] = v
+	}
+	for _, x := range []struct{ key, why string }{{"cni", p.CNISkip}, {"netavark", p.NetavarkSkip}, {"docker", p.DockerSkip}} {
+		if x.why != "" && lines[x.key] == "" {
+			lines[x.key] = x.why
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n**Peers missing from some tables:**\n\n")
+	for _, k := range []string{"cni", "netavark", "docker"} {
+		if v := lines[k]; v != "" {
+			fmt.Fprintf(b, "- %s: %s\n", toolLabel(k), v)
+		}
+	}
+}
+
+// toolLabel is a tool key's name in prose.
+func toolLabel(key string) string {
+	switch key {
+	case "plumb":
+		return "plumb"
+	case "plumbctl":
+		return "plumb, empty control network"
+	case "cni":
+		return "CNI bridge+host-local"
+	case "netavark":
+		return "netavark"
+	case "docker":
+		return "Docker"
+	}
+	return key
 }
 
 // busiest is the highest 1-minute load average seen during the run.
@@ -140,59 +160,37 @@ func (r *Report) busiest() float64 {
 
 // hostCheck writes the before/after comparison of the host.
 func (r *Report) hostCheck(b *strings.Builder) {
-	const parts = "`ip netns`, `ip -o link`, `iptables-save` (counters aside), /etc/netns and /run/plumb"
+	const parts = "`ip netns`, `ip -o link`, `iptables-save` (counters aside), /etc/netns, /run/plumb and the Docker containers and networks labelled " + dockerLabel
 	d := r.HostDiff
 	switch {
-	case len(d.Added) == 0 && len(d.Gone) == 0:
+	case len(d.Added) == 0 && len(d.Gone) == 0 && len(d.Others) == 0:
 		fmt.Fprintf(b, "The host was left as found: %s are identical before and after.\n", parts)
 	case len(d.Added) == 0:
-		fmt.Fprintf(b, "Nothing was added to the host (%s). %d entries present before the run had gone "+
-			"after it: the bench removes only what it made, so another process (a parallel test run?) "+
-			"changed the host meanwhile:\n\n", parts, len(d.Gone))
+		fmt.Fprintf(b, "Nothing of the bench's was left on the host (%s: no new entry names anything of this run). "+
+			"Other processes changed the host meanwhile (parallel test runs): %d entries appeared that name nothing "+
+			"of the run, and %d present before had gone (the bench removes only what it made).\n", parts, len(d.Others), len(d.Gone))
 	default:
-		fmt.Fprintf(b, "**WARNING: the host differs after the run.** %d entries are new (left behind by the "+
-			"bench, or made by another process meanwhile), %d have gone:\n\n", len(d.Added), len(d.Gone))
+		fmt.Fprintf(b, "**WARNING: the host differs after the run.** %d new entries name something of this run "+
+			"(left behind by the bench); besides, %d new entries name nothing of it and %d have gone:\n\n", len(d.Added), len(d.Others), len(d.Gone))
 	}
 	for _, l := range d.Added {
 		fmt.Fprintf(b, "    + %s\n", l)
 	}
-	const show = 12
-	for i, l := range d.Gone {
-		if i == show {
-			fmt.Fprintf(b, "    - … and %d more\n", len(d.Gone)-show)
-			break
+	const show = 6
+	list := func(sign string, ls []string) {
+		for i, l := range ls {
+			if i == show {
+				fmt.Fprintf(b, "    %s … and %d more\n", sign, len(ls)-show)
+				break
+			}
+			fmt.Fprintf(b, "    %s %s\n", sign, l)
 		}
-		fmt.Fprintf(b, "    - %s\n", l)
 	}
-}
-
-// targets writes the PASS/MISS table of the issue's targets.
-func (r *Report) targets(b *strings.Builder) {
-	res := r.Results
-	fmt.Fprintf(b, "\n## Targets\n\n| target | measured | result |\n| --- | --- | --- |\n")
-	check := func(name string, s *Series, limit time.Duration) {
-		if s == nil || len(s.Samples) == 0 {
-			fmt.Fprintf(b, "| %s | not measured | n/a |\n", name)
-			return
-		}
-		p50 := s.Summarize().P50
-		fmt.Fprintf(b, "| %s | %s | %s |\n", name, ms(p50), verdict(p50 <= limit))
+	if len(d.Others)+len(d.Gone) > 0 {
+		fmt.Fprintf(b, "\nThe first of the others' changes:\n\n")
 	}
-	check("plumb attach p50 <= 7 ms", res.get("plumb.attach"), targetAttachP50)
-	check("plumb detach p50 <= 10 ms", res.get("plumb.detach"), targetDetachP50)
-	first, last := res.get("fill.first"), res.get("fill.last")
-	ratio := func(name string, base *Series) {
-		if base == nil || last == nil || len(base.Samples) == 0 || len(last.Samples) == 0 {
-			fmt.Fprintf(b, "| %s | not measured | n/a |\n", name)
-			return
-		}
-		x, y := last.Summarize().P50, base.Summarize().P50
-		q := float64(x) / float64(y)
-		fmt.Fprintf(b, "| %s | %.2f (%s / %s) | %s |\n", name, q, ms(x), ms(y), verdict(q <= targetFillRatio))
-	}
-	ratio(fmt.Sprintf("attach p50 at %d / at 1 <= %.1f", r.Plan.Fill, targetFillRatio), first)
-	ratio(fmt.Sprintf("same, against the interleaved empty-network control (robust to other load) <= %.1f", targetFillRatio), res.get("fill.ctl"))
-	r.dnsTargets(b)
+	list("+", d.Others)
+	list("-", d.Gone)
 }
 
 func verdict(ok bool) string {
@@ -216,7 +214,9 @@ func (r *Report) row(key string) row {
 // rowAs is row with an explicit label.
 func (r *Report) rowAs(key, label string) row {
 	x := seriesRow(r.Results.get(key))
-	x.label = label
+	if x.label != "" {
+		x.label = label
+	}
 	return x
 }
 
@@ -244,8 +244,13 @@ func ratioRow(a, b *Series) row {
 	}
 }
 
-// table writes rows under the common header, skipping empty rows.
+// table writes rows under the common header, skipping empty rows; with
+// no row at all it says so instead.
 func table(b *strings.Builder, rows []row) {
+	if !slices.ContainsFunc(rows, func(x row) bool { return x.label != "" }) {
+		fmt.Fprintf(b, "Not measured in this run.\n")
+		return
+	}
 	fmt.Fprintf(b, "| tool: operation | p50 | p90 | p99 | min | max | n | CPU p50 |\n")
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range rows {
@@ -262,4 +267,13 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	}
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// joinInts joins xs with sep.
+func joinInts(xs []int, sep string) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, sep)
 }

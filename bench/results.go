@@ -13,12 +13,37 @@ type Results struct {
 	Loads  []string    `json:"loads"` // "step: 1-minute load average" as each step began
 	Error  string      `json:"error"` // why the worker stopped early, if it did
 	DNS    *DNSResults `json:"dns,omitempty"`
+
+	Peers  map[string]string `json:"peers"`  // tool key -> why it is missing from (part of) the tables
+	Bursts []*BurstRun       `json:"bursts"` // the burst test, per tool
+	Data   *DataResults      `json:"data,omitempty"`
+
+	DockerBridges []string `json:"docker_bridges"` // the Linux bridges of the run's Docker networks
+}
+
+// peerMissing records why a peer is absent from (some of) the tables.
+func (r *Results) peerMissing(key, why string) {
+	if r.Peers == nil {
+		r.Peers = map[string]string{}
+	}
+	if old, ok := r.Peers[key]; ok {
+		why = old + "; " + why
+	}
+	r.Peers[key] = why
 }
 
 // add appends s and returns it.
 func (r *Results) add(s *Series) *Series {
 	r.Series = append(r.Series, s)
 	return s
+}
+
+// series returns the series with key, adding it when there is none.
+func (r *Results) series(key, tool, op string) *Series {
+	if s := r.get(key); s != nil {
+		return s
+	}
+	return r.add(&Series{Key: key, Tool: tool, Op: op})
 }
 
 // get returns the series with key, or nil.
@@ -34,6 +59,15 @@ func (r *Results) get(key string) *Series {
 // note records a line for the report's notes.
 func (r *Results) note(format string, args ...any) {
 	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+// countJSONArray is the length of the JSON array out, or -1 when out is not one.
+func countJSONArray(out string) int {
+	var xs []json.RawMessage
+	if err := json.Unmarshal([]byte(out), &xs); err != nil {
+		return -1
+	}
+	return len(xs)
 }
 
 func (r *Results) save(path string) error { return writeJSON(path, r) }

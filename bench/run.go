@@ -13,8 +13,9 @@ import (
 // is handed to the child as a plain descriptor: no pipe, no copying
 // goroutine, so the wall time is fork to exit and nothing else.
 type Runner struct {
-	Log string   // path of the output file, rewritten by every run
-	Env []string // extra environment, appended to os.Environ()
+	Log   string   // path of the output file, rewritten by every run
+	Env   []string // extra environment, appended to os.Environ()
+	Netns string   // path of the netns to start the processes in; "": this process's
 }
 
 // Run runs argv with stdin read from the file stdin ("" for /dev/null),
@@ -38,8 +39,16 @@ func (r *Runner) Run(stdin string, env []string, argv ...string) (Sample, error)
 		cmd.Stdin = in
 	}
 
-	t0 := time.Now()
-	err = cmd.Run()
+	var t0 time.Time
+	if r.Netns != "" {
+		t0, err = startIn(r.Netns, cmd)
+	} else {
+		t0 = time.Now()
+		err = cmd.Start()
+	}
+	if err == nil {
+		err = cmd.Wait()
+	}
 	wall := time.Since(t0)
 
 	s := Sample{Wall: wall}

@@ -15,9 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// targetPrefix names the target namespaces: bt-1, bt-2, …
-const targetPrefix = "bt-"
-
 // baselineRuns is how many times `ip netns exec HOST true` is timed.
 const baselineRuns = 20
 
@@ -49,12 +46,20 @@ func supervisorMain(args []string) int {
 		rep.Results.Error += "; " + err.Error()
 	}
 	if n := len(rep.HostDiff.Added); n > 0 {
-		logf("WARNING: %d entries on the host are new since the start of the run; see the report's host check", n)
+		logf("WARNING: %d entries on the host name this run and are new since its start; see the report's host check", n)
+	}
+	complete := rep.Results.Error == "" && ctx.Err() == nil
+	if complete {
+		if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		rep.Charts = writeCharts(rep, filepath.Dir(cfg.Out))
 	}
 	text := rep.Markdown()
 	fmt.Print(text)
-	if rep.Results.Error != "" || ctx.Err() != nil {
-		logf("run incomplete: %s; %s left untouched", rep.Results.Error, cfg.Out)
+	if !complete {
+		logf("run incomplete: %s; %s and its charts left untouched", rep.Results.Error, cfg.Out)
 		return 1
 	}
 	if err := writeFileAtomic(cfg.Out, []byte(text)); err != nil {
@@ -76,32 +81,36 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		return nil, fmt.Errorf("plumb binary %s: %w (run `make build`)", cfg.Plumb, err)
 	}
 	plan := &Plan{
-		Config:     cfg,
-		Host:       fmt.Sprintf("plumb-bench-%d", os.Getpid()),
-		Prefix:     targetPrefix,
-		Namespaces: max(cfg.N, cfg.Fill+fillSample),
-		CNISkip:    cniMissing(cfg.CNIDir),
+		Config: cfg,
+		Host:   fmt.Sprintf("%s%d", hostPrefix, os.Getpid()),
+		Prefix: fmt.Sprintf("%s%d-", targetPrefix, os.Getpid()),
+		Label:  fmt.Sprint(os.Getpid()),
 	}
-	if cfg.Only == "dns" {
-		plan.Namespaces = cfg.DNSNames
+	plan.Namespaces = plumbNamespaces(plan)
+	// apt-get installs, the image build and the sweep of killed runs'
+	// Docker objects all happen before the host snapshot.
+	setupNotes := preparePeers(ctx, plan)
+	plan.Peers = peerNamespaces(plan)
+	if cfg.DNS && cfg.runs("dns") {
+		prepareDNS(ctx, plan) // may apt-get install dnsperf, aardvark-dns
 	}
-	if cfg.DNS {
-		plan.Namespaces = max(plan.Namespaces, cfg.DNSNames)
-		prepareDNS(ctx, plan) // may apt-get install dnsperf, aardvark-dns: before the host snapshot
-	}
-	before := snapshotHost()
-	for _, name := range before["ip netns"] {
-		if name == plan.Host || strings.HasPrefix(name, targetPrefix) {
-			return nil, fmt.Errorf("netns %s already exists: remove what an earlier run left with "+
-				"`for n in $(ip netns list | awk '/^(bt-|plumb-bench-)/{print $1}'); do ip netns del $n; done`", name)
+	if out, err := stdout("ip", "netns", "list"); err == nil {
+		var names []string
+		for _, l := range lines(out) {
+			names = append(names, strings.Fields(l)[0])
+		}
+		if n := sweepStaleNetns(names); n != "" {
+			setupNotes = append(setupNotes, n)
 		}
 	}
-	rep := &Report{Meta: collectMeta(cfg), Plan: plan, Results: &Results{}}
+	before := snapshotHost()
+	rep := &Report{Meta: collectMeta(plan), Plan: plan, Results: &Results{}, SetupNotes: setupNotes}
 	defer func() {
 		// Whatever happened, put the host back and check it.
 		rep.Meta.LoadEnd = loadAvg()
 		cl.Run()
 		rep.HostDiff = before.diff(snapshotHost())
+		rep.HostDiff.split(plan, rep.Results.DockerBridges)
 	}()
 
 	if plan.TmpDir, err = os.MkdirTemp("", "plumb-bench-"); err != nil {
@@ -134,6 +143,14 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		}
 		rep.HostNotes = append(rep.HostNotes, stopLeftAardvark(plan)...)
 	})
+	if plan.DockerSkip == "" {
+		// After the data path's own cleanup, and if the worker died first.
+		cl.Push(func() {
+			if n, err := removeDockerObjects(plan.labelled()); n > 0 || err != nil {
+				rep.HostNotes = append(rep.HostNotes, fmt.Sprintf("the bench removed %d Docker containers and networks of its own at the end (%v)", n, err))
+			}
+		})
+	}
 	werr := runWorker(ctx, plan)
 	if res, err := loadResults(plan.Results); err == nil {
 		rep.Results = res
@@ -141,6 +158,11 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		werr = fmt.Errorf("reading the worker's results: %w", err)
 	}
 	rep.Results.add(base)
+	if werr == nil && ctx.Err() == nil && plan.runs("datapath") {
+		logf("data path")
+		rep.Results.Loads = append(rep.Results.Loads, "data path "+loadAvg())
+		werr = dataPath(ctx, plan, cl, rep.Results)
+	}
 	if ctx.Err() != nil {
 		return rep, errors.New("interrupted")
 	}
@@ -166,29 +188,53 @@ func makeNamespaces(ctx context.Context, plan *Plan, cl *Cleanup, names *[]strin
 			return err
 		}
 	}
-	logf("creating %d target namespaces %s1..%s%d", plan.Namespaces, plan.Prefix, plan.Prefix, plan.Namespaces)
+	sets := []PeerNS{{Tool: "plumb", Host: plan.Host, Prefix: plan.Prefix, N: plan.Namespaces}}
+	sets = append(sets, plan.Peers...)
 	t0 := time.Now()
-	for i := 1; i <= plan.Namespaces; i++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		name := plan.target(i)
-		*names = append(*names, name)
-		if err := addNetns(name); err != nil {
-			return err
-		}
-		cl.Push(func() {
-			if err := delNetns(name); err != nil {
-				logf("cleanup: %v", err)
-			}
-		})
-		if plan.NoIPv6 {
-			if err := disableIPv6(name); err != nil {
+	total := 0
+	for _, set := range sets {
+		if set.Host != plan.Host {
+			if err := addNetns(set.Host); err != nil {
 				return err
 			}
+			cl.Push(func() {
+				if err := delNetns(set.Host); err != nil {
+					logf("cleanup: %v", err)
+				}
+			})
+			if _, err := sh("ip", "-n", set.Host, "link", "set", "lo", "up"); err != nil {
+				return err
+			}
+			if plan.NoIPv6 {
+				if err := disableIPv6(set.Host); err != nil {
+					return err
+				}
+			}
 		}
+		logf("creating %d target namespaces %s1..%s%d (%s)", set.N, set.Prefix, set.Prefix, set.N, set.Tool)
+		for i := 1; i <= set.N; i++ {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			name := set.target(i)
+			*names = append(*names, name)
+			if err := addNetns(name); err != nil {
+				return err
+			}
+			cl.Push(func() {
+				if err := delNetns(name); err != nil {
+					logf("cleanup: %v", err)
+				}
+			})
+			if plan.NoIPv6 {
+				if err := disableIPv6(name); err != nil {
+					return err
+				}
+			}
+		}
+		total += set.N + 1
 	}
-	rep.SetupNote = fmt.Sprintf("setup (untimed in the tables): %d `ip netns add` took %.1f s", plan.Namespaces+1, time.Since(t0).Seconds())
+	rep.SetupNote = fmt.Sprintf("setup (untimed in the tables): %d `ip netns add` took %.1f s", total, time.Since(t0).Seconds())
 	return nil
 }
 

@@ -68,24 +68,24 @@ func workerMain(host, planPath string) int {
 	return 0
 }
 
-// all runs every benchmark in order. The CNI peer runs right after plumb's
-// latency runs, over the same namespaces, so the two see the same machine;
-// the fill test comes next because it leaves the most behind; the DNS
-// benchmark runs last, once the daemon of the other steps has exited.
+// all runs the worker's sections in order. The level benchmark comes first,
+// on a quiet machine; the DNS benchmark runs last, once the daemon of the
+// other steps has exited. The data path is the supervisor's (it needs the
+// real host's localhost for Docker's published port).
 func (w *worker) all(ctx context.Context) error {
 	steps := []struct {
-		name, only string // only: the -only value that keeps the step
-		fn         func(context.Context) error
+		section, name string
+		fn            func(context.Context) error
 	}{
-		{"process floors", "", w.processFloors},
-		{"plumb latency", "", w.plumbLatency},
-		{"CNI peer", "", w.cniPeer},
-		{"kernel floor", "", w.kernelFloor},
-		{"plumb fill", "", w.plumbFill},
-		{"DNS", "dns", w.dnsBench},
+		{"floors", "process floors", w.processFloors},
+		{"latency", "attach/detach as the network fills", w.latencyLevels},
+		{"floors", "kernel floor", w.kernelFloor},
+		{"burst", "burst", w.burst},
+		{"ports", "published-port attach", w.portsAttach},
+		{"dns", "DNS", w.dnsBench},
 	}
 	for _, s := range steps {
-		if w.plan.Only != "" && s.only != w.plan.Only {
+		if !w.plan.runs(s.section) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
