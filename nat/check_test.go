@@ -1,0 +1,40 @@
+package nat
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckNetwork(t *testing.T) {
+	f := newFake()
+	fw := newFirewall(f)
+	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
+	if err := fw.CheckNetwork(a); err == nil {
+		t.Fatal("CheckNetwork passed before EnsureNetwork")
+	}
+	for _, n := range []Network{a, b} {
+		if err := fw.EnsureNetwork(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restores := len(f.payloads)
+	if err := fw.CheckNetwork(a); err != nil {
+		t.Fatalf("CheckNetwork after EnsureNetwork: %v", err)
+	}
+	// A rule of b deleted by hand: a is still whole, b is not, and the
+	// error names the missing rule.
+	f.run("-D PLUMB-FORWARD " + joinSpec(Rules(b)[1].Spec))
+	if err := fw.CheckNetwork(a); err != nil {
+		t.Fatalf("CheckNetwork(a) after a rule of b went: %v", err)
+	}
+	err := fw.CheckNetwork(b)
+	if err == nil || !strings.Contains(err.Error(), "-A PLUMB-FORWARD -i br-b -o br-b") {
+		t.Fatalf("CheckNetwork(b) = %v, want the missing rule named", err)
+	}
+	if len(f.payloads) != restores || len(f.applied) != 0 {
+		t.Fatal("CheckNetwork changed the ruleset")
+	}
+	if err := fw.CheckNetwork(Network{Name: "bad name"}); err == nil {
+		t.Fatal("CheckNetwork accepted an invalid network")
+	}
+}
