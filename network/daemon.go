@@ -52,6 +52,7 @@ type daemon struct {
 	sandboxes map[uint64]*sandbox // by netns inode
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*Network // configs, read once; refreshed by sync
+	reaper    reaper              // deletes retired veths in the background
 }
 
 // sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
@@ -165,6 +166,11 @@ func (d *daemon) serveControl(c net.Conn) {
 			if req.Endpoint != nil {
 				d.down(req.Endpoint)
 			}
+			if req.Reap != nil {
+				if err := d.reaper.reap(req.Reap); err != nil {
+					rep.Error = err.Error()
+				}
+			}
 		case "sync":
 			d.sync()
 		case "records":
@@ -200,6 +206,12 @@ func (d *daemon) up(ep *Endpoint) error {
 	n, err := d.network(ep.Network)
 	if err != nil {
 		return err
+	}
+	if ep.Kind == KindCNI {
+		// The runtime's resolv.conf names the gateway listener (the CNI
+		// result's dns): no listener inside the namespace.
+		d.table.Set(ep.Network, ep.ID, dnsNames(ep), ep.IP.Addr(), netip.Addr{})
+		return d.ensureGateway(n)
 	}
 	sb := d.sandboxes[ep.NetNSInode]
 	if sb == nil {
@@ -452,6 +464,7 @@ func (d *daemon) records(netName string) []DNSRecord {
 }
 
 func (d *daemon) closeAll() {
+	defer d.reaper.wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, sb := range d.sandboxes {

@@ -21,6 +21,9 @@ type daemonRequest struct {
 	Op       string    `json:"op"` // ping, up, down, sync, records
 	Network  string    `json:"network,omitempty"`
 	Endpoint *Endpoint `json:"endpoint,omitempty"`
+	// Reap, with "down", asks the daemon to delete a retired veth in the
+	// background (reap.go).
+	Reap *reapRequest `json:"reap,omitempty"`
 }
 
 type daemonReply struct {
@@ -101,6 +104,9 @@ func (m *Manager) startDaemon() error {
 	defer logf.Close()
 	cmd := exec.Command(exe, "daemon", "--state-dir", m.StateDir, "--run-dir", m.runDir(), "--exit-when-idle")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Started by the CNI plugin, the daemon must not see CNI_COMMAND and
+	// act as the plugin itself.
+	cmd.Env = withoutCNIEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the plumb daemon: %w", err)
