@@ -2,13 +2,16 @@ package nat
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // CheckNetwork reports whether n's rules, plumb's chains and the jumps into
-// them are all in place, as EnsureNetwork would leave them. It changes
-// nothing and takes no lock: one iptables-save. The error lists what is
-// missing or out of place, as the iptables commands that would repair it.
+// them are all in place: each chain exists, each jump is there (anywhere in
+// its parent: other software inserting its own jump above plumb's, as the
+// CNI portmap plugin does in POSTROUTING, moves it without breaking it),
+// and n's rules are present, in order. It changes nothing and takes no
+// lock: one iptables-save. The error lists every problem.
 // Equivalent to: `iptables-save` and reading it.
 func (f *Firewall) CheckNetwork(n Network) error {
 	if err := n.Validate(); err != nil {
@@ -18,16 +21,56 @@ func (f *Firewall) CheckNetwork(n Network) error {
 	if err != nil {
 		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
 	}
-	p, err := planEnsure(s, n)
-	if err != nil {
-		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
+	if problems := checkPlan(s, n); len(problems) > 0 {
+		return fmt.Errorf("firewall rules of network %q are not in place: %s", n.Name, strings.Join(problems, "; "))
 	}
-	if len(p.ops) == 0 {
+	return nil
+}
+
+// checkPlan lists what is missing or different in s for n, as the
+// iptables command or rule each problem is about.
+func checkPlan(s *snapshot, n Network) []string {
+	var out []string
+	want := Rules(n)
+	comment := NetworkComment(n.Name)
+	for _, d := range skeleton {
+		t := s.tables[d.table]
+		if t != nil && t.incompatible {
+			return []string{fmt.Sprintf("table %s: iptables-save cannot show it (rules made by nft?)", d.table)}
+		}
+		c := t.chain(d.name)
+		if c == nil {
+			out = append(out, fmt.Sprintf("chain %s missing (iptables -t %s -N %s)", d.name, d.table, d.name))
+			continue
+		}
+		if d.parent != "" && !slices.ContainsFunc(t.chain(d.parent).rulesOrNil(), func(r []string) bool { return specValue(r, "-j") == d.name }) {
+			out = append(out, fmt.Sprintf("jump missing (iptables -t %s -I %s 1 %s)", d.table, d.parent, joinSpec(d.jumpSpec(commentPlumb))))
+		}
+		var need [][]string
+		for _, r := range want {
+			if r.Table == d.table && r.Chain == d.name {
+				need = append(need, r.Spec)
+			}
+		}
+		if have := rulesWithComment(c, comment); !slices.EqualFunc(have, need, slices.Equal) {
+			missing := len(out)
+			for _, r := range need {
+				if !slices.ContainsFunc(have, func(h []string) bool { return slices.Equal(h, r) }) {
+					out = append(out, fmt.Sprintf("rule missing (iptables -t %s -A %s %s)", d.table, d.name, joinSpec(r)))
+				}
+			}
+			if len(out) == missing {
+				out = append(out, fmt.Sprintf("the rules of %s in %s are out of order or duplicated", comment, d.name))
+			}
+		}
+	}
+	return out
+}
+
+// rulesOrNil returns c's rules; a missing chain has none.
+func (c *chain) rulesOrNil() [][]string {
+	if c == nil {
 		return nil
 	}
-	fix := make([]string, len(p.ops))
-	for i, o := range p.ops {
-		fix[i] = o.String()
-	}
-	return fmt.Errorf("firewall rules of network %q are not in place; plumb would run: %s", n.Name, strings.Join(fix, "; "))
+	return c.rules
 }

@@ -31,6 +31,17 @@ func TestCheckNetwork(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-A PLUMB-FORWARD -i br-b -o br-b") {
 		t.Fatalf("CheckNetwork(b) = %v, want the missing rule named", err)
 	}
+	// Something inserted above plumb's jump moves it, and breaks nothing.
+	f.run("-t nat -N CNI-HOSTPORT-MASQ")
+	f.run("-t nat -I POSTROUTING 1 -j CNI-HOSTPORT-MASQ")
+	if err := fw.CheckNetwork(a); err != nil {
+		t.Fatalf("CheckNetwork with plumb's jump second: %v", err)
+	}
+	// A jump deleted is a problem.
+	f.run(`-t nat -D POSTROUTING -m comment --comment "plumb created-table" -j PLUMB-POSTROUTING`)
+	if err := fw.CheckNetwork(a); err == nil || !strings.Contains(err.Error(), "-I POSTROUTING 1") {
+		t.Fatalf("CheckNetwork without the nat jump = %v", err)
+	}
 	if len(f.payloads) != restores || len(f.applied) != 0 {
 		t.Fatal("CheckNetwork changed the ruleset")
 	}
