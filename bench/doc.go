@@ -1,6 +1,9 @@
 // Command bench measures plumb's attach and detach latency side by side with
 // the CNI reference bridge plugin, and how attach latency holds up as a
-// network fills. It is a benchmark, not a test: it reports what it measured
+// network fills, and plumb run as a CNI plugin (ADD then DEL, executed with
+// the CNI environment as a runtime does) against the same reference plugins
+// on the same namespaces, with the kernel costs of the ways a DEL can get
+// rid of a veth pair. It is a benchmark, not a test: it reports what it measured
 // against the targets and never fails on a figure. Last, it measures plumb's
 // embedded DNS (the daemon at 127.0.0.11, holding -dns-names names over 10
 // networks) against podman's aardvark-dns on the same names, with dnsperf

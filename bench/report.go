@@ -63,6 +63,7 @@ func (r *Report) Markdown() string {
 	table(&b, []row{r.row("plumb.attach"), r.row("cni.add"), ratioRow(res.get("plumb.attach"), res.get("cni.add"))})
 	fmt.Fprintf(&b, "\n## Detach: the same %d namespaces, same order\n\n", p.N)
 	table(&b, []row{r.row("plumb.detach"), r.row("cni.del"), ratioRow(res.get("plumb.detach"), res.get("cni.del"))})
+	r.cniSection(&b)
 
 	fmt.Fprintf(&b, "\n## Fill: attach latency as the network grows to %d endpoints\n\n", p.Fill)
 	fill := []row{r.row("fill.first")}
@@ -189,6 +190,7 @@ func (r *Report) targets(b *strings.Builder) {
 	}
 	ratio(fmt.Sprintf("attach p50 at %d / at 1 <= %.1f", r.Plan.Fill, targetFillRatio), first)
 	ratio(fmt.Sprintf("same, against the interleaved empty-network control (robust to other load) <= %.1f", targetFillRatio), res.get("fill.ctl"))
+	r.cniTargets(b)
 	r.dnsTargets(b)
 }
 

@@ -80,7 +80,9 @@ func (w *worker) all(ctx context.Context) error {
 		{"process floors", w.processFloors},
 		{"plumb latency", w.plumbLatency},
 		{"CNI peer", w.cniPeer},
+		{"plumb CNI", w.plumbCNI},
 		{"kernel floor", w.kernelFloor},
+		{"CNI DEL floors", w.cniDelFloors},
 		{"plumb fill", w.plumbFill},
 		{"DNS", w.dnsBench},
 	}
