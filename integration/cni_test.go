@@ -355,3 +355,66 @@ func mustParseResult(t *testing.T, out string) types.Result {
 	}
 	return r
 }
+
+// TestPrivilegedCNIConcurrent: CNI ADDs and CLI attaches to one network at
+// the same time draw distinct addresses from the same files, and the CLI
+// lists every endpoint.
+func TestPrivilegedCNIConcurrent(t *testing.T) {
+	c := newCNIHost(t)
+	const net = "cconc"
+	c.must("network", "create", net, "--subnet", "10.231.43.0/24")
+	l := c.conflist(t, "1.0.0", net, map[string]any{"subnet": "10.231.43.0/24"})
+	const nCNI, nCLI = 6, 3
+	type res struct {
+		ip  string
+		err error
+	}
+	out := make(chan res, nCNI+nCLI)
+	var cliTargets []string
+	for i := 0; i < nCNI; i++ {
+		ns := target(t)
+		go func(i int) {
+			r, err := c.add(l, rt(fmt.Sprintf("conc-%d", i), ns, "eth0", nil))
+			if err != nil {
+				out <- res{err: err}
+				return
+			}
+			out <- res{ip: r.IPs[0].Address.IP.String()}
+		}(i)
+	}
+	for i := 0; i < nCLI; i++ {
+		ns := target(t)
+		cliTargets = append(cliTargets, ns)
+		go func() {
+			o, err := c.run("attach", "netns:"+ns, "--net", net)
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, o)
+			}
+			out <- res{err: err}
+		}()
+	}
+	seen := map[string]bool{}
+	for i := 0; i < nCNI+nCLI; i++ {
+		r := <-out
+		if r.err != nil {
+			t.Fatalf("concurrent attach: %v", r.err)
+		}
+		if r.ip != "" {
+			if seen[r.ip] {
+				t.Fatalf("two CNI ADDs got %s", r.ip)
+			}
+			seen[r.ip] = true
+		}
+	}
+	for _, ns := range cliTargets {
+		ip := c.epIP("netns:"+ns, net)
+		if seen[ip] {
+			t.Fatalf("a CLI attach and a CNI ADD both got %s", ip)
+		}
+		seen[ip] = true
+	}
+	ents, _ := os.ReadDir(filepath.Join(c.state, "networks", net, "ips"))
+	if len(seen) != nCNI+nCLI || len(ents) != nCNI+nCLI {
+		t.Fatalf("%d distinct addresses, %d reservations, want %d", len(seen), len(ents), nCNI+nCLI)
+	}
+}
