@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,6 +15,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/plumbnet/plumb/internal/testutil"
+	"github.com/plumbnet/plumb/network"
 )
 
 // TestPrivilegedCNI drives plumb through libcni as a runtime does, in a
@@ -112,9 +116,36 @@ func TestPrivilegedCNI(t *testing.T) {
 	if strings.Contains(c.must("ps", "--net", net), "cni:ctr-a") {
 		t.Fatal("plumb ps still lists the deleted attachment")
 	}
-	// The address comes back to the next ADD, with no clash.
 	if err := c.check(l, ra); cniCode(err) != int(types.ErrUnknownContainer) {
 		t.Fatalf("CHECK after DEL: %v, want code 3", err)
+	}
+	// One pair deleted and added again at once, five times, while the
+	// daemon is likely still deleting the old veth of the same name: each
+	// ADD gives a working attachment.
+	z := target(t)
+	rz := rt("ctr-z", z, "eth0", nil)
+	for i := 0; i < 5; i++ {
+		res := c.mustAdd(t, l, rz)
+		if !ping(b, addrOf(t, res, "eth0")) || c.check(l, rz) != nil {
+			t.Fatalf("ADD #%d of a pair deleted just before does not work", i+1)
+		}
+		if err := c.del(l, rz); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same, made certain: a veth of the pair's name is there, with no
+	// record (as after a DEL whose daemon has not deleted it yet, or an
+	// ADD that was killed). The next ADD replaces it.
+	leftover := hostVethOf(t, c, net, "ctr-z", "eth0")
+	mustSh(t, c.host, "ip", "link", "add", leftover, "type", "veth", "peer", "name", "zzleft0")
+	if res := c.mustAdd(t, l, rz); !ping(b, addrOf(t, res, "eth0")) || res.Interfaces[1].Name != leftover {
+		t.Fatalf("ADD over a leftover veth %s: %v", leftover, res.Interfaces)
+	}
+	if c.linkExists("zzleft0") {
+		t.Fatal("the leftover veth pair is still there")
+	}
+	if err := c.del(l, rz); err != nil {
+		t.Fatal(err)
 	}
 
 	// DEL after the namespace is gone frees the address.
@@ -417,4 +448,18 @@ func TestPrivilegedCNIConcurrent(t *testing.T) {
 	if len(seen) != nCNI+nCLI || len(ents) != nCNI+nCLI {
 		t.Fatalf("%d distinct addresses, %d reservations, want %d", len(seen), len(ents), nCNI+nCLI)
 	}
+}
+
+// hostVethOf is the host veth name plumb gives the CNI attachment
+// (containerID, ifname) on netName: "veth" and 11 hex digits of the
+// SHA-256 of "NETWORK-ID/ENDPOINT-ID" (network.hostVethName).
+func hostVethOf(t *testing.T, c *cniHost, netName, containerID, ifname string) string {
+	t.Helper()
+	out := c.must("network", "inspect", netName)
+	m := regexp.MustCompile(`"(?i:id)": "([0-9a-f]{64})"`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no network id in:\n%s", out)
+	}
+	h := sha256.Sum256([]byte(m[1] + "/" + network.CNIEndpointID(containerID, ifname)))
+	return "veth" + hex.EncodeToString(h[:])[:11]
 }
