@@ -6,7 +6,7 @@ GOFLAGS ?=
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: build test test-unit test-privileged lint bench clean
+.PHONY: build test test-unit test-privileged lint bench clean demo demo-clean images
 
 build: $(BIN)
 
@@ -34,3 +34,19 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# The seed scenario on this machine, as root: provisions what is missing,
+# builds plumb and the lab images, runs three sinatra containers and nginx
+# in plumb sandboxes, publishes nginx on port 80 (or the next free one) and
+# curls it. Safe to run twice. DEMO_PORT=8080 starts the search elsewhere.
+demo:
+	bash lab/demo.sh
+
+# Removes everything `make demo` made: containers, sandboxes, the network,
+# the images and lab/build-images' download cache.
+demo-clean:
+	bash lab/demo.sh clean
+
+# The lab's images (plumb-lab/sinatra, plumb-lab/nginx), built offline.
+images:
+	lab/build-images

@@ -22,6 +22,12 @@ type Config struct {
 	Name    string       // interface name, at most 15 bytes
 	Gateway netip.Prefix // gateway address with the subnet's length, e.g. 172.30.0.1/24
 	MTU     int          // 0 keeps the kernel default
+	// RouteLocalnet lets the host reach published ports on localhost: a
+	// connection to 127.0.0.1 DNATed to a container leaves through the
+	// bridge with a loopback source, which the kernel drops as martian
+	// unless route_localnet is set on the bridge. The firewall's INPUT guard
+	// keeps containers from using it to reach the host's loopback services.
+	RouteLocalnet bool
 }
 
 // Ensure makes the bridge exist, up, with the gateway address, the MTU and
@@ -32,6 +38,7 @@ type Config struct {
 //
 //	ip link add NAME mtu MTU type bridge
 //	sysctl -w net.ipv6.conf.NAME.accept_ra=0
+//	sysctl -w net.ipv4.conf.NAME.route_localnet=1   (RouteLocalnet)
 //	ip addr replace GATEWAY dev NAME
 //	ip link set NAME up
 func Ensure(c Config) (int, error) {
@@ -75,6 +82,11 @@ func Ensure(c Config) (int, error) {
 	}
 	if err := sysctl.DisableAcceptRA(c.Name); err != nil {
 		return 0, err
+	}
+	if c.RouteLocalnet {
+		if err := sysctl.Set("net/ipv4/conf/"+c.Name+"/route_localnet", "1"); err != nil {
+			return 0, err
+		}
 	}
 	if c.Gateway.IsValid() {
 		addr := &netlink.Addr{IPNet: &net.IPNet{
@@ -144,6 +156,23 @@ func IsolatePort(ifname string) error {
 	}
 	if err := netlink.LinkSetIsolated(link, true); err != nil {
 		return fmt.Errorf("isolating port %q: %w", ifname, err)
+	}
+	return nil
+}
+
+// SetHairpin turns hairpin mode on for the bridge port ifname, so that a
+// frame may leave through the port it came in by. plumb sets it on the port
+// of an endpoint with published ports: when br_netfilter hands bridged
+// traffic to iptables, a container's connection to its own published port
+// is DNATed back to itself while still being bridged. Equivalent to:
+// `ip link set IFNAME type bridge_slave hairpin on`.
+func SetHairpin(ifname string) error {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("setting hairpin mode on port %q: %w", ifname, err)
+	}
+	if err := netlink.LinkSetHairpin(link, true); err != nil {
+		return fmt.Errorf("setting hairpin mode on port %q: %w", ifname, err)
 	}
 	return nil
 }

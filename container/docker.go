@@ -31,6 +31,10 @@ const (
 type DockerClient struct {
 	host string // as given, for messages: unix:///var/run/docker.sock
 	http *http.Client
+	// slow carries the calls that may take longer than dockerTimeout
+	// (create, start, stop, remove, import); each bounds itself with its
+	// own context deadline.
+	slow *http.Client
 }
 
 // NewDockerClient returns a client for host, which must be "unix://" followed
@@ -57,9 +61,15 @@ func NewDockerClient(host string) (*DockerClient, error) {
 		IdleConnTimeout:       30 * time.Second,
 		ResponseHeaderTimeout: dockerTimeout,
 	}
+	slow := &http.Transport{
+		DialContext:     transport.DialContext,
+		MaxIdleConns:    1,
+		IdleConnTimeout: 30 * time.Second,
+	}
 	return &DockerClient{
 		host: host,
 		http: &http.Client{Transport: transport, Timeout: dockerTimeout},
+		slow: &http.Client{Transport: slow},
 	}, nil
 }
 
@@ -79,9 +89,11 @@ type ContainerInfo struct {
 	Running        bool
 	Pid            int // State.Pid, 0 when not running
 	Hostname       string
-	HostsPath      string // host-side file bind-mounted on the container's /etc/hosts
-	ResolvConfPath string // same for /etc/resolv.conf
-	SandboxKey     string // netns bind mount, /var/run/docker/netns/...
+	HostsPath      string            // host-side file bind-mounted on the container's /etc/hosts
+	ResolvConfPath string            // same for /etc/resolv.conf
+	SandboxKey     string            // netns bind mount, /var/run/docker/netns/...
+	Image          string            // Config.Image, as given at create
+	Labels         map[string]string // Config.Labels
 }
 
 // inspectResponse mirrors the JSON of GET /containers/{id}/json.
@@ -95,7 +107,9 @@ type inspectResponse struct {
 	HostsPath      string `json:"HostsPath"`
 	ResolvConfPath string `json:"ResolvConfPath"`
 	Config         *struct {
-		Hostname string `json:"Hostname"`
+		Hostname string            `json:"Hostname"`
+		Image    string            `json:"Image"`
+		Labels   map[string]string `json:"Labels"`
 	} `json:"Config"`
 	NetworkSettings *struct {
 		SandboxKey string `json:"SandboxKey"`
@@ -154,7 +168,7 @@ func (c *DockerClient) InspectContainer(ctx context.Context, ref string) (*Conta
 		info.Running, info.Pid = r.State.Running, r.State.Pid
 	}
 	if r.Config != nil {
-		info.Hostname = r.Config.Hostname
+		info.Hostname, info.Image, info.Labels = r.Config.Hostname, r.Config.Image, r.Config.Labels
 	}
 	if r.NetworkSettings != nil {
 		info.SandboxKey = r.NetworkSettings.SandboxKey

@@ -15,4 +15,6 @@ var (
 	// ErrInvalidTarget: the target string is malformed (bad pid, bad netns
 	// name, a container name Docker would never accept).
 	ErrInvalidTarget = errors.New("invalid target")
+	// ErrExists: a container of that name exists already (create).
+	ErrExists = errors.New("already exists")
 )

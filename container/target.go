@@ -33,6 +33,10 @@ type Resolver struct {
 
 var defaultDocker = sync.OnceValues(NewDockerClientFromEnv)
 
+// DefaultDocker returns the client built from $DOCKER_HOST that the whole
+// process shares (the one a zero Resolver uses).
+func DefaultDocker() (*DockerClient, error) { return defaultDocker() }
+
 // Resolve is [Resolver.Resolve] with the zero Resolver.
 func Resolve(ctx context.Context, spec string) (*Target, error) {
 	var r Resolver

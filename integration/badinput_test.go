@@ -12,6 +12,7 @@ func TestPrivilegedBadInputChangesNothing(t *testing.T) {
 	h := newHost(t)
 	h.must("network", "create", "good", "--subnet", "10.231.11.0/24")
 	h.must("network", "create", "tiny", "--subnet", "10.231.12.0/30") // one address besides the gateway
+	h.must("network", "create", "inner", "--internal", "--subnet", "10.231.16.0/24")
 	mustSh(t, h, "ip", "link", "add", "hostroute0", "type", "veth", "peer", "name", "hostroute1")
 	mustSh(t, h, "ip", "addr", "add", "10.231.13.1/24", "dev", "hostroute0")
 	a, b, c := target(t), target(t), target(t)
@@ -40,6 +41,9 @@ func TestPrivilegedBadInputChangesNothing(t *testing.T) {
 		{[]string{"attach", "netns:" + c, "--net", "good", "--mac", "nonsense"}, "nonsense"},
 		{[]string{"attach", "netns:" + c, "--net", "good", "--ifname", "lo"}, "lo"},
 		{[]string{"attach", "netns:" + c, "--net", "good", "--ifname", "much-too-long-name"}, "much-too-long-name"},
+		{[]string{"attach", "netns:" + c, "--net", "good", "-p", "8000-8002:9000-9005"}, "8000-8002:9000-9005"},
+		{[]string{"attach", "netns:" + c, "--net", "good", "-p", "192.0.2.1:8080:80"}, "192.0.2.1"},
+		{[]string{"attach", "netns:" + c, "--net", "inner", "-p", "8080:80"}, "inner"},
 		{[]string{"network", "rm", "good"}, "good"},
 	}
 	for _, tc := range cases {

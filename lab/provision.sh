@@ -48,10 +48,13 @@ done
 
 # gcc is for cgo (go test -race, packages with C): with --no-install-recommends
 # it comes without libc6-dev, and every cgo build then fails on <pthread.h>.
+# debian-archive-keyring lets lab/build-images debootstrap Debian from an
+# Ubuntu host too; ruby checks that the Vagrantfile parses (`ruby -c`, a
+# test); util-linux brings nsenter and unshare for the lab's tests and build.
 packages=(
 	iptables iproute2 debootstrap dnsutils busybox-static conntrack
 	iputils-ping curl ca-certificates procps kmod make git gcc libc6-dev
-	containernetworking-plugins
+	debian-archive-keyring ruby util-linux containernetworking-plugins
 )
 ((with_docker)) && packages+=(docker.io)
 

@@ -6,9 +6,11 @@
 //
 // # Scope
 //
-// IPv4 only (iptables, never ip6tables). Port publishing (DNAT in
-// PLUMB-PREROUTING and PLUMB-OUTPUT, and the ACCEPTs in PLUMB-FORWARD) comes
-// with a later API; see "Extending" below.
+// IPv4 only (iptables, never ip6tables). Published ports are DNAT rules in
+// PLUMB-PREROUTING and PLUMB-OUTPUT (AddPorts, DeletePorts); what they need
+// besides (forward accept, hairpin and localhost masquerade, the INPUT
+// guard) is part of every network's rules, so that publishing costs one
+// iptables-restore and no read.
 //
 // # Model
 //
@@ -18,7 +20,10 @@
 //	filter  FORWARD       -> PLUMB-FORWARD       (position 1, ahead of Docker's chains and policy DROP)
 //	filter  PLUMB-FORWARD -> PLUMB-ISOLATION-1   (position 1)
 //	filter  PLUMB-ISOLATION-1 rules              -> PLUMB-ISOLATION-2
+//	filter  INPUT         -> PLUMB-INPUT         (position 1)
 //	nat     POSTROUTING   -> PLUMB-POSTROUTING   (position 1)
+//	nat     PREROUTING    -> PLUMB-PREROUTING    (position 1, -m addrtype --dst-type LOCAL)
+//	nat     OUTPUT        -> PLUMB-OUTPUT        (position 1, -m addrtype --dst-type LOCAL)
 //
 // Every rule carries a comment starting with "plumb": "plumb" on the jumps,
 // "plumb:NAME" on the rules of network NAME (see Rules). plumb never changes
@@ -85,11 +90,11 @@
 // each sees only its own rules. A table that iptables-nft cannot display
 // ("# Table `nat' is incompatible, use 'nft' tool.") is refused.
 //
-// # Extending
+// # Published ports
 //
-// The DNAT chains are one skeleton entry each (a chain, its parent, an
-// optional match such as `-m addrtype --dst-type LOCAL`). Rules attached to
-// a network by a later API carry the comment "plumb:NAME/...": EnsureNetwork
-// leaves them alone, DeleteNetwork removes them with the network, and their
-// presence keeps plumb's chains alive.
+// The rules of an endpoint's ports carry the comment "plumb:NAME/ENDPOINT":
+// EnsureNetwork leaves them alone, DeletePorts removes one endpoint's,
+// DeleteNetwork removes them with the network, and their presence keeps
+// plumb's chains alive. A new chain is one skeleton entry (the chain, its
+// parent, an optional match such as `-m addrtype --dst-type LOCAL`).
 package nat

@@ -73,18 +73,28 @@ const wantFreshPayload = `noflush:*filter
 -N PLUMB-FORWARD
 -N PLUMB-ISOLATION-1
 -N PLUMB-ISOLATION-2
+-N PLUMB-INPUT
 -I FORWARD 1 -m comment --comment "plumb created-table" -j PLUMB-FORWARD
 -I PLUMB-FORWARD 1 -m comment --comment plumb -j PLUMB-ISOLATION-1
+-I INPUT 1 -m comment --comment "plumb created-table" -j PLUMB-INPUT
 -A PLUMB-FORWARD -o br-a -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment plumb:a -j ACCEPT
+-A PLUMB-FORWARD ! -i br-a -o br-a -m conntrack --ctstate DNAT -m comment --comment plumb:a -j ACCEPT
 -A PLUMB-FORWARD -i br-a -o br-a -m comment --comment plumb:a -j ACCEPT
 -A PLUMB-FORWARD -i br-a ! -o br-a -m comment --comment plumb:a -j ACCEPT
 -A PLUMB-ISOLATION-1 -i br-a ! -o br-a -m comment --comment plumb:a -j PLUMB-ISOLATION-2
 -A PLUMB-ISOLATION-2 -o br-a -m comment --comment plumb:a -j DROP
+-A PLUMB-INPUT -d 127.0.0.0/8 -i br-a -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment plumb:a -j DROP
 COMMIT
 *nat
 -N PLUMB-POSTROUTING
+-N PLUMB-PREROUTING
+-N PLUMB-OUTPUT
 -I POSTROUTING 1 -m comment --comment "plumb created-table" -j PLUMB-POSTROUTING
+-I PREROUTING 1 -m addrtype --dst-type LOCAL -m comment --comment "plumb created-table" -j PLUMB-PREROUTING
+-I OUTPUT 1 -m addrtype --dst-type LOCAL -m comment --comment "plumb created-table" -j PLUMB-OUTPUT
 -A PLUMB-POSTROUTING -s 10.1.0.0/24 ! -o br-a -m comment --comment plumb:a -j MASQUERADE
+-A PLUMB-POSTROUTING -s 127.0.0.0/8 -o br-a -m comment --comment plumb:a -j MASQUERADE
+-A PLUMB-POSTROUTING -s 10.1.0.0/24 -o br-a -m conntrack --ctstate DNAT -m comment --comment plumb:a -j MASQUERADE
 COMMIT
 `
 
@@ -125,13 +135,17 @@ func TestEnsureSecondNetworkAddsOnlyItsRules(t *testing.T) {
 	}
 	const want = `noflush:*filter
 -A PLUMB-FORWARD -o br-b -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment plumb:b -j ACCEPT
+-A PLUMB-FORWARD ! -i br-b -o br-b -m conntrack --ctstate DNAT -m comment --comment plumb:b -j ACCEPT
 -A PLUMB-FORWARD -i br-b -o br-b -m comment --comment plumb:b -j ACCEPT
 -A PLUMB-FORWARD -i br-b ! -o br-b -m comment --comment plumb:b -j ACCEPT
 -A PLUMB-ISOLATION-1 -i br-b ! -o br-b -m comment --comment plumb:b -j PLUMB-ISOLATION-2
 -A PLUMB-ISOLATION-2 -o br-b -m comment --comment plumb:b -j DROP
+-A PLUMB-INPUT -d 127.0.0.0/8 -i br-b -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment plumb:b -j DROP
 COMMIT
 *nat
 -A PLUMB-POSTROUTING -s 10.2.0.0/24 ! -o br-b -m comment --comment plumb:b -j MASQUERADE
+-A PLUMB-POSTROUTING -s 127.0.0.0/8 -o br-b -m comment --comment plumb:b -j MASQUERADE
+-A PLUMB-POSTROUTING -s 10.2.0.0/24 -o br-b -m conntrack --ctstate DNAT -m comment --comment plumb:b -j MASQUERADE
 COMMIT
 `
 	if got := f.payloads[1]; got != want {
@@ -176,17 +190,26 @@ func TestDeleteLeavesOtherNetworksThenRemovesEverything(t *testing.T) {
 	}
 	const wantLast = `noflush:*filter
 -D FORWARD -m comment --comment "plumb created-table" -j PLUMB-FORWARD
+-D INPUT -m comment --comment "plumb created-table" -j PLUMB-INPUT
 -F PLUMB-FORWARD
 -F PLUMB-ISOLATION-1
 -F PLUMB-ISOLATION-2
+-F PLUMB-INPUT
 -X PLUMB-FORWARD
 -X PLUMB-ISOLATION-1
 -X PLUMB-ISOLATION-2
+-X PLUMB-INPUT
 COMMIT
 *nat
 -D POSTROUTING -m comment --comment "plumb created-table" -j PLUMB-POSTROUTING
+-D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "plumb created-table" -j PLUMB-PREROUTING
+-D OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "plumb created-table" -j PLUMB-OUTPUT
 -F PLUMB-POSTROUTING
+-F PLUMB-PREROUTING
+-F PLUMB-OUTPUT
 -X PLUMB-POSTROUTING
+-X PLUMB-PREROUTING
+-X PLUMB-OUTPUT
 COMMIT
 `
 	got := f.payloads[len(f.payloads)-3:]

@@ -15,6 +15,9 @@ const (
 	ChainIsolation1  = "PLUMB-ISOLATION-1" // filter; first rule of PLUMB-FORWARD
 	ChainIsolation2  = "PLUMB-ISOLATION-2" // filter; reached from PLUMB-ISOLATION-1 rules
 	ChainPostrouting = "PLUMB-POSTROUTING" // nat; jumped to from POSTROUTING, at position 1
+	ChainInput       = "PLUMB-INPUT"       // filter; jumped to from INPUT, at position 1
+	ChainPrerouting  = "PLUMB-PREROUTING"  // nat; jumped to from PREROUTING for local destinations
+	ChainOutput      = "PLUMB-OUTPUT"      // nat; jumped to from OUTPUT for local destinations
 )
 
 // chainPrefix names every chain plumb owns.
@@ -58,13 +61,25 @@ func NetworkComment(name string) string { return commentNetworkPrefix + name }
 // subnet S, with comment "plumb:NAME" on each:
 //
 //	-A PLUMB-FORWARD -o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+//	-A PLUMB-FORWARD ! -i BR -o BR -m conntrack --ctstate DNAT -j ACCEPT   (not Internal: published ports)
 //	-A PLUMB-FORWARD -i BR -o BR -j ACCEPT          (ICC false: -j DROP)
 //	-A PLUMB-FORWARD -i BR ! -o BR -j ACCEPT        (not Internal)
 //	-A PLUMB-FORWARD -i BR ! -o BR -j DROP          (Internal)
 //	-A PLUMB-FORWARD ! -i BR -o BR -j DROP          (Internal)
 //	-A PLUMB-ISOLATION-1 -i BR ! -o BR -j PLUMB-ISOLATION-2
 //	-A PLUMB-ISOLATION-2 -o BR -j DROP
+//	-A PLUMB-INPUT -d 127.0.0.0/8 -i BR -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP (not Internal)
 //	-t nat -A PLUMB-POSTROUTING -s S ! -o BR -j MASQUERADE   (Masquerade, not Internal)
+//	-t nat -A PLUMB-POSTROUTING -s 127.0.0.0/8 -o BR -j MASQUERADE            (not Internal)
+//	-t nat -A PLUMB-POSTROUTING -s S -o BR -m conntrack --ctstate DNAT -j MASQUERADE (not Internal)
+//
+// The last three serve published ports (PortRules), installed with the
+// network so that an attach without ports needs no iptables call:
+// localhost reaches a published port through the bridge, which needs
+// route_localnet on it, and the INPUT rule is kube-proxy's guard that keeps
+// route_localnet from exposing the host's loopback services to containers;
+// the two MASQUERADEs give a connection from localhost, or a hairpin
+// connection from the network itself, a source the container can answer.
 //
 // Rules is pure: it does not validate n (EnsureNetwork does).
 func Rules(n Network) []Rule {
@@ -85,8 +100,11 @@ func Rules(n Network) []Rule {
 	}
 	rules := []Rule{
 		fwd("-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
-		fwd("-i", br, "-o", br, "-j", icc),
 	}
+	if !n.Internal {
+		rules = append(rules, fwd("!", "-i", br, "-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"))
+	}
+	rules = append(rules, fwd("-i", br, "-o", br, "-j", icc))
 	if n.Internal {
 		rules = append(rules,
 			fwd("-i", br, "!", "-o", br, "-j", "DROP"),
@@ -99,9 +117,20 @@ func Rules(n Network) []Rule {
 		Rule{TableFilter, ChainIsolation1, spec("-i", br, "!", "-o", br, "-j", ChainIsolation2)},
 		Rule{TableFilter, ChainIsolation2, spec("-o", br, "-j", "DROP")},
 	)
+	if !n.Internal {
+		rules = append(rules, Rule{TableFilter, ChainInput,
+			spec("-d", loopback, "-i", br, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP")})
+	}
+	subnet := n.Subnet.Masked().String()
 	if n.Masquerade && !n.Internal {
 		rules = append(rules, Rule{TableNAT, ChainPostrouting,
-			spec("-s", n.Subnet.Masked().String(), "!", "-o", br, "-j", "MASQUERADE")})
+			spec("-s", subnet, "!", "-o", br, "-j", "MASQUERADE")})
+	}
+	if !n.Internal {
+		rules = append(rules,
+			Rule{TableNAT, ChainPostrouting, spec("-s", loopback, "-o", br, "-j", "MASQUERADE")},
+			Rule{TableNAT, ChainPostrouting, spec("-s", subnet, "-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE")},
+		)
 	}
 	return rules
 }
@@ -114,10 +143,8 @@ type chainDef struct {
 	// parent: EnsureNetwork inserts it at position 1 and moves it back there
 	// if something was inserted above it.
 	parent string
-	// match is put before the jump's comment and target. Empty today; the
-	// DNAT chains of a later issue (PLUMB-PREROUTING from PREROUTING with
-	// `-m addrtype --dst-type LOCAL`, PLUMB-OUTPUT from OUTPUT) only need a
-	// new entry in skeleton.
+	// match is put before the jump's comment and target: the DNAT chains
+	// are entered only for packets to one of the host's own addresses.
 	match []string
 }
 
@@ -137,8 +164,17 @@ var skeleton = []chainDef{
 	{table: TableFilter, name: ChainForward, parent: "FORWARD"},
 	{table: TableFilter, name: ChainIsolation1, parent: ChainForward},
 	{table: TableFilter, name: ChainIsolation2},
+	{table: TableFilter, name: ChainInput, parent: "INPUT"},
 	{table: TableNAT, name: ChainPostrouting, parent: "POSTROUTING"},
+	{table: TableNAT, name: ChainPrerouting, parent: "PREROUTING", match: localDst},
+	{table: TableNAT, name: ChainOutput, parent: "OUTPUT", match: localDst},
 }
+
+// localDst matches packets to an address of the host (iptables-save order).
+var localDst = []string{"-m", "addrtype", "--dst-type", "LOCAL"}
+
+// loopback is 127.0.0.0/8 as iptables-save prints it.
+const loopback = "127.0.0.0/8"
 
 // tables lists the tables plumb writes, in payload order.
 var tables = []string{TableFilter, TableNAT}

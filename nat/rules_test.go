@@ -33,6 +33,12 @@ func TestRules(t *testing.T) {
 	masq := "iptables -t nat -A PLUMB-POSTROUTING -s 172.30.0.0/24 ! -o br-web " + c + " -j MASQUERADE"
 	iccAccept := "iptables -t filter -A PLUMB-FORWARD -i br-web -o br-web " + c + " -j ACCEPT"
 	out := "iptables -t filter -A PLUMB-FORWARD -i br-web ! -o br-web " + c + " -j ACCEPT"
+	dnat := "iptables -t filter -A PLUMB-FORWARD ! -i br-web -o br-web -m conntrack --ctstate DNAT " + c + " -j ACCEPT"
+	guard := "iptables -t filter -A PLUMB-INPUT -d 127.0.0.0/8 -i br-web -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT " + c + " -j DROP"
+	ports := []string{
+		"iptables -t nat -A PLUMB-POSTROUTING -s 127.0.0.0/8 -o br-web " + c + " -j MASQUERADE",
+		"iptables -t nat -A PLUMB-POSTROUTING -s 172.30.0.0/24 -o br-web -m conntrack --ctstate DNAT " + c + " -j MASQUERADE",
+	}
 
 	cat := func(parts ...any) []string {
 		var s []string
@@ -51,11 +57,11 @@ func TestRules(t *testing.T) {
 		n    Network
 		want []string
 	}{
-		{"normal", normal, cat(head, iccAccept, out, iso, masq)},
-		{"unmasked subnet", unmasked, cat(head, iccAccept, out, iso, masq)},
-		{"icc false", noICC, cat(head,
-			"iptables -t filter -A PLUMB-FORWARD -i br-web -o br-web "+c+" -j DROP", out, iso, masq)},
-		{"no masquerade", noMasq, cat(head, iccAccept, out, iso)},
+		{"normal", normal, cat(head, dnat, iccAccept, out, iso, guard, masq, ports)},
+		{"unmasked subnet", unmasked, cat(head, dnat, iccAccept, out, iso, guard, masq, ports)},
+		{"icc false", noICC, cat(head, dnat,
+			"iptables -t filter -A PLUMB-FORWARD -i br-web -o br-web "+c+" -j DROP", out, iso, guard, masq, ports)},
+		{"no masquerade", noMasq, cat(head, dnat, iccAccept, out, iso, guard, ports)},
 		{"internal", internal, cat(head, iccAccept,
 			"iptables -t filter -A PLUMB-FORWARD -i br-web ! -o br-web "+c+" -j DROP",
 			"iptables -t filter -A PLUMB-FORWARD ! -i br-web -o br-web "+c+" -j DROP",

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/coreos/go-iptables/iptables"
 )
@@ -29,29 +30,45 @@ type runner interface {
 
 // execRunner runs the iptables binaries found in $PATH.
 type execRunner struct {
-	ipt         *iptables.IPTables
 	savePath    string
 	restorePath string
-	wait        bool // iptables-restore takes --wait (1.6.2 and later)
+
+	mu   sync.Mutex
+	ipt  *iptables.IPTables // made on first use: it execs `iptables --version`
+	wait bool               // pass --wait to iptables-restore (1.6.2 and later)
 }
 
-// newExecRunner locates iptables (through go-iptables, which also reads its
-// version) and its iptables-save and iptables-restore companions.
+// newExecRunner locates iptables-save and iptables-restore. It execs
+// nothing: go-iptables (which reads the version of iptables) is set up only
+// for the one-command fallback, and --wait is assumed until an
+// iptables-restore older than 1.6.2 refuses it.
 func newExecRunner() (*execRunner, error) {
-	ipt, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4))
-	if err != nil {
-		return nil, fmt.Errorf("locating iptables: %w", err)
+	r := &execRunner{wait: true}
+	var err error
+	if _, err = lookPath("iptables"); err != nil {
+		return nil, err
 	}
-	r := &execRunner{ipt: ipt}
 	if r.savePath, err = lookPath("iptables-save"); err != nil {
 		return nil, err
 	}
 	if r.restorePath, err = lookPath("iptables-restore"); err != nil {
 		return nil, err
 	}
-	v1, v2, v3 := ipt.GetIptablesVersion()
-	r.wait = v1 > 1 || (v1 == 1 && (v2 > 6 || (v2 == 6 && v3 >= 2)))
 	return r, nil
+}
+
+// iptables returns the go-iptables handle, made on first use.
+func (r *execRunner) iptables() (*iptables.IPTables, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ipt == nil {
+		ipt, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4))
+		if err != nil {
+			return nil, fmt.Errorf("locating iptables: %w", err)
+		}
+		r.ipt = ipt
+	}
+	return r.ipt, nil
 }
 
 func lookPath(name string) (string, error) {
@@ -73,11 +90,27 @@ func (r *execRunner) save() ([]byte, error) {
 }
 
 func (r *execRunner) restore(payload []byte, noflush bool) error {
+	r.mu.Lock()
+	wait := r.wait
+	r.mu.Unlock()
+	stderr, err := r.restoreOnce(payload, noflush, wait)
+	if err != nil && wait && strings.Contains(stderr, "--wait") {
+		// An iptables-restore older than 1.6.2: no --wait, ever.
+		r.mu.Lock()
+		r.wait = false
+		r.mu.Unlock()
+		_, err = r.restoreOnce(payload, noflush, false)
+	}
+	return err
+}
+
+// restoreOnce runs iptables-restore and returns its stderr with its error.
+func (r *execRunner) restoreOnce(payload []byte, noflush, wait bool) (string, error) {
 	var args []string
 	if noflush {
 		args = append(args, "--noflush")
 	}
-	if r.wait {
+	if wait {
 		args = append(args, "--wait")
 	}
 	var stderr bytes.Buffer
@@ -88,9 +121,9 @@ func (r *execRunner) restore(payload []byte, noflush bool) error {
 		if l := failedLine(msg, payload); l != "" {
 			msg += fmt.Sprintf(" (%q)", l)
 		}
-		return fmt.Errorf("running iptables-restore %s: %w: %s", strings.Join(args, " "), err, msg)
+		return stderr.String(), fmt.Errorf("running iptables-restore %s: %w: %s", strings.Join(args, " "), err, msg)
 	}
-	return nil
+	return "", nil
 }
 
 var lineRE = regexp.MustCompile(`Error occurred at line: (\d+)`)
@@ -110,26 +143,29 @@ func failedLine(msg string, payload []byte) string {
 }
 
 func (r *execRunner) apply(o op) error {
-	var err error
+	ipt, err := r.iptables()
+	if err != nil {
+		return err
+	}
 	switch o.kind {
 	case opNewChain:
 		var ok bool
-		if ok, err = r.ipt.ChainExists(o.table, o.chain); err == nil && !ok {
-			err = r.ipt.NewChain(o.table, o.chain)
+		if ok, err = ipt.ChainExists(o.table, o.chain); err == nil && !ok {
+			err = ipt.NewChain(o.table, o.chain)
 		}
 	case opInsert:
-		err = r.ipt.Insert(o.table, o.chain, 1, o.spec...)
+		err = ipt.Insert(o.table, o.chain, 1, o.spec...)
 	case opAppend:
-		err = r.ipt.Append(o.table, o.chain, o.spec...)
+		err = ipt.Append(o.table, o.chain, o.spec...)
 	case opDelete:
-		err = r.ipt.Delete(o.table, o.chain, o.spec...)
+		err = ipt.Delete(o.table, o.chain, o.spec...)
 	case opFlush:
 		var ok bool
-		if ok, err = r.ipt.ChainExists(o.table, o.chain); err == nil && ok {
-			err = r.ipt.ClearChain(o.table, o.chain) // flushes an existing chain
+		if ok, err = ipt.ChainExists(o.table, o.chain); err == nil && ok {
+			err = ipt.ClearChain(o.table, o.chain) // flushes an existing chain
 		}
 	case opDeleteChain:
-		err = r.ipt.DeleteChain(o.table, o.chain)
+		err = ipt.DeleteChain(o.table, o.chain)
 	}
 	var ierr *iptables.Error
 	if (o.kind == opDelete || o.kind == opDeleteChain) && errors.As(err, &ierr) && ierr.IsNotExist() {

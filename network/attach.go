@@ -45,6 +45,9 @@ func validateAttach(n *Network, o *AttachOptions) error {
 			return fmt.Errorf("alias %q: %w: not a valid DNS name", a, ErrInvalid)
 		}
 	}
+	if len(o.Publish) > 0 && n.Internal {
+		return fmt.Errorf("network %q is internal: %w: no port can be published on it", n.Name, ErrInvalid)
+	}
 	return nil
 }
 
@@ -82,7 +85,7 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err := m.fault("resolve"); err != nil {
 		return nil, false, err
 	}
-	t, err := container.Resolve(ctx, spec)
+	t, err := m.resolve(ctx, spec)
 	if err != nil {
 		return nil, false, err
 	}
@@ -114,6 +117,10 @@ func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachO
 		}
 		if !static.IsValid() {
 			static = prev.IP.Addr()
+		}
+		// Its published ports too, as Docker keeps them over a restart.
+		if len(o.Publish) == 0 {
+			o.Publish = prev.portSpecs()
 		}
 	} else if errors.Is(perr, errDamaged) {
 		if err := m.clearDamaged(n, t.Key); err != nil {
@@ -193,6 +200,18 @@ func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachO
 	}
 	ep.Links = o.Links
 
+	if err := m.fault("ports"); err != nil {
+		return nil, false, err
+	}
+	if len(o.Publish) > 0 {
+		// The daemon binds the host ports first: a port that is taken
+		// fails the attach before anything is built.
+		u.push(func() error { return m.releasePorts(ep) })
+		if ep.Ports, err = m.holdPorts(ep, o.Publish); err != nil {
+			return nil, false, err
+		}
+	}
+
 	if err := m.fault("record"); err != nil {
 		return nil, false, err
 	}
@@ -232,6 +251,11 @@ func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachO
 	}
 	if err := veth.Configure(h, peer); err != nil {
 		return nil, false, err
+	}
+	if len(ep.Ports) > 0 {
+		if err := m.publish(n, ep, &u); err != nil {
+			return nil, false, err
+		}
 	}
 
 	if err := m.fault("hosts"); err != nil {
@@ -320,6 +344,9 @@ func (m *Manager) linkEntries(netName string, links []string) ([]container.Hosts
 // clearDamaged removes what a damaged endpoint record stood for, found by
 // what is derived from its id alone: its veth and the addresses it owns.
 func (m *Manager) clearDamaged(n *Network, id string) error {
+	if err := m.unpublish(n.Name, id, nil); err != nil {
+		return err
+	}
 	if err := veth.Delete(hostVethName(n, id)); err != nil {
 		return err
 	}

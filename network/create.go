@@ -165,7 +165,7 @@ func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
 }
 
 func (n *Network) bridgeConfig() bridge.Config {
-	return bridge.Config{Name: n.Bridge, Gateway: netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), MTU: n.MTU}
+	return bridge.Config{Name: n.Bridge, Gateway: netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), MTU: n.MTU, RouteLocalnet: !n.Internal}
 }
 
 func (n *Network) firewall() nat.Network {

@@ -53,6 +53,8 @@ type daemon struct {
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*Network // configs, read once; refreshed by sync
 	reaper    reaper              // deletes retired veths in the background
+
+	ports *portHolder // published host ports, held for their endpoints
 }
 
 // sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
@@ -98,7 +100,8 @@ func (m *Manager) RunDaemon(ctx context.Context, o DaemonOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &daemon{m: m, opts: o, table: dns.NewTable(), ctx: ctx,
-		sandboxes: map[uint64]*sandbox{}, gateways: map[string]*gateway{}, nets: map[string]*Network{}}
+		sandboxes: map[uint64]*sandbox{}, gateways: map[string]*gateway{}, nets: map[string]*Network{},
+		ports: newPortHolder()}
 	if len(o.Upstreams) > 0 {
 		d.fwd = &dns.UpstreamForwarder{Servers: o.Upstreams}
 	}
@@ -151,7 +154,8 @@ func (d *daemon) serveControl(c net.Conn) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	var req daemonRequest
 	var rep daemonReply
-	if err := json.NewDecoder(c).Decode(&req); err != nil {
+	var err error
+	if err = json.NewDecoder(c).Decode(&req); err != nil {
 		rep.Error = "bad request: " + err.Error()
 	} else {
 		switch req.Op {
@@ -175,6 +179,16 @@ func (d *daemon) serveControl(c net.Conn) {
 			d.sync()
 		case "records":
 			rep.Records = d.records(req.Network)
+		case "hold":
+			if req.Endpoint == nil {
+				rep.Error = "hold: no endpoint"
+			} else if rep.Ports, err = d.ports.hold(portKey(req.Endpoint), req.Ports); err != nil {
+				rep.Error = err.Error()
+			}
+		case "release":
+			if req.Endpoint != nil {
+				d.ports.release(portKey(req.Endpoint))
+			}
 		default:
 			rep.Error = fmt.Sprintf("unknown op %q", req.Op)
 		}
@@ -363,7 +377,7 @@ func (d *daemon) ensureGateway(n *Network) error {
 func (d *daemon) sync() int {
 	nets, _ := d.m.List()
 	want := map[string]bool{}
-	var eps []*Endpoint
+	var eps, withPorts []*Endpoint
 	for _, n := range nets {
 		want[n.Name] = true
 		list, _ := d.m.Endpoints(n.Name)
@@ -371,8 +385,12 @@ func (d *daemon) sync() int {
 			if alive(ep) {
 				eps = append(eps, ep)
 			}
+			if len(ep.Ports) > 0 {
+				withPorts = append(withPorts, ep)
+			}
 		}
 	}
+	d.syncPorts(withPorts)
 	d.mu.Lock()
 	d.nets = map[string]*Network{}
 	for _, n := range nets {
@@ -465,6 +483,7 @@ func (d *daemon) records(netName string) []DNSRecord {
 
 func (d *daemon) closeAll() {
 	defer d.reaper.wait()
+	d.ports.closeAll()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, sb := range d.sandboxes {

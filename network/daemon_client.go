@@ -18,17 +18,19 @@ const DefaultRunDir = "/run/plumb"
 // daemonRequest is one request on the daemon's control socket: one JSON
 // object per connection, answered by one daemonReply.
 type daemonRequest struct {
-	Op       string    `json:"op"` // ping, up, down, sync, records
-	Network  string    `json:"network,omitempty"`
-	Endpoint *Endpoint `json:"endpoint,omitempty"`
+	Op       string        `json:"op"` // ping, up, down, sync, records, hold, release
+	Network  string        `json:"network,omitempty"`
+	Endpoint *Endpoint     `json:"endpoint,omitempty"`
+	Ports    []portRequest `json:"ports,omitempty"` // hold
 	// Reap, with "down", asks the daemon to delete a retired veth in the
 	// background (reap.go).
 	Reap *reapRequest `json:"reap,omitempty"`
 }
 
 type daemonReply struct {
-	Error   string      `json:"error,omitempty"`
-	Records []DNSRecord `json:"records,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Records []DNSRecord     `json:"records,omitempty"`
+	Ports   []PublishedPort `json:"ports,omitempty"` // hold
 }
 
 // DNSRecord is one name the daemon answers, for `plumb dns ls`.
@@ -145,6 +147,30 @@ func (m *Manager) daemonUp(ep *Endpoint) error {
 // this returns. A daemon that is not running has nothing to forget.
 func (m *Manager) daemonDown(ep *Endpoint) error {
 	_, err := m.ask(daemonRequest{Op: "down", Endpoint: ep}, false)
+	if errors.Is(err, ErrDaemonNotRunning) {
+		return nil
+	}
+	return err
+}
+
+// holdPorts has the daemon bind the host side of specs for ep (starting
+// it if needed) and returns the ports it holds: the host ports are
+// reserved from then on, until releasePorts.
+func (m *Manager) holdPorts(ep *Endpoint, specs []PortSpec) ([]PublishedPort, error) {
+	rep, err := m.ask(daemonRequest{Op: "hold", Endpoint: ep, Ports: portRequests(specs)}, true)
+	if err != nil {
+		if rep != nil && rep.Error != "" {
+			return nil, errors.New(rep.Error) // "publishing 0.0.0.0:80/tcp: port is already in use"
+		}
+		return nil, err
+	}
+	return rep.Ports, nil
+}
+
+// releasePorts has the daemon close ep's host ports. A daemon that is not
+// running holds nothing.
+func (m *Manager) releasePorts(ep *Endpoint) error {
+	_, err := m.ask(daemonRequest{Op: "release", Endpoint: ep}, false)
 	if errors.Is(err, ErrDaemonNotRunning) {
 		return nil
 	}

@@ -24,7 +24,7 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 			return nil, err
 		}
 	}
-	t, rerr := container.Resolve(ctx, spec)
+	t, rerr := m.resolve(ctx, spec)
 	if rerr != nil && !errors.Is(rerr, container.ErrNotFound) && !errors.Is(rerr, container.ErrNotRunning) && !errors.Is(rerr, container.ErrDockerUnavailable) {
 		return nil, rerr
 	}
@@ -49,6 +49,22 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 		done = append(done, ep)
 	}
 	return done, errors.Join(errs...)
+}
+
+// EndpointsOf returns the endpoints of the target spec on every network,
+// or on netName: what `plumb port` and `plumb detach` look at. A target
+// that is gone is found by its recorded spec, name or id prefix.
+func (m *Manager) EndpointsOf(ctx context.Context, spec, netName string) ([]*Endpoint, error) {
+	if netName != "" {
+		if _, err := m.Get(netName); err != nil {
+			return nil, err
+		}
+	}
+	t, err := m.resolve(ctx, spec)
+	if err != nil && !errors.Is(err, container.ErrNotFound) && !errors.Is(err, container.ErrNotRunning) && !errors.Is(err, container.ErrDockerUnavailable) {
+		return nil, err
+	}
+	return m.findEndpoints(spec, t, netName)
 }
 
 // findEndpoints returns the endpoints of the target. A resolved target is
@@ -128,6 +144,11 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 	// Names first: they stop resolving before anything else goes.
 	if err := m.daemonDown(ep); err != nil {
 		errs = append(errs, err)
+	}
+	if len(ep.Ports) > 0 {
+		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	hosts := container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile)
 	resolv := container.ResolvFileOf(container.Kind(ep.Kind), ep.Target, ep.ResolvFile)

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/internal/atomicfile"
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
@@ -25,6 +27,9 @@ type Manager struct {
 	// NoDNS leaves the name service out of attach: no daemon is started
 	// and no listener is made (for hosts that want only plumbing).
 	NoDNS bool
+	// Docker is the Engine API client of the sandbox commands; nil: the
+	// process's client from $DOCKER_HOST.
+	Docker *container.DockerClient
 	// Fault, when set, is called before each named step of Attach and
 	// Create; an error it returns fails that step. Tests use it to prove
 	// that every failure rolls back.
@@ -37,6 +42,12 @@ func NewManager(stateDir string) *Manager {
 		stateDir = DefaultStateDir
 	}
 	return &Manager{StateDir: stateDir}
+}
+
+// resolve resolves a target spec with m.Docker (nil: the process's client).
+func (m *Manager) resolve(ctx context.Context, spec string) (*container.Target, error) {
+	r := container.Resolver{Docker: m.Docker}
+	return r.Resolve(ctx, spec)
 }
 
 func (m *Manager) fault(step string) error {

@@ -25,26 +25,27 @@ type Network struct {
 // endpoints/<id>.json. Its ID is stable for the target: the Docker container
 // id, or the device and inode of the network namespace.
 type Endpoint struct {
-	ID            string       `json:"id"`
-	Network       string       `json:"network"`
-	Target        string       `json:"target"`
-	Kind          string       `json:"kind"`
-	ContainerID   string       `json:"containerId,omitempty"`
-	ContainerName string       `json:"containerName,omitempty"`
-	Hostname      string       `json:"hostname,omitempty"`
-	PID           int          `json:"pid,omitempty"`
-	NetNS         string       `json:"netns"`
-	NetNSInode    uint64       `json:"netnsInode"`
-	IP            netip.Prefix `json:"ip"`
-	MAC           string       `json:"mac"`
-	HostVeth      string       `json:"hostVeth"`
-	IfName        string       `json:"ifname"`
-	DefaultRoute  bool         `json:"defaultRoute"`
-	Aliases       []string     `json:"aliases,omitempty"`
-	HostsFile     string       `json:"hostsFile,omitempty"`
-	ResolvFile    string       `json:"resolvFile,omitempty"`
-	Links         []string     `json:"links,omitempty"`
-	Created       time.Time    `json:"created"`
+	ID            string          `json:"id"`
+	Network       string          `json:"network"`
+	Target        string          `json:"target"`
+	Kind          string          `json:"kind"`
+	ContainerID   string          `json:"containerId,omitempty"`
+	ContainerName string          `json:"containerName,omitempty"`
+	Hostname      string          `json:"hostname,omitempty"`
+	PID           int             `json:"pid,omitempty"`
+	NetNS         string          `json:"netns"`
+	NetNSInode    uint64          `json:"netnsInode"`
+	IP            netip.Prefix    `json:"ip"`
+	MAC           string          `json:"mac"`
+	HostVeth      string          `json:"hostVeth"`
+	IfName        string          `json:"ifname"`
+	DefaultRoute  bool            `json:"defaultRoute"`
+	Aliases       []string        `json:"aliases,omitempty"`
+	HostsFile     string          `json:"hostsFile,omitempty"`
+	ResolvFile    string          `json:"resolvFile,omitempty"`
+	Links         []string        `json:"links,omitempty"`
+	Ports         []PublishedPort `json:"ports,omitempty"`
+	Created       time.Time       `json:"created"`
 }
 
 // Names are the names the endpoint answers to on its network, in order:
@@ -82,5 +83,12 @@ type AttachOptions struct {
 	MAC     string     // empty for the 02:42:… MAC derived from the IP
 	IfName  string     // empty for eth0 or the next free ethN
 	Aliases []string
-	Links   []string // NAME[:ALIAS] of endpoints on the same network, written to /etc/hosts
+	Links   []string   // NAME[:ALIAS] of endpoints on the same network, written to /etc/hosts
+	Publish []PortSpec // -p: host ports to publish
 }
+
+// Stale reports whether the endpoint's network namespace is gone (the
+// container stopped or restarted, the process exited, the netns was
+// deleted): its record outlives it until a detach, or a re-attach of the
+// same target, which gets the same address back.
+func (e *Endpoint) Stale() bool { return !alive(e) }

@@ -16,6 +16,7 @@ namespace), or a namespace path such as /var/run/netns/NAME or /proc/N/ns/net.`
 func newAttachCmd(a *app) *cobra.Command {
 	var o network.AttachOptions
 	var ip string
+	var publish []string
 	c := &cobra.Command{
 		Use:   "attach [OPTIONS] TARGET --net NETWORK",
 		Short: "Attach a container, process or namespace to a network",
@@ -26,6 +27,13 @@ func newAttachCmd(a *app) *cobra.Command {
 			if o.IP, err = parseAddr("ip", ip); err != nil {
 				return err
 			}
+			for _, p := range publish {
+				spec, err := network.ParsePortSpec(p)
+				if err != nil {
+					return err
+				}
+				o.Publish = append(o.Publish, spec)
+			}
 			ep, already, err := a.manager().Attach(cmd.Context(), args[0], o)
 			if err != nil {
 				return err
@@ -35,6 +43,9 @@ func newAttachCmd(a *app) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(a.out, "%s attached to %s: %s on %s (%s, host %s)\n", args[0], ep.Network, ep.IP, ep.IfName, ep.MAC, ep.HostVeth)
+			for _, p := range ep.Ports {
+				fmt.Fprintf(a.out, "published %s\n", p)
+			}
 			return nil
 		},
 	}
@@ -46,6 +57,7 @@ func newAttachCmd(a *app) *cobra.Command {
 	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
 	f.StringVar(&o.IfName, "ifname", "", "interface name inside the target (default: eth0, or the next free ethN)")
 	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the target on this network (repeatable)")
+	f.StringArrayVarP(&publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port on the host, Docker's -p; ranges N-M (repeatable)")
 	f.StringArrayVar(&o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network, Docker's legacy --link (repeatable)")
 	c.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if netAlias != "" {

@@ -26,15 +26,16 @@ func newPsCmd(a *app) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				if eps == nil {
-					eps = []*network.Endpoint{}
+				rows := make([]psRow, 0, len(eps))
+				for _, ep := range eps {
+					rows = append(rows, psRow{Endpoint: ep, Stale: ep.Stale()})
 				}
-				return writeJSON(a.out, eps)
+				return writeJSON(a.out, rows)
 			}
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME")
+			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME\tPORTS\tSTATE")
 			for _, ep := range eps {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep), epState(ep))
 			}
 			return w.Flush()
 		},
@@ -42,6 +43,23 @@ func newPsCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&netName, "net", "", "only endpoints of this network")
 	c.Flags().StringVar(&format, "format", "", "output format: table or json")
 	return c
+}
+
+// psRow is one endpoint in `ps --format json`: its record, and whether its
+// namespace is gone.
+type psRow struct {
+	*network.Endpoint
+	Stale bool `json:"stale"`
+}
+
+// epState is ps's STATE column: "up", or "stale" when the endpoint's
+// namespace is gone (a stopped or restarted container, a deleted netns):
+// `plumb attach` again gives it back its address, `plumb detach` clears it.
+func epState(ep *network.Endpoint) string {
+	if ep.Stale() {
+		return "stale"
+	}
+	return "up"
 }
 
 func displayName(ep *network.Endpoint) string {

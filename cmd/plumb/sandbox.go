@@ -1,0 +1,175 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbnet/plumb/network"
+)
+
+func newSandboxCmd(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Manage sandboxes: holder containers whose network is ready before an app starts",
+		Long: `A sandbox is Kubernetes' pause pattern: plumb starts a tiny holder container NAME
+(--network=none, hostname NAME, running 'plumb hold' from an image plumb imports from
+its own binary) and attaches it. Applications then run in its network namespace:
+
+  plumb sandbox create sinatra-web --net sinatra-net
+  docker run -d --network=container:sinatra-web sinatra:app
+
+and find their address, names (/etc/hosts, resolv.conf and 127.0.0.11) and ports
+ready at start; restarting them keeps all of it.`,
+	}
+	c.AddCommand(newSandboxCreateCmd(a), newSandboxRmCmd(a), newSandboxLsCmd(a))
+	return c
+}
+
+func newSandboxCreateCmd(a *app) *cobra.Command {
+	var o network.AttachOptions
+	var ip, netAlias string
+	var publish []string
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] NAME --net NETWORK",
+		Short: "Start a holder container NAME and attach it to a network",
+		Args:  cobra.ExactArgs(1),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return netFlag(&o.Network, netAlias)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.IP, err = parseAddr("ip", ip); err != nil {
+				return err
+			}
+			for _, p := range publish {
+				spec, err := network.ParsePortSpec(p)
+				if err != nil {
+					return err
+				}
+				o.Publish = append(o.Publish, spec)
+			}
+			ep, already, err := a.manager().CreateSandbox(cmd.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			if already {
+				fmt.Fprintf(a.out, "sandbox %s is already on %s (%s), nothing to do\n", args[0], ep.Network, ep.IP.Addr())
+				return nil
+			}
+			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, ep.IP, ep.IfName, args[0])
+			for _, p := range ep.Ports {
+				fmt.Fprintf(a.out, "published %s\n", p)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Network, "net", "", "network to attach to (required)")
+	f.StringVar(&netAlias, "network", "", "same as --net")
+	f.StringVar(&ip, "ip", "", "static IPv4 address (default: the next free one)")
+	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
+	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the sandbox on this network (repeatable)")
+	f.StringArrayVarP(&publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port of the sandbox on the host, Docker's -p; HOSTPORT may be a range N-M, meaning its first free port (repeatable)")
+	f.StringArrayVar(&o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network (repeatable)")
+	return c
+}
+
+// netFlag merges --network into --net and requires one of them.
+func netFlag(net *string, alias string) error {
+	if alias != "" {
+		if *net != "" && *net != alias {
+			return usageError{fmt.Errorf("--net %q and --network %q disagree", *net, alias)}
+		}
+		*net = alias
+	}
+	if *net == "" {
+		return usageError{errors.New(`required flag "--net" not set`)}
+	}
+	return nil
+}
+
+func newSandboxRmCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NAME...",
+		Aliases: []string{"remove"},
+		Short:   "Detach sandboxes from their networks and remove their holders (safe to repeat)",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m := a.manager()
+			var failed []string
+			for _, name := range args {
+				_, removed, err := m.RemoveSandbox(cmd.Context(), name)
+				if err != nil {
+					failed = append(failed, err.Error())
+					continue
+				}
+				if removed {
+					fmt.Fprintln(a.out, name)
+				} else {
+					fmt.Fprintf(a.out, "sandbox %s does not exist, nothing to do\n", name)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%s", strings.Join(failed, "; "))
+			}
+			return nil
+		},
+	}
+}
+
+func newSandboxLsCmd(a *app) *cobra.Command {
+	var format string
+	var quiet bool
+	c := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List this state directory's sandboxes",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			sbs, err := a.manager().Sandboxes(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if sbs == nil {
+					sbs = []*network.Sandbox{}
+				}
+				return writeJSON(a.out, sbs)
+			}
+			if quiet {
+				for _, sb := range sbs {
+					fmt.Fprintln(a.out, sb.Name)
+				}
+				return nil
+			}
+			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "NAME\tCONTAINER ID\tSTATE\tNETWORKS")
+			for _, sb := range sbs {
+				state := "running"
+				if !sb.Running {
+					state = "stopped"
+				}
+				var nets []string
+				for _, ep := range sb.Endpoints {
+					s := ep.Network + " " + ep.IP.Addr().String()
+					if ep.Stale() {
+						s += " (stale)"
+					}
+					nets = append(nets, s)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", sb.Name, shortID(sb.ContainerID), state, dash(strings.Join(nets, ", ")))
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().StringVar(&format, "format", "", "output format: table or json")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display names")
+	return c
+}

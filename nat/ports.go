@@ -1,0 +1,221 @@
+package nat
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Port is one published port: what reaches the host on HostIP:HostPort
+// over Proto is sent to ContainerIP:ContainerPort, as `docker run -p` does.
+type Port struct {
+	Proto         string     // "tcp" or "udp"
+	HostIP        netip.Addr // the zero Addr or 0.0.0.0: every address of the host
+	HostPort      uint16
+	ContainerIP   netip.Addr
+	ContainerPort uint16
+}
+
+// String is Docker's notation, "0.0.0.0:8080->80/tcp" (container side as
+// `docker ps` shows it).
+func (p Port) String() string {
+	return fmt.Sprintf("%s:%d->%d/%s", p.hostIP(), p.HostPort, p.ContainerPort, p.Proto)
+}
+
+func (p Port) hostIP() netip.Addr {
+	if !p.HostIP.IsValid() {
+		return netip.IPv4Unspecified()
+	}
+	return p.HostIP
+}
+
+// ErrInvalidPort is wrapped by every error ValidatePort returns.
+var ErrInvalidPort = errors.New("invalid port mapping")
+
+// ValidatePort reports whether p can be turned into rules.
+func ValidatePort(p Port) error {
+	switch {
+	case p.Proto != "tcp" && p.Proto != "udp":
+		return fmt.Errorf("%w: protocol %q (want tcp or udp)", ErrInvalidPort, p.Proto)
+	case p.HostPort == 0 || p.ContainerPort == 0:
+		return fmt.Errorf("%w %s: port 0", ErrInvalidPort, p)
+	case p.HostIP.IsValid() && !p.HostIP.Is4():
+		return fmt.Errorf("%w %s: host address is not IPv4", ErrInvalidPort, p)
+	case !p.ContainerIP.Is4():
+		return fmt.Errorf("%w %s: container address %v is not IPv4", ErrInvalidPort, p, p.ContainerIP)
+	}
+	return nil
+}
+
+// ownerRE keeps an owner a single token in a rule comment.
+var ownerRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// portComment is the comment of the port rules of owner on network name:
+// "plumb:NAME/OWNER", which DeleteNetwork removes with the network's rules.
+func portComment(name, owner string) string { return NetworkComment(name) + "/" + owner }
+
+// PortRules returns the nat rules that publish ports for owner (an
+// endpoint id) on the network named name, in the order AddPorts appends
+// them: for each port, the DNAT in PLUMB-PREROUTING (traffic from other
+// hosts and from containers) and the one in PLUMB-OUTPUT (the host itself,
+// localhost included). A port bound to a loopback address gets only the
+// OUTPUT rule, so that nothing but the host reaches it. For
+// 0.0.0.0:8080->80/tcp of 172.30.0.2:
+//
+//	-t nat -A PLUMB-PREROUTING -p tcp -m tcp --dport 8080 -m comment --comment plumb:NAME/OWNER -j DNAT --to-destination 172.30.0.2:80
+//	-t nat -A PLUMB-OUTPUT     -p tcp -m tcp --dport 8080 -m comment --comment plumb:NAME/OWNER -j DNAT --to-destination 172.30.0.2:80
+//
+// Both chains are entered only for destinations of type LOCAL (see the
+// skeleton); the forwarding, localhost and hairpin rules every network
+// carries (see Rules) do the rest.
+func PortRules(name, owner string, ports []Port) []Rule {
+	var rules []Rule
+	for _, p := range ports {
+		var spec []string
+		if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
+			spec = append(spec, "-d", netip.PrefixFrom(p.HostIP, 32).String())
+		}
+		spec = append(spec, "-p", p.Proto, "-m", p.Proto, "--dport", strconv.Itoa(int(p.HostPort)),
+			"-m", "comment", "--comment", portComment(name, owner),
+			"-j", "DNAT", "--to-destination", netip.AddrPortFrom(p.ContainerIP, p.ContainerPort).String())
+		if !p.HostIP.IsLoopback() {
+			rules = append(rules, Rule{TableNAT, ChainPrerouting, spec})
+		}
+		rules = append(rules, Rule{TableNAT, ChainOutput, spec})
+	}
+	return rules
+}
+
+// AddPorts installs PortRules(n.Name, owner, ports) with a single
+// `iptables-restore --noflush`, without reading the ruleset first: the
+// caller guarantees owner has no port rules yet (DeletePorts first when in
+// doubt). When the restore fails because plumb's chains are missing (a
+// network created by an older plumb, say), it ensures n's rules and
+// retries once. Equivalent to `iptables -t nat -A ...` for each rule.
+func (f *Firewall) AddPorts(n Network, owner string, ports []Port) error {
+	if err := f.checkPorts(n.Name, owner, ports); err != nil {
+		return err
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	unlock, err := f.lock()
+	if err != nil {
+		return fmt.Errorf("publishing ports of %s: %w", owner, err)
+	}
+	defer unlock()
+	var p plan
+	for _, r := range PortRules(n.Name, owner, ports) {
+		p.ops = append(p.ops, op{kind: opAppend, table: r.Table, chain: r.Chain, spec: r.Spec})
+	}
+	if err := f.run.restore(p.payload(), true); err != nil {
+		if err := n.Validate(); err != nil {
+			return fmt.Errorf("publishing ports of %s: %w", owner, err)
+		}
+		if eerr := f.ensureOnce(n); eerr != nil {
+			return fmt.Errorf("publishing ports of %s: %w (repairing the network's rules: %v)", owner, err, eerr)
+		}
+		if err := f.run.restore(p.payload(), true); err != nil {
+			return fmt.Errorf("publishing ports of %s: %w", owner, err)
+		}
+	}
+	return nil
+}
+
+// DeletePorts removes every port rule of owner on the network named name
+// (comment "plumb:NAME/OWNER"): one iptables-save, and one
+// `iptables-restore --noflush` when there is anything to remove. Rules
+// already gone are success. Equivalent to `iptables -t nat -D ...` for
+// each rule found.
+func (f *Firewall) DeletePorts(name, owner string) error {
+	if err := f.checkPorts(name, owner, nil); err != nil {
+		return err
+	}
+	unlock, err := f.lock()
+	if err != nil {
+		return fmt.Errorf("unpublishing ports of %s: %w", owner, err)
+	}
+	defer unlock()
+	s, err := f.snapshot()
+	if err != nil {
+		return fmt.Errorf("unpublishing ports of %s: %w", owner, err)
+	}
+	var p plan
+	comment := portComment(name, owner)
+	for _, d := range skeleton {
+		for _, r := range rulesWithComment(s.tables[d.table].chain(d.name), comment) {
+			p.ops = append(p.ops, op{kind: opDelete, table: d.table, chain: d.name, spec: r})
+		}
+	}
+	if len(p.ops) == 0 {
+		return nil
+	}
+	if err := f.run.restore(p.payload(), true); err != nil {
+		var errs []error
+		for _, o := range p.ops {
+			if err := f.run.apply(o); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("unpublishing ports of %s: %w", owner, err)
+		}
+	}
+	return nil
+}
+
+func (f *Firewall) checkPorts(name, owner string, ports []Port) error {
+	if err := validateName(name); err != nil {
+		return fmt.Errorf("port rules of network %q: %w", name, err)
+	}
+	if !ownerRE.MatchString(owner) {
+		return fmt.Errorf("port rules of network %q: %w: owner %q", name, ErrInvalidNetwork, owner)
+	}
+	for _, p := range ports {
+		if err := ValidatePort(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FlushUDP deletes the conntrack entries of UDP traffic to the host ports
+// of ports, so that a datagram flow that was going to an old container (or
+// nowhere) before the port was published or unpublished is matched against
+// the new rules at once rather than after its timeout. TCP ports are left
+// alone: a new TCP connection creates a new entry. Equivalent to
+// `conntrack -D -p udp --orig-port-dst HOSTPORT` for each UDP port.
+func FlushUDP(ports []Port) error {
+	var filters []netlink.CustomConntrackFilter
+	for _, p := range ports {
+		if p.Proto != "udp" {
+			continue
+		}
+		f := &netlink.ConntrackFilter{}
+		if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
+			return err
+		}
+		if err := f.AddPort(netlink.ConntrackOrigDstPort, p.HostPort); err != nil {
+			return err
+		}
+		if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
+			if err := f.AddIP(netlink.ConntrackOrigDstIP, net.IP(p.HostIP.AsSlice())); err != nil {
+				return err
+			}
+		}
+		filters = append(filters, f)
+	}
+	if len(filters) == 0 {
+		return nil
+	}
+	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
+		return fmt.Errorf("flushing udp conntrack entries: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package network
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/plumbnet/plumb/container"
+)
+
+const (
+	// SandboxImageRepo is the repository of the holder image plumb imports
+	// from its own binary; the tag is the binary's hash, so each plumb
+	// build brings its own.
+	SandboxImageRepo = "plumb/sandbox"
+	// SandboxImageLabel marks the holder images (`docker images --filter
+	// label=org.plumbnet.plumb.sandbox-image` finds them).
+	SandboxImageLabel = "org.plumbnet.plumb.sandbox-image"
+	// holderPath is where the plumb binary sits in the holder image.
+	holderPath = "/plumb"
+	// holderUser runs `plumb hold`: waiting for a signal needs no root.
+	holderUser = "65534:65534"
+)
+
+// selfExe is the binary put in the holder image; tests replace it.
+var selfExe = "/proc/self/exe"
+
+// ensureSandboxImage returns the holder image for this plumb binary,
+// importing it first when dockerd does not have it. Equivalent to:
+//
+//	tar -c plumb | docker import --change 'CMD ["/plumb","hold"]' - plumb/sandbox:HASH
+func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string, error) {
+	bin, err := os.ReadFile(selfExe)
+	if err != nil {
+		return "", fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
+	}
+	sum := sha256.Sum256(bin)
+	tag := hex.EncodeToString(sum[:])[:16]
+	ref := SandboxImageRepo + ":" + tag
+	if _, err := dc.ImageLabels(ctx, ref); err == nil {
+		return ref, nil
+	} else if !errors.Is(err, container.ErrNotFound) {
+		return "", err
+	}
+	if err := checkStatic(bin); err != nil {
+		return "", err
+	}
+	layer, err := holderLayer(bin)
+	if err != nil {
+		return "", err
+	}
+	changes := []string{
+		`CMD ["` + holderPath + `", "hold"]`,
+		"USER " + holderUser,
+		"LABEL " + SandboxImageLabel + "=" + tag,
+	}
+	if err := dc.ImportImage(ctx, bytes.NewReader(layer), SandboxImageRepo, tag, changes); err != nil {
+		return "", err
+	}
+	pruneSandboxImages(ctx, dc, ref)
+	return ref, nil
+}
+
+// pruneSandboxImages removes the holder images of other plumb builds that
+// no container uses any more, so that rebuilding plumb does not pile them
+// up. It is best effort: dockerd refuses an image in use, and that is fine.
+func pruneSandboxImages(ctx context.Context, dc *container.DockerClient, keep string) {
+	refs, err := dc.ImageRefs(ctx, SandboxImageLabel)
+	if err != nil {
+		return
+	}
+	for _, r := range refs {
+		if r != keep && strings.HasPrefix(r, SandboxImageRepo+":") {
+			_ = dc.RemoveImage(ctx, r)
+		}
+	}
+}
+
+// checkStatic refuses a dynamically linked plumb: the holder image has no
+// libc, and its container would die at once with a puzzling "no such file".
+func checkStatic(bin []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("sandbox image: the plumb binary is not an ELF file: %w", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return errors.New("sandbox image: this plumb binary is dynamically linked; build it with CGO_ENABLED=0 (make build)")
+		}
+	}
+	return nil
+}
+
+// holderLayer is the holder image's root file system: the plumb binary,
+// the mount points Docker needs, and empty /etc files that Docker
+// bind-mounts over. Every entry belongs to root.
+func holderLayer(bin []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mtime := time.Unix(0, 0)
+	type entry struct {
+		name string
+		mode int64
+		data []byte
+		dir  bool
+	}
+	entries := []entry{
+		{name: "etc/", mode: 0o755, dir: true},
+		{name: "proc/", mode: 0o555, dir: true},
+		{name: "sys/", mode: 0o555, dir: true},
+		{name: "dev/", mode: 0o755, dir: true},
+		{name: "tmp/", mode: 0o1777, dir: true},
+		{name: "etc/hosts", mode: 0o644},
+		{name: "etc/resolv.conf", mode: 0o644},
+		{name: "etc/hostname", mode: 0o644},
+		{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/:/plumb\nnobody:x:65534:65534:nobody:/:/plumb\n")},
+		{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")},
+		{name: holderPath[1:], mode: 0o755, data: bin},
+	}
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: mtime, Typeflag: tar.TypeReg, Size: int64(len(e.data))}
+		if e.dir {
+			h.Typeflag, h.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, fmt.Errorf("sandbox image: writing %s: %w", e.name, err)
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			return nil, fmt.Errorf("sandbox image: writing %s: %w", e.name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("sandbox image: %w", err)
+	}
+	return buf.Bytes(), nil
+}

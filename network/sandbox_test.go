@@ -1,0 +1,203 @@
+package network
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/plumbnet/plumb/container"
+)
+
+const sbID = "0990b79055bf948628959b62b348f75f7584fb9f36b4c756ed16a2be1067fcf0"
+
+// fakeDocker answers inspect of one container with labels, and counts every
+// request that would change something.
+type fakeDocker struct {
+	labels  map[string]string // nil: no such container
+	changes atomic.Int32
+}
+
+func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		f.changes.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"message":"unexpected"}`)
+		return
+	}
+	if f.labels == nil {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"message":"No such container"}`)
+		return
+	}
+	fmt.Fprintf(w, `{"Id":%q,"Name":"/web","State":{"Running":true,"Pid":1},"Config":{"Hostname":"web","Labels":{`, sbID)
+	first := true
+	for k, v := range f.labels {
+		if !first {
+			io.WriteString(w, ",")
+		}
+		first = false
+		fmt.Fprintf(w, "%q:%q", k, v)
+	}
+	io.WriteString(w, "}}}")
+}
+
+// sandboxManager is a Manager over a temp state dir holding network "n"
+// (config only), talking to f.
+func sandboxManager(t *testing.T, f *fakeDocker) *Manager {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	dc, err := container.NewDockerClient("unix://" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(t.TempDir())
+	m.Docker = dc
+	writeRaw(t, filepath.Join(m.netDir("n"), "network.json"),
+		`{"name":"n","id":"`+strings.Repeat("a", 64)+`","subnet":"10.9.0.0/24","gateway":"10.9.0.1","mtu":1500}`)
+	return m
+}
+
+func TestValidSandboxName(t *testing.T) {
+	for _, ok := range []string{"nginx", "sinatra-web-1", "a1", "web.app_2", strings.Repeat("a", 63)} {
+		if !validSandboxName(ok) {
+			t.Errorf("validSandboxName(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "a", "-web", "web-", "web.", "we b", "web/1", "ü1", strings.Repeat("a", 64), "/web"} {
+		if validSandboxName(bad) {
+			t.Errorf("validSandboxName(%q) = true", bad)
+		}
+	}
+}
+
+func TestCreateSandboxRefusesBeforeTouchingDocker(t *testing.T) {
+	f := &fakeDocker{}
+	m := sandboxManager(t, f)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		o    AttachOptions
+		is   error
+	}{
+		{"bad/name", AttachOptions{Network: "n"}, ErrInvalid},
+		{"web", AttachOptions{Network: "nope"}, ErrNotFound},
+		{"web", AttachOptions{Network: "n", IP: netip.MustParseAddr("10.8.0.2")}, ErrInvalid},
+		{"web", AttachOptions{Network: "n", Aliases: []string{"-x"}}, ErrInvalid},
+	}
+	for _, c := range cases {
+		if _, _, err := m.CreateSandbox(ctx, c.name, c.o); !errors.Is(err, c.is) {
+			t.Errorf("CreateSandbox(%q, %+v) = %v, want %v", c.name, c.o, err, c.is)
+		}
+	}
+	if n := f.changes.Load(); n != 0 {
+		t.Errorf("%d changing docker calls for refused creates", n)
+	}
+}
+
+func TestSandboxLeavesOtherContainersAlone(t *testing.T) {
+	ctx := context.Background()
+	// An ordinary container of that name.
+	f := &fakeDocker{labels: map[string]string{"maintainer": "someone"}}
+	m := sandboxManager(t, f)
+	if _, _, err := m.CreateSandbox(ctx, "web", AttachOptions{Network: "n"}); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "not a plumb sandbox") {
+		t.Errorf("create over a plain container: %v", err)
+	}
+	if _, _, err := m.RemoveSandbox(ctx, "web"); !errors.Is(err, ErrExists) {
+		t.Errorf("rm of a plain container: %v", err)
+	}
+	// Another state directory's holder.
+	f.labels = map[string]string{SandboxLabel: "/somewhere/else"}
+	if _, _, err := m.CreateSandbox(ctx, "web", AttachOptions{Network: "n"}); err == nil || !strings.Contains(err.Error(), "/somewhere/else") {
+		t.Errorf("create over another state dir's sandbox: %v", err)
+	}
+	if _, _, err := m.RemoveSandbox(ctx, "web"); err == nil || !strings.Contains(err.Error(), "/somewhere/else") {
+		t.Errorf("rm of another state dir's sandbox: %v", err)
+	}
+	if n := f.changes.Load(); n != 0 {
+		t.Errorf("%d changing docker calls on containers plumb does not own", n)
+	}
+}
+
+func TestRemoveSandboxThatIsGone(t *testing.T) {
+	f := &fakeDocker{}
+	m := sandboxManager(t, f)
+	eps, removed, err := m.RemoveSandbox(context.Background(), "web")
+	if err != nil || removed || len(eps) != 0 {
+		t.Errorf("rm of a missing sandbox = %v, %v, %v; want nothing to do", eps, removed, err)
+	}
+}
+
+func TestHolderLayer(t *testing.T) {
+	bin := []byte("\x7fELF-not-really")
+	layer, err := holderLayer(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(layer))
+	seen := map[string]*tar.Header{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := seen[h.Name]; dup {
+			t.Errorf("%s twice: docker import refuses duplicates", h.Name)
+		}
+		seen[h.Name] = h
+		if h.Name == "plumb" {
+			b, _ := io.ReadAll(tr)
+			if !bytes.Equal(b, bin) || h.Mode != 0o755 {
+				t.Errorf("plumb: mode %o, %d bytes", h.Mode, len(b))
+			}
+		}
+		if h.Uid != 0 || h.Gid != 0 || strings.HasPrefix(h.Name, "/") || strings.Contains(h.Name, "..") {
+			t.Errorf("entry %q uid %d gid %d", h.Name, h.Uid, h.Gid)
+		}
+	}
+	for _, want := range []string{"plumb", "etc/hosts", "etc/resolv.conf", "etc/hostname", "etc/passwd", "proc/", "tmp/"} {
+		if seen[want] == nil {
+			t.Errorf("no %s in the holder layer", want)
+		}
+	}
+}
+
+func TestCheckStatic(t *testing.T) {
+	// The test binary itself: static or not depending on cgo; either way
+	// checkStatic must say so without panicking.
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Skip(err)
+	}
+	_ = checkStatic(self)
+	for _, garbage := range [][]byte{nil, []byte("#!/bin/sh\n"), []byte("\x7fELF\x02\x01\x01")} {
+		if err := checkStatic(garbage); err == nil {
+			t.Errorf("checkStatic(%q) = nil", garbage)
+		}
+	}
+	if sh, err := os.ReadFile("/bin/sh"); err == nil {
+		if err := checkStatic(sh); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+			t.Errorf("checkStatic(/bin/sh) = %v, want dynamically linked", err)
+		}
+	}
+}
