@@ -60,7 +60,9 @@ type RuntimeConfig struct {
 	Aliases      map[string][]string `json:"aliases,omitempty"`
 }
 
-// PortMapping is one entry of the portMappings capability.
+// PortMapping is one entry of the portMappings capability: hostPort on
+// hostIP (every address when empty or 0.0.0.0) to containerPort, tcp
+// (default) or udp.
 type PortMapping struct {
 	HostPort      int    `json:"hostPort"`
 	ContainerPort int    `json:"containerPort"`
@@ -188,4 +190,40 @@ func (c *NetConf) attachRequest(cniArgs string) (ip netip.Addr, mac string, alia
 	}
 	aliases = c.RuntimeConfig.Aliases[c.Name]
 	return ip, mac, aliases, nil
+}
+
+// publish turns the portMappings capability into plumb's port specs, one
+// host port to one container port each. IPv6 host addresses and protocols
+// other than tcp and udp are refused (code 7), as `attach -p` refuses them.
+func (c *NetConf) publish() ([]network.PortSpec, *types.Error) {
+	var out []network.PortSpec
+	for _, pm := range c.RuntimeConfig.PortMappings {
+		bad := func(why string) *types.Error {
+			return invalidConf(fmt.Errorf("runtimeConfig portMappings %+v: %s", pm, why))
+		}
+		spec := network.PortSpec{Proto: strings.ToLower(pm.Protocol)}
+		switch spec.Proto {
+		case "":
+			spec.Proto = "tcp"
+		case "tcp", "udp":
+		default:
+			return nil, bad("protocol must be tcp or udp")
+		}
+		if pm.HostPort < 1 || pm.HostPort > 65535 || pm.ContainerPort < 1 || pm.ContainerPort > 65535 {
+			return nil, bad("ports must be 1-65535")
+		}
+		spec.HostPort, spec.HostPortEnd = uint16(pm.HostPort), uint16(pm.HostPort)
+		spec.Port, spec.PortEnd = uint16(pm.ContainerPort), uint16(pm.ContainerPort)
+		if pm.HostIP != "" {
+			ip, err := netip.ParseAddr(pm.HostIP)
+			if err != nil || !ip.Is4() {
+				return nil, bad("hostIP must be an IPv4 address (plumb networks are IPv4)")
+			}
+			if !ip.IsUnspecified() {
+				spec.HostIP = ip
+			}
+		}
+		out = append(out, spec)
+	}
+	return out, nil
 }

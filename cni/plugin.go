@@ -61,6 +61,10 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
+	ports, e := conf.publish()
+	if e != nil {
+		return e
+	}
 	var prev types.Result
 	if conf.RawPrevResult != nil {
 		if prev, e = conf.prevResult(); e != nil {
@@ -74,7 +78,7 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 	}
 	a, err := b.AttachCNI(n.Name, network.CNIAttachOptions{
 		ContainerID: args.ContainerID, IfName: args.IfName, NetNS: args.Netns,
-		IP: ip, MAC: mac, Aliases: aliases,
+		IP: ip, MAC: mac, Aliases: aliases, Publish: ports,
 	})
 	if err != nil {
 		return toError(err)

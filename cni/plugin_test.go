@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,6 +271,9 @@ func TestErrors(t *testing.T) {
 		{"bad CNI_ARGS IP", with("CNI_ARGS", "IP=10.99.0.x"), conf("1.0.0", ""), types.ErrInvalidNetworkConfig, "CNI_ARGS IP"},
 		{"bad runtimeConfig ips", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"ips":["fd00::5/64"]}`), types.ErrInvalidNetworkConfig, "runtimeConfig ips"},
 		{"two runtimeConfig ips", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"ips":["10.99.0.5","10.99.0.6"]}`), types.ErrInvalidNetworkConfig, "one IPv4 address"},
+		{"sctp port", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"protocol":"sctp"}]}`), types.ErrInvalidNetworkConfig, "tcp or udp"},
+		{"no host port", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"containerPort":80}]}`), types.ErrInvalidNetworkConfig, "1-65535"},
+		{"ipv6 host ip", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"hostIP":"::1"}]}`), types.ErrInvalidNetworkConfig, "IPv4"},
 		{"bad prevResult", env("ADD", "c1"), conf("1.0.0", `,"prevResult":{"cniVersion":"1.0.0","ips":[{"address":"nonsense"}]}`), types.ErrDecodingFailure, "prevResult"},
 	}
 	for _, c := range cases {
@@ -276,8 +281,8 @@ func TestErrors(t *testing.T) {
 			f := newFake()
 			out, code := invoke(t, f, c.env, c.stdin)
 			wantError(t, out, code, c.code, c.sub)
-			if slices := f.calls; len(slices) > 0 {
-				t.Errorf("the backend was called (%v) for an invalid invocation", slices)
+			if len(f.calls) > 0 {
+				t.Errorf("the backend was called (%v) for an invalid invocation", f.calls)
 			}
 		})
 	}
@@ -336,6 +341,23 @@ func TestAddArguments(t *testing.T) {
 		}
 		if strings.Join(f.lastAttach.Aliases, ",") != "web,www" {
 			t.Fatalf("aliases = %v, want this network's", f.lastAttach.Aliases)
+		}
+		want := []network.PortSpec{{HostPort: 8080, HostPortEnd: 8080, Port: 80, PortEnd: 80, Proto: "tcp"}}
+		if !slices.Equal(f.lastAttach.Publish, want) {
+			t.Fatalf("portMappings = %+v, want %+v", f.lastAttach.Publish, want)
+		}
+	})
+	t.Run("portMappings", func(t *testing.T) {
+		f := newFake()
+		pm := `,"runtimeConfig":{"portMappings":[{"hostPort":53,"containerPort":5353,"protocol":"UDP","hostIP":"127.0.0.1"},{"hostPort":8443,"containerPort":443,"hostIP":"0.0.0.0"}]}`
+		out, code := invoke(t, f, env("ADD", "c1"), conf("1.0.0", pm))
+		result(t, out, code, "1.0.0")
+		want := []network.PortSpec{
+			{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 53, HostPortEnd: 53, Port: 5353, PortEnd: 5353, Proto: "udp"},
+			{HostPort: 8443, HostPortEnd: 8443, Port: 443, PortEnd: 443, Proto: "tcp"},
+		}
+		if !slices.Equal(f.lastAttach.Publish, want) {
+			t.Fatalf("portMappings = %+v, want %+v", f.lastAttach.Publish, want)
 		}
 	})
 	t.Run("dns off", func(t *testing.T) {

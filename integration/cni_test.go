@@ -33,7 +33,11 @@ func TestPrivilegedCNI(t *testing.T) {
 		"capabilities": map[string]bool{"aliases": true, "mac": true, "ips": true, "portMappings": true},
 	})
 	a, b, cli := target(t), target(t), target(t)
-	ra := rt("ctr-a", a, "eth0", map[string]any{"aliases": map[string][]string{net: {"alpha"}}})
+	serve(t, a, 80, "a")
+	ra := rt("ctr-a", a, "eth0", map[string]any{
+		"aliases":      map[string][]string{net: {"alpha"}},
+		"portMappings": []map[string]any{{"hostPort": 8081, "containerPort": 80, "protocol": "tcp"}, {"hostPort": 8081, "containerPort": 80, "protocol": "udp"}},
+	})
 	rb := rt("ctr-b", b, "eth0", map[string]any{"aliases": map[string][]string{net: {"beta", "web"}}, "mac": "02:aa:00:00:00:0b"})
 	resA := c.mustAdd(t, l, ra)
 	resB := c.mustAdd(t, l, rb)
@@ -96,6 +100,16 @@ func TestPrivilegedCNI(t *testing.T) {
 		t.Fatalf("CHECK of a whole attachment: %v", err)
 	}
 
+	// portMappings: plumb publishes the ports as `attach -p` does.
+	for _, r := range []struct{ from, addr string }{{c.ns, "127.0.0.1:8081"}, {c.ns, "10.231.40.1:8081"}, {b, "10.231.40.1:8081"}} {
+		if got := tcpFrom(r.from, r.addr); got != "hello from a" {
+			t.Fatalf("tcp to the published port %s from %s: %q", r.addr, r.from, got)
+		}
+	}
+	if got := udpFrom(t, b, "10.231.40.1:8081"); got != "hello from a" {
+		t.Fatalf("udp to the published port from %s: %q", b, got)
+	}
+
 	// DEL three times: all succeed; the address, record and name are gone
 	// after the first, and the host veth is down (the daemon deletes it).
 	hostVethA := resA.Interfaces[1].Name
@@ -115,6 +129,18 @@ func TestPrivilegedCNI(t *testing.T) {
 	}
 	if strings.Contains(c.must("ps", "--net", net), "cni:ctr-a") {
 		t.Fatal("plumb ps still lists the deleted attachment")
+	}
+	if got := tcpFrom(c.ns, "127.0.0.1:8081"); got != "" {
+		t.Fatalf("the published port still answers after DEL: %q", got)
+	}
+	if err := inNS(c.ns, func() error {
+		ln, err := listenHello(":8081")
+		if err == nil {
+			ln.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("DEL did not let the host port go: %v", err)
 	}
 	if err := c.check(l, ra); cniCode(err) != int(types.ErrUnknownContainer) {
 		t.Fatalf("CHECK after DEL: %v, want code 3", err)
@@ -253,7 +279,8 @@ func TestPrivilegedCNIChain(t *testing.T) {
 		}
 	}
 	const net, mac = "cchain", "c2:b0:57:49:47:f1"
-	plumbConf := map[string]any{"subnet": "10.231.41.0/24", "capabilities": map[string]bool{"portMappings": true}}
+	// portMappings is portmap's here, not plumb's: one of them must do it.
+	plumbConf := map[string]any{"subnet": "10.231.41.0/24"}
 	tuning := `{"type":"tuning","mac":"` + mac + `","sysctl":{"net.ipv4.conf.eth0.arp_notify":"1"},"dataDir":"` + t.TempDir() + `"}`
 	l := c.conflist(t, "1.0.0", net, plumbConf, tuning, `{"type":"portmap","capabilities":{"portMappings":true}}`)
 	// CHECK leaves portmap out: Debian's portmap (1.1.1) fails CHECK on

@@ -124,6 +124,7 @@ type CNIAttachOptions struct {
 	IP          netip.Addr
 	MAC         string
 	Aliases     []string
+	Publish     []PortSpec // the portMappings capability: host ports, held by the daemon
 }
 
 // CNIAttachment is what an ADD made: the endpoint, its network and the
@@ -139,8 +140,10 @@ type CNIAttachment struct {
 // attachment (o.ContainerID, o.IfName): the same steps as Attach (address,
 // veth with its peer created inside the namespace, peer configuration,
 // names in the daemon) but no hosts or resolv.conf file, which the runtime
-// writes. Adding a pair that is attached already returns its endpoint and
-// changes nothing. On error nothing of the attach is left behind.
+// writes. Published ports (o.Publish) are plumb's, as with `attach -p`:
+// the daemon holds the host ports and DNAT rules lead them to the
+// container. Adding a pair that is attached already returns its endpoint
+// and changes nothing. On error nothing of the attach is left behind.
 func (m *Manager) AttachCNI(netName string, o CNIAttachOptions) (*CNIAttachment, error) {
 	if err := ValidateName(netName); err != nil {
 		return nil, err
@@ -148,7 +151,7 @@ func (m *Manager) AttachCNI(netName string, o CNIAttachOptions) (*CNIAttachment,
 	if err := checkCNINetNS(o.NetNS); err != nil {
 		return nil, err
 	}
-	ao := AttachOptions{Network: netName, IP: o.IP, MAC: o.MAC, IfName: o.IfName, Aliases: o.Aliases}
+	ao := AttachOptions{Network: netName, IP: o.IP, MAC: o.MAC, IfName: o.IfName, Aliases: o.Aliases, Publish: o.Publish}
 	if ao.IfName == "" {
 		return nil, fmt.Errorf("interface name: %w: CNI_IFNAME is empty", ErrInvalid)
 	}

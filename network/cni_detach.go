@@ -36,8 +36,9 @@ func (m *Manager) DetachCNI(netName, containerID, ifname string) error {
 	switch {
 	case errors.Is(err, ErrNotAttached):
 		// Already removed, or an ADD was killed before its record: only a
-		// veth of this pair's name can be left.
-		return veth.Delete(hostVethName(n, id))
+		// veth of this pair's name, and host ports the daemon holds for
+		// it, can be left.
+		return errors.Join(veth.Delete(hostVethName(n, id)), m.releasePorts(&Endpoint{Network: netName, ID: id}))
 	case errors.Is(err, errDamaged):
 		return m.clearDamaged(n, id)
 	case err != nil:
@@ -47,7 +48,8 @@ func (m *Manager) DetachCNI(netName, containerID, ifname string) error {
 }
 
 // cniTeardown removes the CNI endpoint ep of n: the veth taken down and
-// handed to the daemon to delete, the names gone, the address released,
+// handed to the daemon to delete, the names and published ports gone, the
+// address released,
 // the record removed last, so that an interrupted DEL can be repeated. It
 // keeps going past errors and returns them joined.
 func (m *Manager) cniTeardown(n *Network, ep *Endpoint) error {
@@ -61,6 +63,11 @@ func (m *Manager) cniTeardown(n *Network, ep *Endpoint) error {
 	}
 	if err := m.daemonDownReap(ep, r); err != nil {
 		errs = append(errs, err)
+	}
+	if len(ep.Ports) > 0 {
+		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if rng, err := n.ipRange(); err != nil {
 		errs = append(errs, err)

@@ -73,10 +73,18 @@ func (m *Manager) GCCNI(netName string, valid []CNIAttachmentRef) error {
 			vethOf[hostVethName(n, id)] = true
 		}
 	}
+	orphans := map[string]bool{}
 	if err := m.releaseOrphans(n, func(owner string) bool {
-		return strings.HasPrefix(owner, "cni-") && !keep[owner] && !recorded[owner]
+		o := strings.HasPrefix(owner, "cni-") && !keep[owner] && !recorded[owner]
+		orphans[owner] = orphans[owner] || o
+		return o
 	}); err != nil {
 		errs = append(errs, err)
+	}
+	for id := range orphans {
+		if err := m.releasePorts(&Endpoint{Network: netName, ID: id}); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := deleteStrayPorts(n, vethOf); err != nil {
 		errs = append(errs, err)
