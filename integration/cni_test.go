@@ -109,6 +109,24 @@ func TestPrivilegedCNI(t *testing.T) {
 	if got := udpFrom(t, b, "10.231.40.1:8081"); got != "hello from a" {
 		t.Fatalf("udp to the published port from %s: %q", b, got)
 	}
+	// CHECK sees a port rule deleted by hand, and ADD again (the
+	// runtime's repair) is a no-op here, so DEL and re-ADD put it back.
+	mustSh(t, c.host, "iptables", "-t", "nat", "-D", "PLUMB-OUTPUT", "-p", "tcp", "-m", "tcp", "--dport", "8081",
+		"-m", "comment", "--comment", "plumb:"+net+"/"+network.CNIEndpointID("ctr-a", "eth0"), "-j", "DNAT", "--to-destination", ipA+":80")
+	if err := c.check(l, ra); err == nil || !strings.Contains(err.Error(), "--dport 8081") {
+		t.Fatalf("CHECK with a port rule gone: %v", err)
+	}
+	if err := c.del(l, ra); err != nil {
+		t.Fatal(err)
+	}
+	resA = c.mustAdd(t, l, ra)
+	ipA = addrOf(t, resA, "eth0")
+	if err := c.check(l, ra); err != nil {
+		t.Fatalf("CHECK after DEL and ADD again: %v", err)
+	}
+	if got := tcpFrom(b, "10.231.40.1:8081"); got != "hello from a" {
+		t.Fatalf("the port published again does not answer: %q", got)
+	}
 
 	// DEL three times: all succeed; the address, record and name are gone
 	// after the first, and the host veth is down (the daemon deletes it).

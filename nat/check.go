@@ -13,15 +13,30 @@ import (
 // and n's rules are present, in order. It changes nothing and takes no
 // lock: one iptables-save. The error lists every problem.
 // Equivalent to: `iptables-save` and reading it.
-func (f *Firewall) CheckNetwork(n Network) error {
+func (f *Firewall) CheckNetwork(n Network) error { return f.CheckEndpoint(n, "", nil) }
+
+// CheckEndpoint is CheckNetwork, and checks in the same iptables-save that
+// the port rules of owner (PortRules(n.Name, owner, ports)) are there too.
+func (f *Firewall) CheckEndpoint(n Network, owner string, ports []Port) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
+	}
+	if len(ports) > 0 {
+		if err := f.checkPorts(n.Name, owner, ports); err != nil {
+			return err
+		}
 	}
 	s, err := f.snapshot()
 	if err != nil {
 		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
 	}
-	if problems := checkPlan(s, n); len(problems) > 0 {
+	problems := checkPlan(s, n)
+	for _, r := range PortRules(n.Name, owner, ports) {
+		if !slices.ContainsFunc(s.tables[r.Table].chain(r.Chain).rulesOrNil(), func(h []string) bool { return slices.Equal(h, r.Spec) }) {
+			problems = append(problems, fmt.Sprintf("port rule missing (iptables -t %s -A %s %s)", r.Table, r.Chain, joinSpec(r.Spec)))
+		}
+	}
+	if len(problems) > 0 {
 		return fmt.Errorf("firewall rules of network %q are not in place: %s", n.Name, strings.Join(problems, "; "))
 	}
 	return nil

@@ -1,6 +1,7 @@
 package nat
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -47,5 +48,22 @@ func TestCheckNetwork(t *testing.T) {
 	}
 	if err := fw.CheckNetwork(Network{Name: "bad name"}); err == nil {
 		t.Fatal("CheckNetwork accepted an invalid network")
+	}
+
+	// Port rules: present after AddPorts, missing once deleted by hand.
+	if err := fw.EnsureNetwork(a); err != nil {
+		t.Fatal(err)
+	}
+	ports := []Port{{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("10.1.0.2"), ContainerPort: 80}}
+	if err := fw.AddPorts(a, "ep1", ports); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.CheckEndpoint(a, "ep1", ports); err != nil {
+		t.Fatalf("CheckEndpoint after AddPorts: %v", err)
+	}
+	r := PortRules(a.Name, "ep1", ports)[0]
+	f.run("-t nat -D " + r.Chain + " " + joinSpec(r.Spec))
+	if err := fw.CheckEndpoint(a, "ep1", ports); err == nil || !strings.Contains(err.Error(), "--dport 8080") {
+		t.Fatalf("CheckEndpoint without the PREROUTING DNAT = %v", err)
 	}
 }

@@ -31,13 +31,14 @@ type CNIRoute struct {
 
 // CheckCNI verifies that the CNI attachment (containerID, ifname) of
 // network netName is whole, and changes nothing: its record; the network's
-// bridge, up, with the gateway address; the network's firewall rules; the
-// host veth, up, on the bridge; and inside netnsPath (which must still be
-// the namespace the record names) the interface, up, with exp's MAC and
-// addresses, the recorded address among them, the default route via the
-// gateway when the attach made one, and exp's routes. The error names the
-// first thing missing. Equivalent to reading `ip link`, `ip addr`,
-// `ip -n NS link`, `ip -n NS addr`, `ip -n NS route` and `iptables-save`.
+// bridge, up, with the gateway address; the network's firewall rules and
+// the DNAT rules of the attachment's published ports; the host veth, up, on
+// the bridge; and inside netnsPath (which must still be the namespace the
+// record names) the interface, up, with exp's MAC and addresses, the
+// recorded address among them, the default route via the gateway when the
+// attach made one, and exp's routes. The error names the first thing
+// missing. Equivalent to reading `ip link`, `ip addr`, `ip -n NS link`,
+// `ip -n NS addr`, `ip -n NS route` and `iptables-save`.
 func (m *Manager) CheckCNI(netName, containerID, ifname, netnsPath string, exp CNIExpected) error {
 	id := CNIEndpointID(containerID, ifname)
 	n, err := m.Get(netName)
@@ -61,7 +62,7 @@ func (m *Manager) CheckCNI(netName, containerID, ifname, netnsPath string, exp C
 	if err != nil {
 		return err
 	}
-	if err := fw.CheckNetwork(n.firewall()); err != nil {
+	if err := fw.CheckEndpoint(n.firewall(), ep.ID, natPorts(ep)); err != nil {
 		return err
 	}
 	return checkInside(n, ep, netnsPath, exp)
