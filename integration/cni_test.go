@@ -236,9 +236,18 @@ func TestPrivilegedCNI(t *testing.T) {
 	if err := c.check(l, rd); err != nil {
 		t.Fatalf("CHECK of an attachment GC kept: %v", err)
 	}
+	// A port of the bridge named like plumb's veths with no record (the
+	// daemon that was to delete it died) goes too; another port stays.
+	bridgeName := resA.Interfaces[0].Name
+	mustSh(t, c.host, "ip", "link", "add", "veth0123456789a", "master", bridgeName, "type", "veth", "peer", "name", "zzstray0")
+	mustSh(t, c.host, "ip", "link", "add", "zzother0", "master", bridgeName, "type", "veth", "peer", "name", "zzother1")
 	if err := c.gc(l); err != nil {
 		t.Fatalf("GC with no valid attachment: %v", err)
 	}
+	if c.linkExists("veth0123456789a") || !c.linkExists("zzother0") {
+		t.Fatalf("GC: stray plumb-named port left %v (want false), foreign port kept %v (want true)", c.linkExists("veth0123456789a"), c.linkExists("zzother0"))
+	}
+	mustSh(t, c.host, "ip", "link", "del", "zzother0")
 	if c.reserved(net, ipD) || !c.reserved(net, ipC) {
 		t.Fatalf("GC with an empty list: d reserved %v (want false), CLI endpoint reserved %v (want true)", c.reserved(net, ipD), c.reserved(net, ipC))
 	}

@@ -52,12 +52,15 @@ func (m *Manager) GCCNI(netName string, valid []CNIAttachmentRef) error {
 	}
 	var errs []error
 	recorded := map[string]bool{} // ids with a record, after the GC
-	vethOf := map[string]bool{}   // host veths of the records left
+	vethOf := map[string]bool{}   // host veths accounted for: of the records left, or just handed to the daemon
 	for _, ep := range eps {
 		if ep.Kind == KindCNI && !keep[ep.ID] {
 			if err := m.cniTeardown(n, ep); err != nil {
 				errs = append(errs, err)
 			}
+			// Its veth is the daemon's to delete now (or gone already):
+			// not a stray port below.
+			vethOf[ep.HostVeth] = true
 			continue
 		}
 		recorded[ep.ID] = true
