@@ -66,7 +66,7 @@ func (w *worker) plumbCNI(ctx context.Context) error {
 	if left > 0 {
 		w.res.note("plumb CNI: %d veths were still on %s a minute after the last DEL", left, cniNetBridge)
 	} else {
-		w.res.note("plumb CNI: each DEL took the host veth down and left its deletion to the daemon; the last of the %d deletions finished %.1f s after the last DEL returned (the bench waited for them before going on)", p.N, time.Since(t0).Seconds())
+		w.res.note("plumb CNI: each DEL took the host veth down and left its deletion to the daemon; the last of the %d deletions finished %s after the last DEL returned (the bench waited for them before going on)", p.N, ms(time.Since(t0)))
 	}
 	_, err = w.plumb("network", "rm", cniNet)
 	return err
