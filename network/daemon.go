@@ -223,9 +223,13 @@ func (d *daemon) up(ep *Endpoint) error {
 	}
 	if ep.Kind == KindCNI {
 		// The runtime's resolv.conf names the gateway listener (the CNI
-		// result's dns): no listener inside the namespace.
+		// result's dns): no listener inside the namespace. A gateway
+		// listener that cannot be made is logged, as below.
 		d.table.Set(ep.Network, ep.ID, dnsNames(ep), ep.IP.Addr(), netip.Addr{})
-		return d.ensureGateway(n)
+		if err := d.ensureGateway(n); err != nil {
+			log.Printf("plumb daemon: %v", err)
+		}
+		return nil
 	}
 	sb := d.sandboxes[ep.NetNSInode]
 	if sb == nil {
