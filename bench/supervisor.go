@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// targetPrefix names the target namespaces: bt-1, bt-2, …
-const targetPrefix = "bt-"
+// targetPrefix names the target namespaces: bt-1, bt-2, …; BENCH_PREFIX
+// changes it, so that two runs can share a machine.
+var targetPrefix = cmp.Or(os.Getenv("BENCH_PREFIX"), "bt-")
 
 // baselineRuns is how many times `ip netns exec HOST true` is timed.
 const baselineRuns = 20
