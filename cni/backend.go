@@ -9,8 +9,7 @@ import (
 // Backend is what the plugin needs of plumb's model. *network.Manager is
 // the real one; unit tests use a fake.
 type Backend interface {
-	EnsureNetwork(c network.CNINetwork) (*network.Network, error)
-	AttachCNI(netName string, o network.CNIAttachOptions) (*network.CNIAttachment, error)
+	AttachCNI(c network.CNINetwork, o network.CNIAttachOptions) (*network.CNIAttachment, error)
 	DetachCNI(netName, containerID, ifname string) error
 	CheckCNI(netName, containerID, ifname, netns string, exp network.CNIExpected) error
 	GCCNI(netName string, valid []network.CNIAttachmentRef) error

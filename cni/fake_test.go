@@ -38,37 +38,15 @@ func (f *fake) call(name string) error {
 	return f.err
 }
 
-func (f *fake) EnsureNetwork(c network.CNINetwork) (*network.Network, error) {
-	if err := f.call("ensure"); err != nil {
-		return nil, err
-	}
-	if n := f.nets[c.Name]; n != nil {
-		return n, nil
-	}
-	n := &network.Network{Name: c.Name, Bridge: c.Bridge, Subnet: c.Subnet, Gateway: c.Gateway, MTU: 1500, ICC: true}
-	if n.Bridge == "" {
-		n.Bridge = network.BridgeName(c.Name)
-	}
-	if !n.Subnet.IsValid() {
-		n.Subnet = netip.MustParsePrefix("10.99.0.0/24")
-	}
-	if !n.Gateway.IsValid() {
-		n.Gateway = n.Subnet.Addr().Next()
-	}
-	if c.Internal != nil {
-		n.Internal = *c.Internal
-	}
-	f.nets[c.Name] = n
-	f.next[c.Name] = n.Gateway.Next()
-	return n, nil
-}
-
-func (f *fake) AttachCNI(netName string, o network.CNIAttachOptions) (*network.CNIAttachment, error) {
+// AttachCNI creates the network on first use (10.99.0.0/24 unless c
+// gives a subnet) and hands out its addresses in order.
+func (f *fake) AttachCNI(c network.CNINetwork, o network.CNIAttachOptions) (*network.CNIAttachment, error) {
 	if err := f.call("attach"); err != nil {
 		return nil, err
 	}
 	f.lastAttach = o
-	n := f.nets[netName]
+	n := f.network(c)
+	netName := n.Name
 	id := network.CNIEndpointID(o.ContainerID, o.IfName)
 	if a := f.atts[id]; a != nil {
 		return a, nil
@@ -87,7 +65,7 @@ func (f *fake) AttachCNI(netName string, o network.CNIAttachOptions) (*network.C
 		NetNS: o.NetNS, IP: netip.PrefixFrom(ip, n.Subnet.Bits()), MAC: mac,
 		HostVeth: "veth" + id[4:15], IfName: o.IfName, DefaultRoute: !n.Internal, Aliases: o.Aliases,
 	}
-	a := &network.CNIAttachment{Endpoint: ep, Network: n, BridgeMAC: "02:00:00:00:00:01", HostMAC: "02:00:00:00:00:02"}
+	a := &network.CNIAttachment{Endpoint: ep, Network: n}
 	f.atts[id] = a
 	return a, nil
 }
@@ -134,3 +112,26 @@ func (f *fake) GCCNI(netName string, valid []network.CNIAttachmentRef) error {
 }
 
 func (f *fake) StatusCNI(c network.CNINetwork) error { return f.call("status") }
+
+// network returns the fake's network c.Name, made from c the first time.
+func (f *fake) network(c network.CNINetwork) *network.Network {
+	if n := f.nets[c.Name]; n != nil {
+		return n
+	}
+	n := &network.Network{Name: c.Name, Bridge: c.Bridge, Subnet: c.Subnet, Gateway: c.Gateway, MTU: 1500, ICC: true}
+	if n.Bridge == "" {
+		n.Bridge = network.BridgeName(c.Name)
+	}
+	if !n.Subnet.IsValid() {
+		n.Subnet = netip.MustParsePrefix("10.99.0.0/24")
+	}
+	if !n.Gateway.IsValid() {
+		n.Gateway = n.Subnet.Addr().Next()
+	}
+	if c.Internal != nil {
+		n.Internal = *c.Internal
+	}
+	f.nets[c.Name] = n
+	f.next[c.Name] = n.Gateway.Next()
+	return n
+}

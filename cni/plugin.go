@@ -44,8 +44,8 @@ func (p *Plugin) Main() (code int) {
 	return 0
 }
 
-// add is ADD: the network is created on first use, the namespace attached,
-// and the result printed in the config's cniVersion.
+// add is ADD: the network is created on first use, the namespace
+// attached, and the result printed in the config's cniVersion.
 func (p *Plugin) add(args *skel.CmdArgs) error {
 	conf, e := parseConf(args.StdinData)
 	if e != nil {
@@ -69,12 +69,7 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 			return e
 		}
 	}
-	b := p.Open(conf.StateDir, !conf.DNS.Off)
-	n, err := b.EnsureNetwork(cn)
-	if err != nil {
-		return toError(err)
-	}
-	a, err := b.AttachCNI(n.Name, network.CNIAttachOptions{
+	a, err := p.Open(conf.StateDir, !conf.DNS.Off).AttachCNI(cn, network.CNIAttachOptions{
 		ContainerID: args.ContainerID, IfName: args.IfName, NetNS: args.Netns,
 		IP: ip, MAC: mac, Aliases: aliases, Publish: ports,
 	})

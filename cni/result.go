@@ -27,8 +27,10 @@ func newResult(a *network.CNIAttachment, sandbox string, dns DNSConf, prev types
 	ep, n := a.Endpoint, a.Network
 	base := len(r.Interfaces)
 	r.Interfaces = append(r.Interfaces,
-		&current.Interface{Name: n.Bridge, Mac: a.BridgeMAC},
-		&current.Interface{Name: ep.HostVeth, Mac: a.HostMAC, Mtu: n.MTU},
+		// No MAC for the host side: nothing reads it, and asking the
+		// kernel for it cost every ADD two netlink round trips.
+		&current.Interface{Name: n.Bridge},
+		&current.Interface{Name: ep.HostVeth, Mtu: n.MTU},
 		&current.Interface{Name: ep.IfName, Mac: ep.MAC, Mtu: n.MTU, Sandbox: sandbox},
 	)
 	r.IPs = append(r.IPs, &current.IPConfig{

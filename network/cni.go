@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/plumbnet/plumb/container"
@@ -94,26 +93,14 @@ func (c CNINetwork) conflicts(n *Network) error {
 	return nil
 }
 
-// EnsureNetwork returns the network c.Name, creating it from c the way
-// `plumb network create` would when it does not exist yet. A network that
-// exists, made by the CLI or by an earlier ADD, is used as it is, provided c
-// asks for nothing it contradicts (ErrInvalid otherwise). Two plugins
-// racing to create one network both end up using the one that won.
-func (m *Manager) EnsureNetwork(c CNINetwork) (*Network, error) {
-	n, err := m.Get(c.Name)
-	if errors.Is(err, ErrNotFound) {
-		n, err = m.Create(c.createOptions())
-		if errors.Is(err, ErrExists) {
-			n, err = m.Get(c.Name)
-		}
+// createForCNI makes the network c describes the way `plumb network
+// create` would. Two plugins racing to create one network both go on with
+// the one that won.
+func (m *Manager) createForCNI(c CNINetwork) error {
+	if _, err := m.Create(c.createOptions()); err != nil && !errors.Is(err, ErrExists) {
+		return err
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.conflicts(n); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return nil
 }
 
 // CNIAttachOptions are the parameters of a CNI ADD.
@@ -127,41 +114,51 @@ type CNIAttachOptions struct {
 	Publish     []PortSpec // the portMappings capability: host ports, held by the daemon
 }
 
-// CNIAttachment is what an ADD made: the endpoint, its network and the
-// MACs of the host-side interfaces, for the CNI result.
+// CNIAttachment is what an ADD made: the endpoint and its network.
 type CNIAttachment struct {
-	Endpoint  *Endpoint
-	Network   *Network
-	BridgeMAC string
-	HostMAC   string
+	Endpoint *Endpoint
+	Network  *Network
 }
 
-// AttachCNI attaches the namespace at o.NetNS to network netName as the CNI
-// attachment (o.ContainerID, o.IfName): the same steps as Attach (address,
-// veth with its peer created inside the namespace, peer configuration,
-// names in the daemon) but no hosts or resolv.conf file, which the runtime
-// writes. Published ports (o.Publish) are plumb's, as with `attach -p`:
-// the daemon holds the host ports and DNAT rules lead them to the
-// container. Adding a pair that is attached already returns its endpoint
-// and changes nothing. On error nothing of the attach is left behind.
-func (m *Manager) AttachCNI(netName string, o CNIAttachOptions) (*CNIAttachment, error) {
-	if err := ValidateName(netName); err != nil {
+// AttachCNI attaches the namespace at o.NetNS to the network c describes,
+// as the CNI attachment (o.ContainerID, o.IfName). The network is created
+// from c the way `plumb network create` would when it does not exist yet;
+// one that exists, made by the CLI or by an earlier ADD, is used as it is,
+// provided c asks for nothing it contradicts (ErrInvalid otherwise). The
+// attach takes the same steps as Attach (address, veth with its peer
+// created inside the namespace, peer configuration, names in the daemon)
+// but writes no hosts or resolv.conf file, which the runtime writes.
+// Published ports (o.Publish) are plumb's, as with `attach -p`: the daemon
+// holds the host ports and DNAT rules lead them to the container. Adding a
+// pair that is attached already returns its endpoint and changes nothing.
+// On error nothing of the attach is left behind.
+func (m *Manager) AttachCNI(c CNINetwork, o CNIAttachOptions) (*CNIAttachment, error) {
+	if err := ValidateName(c.Name); err != nil {
 		return nil, err
 	}
 	if err := checkCNINetNS(o.NetNS); err != nil {
 		return nil, err
 	}
-	ao := AttachOptions{Network: netName, IP: o.IP, MAC: o.MAC, IfName: o.IfName, Aliases: o.Aliases, Publish: o.Publish}
+	ao := AttachOptions{Network: c.Name, IP: o.IP, MAC: o.MAC, IfName: o.IfName, Aliases: o.Aliases, Publish: o.Publish}
 	if ao.IfName == "" {
 		return nil, fmt.Errorf("interface name: %w: CNI_IFNAME is empty", ErrInvalid)
 	}
-	nlock, err := m.lockNetwork(netName)
+	nlock, err := m.lockNetwork(c.Name)
+	if errors.Is(err, ErrNotFound) {
+		if err := m.createForCNI(c); err != nil {
+			return nil, err
+		}
+		nlock, err = m.lockNetwork(c.Name)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer nlock.Unlock()
-	n, err := m.Get(netName)
+	n, err := m.Get(c.Name)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.conflicts(n); err != nil {
 		return nil, err
 	}
 	if err := validateAttach(n, &ao); err != nil {
@@ -184,14 +181,7 @@ func (m *Manager) AttachCNI(netName string, o CNIAttachOptions) (*CNIAttachment,
 	if err != nil {
 		return nil, err
 	}
-	a := &CNIAttachment{Endpoint: ep, Network: n}
-	if l, err := netlink.LinkByName(n.Bridge); err == nil {
-		a.BridgeMAC = l.Attrs().HardwareAddr.String()
-	}
-	if l, err := netlink.LinkByName(ep.HostVeth); err == nil {
-		a.HostMAC = l.Attrs().HardwareAddr.String()
-	}
-	return a, nil
+	return &CNIAttachment{Endpoint: ep, Network: n}, nil
 }
 
 // checkCNINetNS checks that path is a network namespace other than the
