@@ -14,6 +14,10 @@
 //	make bench                                   # n=200, fill=1000, dns-names=1000
 //	BENCH_QUICK=1 make bench                     # n=50, fill=300, dns-names=100
 //	make bench BENCH_ARGS="-n 100 -fill 500 -out /tmp/r.md"
+//	make bench BENCH_ARGS="-n 200 -fill 50 -dns=false -out bench/results/cni.md"   # the CNI comparison
+//
+// BENCH_PREFIX=cb- names the target namespaces cb-1.. instead of bt-1..,
+// for a run beside another one on the same machine.
 //
 // It runs as two processes. The supervisor records the host's state,
 // creates a throwaway "host" network namespace and the target namespaces
