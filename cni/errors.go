@@ -12,8 +12,9 @@ import (
 )
 
 // toError turns err into a CNI error with the spec's code for it (see the
-// package doc); an error that is one already is returned as it is.
-func toError(err error) *types.Error {
+// package doc); an error that is one already is returned as it is, and nil
+// stays a nil error (not a nil *types.Error in an error interface).
+func toError(err error) error {
 	if err == nil {
 		return nil
 	}
