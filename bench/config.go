@@ -12,6 +12,7 @@ import (
 // Config is what the user chose, from flags and the environment.
 type Config struct {
 	Samples  int    // attach/detach samples per tool at each level
+	CNIN     int    // CNI ADDs then DELs, plumb and the reference interleaved
 	Levels   []int  // endpoint counts the samples are taken at
 	Burst    int    // attaches started at once in the burst test
 	Plumb    string // plumb binary
@@ -32,7 +33,7 @@ type Config struct {
 }
 
 // sections are the parts of the run -only can choose, in run order.
-var sections = []string{"floors", "latency", "burst", "ports", "dns", "datapath"}
+var sections = []string{"floors", "latency", "burst", "ports", "cni", "dns", "datapath"}
 
 // runs reports whether section s is part of this run.
 func (c *Config) runs(s string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, s) }
@@ -45,16 +46,18 @@ const maxBridgePorts = 1023
 // parseConfig reads the flags; BENCH_QUICK=1 changes the defaults to a short run.
 func parseConfig(args []string) (Config, error) {
 	c := Config{Samples: 100, Levels: []int{1, 100, 500, 1000}, Burst: 200, Docker: true,
-		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10}
+		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10, CNIN: 200}
 	levels := "1,100,500,1000"
 	if os.Getenv("BENCH_QUICK") == "1" {
 		c.Samples, levels = 20, "1,100"
+		c.CNIN = 50
 		c.DataSecs, c.Rounds = 2, 1
 		c.DNSNames, c.DNSSecs = 100, 5
 	}
 	var only string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&c.Samples, "n", c.Samples, "attach/detach samples per tool at each level (BENCH_QUICK=1: 20)")
+	fs.IntVar(&c.CNIN, "cni-n", c.CNIN, "plumb CNI ADDs then DELs, each followed by the reference plugins' (BENCH_QUICK=1: 50)")
 	fs.StringVar(&levels, "levels", levels, "endpoint counts to time attach and detach at, ascending (BENCH_QUICK=1: 1,100)")
 	fs.IntVar(&c.Burst, "burst", c.Burst, "attaches started at once in the burst test")
 	fs.StringVar(&c.Plumb, "plumb", "bin/plumb", "plumb binary")

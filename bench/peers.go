@@ -173,6 +173,9 @@ func plumbNamespaces(plan *Plan) int {
 	if plan.runs("ports") {
 		n = max(n, plan.Samples)
 	}
+	if plan.runs("cni") {
+		n = max(n, plan.CNIN, floorRuns)
+	}
 	if plan.runs("dns") && plan.DNS {
 		n = max(n, plan.DNSNames)
 	}

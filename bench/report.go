@@ -70,6 +70,9 @@ func (r *Report) Markdown() string {
 	r.levelsSection(&b)
 	r.burstSection(&b)
 	r.portsAttachSection(&b)
+	if res.get("plumb.cni.add") != nil {
+		r.cniSection(&b)
+	}
 	r.dataSections(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")

@@ -87,6 +87,7 @@ func (r *Report) targets(b *strings.Builder) {
 	ratio(fmt.Sprintf("detach p50 at %d endpoint <= %.2fx CNI reference DEL", first, targetDetachVsCNI),
 		latKey("plumb", "detach", first), latKey("cni", "detach", first), targetDetachVsCNI, true)
 	r.burstTargets(b)
+	r.cniTargets(b)
 	r.dnsTargets(b)
 	r.dataTargets(b)
 	if x, ok1 := r.p50("ports.attach.one"); ok1 {

@@ -82,6 +82,8 @@ func (w *worker) all(ctx context.Context) error {
 		{"floors", "kernel floor", w.kernelFloor},
 		{"burst", "burst", w.burst},
 		{"ports", "published-port attach", w.portsAttach},
+		{"cni", "plumb as a CNI plugin", w.plumbCNI},
+		{"cni", "CNI DEL floors", w.cniDelFloors},
 		{"dns", "DNS", w.dnsBench},
 	}
 	for _, s := range steps {

@@ -54,7 +54,7 @@ done
 packages=(
 	iptables iproute2 debootstrap dnsutils busybox-static conntrack
 	iputils-ping curl ca-certificates procps kmod make git gcc libc6-dev
-	debian-archive-keyring ruby util-linux
+	debian-archive-keyring ruby util-linux containernetworking-plugins
 )
 ((with_docker)) && packages+=(docker.io)
 
@@ -208,6 +208,26 @@ if [[ -z $gobin ]]; then
 	fi
 fi
 log "go: $gobin (go$(go_version "$gobin"); need >= go$want_go)"
+
+# ------------------------------------------------------------------ cnitool
+
+# cnitool drives plumb as a CNI plugin in the tests, as a runtime would. It
+# is built from the containernetworking/cni module at the version go.mod
+# requires, so the tool and the plugin speak the same library.
+cni_version() {
+	sed -nE 's#^[[:space:]]*(require[[:space:]]+)?github.com/containernetworking/cni[[:space:]]+(v[0-9][^[:space:]]*).*#\2#p' \
+		"$(dirname "${BASH_SOURCE[0]}")/../go.mod" | head -n1
+}
+want_cni=$(cni_version)
+[[ -n $want_cni ]] || die "no github.com/containernetworking/cni version in go.mod"
+have_cni=$("$gobin" version -m /usr/local/bin/cnitool 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/containernetworking/cni" {print $3}' || true)
+if [[ $have_cni == "$want_cni" ]]; then
+	log "cnitool: /usr/local/bin/cnitool ($have_cni)"
+else
+	log "installing cnitool $want_cni into /usr/local/bin (go install)"
+	GOBIN=/usr/local/bin GOFLAGS=-modcacherw "$gobin" install "github.com/containernetworking/cni/cnitool@$want_cni" ||
+		die "go install github.com/containernetworking/cni/cnitool@$want_cni failed (is the Go module proxy reachable?)"
+fi
 
 # ------------------------------------------------------------------ dockerd
 

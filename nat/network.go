@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 )
 
 // Network is what the firewall needs to know about one plumb network.
@@ -23,13 +22,15 @@ type Network struct {
 // ErrInvalidNetwork is wrapped by every error Validate returns.
 var ErrInvalidNetwork = errors.New("invalid network")
 
-// nameRE is Docker's network name pattern. Keeping names to it keeps every
-// rule comment a single unquoted token and out of reach of ":" and spaces.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// nameOK is Docker's network name pattern, [A-Za-z0-9][A-Za-z0-9_.-]*.
+// Keeping names to it keeps every rule comment a single unquoted token and
+// out of reach of ":" and spaces.
+func nameOK(s string) bool { return s != "" && alnum(s[0]) && tokenOK(s) }
 
-// bridgeRE excludes "+", which iptables reads as an interface wildcard, and
-// everything the kernel refuses in an interface name.
-var bridgeRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+// bridgeOK, [A-Za-z0-9_.-]+, excludes "+", which iptables reads as an
+// interface wildcard, and everything the kernel refuses in an interface
+// name.
+func bridgeOK(s string) bool { return s != "" && tokenOK(s) }
 
 // maxNameLen keeps "plumb:" + Name within the 256 bytes of xt_comment.
 const maxNameLen = 200
@@ -43,7 +44,7 @@ func (n Network) Validate() error {
 		return err
 	}
 	switch {
-	case !bridgeRE.MatchString(n.Bridge) || len(n.Bridge) > 15 || n.Bridge == "." || n.Bridge == "..":
+	case !bridgeOK(n.Bridge) || len(n.Bridge) > 15 || n.Bridge == "." || n.Bridge == "..":
 		return fmt.Errorf("bridge name %q: %w: want 1 to 15 bytes of [A-Za-z0-9_.-]", n.Bridge, ErrInvalidNetwork)
 	case !n.Subnet.IsValid() || !n.Subnet.Addr().Is4():
 		return fmt.Errorf("subnet %s: %w: want an IPv4 prefix", n.Subnet, ErrInvalidNetwork)
@@ -53,7 +54,7 @@ func (n Network) Validate() error {
 
 // validateName checks a network name (see Validate).
 func validateName(name string) error {
-	if !nameRE.MatchString(name) || len(name) > maxNameLen {
+	if !nameOK(name) || len(name) > maxNameLen {
 		return fmt.Errorf("network name %q: %w: want [A-Za-z0-9][A-Za-z0-9_.-]*, at most %d bytes", name, ErrInvalidNetwork, maxNameLen)
 	}
 	return nil

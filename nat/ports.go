@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
 	"strconv"
 
 	"github.com/vishvananda/netlink"
@@ -53,8 +52,9 @@ func ValidatePort(p Port) error {
 	return nil
 }
 
-// ownerRE keeps an owner a single token in a rule comment.
-var ownerRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+// ownerOK, [A-Za-z0-9_.-]{1,64}, keeps an owner a single token in a rule
+// comment.
+func ownerOK(s string) bool { return len(s) >= 1 && len(s) <= 64 && tokenOK(s) }
 
 // portComment is the comment of the port rules of owner on network name:
 // "plumb:NAME/OWNER", which DeleteNetwork removes with the network's rules.
@@ -174,7 +174,7 @@ func (f *Firewall) checkPorts(name, owner string, ports []Port) error {
 	if err := validateName(name); err != nil {
 		return fmt.Errorf("port rules of network %q: %w", name, err)
 	}
-	if !ownerRE.MatchString(owner) {
+	if !ownerOK(owner) {
 		return fmt.Errorf("port rules of network %q: %w: owner %q", name, ErrInvalidNetwork, owner)
 	}
 	for _, p := range ports {

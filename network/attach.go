@@ -89,6 +89,12 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err != nil {
 		return nil, false, err
 	}
+	return m.attach(n, t, spec, o)
+}
+
+// attach is Attach once the network n is locked and read, o validated and
+// the target resolved: the CLI and the CNI plugin share it from here on.
+func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachOptions) (_ *Endpoint, already bool, err error) {
 	nsh, err := netns.GetFromPath(t.NetNSPath)
 	if err != nil {
 		return nil, false, fmt.Errorf("opening network namespace of %q (%s): %w", spec, t.NetNSPath, err)

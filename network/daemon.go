@@ -52,6 +52,7 @@ type daemon struct {
 	sandboxes map[uint64]*sandbox // by netns inode
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*Network // configs, read once; refreshed by sync
+	reaper    reaper              // deletes retired veths in the background
 
 	ports *portHolder // published host ports, held for their endpoints
 }
@@ -169,6 +170,11 @@ func (d *daemon) serveControl(c net.Conn) {
 			if req.Endpoint != nil {
 				d.down(req.Endpoint)
 			}
+			if req.Reap != nil {
+				if err := d.reaper.reap(req.Reap); err != nil {
+					rep.Error = err.Error()
+				}
+			}
 		case "sync":
 			d.sync()
 		case "records":
@@ -214,6 +220,16 @@ func (d *daemon) up(ep *Endpoint) error {
 	n, err := d.network(ep.Network)
 	if err != nil {
 		return err
+	}
+	if ep.Kind == KindCNI {
+		// The runtime's resolv.conf names the gateway listener (the CNI
+		// result's dns): no listener inside the namespace. A gateway
+		// listener that cannot be made is logged, as below.
+		d.table.Set(ep.Network, ep.ID, dnsNames(ep), ep.IP.Addr(), netip.Addr{})
+		if err := d.ensureGateway(n); err != nil {
+			log.Printf("plumb daemon: %v", err)
+		}
+		return nil
 	}
 	sb := d.sandboxes[ep.NetNSInode]
 	if sb == nil {
@@ -470,6 +486,7 @@ func (d *daemon) records(netName string) []DNSRecord {
 }
 
 func (d *daemon) closeAll() {
+	defer d.reaper.wait()
 	d.ports.closeAll()
 	d.mu.Lock()
 	defer d.mu.Unlock()

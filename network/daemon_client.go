@@ -22,6 +22,9 @@ type daemonRequest struct {
 	Network  string        `json:"network,omitempty"`
 	Endpoint *Endpoint     `json:"endpoint,omitempty"`
 	Ports    []portRequest `json:"ports,omitempty"` // hold
+	// Reap, with "down", asks the daemon to delete a retired veth in the
+	// background (reap.go).
+	Reap *reapRequest `json:"reap,omitempty"`
 }
 
 type daemonReply struct {
@@ -103,6 +106,9 @@ func (m *Manager) startDaemon() error {
 	defer logf.Close()
 	cmd := exec.Command(exe, "daemon", "--state-dir", m.StateDir, "--run-dir", m.runDir(), "--exit-when-idle")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Started by the CNI plugin, the daemon must not see CNI_COMMAND and
+	// act as the plugin itself.
+	cmd.Env = withoutCNIEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the plumb daemon: %w", err)

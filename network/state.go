@@ -187,6 +187,11 @@ func (m *Manager) saveEndpoint(e *Endpoint) error {
 	if err != nil {
 		return err
 	}
+	if e.Kind == KindCNI {
+		// No fsync (cni.go): a lost CNI record is rebuilt by the
+		// runtime's DEL and GC, and the address files are not synced either.
+		return atomicfile.Replace(m.endpointPath(e.Network, e.ID), append(b, '\n'), 0o644)
+	}
 	return atomicfile.WriteFile(m.endpointPath(e.Network, e.ID), append(b, '\n'), 0o644)
 }
 

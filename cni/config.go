@@ -1,0 +1,153 @@
+package cni
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/plumbnet/plumb/network"
+)
+
+// NetConf is plumb's network config. Beside the standard keys it takes the
+// options of `plumb network create`, each optional:
+//
+//	{
+//	  "cniVersion": "1.0.0", "name": "sinatra-net", "type": "plumb",
+//	  "subnet": "172.30.0.0/24", "gateway": "172.30.0.1", "ipRange": "172.30.0.128/25",
+//	  "bridge": "br-sinatra", "mtu": 1500,
+//	  "internal": false, "icc": true, "ipMasq": true,
+//	  "dns": true,
+//	  "stateDir": "/var/lib/plumb",
+//	  "capabilities": {"portMappings": true, "ips": true, "mac": true, "aliases": true}
+//	}
+//
+// "dns" is true (the default: plumb's daemon serves the network's names on
+// its gateway address, and the result names it), false (no name service),
+// or the standard CNI dns dictionary, whose entries are added to the
+// result after the gateway. "stateDir" defaults to $PLUMB_STATE_DIR, else
+// /var/lib/plumb.
+type NetConf struct {
+	CNIVersion       string               `json:"cniVersion"`
+	Name             string               `json:"name"`
+	Type             string               `json:"type"`
+	Capabilities     map[string]bool      `json:"capabilities,omitempty"`
+	IPAM             map[string]any       `json:"ipam,omitempty"`
+	RawPrevResult    map[string]any       `json:"prevResult,omitempty"`
+	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments,omitempty"`
+	RuntimeConfig    RuntimeConfig        `json:"runtimeConfig"`
+	Subnet           string               `json:"subnet,omitempty"`
+	Gateway          string               `json:"gateway,omitempty"`
+	IPRange          string               `json:"ipRange,omitempty"`
+	Bridge           string               `json:"bridge,omitempty"`
+	MTU              int                  `json:"mtu,omitempty"`
+	Internal         *bool                `json:"internal,omitempty"`
+	ICC              *bool                `json:"icc,omitempty"`
+	IPMasq           *bool                `json:"ipMasq,omitempty"`
+	DNS              DNSConf              `json:"dns"`
+	StateDir         string               `json:"stateDir,omitempty"`
+}
+
+// RuntimeConfig holds the capability arguments the runtime passes for the
+// capabilities plumb declares.
+type RuntimeConfig struct {
+	PortMappings []PortMapping       `json:"portMappings,omitempty"`
+	IPs          []string            `json:"ips,omitempty"`
+	MAC          string              `json:"mac,omitempty"`
+	Aliases      map[string][]string `json:"aliases,omitempty"`
+}
+
+// PortMapping is one entry of the portMappings capability: hostPort on
+// hostIP (every address when empty or 0.0.0.0) to containerPort, tcp
+// (default) or udp.
+type PortMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// DNSConf is the "dns" key: a boolean, or the CNI dns dictionary (which
+// turns the name service on, and adds its entries to the result).
+type DNSConf struct {
+	Off   bool
+	Extra types.DNS
+}
+
+// UnmarshalJSON reads true, false, null or a dns dictionary.
+func (d *DNSConf) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch string(b) {
+	case "null", "true":
+		*d = DNSConf{}
+		return nil
+	case "false":
+		*d = DNSConf{Off: true}
+		return nil
+	}
+	var x types.DNS
+	if err := json.Unmarshal(b, &x); err != nil {
+		return fmt.Errorf("dns: want true, false or a dictionary of nameservers, domain, search and options: %w", err)
+	}
+	*d = DNSConf{Extra: x}
+	return nil
+}
+
+// parseConf decodes stdin into a NetConf. Only the JSON shape is checked:
+// DEL must go ahead with a config whose values are wrong.
+func parseConf(stdin []byte) (*NetConf, *types.Error) {
+	var c NetConf
+	if err := json.Unmarshal(stdin, &c); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "decoding the network config: "+err.Error(), "")
+	}
+	return &c, nil
+}
+
+// validate checks what ADD, CHECK, GC and STATUS need from the config and
+// returns the network it describes.
+func (c *NetConf) validate() (network.CNINetwork, *types.Error) {
+	cn := network.CNINetwork{
+		Name: c.Name, Bridge: c.Bridge, MTU: c.MTU,
+		Internal: c.Internal, ICC: c.ICC, Masquerade: c.IPMasq,
+	}
+	if len(c.IPAM) > 0 {
+		b, _ := json.Marshal(c.IPAM)
+		return cn, types.NewError(types.ErrUnsupportedField, fmt.Sprintf("unsupported field \"ipam\": %s: plumb allocates addresses itself; set \"subnet\", \"gateway\" or \"ipRange\" instead", b), "")
+	}
+	if err := network.ValidateName(c.Name); err != nil {
+		return cn, types.NewError(types.ErrInvalidNetworkConfig, err.Error(), "")
+	}
+	var err error
+	if cn.Subnet, err = parsePrefix("subnet", c.Subnet); err != nil {
+		return cn, invalidConf(err)
+	}
+	if cn.IPRange, err = parsePrefix("ipRange", c.IPRange); err != nil {
+		return cn, invalidConf(err)
+	}
+	if c.Gateway != "" {
+		if cn.Gateway, err = netip.ParseAddr(c.Gateway); err != nil || !cn.Gateway.Is4() {
+			return cn, invalidConf(fmt.Errorf("gateway %q: want an IPv4 address such as 172.30.0.1", c.Gateway))
+		}
+	}
+	if c.MTU < 0 || c.MTU > 65535 || (c.MTU != 0 && c.MTU < 68) {
+		return cn, invalidConf(fmt.Errorf("mtu %d: must be between 68 and 65535", c.MTU))
+	}
+	return cn, nil
+}
+
+func parsePrefix(field, s string) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%s %q: want an IPv4 CIDR such as 172.30.0.0/24", field, s)
+	}
+	return p, nil
+}
+
+func invalidConf(err error) *types.Error {
+	return types.NewError(types.ErrInvalidNetworkConfig, "invalid network config: "+err.Error(), "")
+}

@@ -1,0 +1,88 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/plumbnet/plumb/ipam"
+	"github.com/plumbnet/plumb/veth"
+)
+
+// DetachCNI removes the CNI attachment (containerID, ifname) from network
+// netName: a CNI DEL. It needs neither the namespace nor the container: the
+// record names the address and the host veth, and the veth's name derives
+// from the pair alone. It succeeds when there is nothing (left) to remove,
+// so it is safe to repeat. The host veth is taken down at once and deleted
+// by the daemon in the background (see reap.go), or here when no daemon
+// runs; the address is free when DetachCNI returns.
+func (m *Manager) DetachCNI(netName, containerID, ifname string) error {
+	if ValidateName(netName) != nil {
+		return nil // no such network can exist: nothing to remove
+	}
+	nlock, err := m.lockNetwork(netName)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer nlock.Unlock()
+	n, err := m.Get(netName)
+	if err != nil {
+		return err
+	}
+	id := CNIEndpointID(containerID, ifname)
+	ep, err := m.endpoint(netName, id)
+	switch {
+	case errors.Is(err, ErrNotAttached):
+		// Already removed, or an ADD was killed before its record: only a
+		// veth of this pair's name, and host ports the daemon holds for
+		// it, can be left.
+		return errors.Join(veth.Delete(hostVethName(n, id)), m.releasePorts(&Endpoint{Network: netName, ID: id}))
+	case errors.Is(err, errDamaged):
+		return m.clearDamaged(n, id)
+	case err != nil:
+		return err
+	}
+	return m.cniTeardown(n, ep)
+}
+
+// cniTeardown removes the CNI endpoint ep of n: the veth taken down and
+// handed to the daemon to delete, the names and published ports gone, the
+// address released,
+// the record removed last, so that an interrupted DEL can be repeated. It
+// keeps going past errors and returns them joined.
+func (m *Manager) cniTeardown(n *Network, ep *Endpoint) error {
+	var errs []error
+	r, err := retireVeth(ep.HostVeth)
+	if err != nil {
+		errs = append(errs, err)
+		if err := veth.Delete(ep.HostVeth); err == nil {
+			r, errs = nil, nil
+		}
+	}
+	if err := m.daemonDownReap(ep, r); err != nil {
+		errs = append(errs, err)
+	}
+	if len(ep.Ports) > 0 {
+		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if rng, err := n.ipRange(); err != nil {
+		errs = append(errs, err)
+	} else if store, err := ipam.NewDiskStore(m.netDir(n.Name)); err != nil {
+		errs = append(errs, err)
+	} else if err := (&ipam.Allocator{Range: rng, Store: store}).Release(ep.ID, ep.IP.Addr()); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		if err := m.removeEndpoint(ep.Network, ep.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing CNI attachment %s (%s) from %q: %w", ep.ContainerID, ep.IfName, n.Name, err)
+	}
+	return nil
+}
