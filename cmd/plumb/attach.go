@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/plumbnet/plumb/network"
 )
@@ -13,26 +15,77 @@ import (
 const targetHelp = `TARGET is a Docker container name or id, pid:N, netns:NAME (an 'ip netns'
 namespace), or a namespace path such as /var/run/netns/NAME or /proc/N/ns/net.`
 
+// attachFlags are the flags attach and sandbox create share.
+type attachFlags struct {
+	o            network.AttachOptions
+	ip, netAlias string
+	publish      []string
+}
+
+// register adds the shared flags to f; what names the target in the help.
+func (af *attachFlags) register(f *pflag.FlagSet, what string) {
+	f.StringVar(&af.o.Network, "net", "", "network to attach to (required)")
+	f.StringVar(&af.netAlias, "network", "", "same as --net")
+	f.StringVar(&af.ip, "ip", "", "static IPv4 address (default: the next free one)")
+	f.StringVar(&af.o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
+	f.StringArrayVar(&af.o.Aliases, "alias", nil, "extra name for the "+what+" on this network (repeatable)")
+	f.StringArrayVarP(&af.publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port of the "+what+" on the host, Docker's -p; ranges N-M, a host range onto one port meaning its first free port (repeatable)")
+	f.StringArrayVar(&af.o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network, Docker's legacy --link (repeatable)")
+}
+
+// options parses --ip and -p into the attach options.
+func (af *attachFlags) options() (network.AttachOptions, error) {
+	o := af.o
+	var err error
+	if o.IP, err = parseAddr("ip", af.ip); err != nil {
+		return o, err
+	}
+	o.Publish = nil
+	for _, p := range af.publish {
+		spec, err := network.ParsePortSpec(p)
+		if err != nil {
+			return o, err
+		}
+		o.Publish = append(o.Publish, spec)
+	}
+	return o, nil
+}
+
+// printPorts writes one line per published port of ep.
+func printPorts(w io.Writer, ep *network.Endpoint) {
+	for _, p := range ep.Ports {
+		fmt.Fprintf(w, "published %s\n", p)
+	}
+}
+
+// netFlag merges --network into --net and requires one of them.
+func netFlag(net *string, alias string) error {
+	if alias != "" {
+		if *net != "" && *net != alias {
+			return usageError{fmt.Errorf("--net %q and --network %q disagree", *net, alias)}
+		}
+		*net = alias
+	}
+	if *net == "" {
+		return usageError{errors.New(`required flag "--net" not set`)}
+	}
+	return nil
+}
+
 func newAttachCmd(a *app) *cobra.Command {
-	var o network.AttachOptions
-	var ip string
-	var publish []string
+	var af attachFlags
 	c := &cobra.Command{
 		Use:   "attach [OPTIONS] TARGET --net NETWORK",
 		Short: "Attach a container, process or namespace to a network",
 		Long:  "Attach a container, process or namespace to a network, like `docker network connect`.\n\n" + targetHelp,
 		Args:  cobra.ExactArgs(1),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return netFlag(&af.o.Network, af.netAlias)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.IP, err = parseAddr("ip", ip); err != nil {
+			o, err := af.options()
+			if err != nil {
 				return err
-			}
-			for _, p := range publish {
-				spec, err := network.ParsePortSpec(p)
-				if err != nil {
-					return err
-				}
-				o.Publish = append(o.Publish, spec)
 			}
 			ep, already, err := a.manager().Attach(cmd.Context(), args[0], o)
 			if err != nil {
@@ -43,34 +96,12 @@ func newAttachCmd(a *app) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(a.out, "%s attached to %s: %s on %s (%s, host %s)\n", args[0], ep.Network, ep.IP, ep.IfName, ep.MAC, ep.HostVeth)
-			for _, p := range ep.Ports {
-				fmt.Fprintf(a.out, "published %s\n", p)
-			}
+			printPorts(a.out, ep)
 			return nil
 		},
 	}
-	f := c.Flags()
-	var netAlias string
-	f.StringVar(&o.Network, "net", "", "network to attach to (required)")
-	f.StringVar(&netAlias, "network", "", "same as --net")
-	f.StringVar(&ip, "ip", "", "static IPv4 address (default: the next free one)")
-	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
-	f.StringVar(&o.IfName, "ifname", "", "interface name inside the target (default: eth0, or the next free ethN)")
-	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the target on this network (repeatable)")
-	f.StringArrayVarP(&publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port on the host, Docker's -p; ranges N-M (repeatable)")
-	f.StringArrayVar(&o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network, Docker's legacy --link (repeatable)")
-	c.PreRunE = func(cmd *cobra.Command, args []string) error {
-		if netAlias != "" {
-			if o.Network != "" && o.Network != netAlias {
-				return usageError{fmt.Errorf("--net %q and --network %q disagree", o.Network, netAlias)}
-			}
-			o.Network = netAlias
-		}
-		if o.Network == "" {
-			return usageError{errors.New(`required flag "--net" not set`)}
-		}
-		return nil
-	}
+	af.register(c.Flags(), "target")
+	c.Flags().StringVar(&af.o.IfName, "ifname", "", "interface name inside the target (default: eth0, or the next free ethN)")
 	return c
 }
 

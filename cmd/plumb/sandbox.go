@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -30,27 +29,18 @@ ready at start; restarting them keeps all of it.`,
 }
 
 func newSandboxCreateCmd(a *app) *cobra.Command {
-	var o network.AttachOptions
-	var ip, netAlias string
-	var publish []string
+	var af attachFlags
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] NAME --net NETWORK",
 		Short: "Start a holder container NAME and attach it to a network",
 		Args:  cobra.ExactArgs(1),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			return netFlag(&o.Network, netAlias)
+			return netFlag(&af.o.Network, af.netAlias)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.IP, err = parseAddr("ip", ip); err != nil {
+			o, err := af.options()
+			if err != nil {
 				return err
-			}
-			for _, p := range publish {
-				spec, err := network.ParsePortSpec(p)
-				if err != nil {
-					return err
-				}
-				o.Publish = append(o.Publish, spec)
 			}
 			ep, already, err := a.manager().CreateSandbox(cmd.Context(), args[0], o)
 			if err != nil {
@@ -61,35 +51,12 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, ep.IP, ep.IfName, args[0])
-			for _, p := range ep.Ports {
-				fmt.Fprintf(a.out, "published %s\n", p)
-			}
+			printPorts(a.out, ep)
 			return nil
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&o.Network, "net", "", "network to attach to (required)")
-	f.StringVar(&netAlias, "network", "", "same as --net")
-	f.StringVar(&ip, "ip", "", "static IPv4 address (default: the next free one)")
-	f.StringVar(&o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
-	f.StringArrayVar(&o.Aliases, "alias", nil, "extra name for the sandbox on this network (repeatable)")
-	f.StringArrayVarP(&publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port of the sandbox on the host, Docker's -p; HOSTPORT may be a range N-M, meaning its first free port (repeatable)")
-	f.StringArrayVar(&o.Links, "link", nil, "NAME[:ALIAS]: an /etc/hosts entry for another endpoint of the network (repeatable)")
+	af.register(c.Flags(), "sandbox")
 	return c
-}
-
-// netFlag merges --network into --net and requires one of them.
-func netFlag(net *string, alias string) error {
-	if alias != "" {
-		if *net != "" && *net != alias {
-			return usageError{fmt.Errorf("--net %q and --network %q disagree", *net, alias)}
-		}
-		*net = alias
-	}
-	if *net == "" {
-		return usageError{errors.New(`required flag "--net" not set`)}
-	}
-	return nil
 }
 
 func newSandboxRmCmd(a *app) *cobra.Command {
