@@ -16,21 +16,11 @@ import (
 // by the daemon in the background (see reap.go), or here when no daemon
 // runs; the address is free when DetachCNI returns.
 func (m *Manager) DetachCNI(netName, containerID, ifname string) error {
-	if ValidateName(netName) != nil {
-		return nil // no such network can exist: nothing to remove
-	}
-	nlock, err := m.lockNetwork(netName)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	n, unlock, err := m.lockExisting(netName)
+	if n == nil || err != nil {
 		return err
 	}
-	defer nlock.Unlock()
-	n, err := m.Get(netName)
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	id := CNIEndpointID(containerID, ifname)
 	ep, err := m.endpoint(netName, id)
 	switch {

@@ -27,21 +27,11 @@ type CNIAttachmentRef struct {
 // attachments and are kept, and so are the network's config and lock
 // files. A network that does not exist has nothing to collect.
 func (m *Manager) GCCNI(netName string, valid []CNIAttachmentRef) error {
-	if ValidateName(netName) != nil {
-		return nil
-	}
-	nlock, err := m.lockNetwork(netName)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	n, unlock, err := m.lockExisting(netName)
+	if n == nil || err != nil {
 		return err
 	}
-	defer nlock.Unlock()
-	n, err := m.Get(netName)
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	keep := map[string]bool{}
 	for _, v := range valid {
 		keep[CNIEndpointID(v.ContainerID, v.IfName)] = true

@@ -266,3 +266,25 @@ func (m *Manager) AllEndpoints(netName string) ([]*Endpoint, error) {
 	}
 	return out, nil
 }
+
+// lockExisting locks the network netName and reads its config under the
+// lock. A name no network can have, or a network that does not exist, is
+// nil with no error: nothing to do for a DEL or a GC.
+func (m *Manager) lockExisting(netName string) (*Network, func(), error) {
+	if ValidateName(netName) != nil {
+		return nil, nil, nil
+	}
+	nlock, err := m.lockNetwork(netName)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := m.Get(netName)
+	if err != nil {
+		nlock.Unlock()
+		return nil, nil, err
+	}
+	return n, func() { nlock.Unlock() }, nil
+}
