@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,17 +126,7 @@ func TestPrivilegedDNS(t *testing.T) {
 	}
 
 	// kill -9 and a new start: every name is back, with no attach repeated.
-	pid := h.daemonPID()
-	if pid == 0 {
-		t.Fatal("no daemon pid file")
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	waitGone(t, pid)
-	d := h.command(nil, "daemon", "--exit-when-idle")
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	h.killAndRestartDaemon()
 	waitFor(t, func() bool { return dig(b, "127.0.0.11", a) == ipA }, "names after a daemon restart")
 	if got := dig(b, "127.0.0.11", "web"); got != ipA {
 		t.Fatalf("alias after restart: %q", got)

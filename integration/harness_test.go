@@ -113,6 +113,24 @@ func (h *host) stopDaemon() {
 	syscall.Kill(pid, syscall.SIGKILL)
 }
 
+// killAndRestartDaemon kills h's daemon with SIGKILL, waits for it to be
+// gone and starts a new one, stopped at cleanup. It does not wait for the
+// new daemon to serve: the caller waits for what it checks.
+func (h *host) killAndRestartDaemon() {
+	h.t.Helper()
+	pid := h.daemonPID()
+	if pid == 0 {
+		h.t.Fatal("no daemon pid file")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitGone(h.t, pid)
+	d := h.command(nil, "daemon", "--exit-when-idle")
+	if err := d.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+}
+
 // command returns the exec.Cmd for plumb args in h.
 func (h *host) command(env []string, args ...string) *exec.Cmd {
 	full := append([]string{"--state-dir", h.state, "--run-dir", h.runDir}, args...)

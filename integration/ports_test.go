@@ -207,14 +207,7 @@ func TestPrivilegedPorts(t *testing.T) {
 	}
 
 	// kill -9 of the daemon: a new one takes every port back.
-	pid := h.daemonPID()
-	syscall.Kill(pid, syscall.SIGKILL)
-	waitGone(t, pid)
-	d := h.command(nil, "daemon", "--exit-when-idle")
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	h.killAndRestartDaemon()
 	waitFor(t, func() bool {
 		err := inNS(h.ns, func() error {
 			ln, err := net.Listen("tcp4", ":8080")
