@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/plumbnet/plumb/internal/dockertest"
+	"github.com/plumbnet/plumb/internal/testutil"
 )
 
 // TestPrivilegedCore runs the core scenario on a host with no Docker at all:
@@ -125,6 +126,17 @@ func coreScenario(t *testing.T, h *host) {
 	if out := h.must("detach", "netns:"+a); !strings.Contains(out, "not attached") {
 		t.Fatalf("second detach: %q", out)
 	}
+	// The retired pair is deleted in the background; attaching the same
+	// target again at once gets eth0 and a working link all the same.
+	h.must("attach", "netns:"+a, "--net", "core-a")
+	if out, err := testutil.InNS(a, "ip", "-o", "link", "show", "eth0"); err != nil || !strings.Contains(out, "state UP") {
+		t.Fatalf("eth0 after detach and attach again: %v %s", err, out)
+	}
+	if !ping(a, "10.231.1.1") {
+		t.Fatal("attached again at once: no path to the gateway")
+	}
+	h.must("detach", "netns:"+a, "--net", "core-a")
+	h.waitReaped()
 
 	// rm refuses while endpoints remain, then --force clears everything and
 	// the host is as it was.

@@ -16,6 +16,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/plumbnet/plumb/internal/testutil"
+	"github.com/plumbnet/plumb/veth"
 )
 
 // plumbBin is the plumb binary built once for the whole package.
@@ -173,8 +174,11 @@ func (h *host) sh(name string, args ...string) (string, error) {
 
 // snapshot is the firewall and link state of h, for before/after checks:
 // `iptables-save` without counters and comments, and `ip -o link` names.
+// It first waits for the daemon to finish deleting the veths that detach
+// retired (veth.RetiredPrefix), and fails the test if they stay.
 func (h *host) snapshot() string {
 	h.t.Helper()
+	h.waitReaped()
 	ipt, err := h.sh("iptables-save")
 	if err != nil {
 		h.t.Fatalf("iptables-save: %v\n%s", err, ipt)
@@ -200,6 +204,23 @@ func (h *host) snapshot() string {
 		}
 	}
 	return b.String()
+}
+
+// waitReaped waits until no retired veth is left in h: detach hands their
+// deletion to the daemon, which does it in the background.
+func (h *host) waitReaped() {
+	h.t.Helper()
+	var links string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if links, err = h.sh("ip", "-o", "link", "show"); err != nil {
+			h.t.Fatalf("ip link: %v", err)
+		}
+		if !strings.Contains(links, veth.RetiredPrefix) {
+			return
+		}
+	}
+	h.t.Fatalf("retired veths still there 10 s after detach:\n%s", links)
 }
 
 // target makes a namespace to attach, removed at cleanup.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vishvananda/netns"
+
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/veth"
 )
@@ -44,7 +46,7 @@ func (m *Manager) DetachCNI(netName, containerID, ifname string) error {
 // keeps going past errors and returns them joined.
 func (m *Manager) cniTeardown(n *Network, ep *Endpoint) error {
 	var errs []error
-	r, err := retireVeth(ep.HostVeth)
+	r, err := retireVeth(ep.HostVeth, netns.None(), "")
 	if err != nil {
 		errs = append(errs, err)
 		if err := veth.Delete(ep.HostVeth); err == nil {

@@ -106,6 +106,7 @@ func (m *Manager) RunDaemon(ctx context.Context, o DaemonOptions) error {
 		d.fwd = &dns.UpstreamForwarder{Servers: o.Upstreams}
 	}
 	d.sync()
+	d.reaper.sweep()
 
 	sock := m.socketPath()
 	os.Remove(sock)

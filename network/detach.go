@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/ipam"
-	"github.com/plumbnet/plumb/veth"
 )
 
 // Detach takes the target spec off network netName, or off every network it
@@ -136,13 +138,24 @@ func (m *Manager) teardownLocked(ep *Endpoint, t *container.Target) error {
 	return m.teardown(ep, t)
 }
 
-// teardown removes ep: its hosts line (when the target's files are still
-// reachable), its veth pair, its address and its record, in that order,
-// keeping going past errors. Each step treats "already gone" as success.
+// teardown removes ep: its veth pair is retired at once (both ends down
+// and renamed, so the target is cut off and the same target can be
+// attached again at once) and the daemon, in one message, forgets its
+// names and deletes the pair in the background (reap.go); then its
+// published ports, its hosts line (when the target's files are still
+// reachable), its address and its record go, in that order. It keeps going
+// past errors; each step treats "already gone" as success.
 func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 	var errs []error
-	// Names first: they stop resolving before anything else goes.
-	if err := m.daemonDown(ep); err != nil {
+	ns := peerNS(ep, t)
+	r, err := retireVeth(ep.HostVeth, ns, ep.IfName)
+	if ns != netns.None() {
+		ns.Close()
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.daemonDownReap(ep, r); err != nil {
 		errs = append(errs, err)
 	}
 	if len(ep.Ports) > 0 {
@@ -161,9 +174,6 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 		if err := removeHosts(hosts, hostsTag(ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
-	}
-	if err := veth.Delete(ep.HostVeth); err != nil {
-		errs = append(errs, err)
 	}
 	if n, err := m.Get(ep.Network); err == nil {
 		if r, err := n.ipRange(); err == nil {
@@ -184,4 +194,23 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// peerNS opens the namespace that holds ep's peer, when the resolved
+// target t is ep's and still has the namespace ep was attached in;
+// netns.None() otherwise. The caller closes an open handle.
+func peerNS(ep *Endpoint, t *container.Target) netns.NsHandle {
+	if t == nil || t.Key != ep.ID || t.NetNSPath == "" {
+		return netns.None()
+	}
+	h, err := netns.GetFromPath(t.NetNSPath)
+	if err != nil {
+		return netns.None()
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(h), &st) != nil || st.Ino != ep.NetNSInode {
+		h.Close()
+		return netns.None()
+	}
+	return h
 }

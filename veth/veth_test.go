@@ -1,6 +1,7 @@
 package veth
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 
@@ -113,5 +114,78 @@ func TestPrivilegedCreateConfigureDelete(t *testing.T) {
 	}
 	if in, _ := Inspect(h); in.Names["eth0"] {
 		t.Fatal("peer left in the target after Delete")
+	}
+}
+
+func TestPrivilegedRetire(t *testing.T) {
+	hostName, targetName := testutil.NewNetNS(t), testutil.NewNetNS(t)
+	host, err := ns.GetNS("/var/run/netns/" + hostName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	target, err := netns.GetFromPath("/var/run/netns/" + targetName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	h, err := netlink.NewHandleAt(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	err = host.Do(func(ns.NetNS) error {
+		p := Pair{HostName: "vethtest1", PeerName: "eth0", NetNS: target}
+		if err := Create(p); err != nil {
+			return err
+		}
+		old, err := Retire("vethtest1", target, "eth0")
+		if err != nil || old == nil {
+			t.Fatalf("Retire: %v %v", old, err)
+		}
+		// Both names are free at once: the same pair can be made again.
+		if in, _ := Inspect(h); in.Names["eth0"] {
+			t.Fatalf("eth0 still taken in the target after Retire: %v", in.Names)
+		}
+		l, err := netlink.LinkByIndex(old.Index)
+		if err != nil || l.Attrs().Name != old.Name || l.Attrs().Flags&net.FlagUp != 0 {
+			t.Fatalf("retired host end: %v %+v", err, l)
+		}
+		if err := Create(p); err != nil {
+			t.Fatalf("creating the pair again after Retire: %v", err)
+		}
+		// Retiring what is gone is success; retiring with no namespace
+		// renames the host end only.
+		if r, err := Retire("vethnone", netns.None(), ""); r != nil || err != nil {
+			t.Fatalf("Retire of a missing pair: %v %v", r, err)
+		}
+		if err := DeleteRetired(old); err != nil {
+			return err
+		}
+		if err := DeleteRetired(old); err != nil {
+			t.Fatalf("DeleteRetired twice: %v", err)
+		}
+		if _, err := netlink.LinkByIndex(old.Index); err == nil {
+			t.Fatal("retired pair still there after DeleteRetired")
+		}
+		// A retired record whose index now has another name deletes nothing.
+		cur, err := netlink.LinkByName("vethtest1")
+		if err != nil {
+			return err
+		}
+		if err := DeleteRetired(&Retired{Name: old.Name, Index: cur.Attrs().Index}); err != nil {
+			return err
+		}
+		if _, err := netlink.LinkByName("vethtest1"); err != nil {
+			t.Fatal("DeleteRetired deleted a link with another name")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := Inspect(h); !in.Names["eth0"] || len(in.Names) != 2 {
+		t.Fatalf("target after the new pair: %v", in.Names)
 	}
 }
