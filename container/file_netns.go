@@ -147,9 +147,8 @@ func (f *netnsFile) createSeeded(dirFD int) (bool, error) {
 	if _, err := t.Write(seed); err != nil {
 		return false, fmt.Errorf("writing %s: %w", t.Name(), err)
 	}
-	if err := t.Sync(); err != nil {
-		return false, fmt.Errorf("syncing %s: %w", t.Name(), err)
-	}
+	// No fsync, as for the file's later updates (file.go): the seed of a
+	// namespace's runtime file, like `ip netns`'s own files.
 	err = unix.Linkat(dirFD, tmp, dirFD, f.base, 0)
 	if errors.Is(err, unix.EEXIST) {
 		return false, nil
