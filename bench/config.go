@@ -147,7 +147,7 @@ type Plan struct {
 	NetavarkSkip  string   // why the netavark peer is skipped; "" to run it
 	DockerSkip    string   // why the Docker peers are skipped; "" to run them
 	DockerImage   string   // the offline busybox image the Docker containers run
-	DockerSubnets []string // the Docker networks': level test, its anchor, data path
+	DockerSubnets []string // the Docker networks': level test, its anchor, data path, DNS
 	Label         string   // org.plumbnet.bench=Label marks every Docker object of this run
 
 	DNSSkip      string   // why the DNS benchmark cannot run (no dnsperf); "" to run it

@@ -27,6 +27,8 @@ import (
 type DNSResults struct {
 	Skip         string // why the whole DNS benchmark was skipped
 	AardvarkSkip string // why the aardvark-dns peer was skipped
+	DockerSkip   string // why Docker's embedded DNS was not measured
+	DockerNames  int    // containers (one per name) on the Docker network
 	Names        int    // names plumb's daemon held
 	Networks     int    // over this many networks
 	Secs         int    // each load run's length
@@ -106,7 +108,7 @@ var (
 )
 
 // runDNSPerf runs `dnsperf -s SERVER -d QFILE -l SECS -c 4 -v` in the netns
-// ns (started from a thread inside it, as the worker itself was) and reads
+// ns (a name or a path, see nsFile; started from a thread inside it, as the worker itself was) and reads
 // its statistics; -v prints every query's latency, from which the
 // percentiles are taken.
 func runDNSPerf(p *Plan, ns string, server netip.Addr, qfile string, pid int) (DNSRun, error) {
@@ -126,7 +128,7 @@ func runDNSPerf(p *Plan, ns string, server netip.Addr, qfile string, pid int) (D
 		"-c", strconv.Itoa(dnsWorkers), "-v")
 	cmd.Stdout, cmd.Stderr = out, out
 	cpu0, t0 := procCPU(pid), time.Now()
-	if err := startInNetns(ns, cmd); err != nil {
+	if _, err := startIn(nsFile(ns), cmd); err != nil {
 		return r, err
 	}
 	err = cmd.Wait()
@@ -193,6 +195,15 @@ func runDNSPerf(p *Plan, ns string, server netip.Addr, qfile string, pid int) (D
 	return r, nil
 }
 
+// nsFile is the netns file of ns: a named netns, or a path as it is
+// (/proc/PID/ns/net of a Docker container).
+func nsFile(ns string) string {
+	if strings.HasPrefix(ns, "/") {
+		return ns
+	}
+	return netnsPath(ns)
+}
+
 // dialUDPInNetns makes n UDP sockets connected to server:53 inside the netns
 // ns, on a thread locked into it that then dies; a socket stays in the netns
 // it was made in, whichever thread uses it later.
@@ -204,7 +215,7 @@ func dialUDPInNetns(ns string, server netip.Addr, n int) ([]*net.UDPConn, error)
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // deliberately never unlocked
-		f, err := os.Open(netnsPath(ns))
+		f, err := os.Open(nsFile(ns))
 		if err != nil {
 			ch <- result{err: err}
 			return

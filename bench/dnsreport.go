@@ -8,7 +8,8 @@ import (
 
 // DNS targets from the issue.
 const (
-	targetDNSQPSRatio = 2.0       // plumb's qps at least twice aardvark-dns's
+	targetDNSQPSRatio = 2.0       // plumb's qps at least twice aardvark-dns's and Docker's
+	targetDNSP99Ratio = 0.5       // plumb's dnsperf p99 at most half aardvark-dns's (issue 7)
 	targetDNSRSSkB    = 30 * 1024 // the daemon's VmRSS with 1000 names on 10 networks: 30 MiB
 	targetDNSNames    = 1000
 )
@@ -24,6 +25,8 @@ func (r *Report) dnsTargets(b *strings.Builder) {
 	d := r.Results.DNS
 	qpsName := fmt.Sprintf("plumb DNS qps >= %.0fx aardvark-dns (dnsperf -c %d; plumb @127.0.0.11)", targetDNSQPSRatio, dnsWorkers)
 	p99Name := "plumb DNS p99 <= aardvark-dns p99 (dnsperf, every query's latency)"
+	p99HalfName := fmt.Sprintf("plumb DNS p99 <= %.1fx aardvark-dns p99 (dnsperf)", targetDNSP99Ratio)
+	dockerName := fmt.Sprintf("plumb DNS qps >= %.0fx Docker's embedded DNS (dnsperf -c %d; both @127.0.0.11)", targetDNSQPSRatio, dnsWorkers)
 	goName := fmt.Sprintf("same, Go client (%d workers, one query in flight each)", dnsWorkers)
 	rssName := fmt.Sprintf("plumb daemon VmRSS <= 30 MiB with %d names on %d networks", targetDNSNames, dnsNets)
 	if d == nil || d.Skip != "" {
@@ -31,7 +34,7 @@ func (r *Report) dnsTargets(b *strings.Builder) {
 		if d != nil {
 			why = d.Skip
 		}
-		for _, n := range []string{qpsName, p99Name, goName, rssName} {
+		for _, n := range []string{qpsName, p99Name, p99HalfName, dockerName, goName, rssName} {
 			fmt.Fprintf(b, "| %s | %s | n/a |\n", n, why)
 		}
 		return
@@ -43,11 +46,23 @@ func (r *Report) dnsTargets(b *strings.Builder) {
 		if d.AardvarkSkip != "" {
 			why = "aardvark-dns skipped"
 		}
-		fmt.Fprintf(b, "| %s | %s | n/a |\n| %s | %s | n/a |\n", qpsName, why, p99Name, why)
+		fmt.Fprintf(b, "| %s | %s | n/a |\n| %s | %s | n/a |\n| %s | %s | n/a |\n", qpsName, why, p99Name, why, p99HalfName, why)
 	} else {
 		q := pl.QPS / av.QPS
 		fmt.Fprintf(b, "| %s | %.2fx (%.0f / %.0f qps) | %s |\n", qpsName, q, pl.QPS, av.QPS, verdict(q >= targetDNSQPSRatio))
 		fmt.Fprintf(b, "| %s | %s / %s | %s |\n", p99Name, dms(pl.P99), dms(av.P99), verdict(pl.P99 <= av.P99 && pl.Lost == 0))
+		h := float64(pl.P99) / float64(av.P99)
+		fmt.Fprintf(b, "| %s | %.2fx (%s / %s) | %s |\n", p99HalfName, h, dms(pl.P99), dms(av.P99), verdict(h <= targetDNSP99Ratio && pl.Lost == 0))
+	}
+	if dk := getRun(d.Perf, "docker.lo"); pl == nil || dk == nil {
+		why := "not measured"
+		if d.DockerSkip != "" {
+			why = "Docker skipped: " + d.DockerSkip
+		}
+		fmt.Fprintf(b, "| %s | %s | n/a |\n", dockerName, why)
+	} else {
+		q := pl.QPS / dk.QPS
+		fmt.Fprintf(b, "| %s | %.2fx (%.0f / %.0f qps) | %s |\n", dockerName, q, pl.QPS, dk.QPS, verdict(q >= targetDNSQPSRatio))
 	}
 	if gpl == nil || gav == nil {
 		fmt.Fprintf(b, "| %s | not measured | n/a |\n", goName)
@@ -70,7 +85,7 @@ func (r *Report) dnsTargets(b *strings.Builder) {
 // dnsSection writes the DNS benchmark's section.
 func (r *Report) dnsSection(b *strings.Builder) {
 	d, p := r.Results.DNS, r.Plan
-	fmt.Fprintf(b, "\n## DNS: plumb's daemon against aardvark-dns\n\n")
+	fmt.Fprintf(b, "\n## DNS: plumb's daemon against aardvark-dns and Docker's embedded DNS\n\n")
 	if d == nil {
 		fmt.Fprintf(b, "Not run (the run stopped before it).\n")
 		return
@@ -98,7 +113,16 @@ func (r *Report) dnsSection(b *strings.Builder) {
 	} else {
 		fmt.Fprintf(b, "**aardvark-dns skipped: %s.**", d.AardvarkSkip)
 	}
-	fmt.Fprintf(b, " One server at a time, same client namespace and source address, same tools; server CPU is the "+
+	if getRun(d.Perf, "docker.lo") != nil {
+		fmt.Fprintf(b, " Docker's embedded DNS served the same %d names last: %d busybox containers on a Docker bridge network, "+
+			"each with one of the names as its `--network-alias` and `--dns 127.0.0.1` (so a forward could only reach the "+
+			"host's loopback); the same dnsperf and Go client ran inside the first container's netns (entered by its "+
+			"/proc/PID/ns/net) against 127.0.0.11, which Docker DNATs to dockerd's listener there, and its server CPU is dockerd's.",
+			d.QueryNames, d.DockerNames)
+	} else if d.DockerSkip != "" {
+		fmt.Fprintf(b, " **Docker's embedded DNS skipped: %s.**", d.DockerSkip)
+	}
+	fmt.Fprintf(b, " One server at a time, same tools; plumb and aardvark-dns from the same client namespace and source address; server CPU is the "+
 		"server's user+sys time over the run, in cores (the VM has %d, shared by server and client: when they add up to "+
 		"about %d the machine is saturated and qps per server core is the fairer comparison).\n", r.Meta.CPUs, r.Meta.CPUs)
 
@@ -150,7 +174,7 @@ func (r *Report) dnsNotes(b *strings.Builder) {
 }
 
 // dnsTable writes one table of load runs, with the ratios of plumb's to
-// aardvark-dns's figures.
+// aardvark-dns's and Docker's figures.
 func dnsTable(b *strings.Builder, runs []DNSRun, clientCPU string) {
 	fmt.Fprintf(b, "| server | qps | avg | p50 | p99 | p99.9 | max | answered NOERROR / sent | server CPU | qps per server core | %s |\n", clientCPU)
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
@@ -159,13 +183,15 @@ func dnsTable(b *strings.Builder, runs []DNSRun, clientCPU string) {
 			dms(x.Avg), dms(x.P50), dms(x.P99), dms(x.P999), dms(x.Max), x.NoError, x.Sent,
 			cores(x.ServerCPU, x.Wall), perCore(x), cores(x.ClientCPU, x.Wall))
 	}
-	fmt.Fprintf(b, "| Docker's embedded DNS | skipped: needs Docker containers with dnsperf inside | | | | | | | | | |\n")
-	av := getRun(runs, "aardvark.gw")
-	for _, k := range []struct{ key, label string }{
-		{"plumb.lo", "ratio plumb @127.0.0.11 / aardvark-dns"},
-		{"plumb.gw", "ratio plumb @gateway / aardvark-dns"},
+	if getRun(runs, "docker.lo") == nil {
+		fmt.Fprintf(b, "| Docker's embedded DNS | not measured | | | | | | | | | |\n")
+	}
+	for _, k := range []struct{ key, peer, label string }{
+		{"plumb.lo", "aardvark.gw", "ratio plumb @127.0.0.11 / aardvark-dns"},
+		{"plumb.gw", "aardvark.gw", "ratio plumb @gateway / aardvark-dns"},
+		{"plumb.lo", "docker.lo", "ratio plumb @127.0.0.11 / Docker's embedded DNS"},
 	} {
-		pl := getRun(runs, k.key)
+		pl, av := getRun(runs, k.key), getRun(runs, k.peer)
 		if pl == nil || av == nil {
 			continue
 		}

@@ -158,6 +158,10 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		werr = fmt.Errorf("reading the worker's results: %w", err)
 	}
 	rep.Results.add(base)
+	if werr == nil && ctx.Err() == nil && plan.DNS && plan.runs("dns") {
+		logf("dns: Docker's embedded DNS")
+		werr = dockerDNS(ctx, plan, cl, rep.Results)
+	}
 	if werr == nil && ctx.Err() == nil && plan.runs("datapath") {
 		logf("data path")
 		rep.Results.Loads = append(rep.Results.Loads, "data path "+loadAvg())
