@@ -118,7 +118,15 @@ func dockerDNS(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error {
 // is gone already is no error.
 func removeDNSContainers(net string, ctrs []string) {
 	_, _ = docker(append([]string{"rm", "-f"}, ctrs...)...)
-	_, _ = docker("network", "rm", net)
+	// dockerd may list a removed container's endpoint for a moment after
+	// `docker rm` returns ("has active endpoints"): try again briefly.
+	for i := 0; i < 20; i++ {
+		out, err := docker("network", "rm", net)
+		if err == nil || strings.Contains(out, "not found") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // dockerdPID is the pid of the running dockerd, whose CPU time is the
