@@ -40,25 +40,33 @@ func TestValidName(t *testing.T) {
 	}
 }
 
-// TestPrivilegedCreateConfigureDelete creates a pair from a "host"
-// namespace into a target namespace, configures the peer, and deletes it.
-func TestPrivilegedCreateConfigureDelete(t *testing.T) {
-	hostName, targetName := testutil.NewNetNS(t), testutil.NewNetNS(t)
+// hostAndTarget makes two throwaway namespaces, a "host" one and a target,
+// and opens them; they are closed and removed at cleanup.
+func hostAndTarget(t *testing.T) (hostName, targetName string, host ns.NetNS, target netns.NsHandle) {
+	t.Helper()
+	hostName, targetName = testutil.NewNetNS(t), testutil.NewNetNS(t)
 	host, err := ns.GetNS("/var/run/netns/" + hostName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer host.Close()
-	target, err := netns.GetFromPath("/var/run/netns/" + targetName)
+	t.Cleanup(func() { host.Close() })
+	target, err = netns.GetFromPath("/var/run/netns/" + targetName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer target.Close()
+	t.Cleanup(func() { target.Close() })
+	return hostName, targetName, host, target
+}
+
+// TestPrivilegedCreateConfigureDelete creates a pair from a "host"
+// namespace into a target namespace, configures the peer, and deletes it.
+func TestPrivilegedCreateConfigureDelete(t *testing.T) {
+	hostName, targetName, host, target := hostAndTarget(t)
 	testutil.Run(t, "ip", "-n", hostName, "link", "add", "br0", "type", "bridge")
 	testutil.Run(t, "ip", "-n", hostName, "addr", "add", "10.78.0.1/24", "dev", "br0")
 	testutil.Run(t, "ip", "-n", hostName, "link", "set", "br0", "up")
 
-	err = host.Do(func(ns.NetNS) error {
+	err := host.Do(func(ns.NetNS) error {
 		br, err := netlink.LinkByName("br0")
 		if err != nil {
 			return err
@@ -117,18 +125,10 @@ func TestPrivilegedCreateConfigureDelete(t *testing.T) {
 	}
 }
 
+// TestPrivilegedRetire retires a pair, makes it again under the same
+// names at once, and deletes only the retired one.
 func TestPrivilegedRetire(t *testing.T) {
-	hostName, targetName := testutil.NewNetNS(t), testutil.NewNetNS(t)
-	host, err := ns.GetNS("/var/run/netns/" + hostName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
-	target, err := netns.GetFromPath("/var/run/netns/" + targetName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
+	_, _, host, target := hostAndTarget(t)
 	h, err := netlink.NewHandleAt(target)
 	if err != nil {
 		t.Fatal(err)
