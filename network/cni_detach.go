@@ -49,9 +49,6 @@ func (m *Manager) cniTeardown(n *Network, ep *Endpoint) error {
 	r, err := retireVeth(ep.HostVeth, netns.None(), "")
 	if err != nil {
 		errs = append(errs, err)
-		if err := veth.Delete(ep.HostVeth); err == nil {
-			r, errs = nil, nil
-		}
 	}
 	if err := m.daemonDownReap(ep, r); err != nil {
 		errs = append(errs, err)

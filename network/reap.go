@@ -31,13 +31,20 @@ type reapRequest struct {
 // retireVeth retires the pair whose host end is name (veth.Retire: both
 // ends down and renamed; the peer only when peerNS is an open handle) and
 // returns what the daemon needs to delete it later; nil when the pair is
-// gone already.
+// gone already. When the host end cannot be retired, the pair is deleted
+// here and now instead; when only the peer's step failed, deleting the
+// retired host end still removes both ends, so that is no error.
 func retireVeth(name string, peerNS netns.NsHandle, peerName string) (*reapRequest, error) {
 	r, err := veth.Retire(name, peerNS, peerName)
-	if r == nil {
-		return nil, err
+	if r != nil {
+		return &reapRequest{Name: r.Name, Index: r.Index, NetNS: selfNetNS()}, nil
 	}
-	return &reapRequest{Name: r.Name, Index: r.Index, NetNS: selfNetNS()}, err
+	if err != nil {
+		if derr := veth.Delete(name); derr != nil {
+			return nil, errors.Join(err, derr)
+		}
+	}
+	return nil, nil
 }
 
 // selfNetNS is the inode of this process's network namespace, 0 if unknown.
@@ -103,8 +110,8 @@ func (rp *reaper) sweep() {
 	}
 	ino := selfNetNS()
 	for _, l := range links {
-		if name := l.Attrs().Name; strings.HasPrefix(name, veth.RetiredPrefix) {
-			_ = rp.reap(&reapRequest{Name: name, Index: l.Attrs().Index, NetNS: ino})
+		if veth.IsRetired(l) {
+			_ = rp.reap(&reapRequest{Name: l.Attrs().Name, Index: l.Attrs().Index, NetNS: ino})
 		}
 	}
 }

@@ -96,29 +96,42 @@ func Delete(hostName string) error {
 	return fmt.Errorf("deleting veth %q: %w", hostName, err)
 }
 
-// RetiredPrefix starts the name of a pair Retire took out of service.
-const RetiredPrefix = "plumbgone"
+// RetiredPrefix starts the name of a pair Retire took out of service: the
+// prefix and the link's own index, which fits the 15 bytes of an interface
+// name for any index (at most 10 digits).
+const RetiredPrefix = "pgone"
 
 // Retired is a pair Retire took out of service, for DeleteRetired.
 type Retired struct {
-	Name  string // the host end's name now, RetiredPrefix and its index
+	Name  string // the host end's name now, RetiredName of its index
 	Index int    // the host end's index
+}
+
+// RetiredName is the name Retire gives the link with index idx.
+func RetiredName(idx int) string { return RetiredPrefix + strconv.Itoa(idx) }
+
+// IsRetired reports whether l is a veth end that Retire renamed: named
+// RetiredName of its own index.
+func IsRetired(l netlink.Link) bool {
+	_, ok := l.(*netlink.Veth)
+	return ok && l.Attrs().Name == RetiredName(l.Attrs().Index)
 }
 
 // Retire takes the pair whose host end is hostName out of service at once,
 // so that its deletion, which costs the kernel 15-30 ms of RCU grace
 // periods, can happen later and elsewhere (DeleteRetired). Both ends go
-// down, which cuts the namespace off, and both are renamed to
-// RetiredPrefix and their index, which frees the names for a new pair at
-// once: the same target can be attached again before the old pair is gone.
-// The peer is renamed only when peerNS is an open handle (not
-// netns.None()) and its peerName is still
-// this pair's end. A pair that is gone already returns nil.
+// down, which cuts the namespace off, and both are renamed (RetiredName),
+// which frees the names for a new pair at once: the same target can be
+// attached again before the old pair is gone. The peer is renamed only
+// when peerNS is an open handle (not netns.None()) and peerName is still
+// this pair's end. A pair that is gone already returns nil. When the host
+// end is retired but the peer step fails, the Retired is returned with the
+// error: deleting it still removes both ends.
 //
 // Equivalent to:
 //
-//	ip link set HOST down; ip link set HOST name plumbgoneIDX
-//	ip -n NS link set PEER down; ip -n NS link set PEER name plumbgonePIDX
+//	ip link set HOST down; ip link set HOST name pgoneIDX
+//	ip -n NS link set PEER down; ip -n NS link set PEER name pgonePIDX
 func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, error) {
 	link, err := netlink.LinkByName(hostName)
 	if err != nil {
@@ -128,7 +141,7 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 		return nil, fmt.Errorf("finding veth %q: %w", hostName, err)
 	}
 	idx := link.Attrs().Index
-	tomb := RetiredPrefix + strconv.Itoa(idx)
+	tomb := RetiredName(idx)
 	if err := netlink.LinkSetDown(link); err != nil {
 		if gone(err) {
 			return nil, nil
@@ -164,7 +177,7 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 	if err := h.LinkSetDown(peer); err != nil && !gone(err) {
 		return r, fmt.Errorf("taking %q down in the namespace: %w", peerName, err)
 	}
-	if err := h.LinkSetName(peer, RetiredPrefix+strconv.Itoa(peer.Attrs().Index)); err != nil && !gone(err) {
+	if err := h.LinkSetName(peer, RetiredName(peer.Attrs().Index)); err != nil && !gone(err) {
 		return r, fmt.Errorf("renaming %q in the namespace: %w", peerName, err)
 	}
 	return r, nil
@@ -172,7 +185,7 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 
 // DeleteRetired deletes the pair r, if its host end still has index
 // r.Index and name r.Name: a link made since under the same name is not
-// touched. Equivalent to: `ip link del plumbgoneIDX`.
+// touched. Equivalent to: `ip link del pgoneIDX`.
 func DeleteRetired(r *Retired) error {
 	link, err := netlink.LinkByIndex(r.Index)
 	if err != nil || link.Attrs().Name != r.Name {

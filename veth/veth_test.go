@@ -149,7 +149,7 @@ func TestPrivilegedRetire(t *testing.T) {
 			t.Fatalf("eth0 still taken in the target after Retire: %v", in.Names)
 		}
 		l, err := netlink.LinkByIndex(old.Index)
-		if err != nil || l.Attrs().Name != old.Name || l.Attrs().Flags&net.FlagUp != 0 {
+		if err != nil || l.Attrs().Name != old.Name || l.Attrs().Flags&net.FlagUp != 0 || !IsRetired(l) {
 			t.Fatalf("retired host end: %v %+v", err, l)
 		}
 		if err := Create(p); err != nil {
