@@ -157,15 +157,10 @@ func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachO
 	if err := m.fault("allocate"); err != nil {
 		return nil, false, err
 	}
-	r, err := n.ipRange()
+	alloc, err := m.allocator(n)
 	if err != nil {
 		return nil, false, err
 	}
-	store, err := ipam.NewDiskStore(m.netDir(n.Name))
-	if err != nil {
-		return nil, false, err
-	}
-	alloc := &ipam.Allocator{Range: r, Store: store}
 	ip, err := alloc.Allocate(t.Key, static)
 	if err != nil {
 		return nil, false, fmt.Errorf("network %q: %w", n.Name, err)
@@ -350,18 +345,28 @@ func (m *Manager) clearDamaged(n *Network, id string) error {
 	if err := veth.Delete(hostVethName(n, id)); err != nil {
 		return err
 	}
-	r, err := n.ipRange()
+	alloc, err := m.allocator(n)
 	if err != nil {
 		return err
 	}
-	store, err := ipam.NewDiskStore(m.netDir(n.Name))
-	if err != nil {
-		return err
-	}
-	if err := (&ipam.Allocator{Range: r, Store: store}).ReleaseOwner(id); err != nil {
+	if err := alloc.ReleaseOwner(id); err != nil {
 		return err
 	}
 	return m.removeEndpoint(n.Name, id)
+}
+
+// allocator is the file IPAM of network n: its range over its state
+// directory's address files.
+func (m *Manager) allocator(n *Network) (*ipam.Allocator, error) {
+	r, err := n.ipRange()
+	if err != nil {
+		return nil, err
+	}
+	store, err := ipam.NewDiskStore(m.netDir(n.Name))
+	if err != nil {
+		return nil, err
+	}
+	return &ipam.Allocator{Range: r, Store: store}, nil
 }
 
 // hostsTag marks the /etc/hosts lines that belong to ep.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/veth"
 )
 
@@ -39,30 +38,18 @@ func (m *Manager) DetachCNI(netName, containerID, ifname string) error {
 	return m.cniTeardown(n, ep)
 }
 
-// cniTeardown removes the CNI endpoint ep of n: the veth taken down and
-// handed to the daemon to delete, the names and published ports gone, the
-// address released,
-// the record removed last, so that an interrupted DEL can be repeated. It
-// keeps going past errors and returns them joined.
+// cniTeardown removes the CNI endpoint ep of n: the pair retired and
+// handed to the daemon to delete, the names and published ports gone
+// (unplug), the address released, and the record removed last, so that an
+// interrupted DEL can be repeated. It keeps going past errors and returns
+// them joined.
 func (m *Manager) cniTeardown(n *Network, ep *Endpoint) error {
-	var errs []error
-	r, err := retireVeth(ep.HostVeth, netns.None(), "")
-	if err != nil {
+	// No namespace: the runtime may have removed it, and its peer goes
+	// with the host end anyway.
+	errs := m.unplug(ep, netns.None())
+	if alloc, err := m.allocator(n); err != nil {
 		errs = append(errs, err)
-	}
-	if err := m.daemonDownReap(ep, r); err != nil {
-		errs = append(errs, err)
-	}
-	if len(ep.Ports) > 0 {
-		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if rng, err := n.ipRange(); err != nil {
-		errs = append(errs, err)
-	} else if store, err := ipam.NewDiskStore(m.netDir(n.Name)); err != nil {
-		errs = append(errs, err)
-	} else if err := (&ipam.Allocator{Range: rng, Store: store}).Release(ep.ID, ep.IP.Addr()); err != nil {
+	} else if err := alloc.Release(ep.ID, ep.IP.Addr()); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {

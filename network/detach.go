@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/plumbnet/plumb/container"
-	"github.com/plumbnet/plumb/ipam"
 )
 
 // Detach takes the target spec off network netName, or off every network it
@@ -146,22 +145,10 @@ func (m *Manager) teardownLocked(ep *Endpoint, t *container.Target) error {
 // reachable), its address and its record go, in that order. It keeps going
 // past errors; each step treats "already gone" as success.
 func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
-	var errs []error
 	ns := peerNS(ep, t)
-	r, err := retireVeth(ep.HostVeth, ns, ep.IfName)
+	errs := m.unplug(ep, ns)
 	if ns != netns.None() {
 		ns.Close()
-	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := m.daemonDownReap(ep, r); err != nil {
-		errs = append(errs, err)
-	}
-	if len(ep.Ports) > 0 {
-		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
-			errs = append(errs, err)
-		}
 	}
 	hosts := container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile)
 	resolv := container.ResolvFileOf(container.Kind(ep.Kind), ep.Target, ep.ResolvFile)
@@ -176,11 +163,9 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 		}
 	}
 	if n, err := m.Get(ep.Network); err == nil {
-		if r, err := n.ipRange(); err == nil {
-			if store, err := ipam.NewDiskStore(m.netDir(n.Name)); err == nil {
-				if err := (&ipam.Allocator{Range: r, Store: store}).Release(ep.ID, ep.IP.Addr()); err != nil {
-					errs = append(errs, err)
-				}
+		if alloc, err := m.allocator(n); err == nil {
+			if err := alloc.Release(ep.ID, ep.IP.Addr()); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -194,6 +179,28 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unplug is the first half of every teardown, detach's and CNI DEL's: the
+// veth pair retired (its peer renamed too when peer is an open handle),
+// the daemon told in one message to forget ep's names and delete the pair
+// in the background, and ep's published ports removed. It keeps going past
+// errors and returns them.
+func (m *Manager) unplug(ep *Endpoint, peer netns.NsHandle) []error {
+	var errs []error
+	r, err := retireVeth(ep.HostVeth, peer, ep.IfName)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.daemonDownReap(ep, r); err != nil {
+		errs = append(errs, err)
+	}
+	if len(ep.Ports) > 0 {
+		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // peerNS opens the namespace that holds ep's peer, when the resolved
