@@ -34,7 +34,7 @@ func (p *Plan) dockerName(what string) string { return "pb" + p.Label + "-" + wh
 
 // removeDockerObjects removes, with `docker rm -f` (4 at a time) and
 // `docker network rm`, every container and network matching filter. It
-// returns how many it removed and the first error.
+// returns how many it did remove and the first error.
 func removeDockerObjects(filter string) (int, error) {
 	out, err := docker("ps", "-aq", "--filter", filter)
 	if err != nil {
@@ -42,24 +42,31 @@ func removeDockerObjects(filter string) (int, error) {
 	}
 	ids := strings.Fields(out)
 	var firstErr error
+	removed := 0
 	var mu sync.Mutex
 	parallel(4, len(ids), func(i int) {
-		if _, err := docker("rm", "-f", "-v", ids[i]); err != nil && !strings.Contains(err.Error(), "No such container") {
-			mu.Lock()
+		_, err := docker("rm", "-f", "-v", ids[i])
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			removed++
+		case !strings.Contains(err.Error(), "No such container") && firstErr == nil:
 			firstErr = err
-			mu.Unlock()
 		}
 	})
 	nets, err := docker("network", "ls", "-q", "--filter", filter)
 	if err != nil {
-		return len(ids), err
+		return removed, err
 	}
 	for _, n := range strings.Fields(nets) {
-		if _, err := docker("network", "rm", n); err != nil && firstErr == nil {
+		if _, err := docker("network", "rm", n); err == nil {
+			removed++
+		} else if firstErr == nil {
 			firstErr = err
 		}
 	}
-	return len(ids) + len(strings.Fields(nets)), firstErr
+	return removed, firstErr
 }
 
 // sweepStaleDocker removes the Docker objects of earlier runs whose
