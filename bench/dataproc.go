@@ -119,29 +119,9 @@ func dockerProxies(ports ...int) []int {
 func sumCPU(pids []int) time.Duration {
 	var total time.Duration
 	for _, pid := range pids {
-		total += statCPU(pid)
+		total += procCPU(pid)
 	}
 	return total
-}
-
-// statCPU is the user+sys time pid has used, from fields 14 and 15 of
-// /proc/PID/stat (in USER_HZ, 100 a second on Linux).
-func statCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+1:]
-	}
-	f := strings.Fields(s) // f[0] is field 3
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100
 }
 
 // conntrackBusy reports whether this netns's conntrack table is over a

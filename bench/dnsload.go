@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,41 +207,24 @@ func nsFile(ns string) string {
 // ns, on a thread locked into it that then dies; a socket stays in the netns
 // it was made in, whichever thread uses it later.
 func dialUDPInNetns(ns string, server netip.Addr, n int) ([]*net.UDPConn, error) {
-	type result struct {
-		conns []*net.UDPConn
-		err   error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // deliberately never unlocked
-		f, err := os.Open(nsFile(ns))
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("setns into %s: %w", ns, err)}
-			return
-		}
-		var r result
+	var conns []*net.UDPConn
+	err := onThreadIn(nsFile(ns), func() error {
 		for i := 0; i < n; i++ {
 			c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 53)))
 			if err != nil {
-				r.err = err
-				break
+				return err
 			}
-			r.conns = append(r.conns, c)
+			conns = append(conns, c)
 		}
-		ch <- r
-	}()
-	r := <-ch
-	if r.err != nil {
-		for _, c := range r.conns {
+		return nil
+	})
+	if err != nil {
+		for _, c := range conns {
 			c.Close()
 		}
+		return nil, err
 	}
-	return r.conns, r.err
+	return conns, nil
 }
 
 // query packs an A query for name, recursion desired, as dnsperf sends it.

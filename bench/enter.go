@@ -28,29 +28,35 @@ func startInNetns(name string, cmd *exec.Cmd) error {
 // startIn is startInNetns for a netns file (/var/run/netns/NAME,
 // /proc/PID/ns/net). It returns the instant just before the fork, so that a
 // timing leaves out the thread's setns.
-func startIn(path string, cmd *exec.Cmd) (time.Time, error) {
-	type started struct {
-		t0  time.Time
-		err error
-	}
-	c := make(chan started, 1)
+func startIn(path string, cmd *exec.Cmd) (t0 time.Time, err error) {
+	err = onThreadIn(path, func() error {
+		t0 = time.Now()
+		return cmd.Start()
+	})
+	return t0, err
+}
+
+// onThreadIn runs fn on a fresh OS thread that has setns(2)'d into the netns
+// file path, and returns its error. The thread is never unlocked, so the
+// runtime destroys it when fn returns, and no other goroutine ever runs in
+// the namespace; what fn made there (a child process, a socket) stays there.
+func onThreadIn(path string, fn func() error) error {
+	c := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // deliberately never unlocked
 		f, err := os.Open(path)
 		if err != nil {
-			c <- started{err: err}
+			c <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			c <- started{err: fmt.Errorf("setns into %s: %w", path, err)}
+			c <- fmt.Errorf("setns into %s: %w", path, err)
 			return
 		}
-		t0 := time.Now()
-		c <- started{t0, cmd.Start()}
+		c <- fn()
 	}()
-	s := <-c
-	return s.t0, s.err
+	return <-c
 }
 
 // checkInNetns verifies that every thread of this process is in the named
