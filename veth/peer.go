@@ -1,0 +1,107 @@
+package veth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Peer is the configuration of the namespace end.
+type Peer struct {
+	Name    string       // interface name inside the namespace
+	Addr    netip.Prefix // address with the subnet's length
+	Gateway netip.Addr   // default route via this address; invalid for none
+}
+
+// Configure sets up the peer from inside its namespace, through the netlink
+// handle h opened there (netlink.NewHandleAt): address, up, default route
+// when a gateway is given, and loopback up.
+//
+// Equivalent to:
+//
+//	ip -n NS link set PEER addrgenmode none
+//	ip -n NS addr add ADDR dev PEER
+//	ip -n NS link set PEER up
+//	ip -n NS route add default via GATEWAY dev PEER
+//	ip -n NS link set lo up
+func Configure(h *netlink.Handle, p Peer) error {
+	link, err := h.LinkByName(p.Name)
+	if err != nil {
+		return fmt.Errorf("finding %q in the namespace: %w", p.Name, err)
+	}
+	// No IPv6 link-local address on an IPv4 network, as Docker does: no
+	// DAD, router solicitations or MLD reports, which the bridge floods to
+	// every port and which made each attach cost more as a network filled.
+	if err := h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil && !ipv6Off(err) {
+		return fmt.Errorf("turning off IPv6 addresses on %q: %w", p.Name, err)
+	}
+	addr := &netlink.Addr{IPNet: prefixNet(p.Addr)}
+	if err := h.AddrAdd(link, addr); err != nil {
+		return fmt.Errorf("adding %s to %q: %w", p.Addr, p.Name, err)
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bringing %q up: %w", p.Name, err)
+	}
+	if p.Gateway.IsValid() {
+		r := &netlink.Route{
+			LinkIndex: link.Attrs().Index,
+			Gw:        p.Gateway.AsSlice(),
+			Scope:     netlink.SCOPE_UNIVERSE,
+		}
+		if err := h.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("adding default route via %s on %q: %w", p.Gateway, p.Name, err)
+		}
+	}
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo in the namespace: %w", err)
+	}
+	if lo.Attrs().Flags&net.FlagUp == 0 {
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("bringing lo up: %w", err)
+		}
+	}
+	return nil
+}
+
+// addrGenModeNone is IN6_ADDR_GEN_MODE_NONE: no IPv6 address is generated.
+const addrGenModeNone = 1
+
+// ipv6Off reports an error that only says IPv6 is not there to configure.
+func ipv6Off(err error) bool {
+	return errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EACCES)
+}
+
+// Inside lists what the namespace holds that plumb's placement decisions
+// depend on: the interface names, and whether a default route exists.
+type Inside struct {
+	Names        map[string]bool
+	DefaultRoute bool
+}
+
+// Inspect reads the interface names and default route of the namespace
+// behind h. Equivalent to: `ip -n NS -o link; ip -n NS route show default`.
+func Inspect(h *netlink.Handle) (Inside, error) {
+	links, err := h.LinkList()
+	if err != nil {
+		return Inside{}, fmt.Errorf("listing interfaces in the namespace: %w", err)
+	}
+	in := Inside{Names: make(map[string]bool, len(links))}
+	for _, l := range links {
+		in.Names[l.Attrs().Name] = true
+	}
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
+	}
+	in.DefaultRoute = len(routes) > 0
+	return in, nil
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}

@@ -1,0 +1,118 @@
+package veth
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// RetiredPrefix starts the name of a pair Retire took out of service: the
+// prefix and the link's own index, which fits the 15 bytes of an interface
+// name for any index (at most 10 digits).
+const RetiredPrefix = "pgone"
+
+// Retired is a pair Retire took out of service, for DeleteRetired.
+type Retired struct {
+	Name  string // the host end's name now, RetiredName of its index
+	Index int    // the host end's index
+}
+
+// RetiredName is the name Retire gives the link with index idx.
+func RetiredName(idx int) string { return RetiredPrefix + strconv.Itoa(idx) }
+
+// IsRetired reports whether l is a veth end that Retire renamed: named
+// RetiredName of its own index.
+func IsRetired(l netlink.Link) bool {
+	_, ok := l.(*netlink.Veth)
+	return ok && l.Attrs().Name == RetiredName(l.Attrs().Index)
+}
+
+// Retire takes the pair whose host end is hostName out of service at once,
+// so that its deletion, which costs the kernel 15-30 ms of RCU grace
+// periods, can happen later and elsewhere (DeleteRetired). Both ends go
+// down, which cuts the namespace off, and both are renamed (RetiredName),
+// which frees the names for a new pair at once: the same target can be
+// attached again before the old pair is gone. The peer is renamed only
+// when peerNS is an open handle (not netns.None()) and peerName is still
+// this pair's end. A pair that is gone already returns nil. When the host
+// end is retired but the peer step fails, the Retired is returned with the
+// error: deleting it still removes both ends.
+//
+// Equivalent to:
+//
+//	ip link set HOST down; ip link set HOST name pgoneIDX
+//	ip -n NS link set PEER down; ip -n NS link set PEER name pgonePIDX
+func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, error) {
+	link, err := netlink.LinkByName(hostName)
+	if err != nil {
+		if gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("finding veth %q: %w", hostName, err)
+	}
+	idx := link.Attrs().Index
+	tomb := RetiredName(idx)
+	if err := netlink.LinkSetDown(link); err != nil {
+		if gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("taking veth %q down: %w", hostName, err)
+	}
+	if err := netlink.LinkSetName(link, tomb); err != nil {
+		if gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("renaming veth %q: %w", hostName, err)
+	}
+	r := &Retired{Name: tomb, Index: idx}
+	if int(peerNS) <= 0 || peerName == "" {
+		return r, nil
+	}
+	h, err := netlink.NewHandleAt(peerNS, unix.NETLINK_ROUTE)
+	if err != nil {
+		return r, fmt.Errorf("opening netlink in the namespace of %q: %w", peerName, err)
+	}
+	defer h.Close()
+	peer, err := h.LinkByName(peerName)
+	if err != nil {
+		if gone(err) {
+			return r, nil
+		}
+		return r, fmt.Errorf("finding %q in the namespace: %w", peerName, err)
+	}
+	// Only the end of this pair: IFLA_LINK of a veth names its peer's index.
+	if _, ok := peer.(*netlink.Veth); !ok || peer.Attrs().ParentIndex != idx {
+		return r, nil
+	}
+	if err := h.LinkSetDown(peer); err != nil && !gone(err) {
+		return r, fmt.Errorf("taking %q down in the namespace: %w", peerName, err)
+	}
+	if err := h.LinkSetName(peer, RetiredName(peer.Attrs().Index)); err != nil && !gone(err) {
+		return r, fmt.Errorf("renaming %q in the namespace: %w", peerName, err)
+	}
+	return r, nil
+}
+
+// DeleteRetired deletes the pair r, if its host end still has index
+// r.Index and name r.Name: a link made since under the same name is not
+// touched. Equivalent to: `ip link del pgoneIDX`.
+func DeleteRetired(r *Retired) error {
+	link, err := netlink.LinkByIndex(r.Index)
+	if err != nil || link.Attrs().Name != r.Name {
+		return nil
+	}
+	if err := netlink.LinkDel(link); err != nil && !gone(err) {
+		return fmt.Errorf("deleting veth %q: %w", r.Name, err)
+	}
+	return nil
+}
+
+// gone reports an error that says the link does not exist.
+func gone(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT)
+}
