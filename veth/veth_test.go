@@ -1,6 +1,8 @@
 package veth
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -76,11 +78,11 @@ func TestPrivilegedCreateConfigureDelete(t *testing.T) {
 			return err
 		}
 		if err := Create(p); err == nil {
-			t.Error("creating the same pair twice succeeded")
+			return errors.New("creating the same pair twice succeeded")
 		}
 		l, err := netlink.LinkByName("vethtest0")
 		if err != nil || l.Attrs().MasterIndex != br.Attrs().Index || l.Attrs().MTU != 1400 {
-			t.Errorf("host end: %v %+v", err, l)
+			return fmt.Errorf("host end: %v %+v", err, l)
 		}
 		return nil
 	})
@@ -142,32 +144,32 @@ func TestPrivilegedRetire(t *testing.T) {
 		}
 		old, err := Retire("vethtest1", target, "eth0")
 		if err != nil || old == nil {
-			t.Fatalf("Retire: %v %v", old, err)
+			return fmt.Errorf("retiring the pair: %v %v", old, err)
 		}
 		// Both names are free at once: the same pair can be made again.
 		if in, _ := Inspect(h); in.Names["eth0"] {
-			t.Fatalf("eth0 still taken in the target after Retire: %v", in.Names)
+			return fmt.Errorf("eth0 still taken in the target after Retire: %v", in.Names)
 		}
 		l, err := netlink.LinkByIndex(old.Index)
 		if err != nil || l.Attrs().Name != old.Name || l.Attrs().Flags&net.FlagUp != 0 || !IsRetired(l) {
-			t.Fatalf("retired host end: %v %+v", err, l)
+			return fmt.Errorf("retired host end: %v %+v", err, l)
 		}
 		if err := Create(p); err != nil {
-			t.Fatalf("creating the pair again after Retire: %v", err)
+			return fmt.Errorf("creating the pair again after Retire: %v", err)
 		}
 		// Retiring what is gone is success; retiring with no namespace
 		// renames the host end only.
 		if r, err := Retire("vethnone", netns.None(), ""); r != nil || err != nil {
-			t.Fatalf("Retire of a missing pair: %v %v", r, err)
+			return fmt.Errorf("retiring a missing pair: %v %v", r, err)
 		}
 		if err := DeleteRetired(old); err != nil {
 			return err
 		}
 		if err := DeleteRetired(old); err != nil {
-			t.Fatalf("DeleteRetired twice: %v", err)
+			return fmt.Errorf("deleting the retired pair twice: %v", err)
 		}
 		if _, err := netlink.LinkByIndex(old.Index); err == nil {
-			t.Fatal("retired pair still there after DeleteRetired")
+			return errors.New("retired pair still there after DeleteRetired")
 		}
 		// A retired record whose index now has another name deletes nothing.
 		cur, err := netlink.LinkByName("vethtest1")
@@ -178,7 +180,7 @@ func TestPrivilegedRetire(t *testing.T) {
 			return err
 		}
 		if _, err := netlink.LinkByName("vethtest1"); err != nil {
-			t.Fatal("DeleteRetired deleted a link with another name")
+			return errors.New("DeleteRetired deleted a link with another name")
 		}
 		return nil
 	})
