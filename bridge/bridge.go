@@ -8,8 +8,8 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
 	"github.com/plumbnet/plumb/internal/sysctl"
 )
 
@@ -48,7 +48,7 @@ func Ensure(c Config) (int, error) {
 		if _, ok := link.(*netlink.Bridge); !ok {
 			return 0, fmt.Errorf("interface %q %w", c.Name, ErrNotBridge)
 		}
-	case isNotFound(err):
+	case netlinkerr.IsNotFound(err):
 		la := netlink.NewLinkAttrs()
 		la.Name = c.Name
 		la.MTU = c.MTU
@@ -130,7 +130,7 @@ func Index(name string) (int, error) {
 // Equivalent to: `ip link del NAME type bridge`.
 func Delete(name string) error {
 	link, err := netlink.LinkByName(name)
-	if isNotFound(err) {
+	if netlinkerr.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -139,7 +139,7 @@ func Delete(name string) error {
 	if _, ok := link.(*netlink.Bridge); !ok {
 		return fmt.Errorf("interface %q %w: not deleting it", name, ErrNotBridge)
 	}
-	if err := netlink.LinkDel(link); err != nil && !isNotFound(err) {
+	if err := netlink.LinkDel(link); err != nil && !netlinkerr.IsNotFound(err) {
 		return fmt.Errorf("deleting bridge %q: %w", name, err)
 	}
 	return nil
@@ -175,9 +175,4 @@ func SetHairpin(ifname string) error {
 		return fmt.Errorf("setting hairpin mode on port %q: %w", ifname, err)
 	}
 	return nil
-}
-
-func isNotFound(err error) bool {
-	var nf netlink.LinkNotFoundError
-	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
 	"github.com/plumbnet/plumb/internal/sysctl"
 )
 
@@ -83,11 +84,7 @@ func Delete(hostName string) error {
 	if err == nil {
 		err = netlink.LinkDel(link)
 	}
-	if err == nil || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
+	if err == nil || netlinkerr.IsNotFound(err) {
 		return nil
 	}
 	return fmt.Errorf("deleting veth %q: %w", hostName, err)

@@ -1,13 +1,14 @@
 package veth
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/plumbnet/plumb/internal/netlinkerr"
 )
 
 // RetiredPrefix starts the name of a pair Retire took out of service: the
@@ -49,7 +50,7 @@ func IsRetired(l netlink.Link) bool {
 func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, error) {
 	link, err := netlink.LinkByName(hostName)
 	if err != nil {
-		if gone(err) {
+		if netlinkerr.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("finding veth %q: %w", hostName, err)
@@ -57,13 +58,13 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 	idx := link.Attrs().Index
 	tomb := RetiredName(idx)
 	if err := netlink.LinkSetDown(link); err != nil {
-		if gone(err) {
+		if netlinkerr.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("taking veth %q down: %w", hostName, err)
 	}
 	if err := netlink.LinkSetName(link, tomb); err != nil {
-		if gone(err) {
+		if netlinkerr.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("renaming veth %q: %w", hostName, err)
@@ -79,7 +80,7 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 	defer h.Close()
 	peer, err := h.LinkByName(peerName)
 	if err != nil {
-		if gone(err) {
+		if netlinkerr.IsNotFound(err) {
 			return r, nil
 		}
 		return r, fmt.Errorf("finding %q in the namespace: %w", peerName, err)
@@ -88,10 +89,10 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 	if _, ok := peer.(*netlink.Veth); !ok || peer.Attrs().ParentIndex != idx {
 		return r, nil
 	}
-	if err := h.LinkSetDown(peer); err != nil && !gone(err) {
+	if err := h.LinkSetDown(peer); err != nil && !netlinkerr.IsNotFound(err) {
 		return r, fmt.Errorf("taking %q down in the namespace: %w", peerName, err)
 	}
-	if err := h.LinkSetName(peer, RetiredName(peer.Attrs().Index)); err != nil && !gone(err) {
+	if err := h.LinkSetName(peer, RetiredName(peer.Attrs().Index)); err != nil && !netlinkerr.IsNotFound(err) {
 		return r, fmt.Errorf("renaming %q in the namespace: %w", peerName, err)
 	}
 	return r, nil
@@ -105,14 +106,8 @@ func DeleteRetired(r *Retired) error {
 	if err != nil || link.Attrs().Name != r.Name {
 		return nil
 	}
-	if err := netlink.LinkDel(link); err != nil && !gone(err) {
+	if err := netlink.LinkDel(link); err != nil && !netlinkerr.IsNotFound(err) {
 		return fmt.Errorf("deleting veth %q: %w", r.Name, err)
 	}
 	return nil
-}
-
-// gone reports an error that says the link does not exist.
-func gone(err error) bool {
-	var nf netlink.LinkNotFoundError
-	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT)
 }
