@@ -3,6 +3,7 @@
 package lockfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -15,9 +16,9 @@ type Lock struct{ f *os.File }
 // Acquire opens (creating if needed) path and takes an exclusive flock on it,
 // waiting as long as another process holds it. Equivalent to: `flock PATH`.
 func Acquire(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	f, err := open(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+		return nil, err
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
@@ -30,6 +31,39 @@ func Acquire(path string) (*Lock, error) {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return &Lock{f: f}, nil
+}
+
+// TryAcquire is Acquire without the wait: when another holder has the lock
+// (another process, or another open of path in this one) it returns nil,
+// nil at once. Equivalent to: `flock --nonblock PATH`.
+func TryAcquire(path string) (*Lock, error) {
+	f, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// open opens path for locking, creating it if needed.
+func open(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // Unlock releases the lock. It is safe to call on a nil Lock and twice.

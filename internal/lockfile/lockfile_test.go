@@ -1,0 +1,75 @@
+package lockfile
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// flock locks belong to an open file description, so two opens of the same
+// path in one process exclude each other as two processes would.
+
+func TestTryAcquire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	held, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := TryAcquire(path); l != nil || err != nil {
+		l.Unlock()
+		t.Fatalf("TryAcquire of a held lock: %v %v, want nil, nil", l, err)
+	}
+	if err := held.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := TryAcquire(path)
+	if l == nil || err != nil {
+		t.Fatalf("TryAcquire of a free lock: %v %v", l, err)
+	}
+	defer l.Unlock()
+	if again, err := TryAcquire(path); again != nil || err != nil {
+		again.Unlock()
+		t.Fatalf("TryAcquire while TryAcquire holds it: %v %v", again, err)
+	}
+}
+
+func TestTryAcquireMissingDir(t *testing.T) {
+	l, err := TryAcquire(filepath.Join(t.TempDir(), "no", "lock"))
+	if l != nil || err == nil {
+		t.Fatalf("TryAcquire in a missing directory: %v %v, want an error", l, err)
+	}
+}
+
+func TestAcquireWaitsForUnlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	held, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := Acquire(path)
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("Acquire returned while the lock was held: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := held.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Unlock(); err != nil {
+		t.Fatalf("second Unlock: %v", err)
+	}
+	var none *Lock
+	if err := none.Unlock(); err != nil {
+		t.Fatalf("Unlock of nil: %v", err)
+	}
+}
