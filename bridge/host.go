@@ -1,0 +1,70 @@
+package bridge
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+)
+
+// HostPrefixes returns the IPv4 prefixes the host already uses, for the
+// choice of a new network's subnet: the destinations of the routes of the
+// main table (but not the default route) and the subnets of the addresses
+// (but not loopback's), each masked. Equivalent to:
+// `ip -4 route show table main; ip -4 addr show`.
+func HostPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: 0}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("listing host routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		if ones == 0 {
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("listing host addresses: %w", err)
+	}
+	for _, a := range addrs {
+		ones, _ := a.Mask.Size()
+		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok && !ip.IsLoopback() {
+			out = append(out, netip.PrefixFrom(ip, ones).Masked())
+		}
+	}
+	return out, nil
+}
+
+// DefaultMTU returns the MTU of the interface behind the host's IPv4
+// default route (the first one that names an interface), or 1500 when
+// there is none or it cannot be read: the MTU a new network gets unless
+// told otherwise. Equivalent to:
+// `ip link show $(ip -4 route show default | awk '{print $5; exit}')`.
+func DefaultMTU() int {
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{}, 0)
+	if err != nil {
+		return 1500
+	}
+	for _, r := range routes {
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		if r.LinkIndex == 0 {
+			continue
+		}
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && l.Attrs().MTU > 0 {
+			return l.Attrs().MTU
+		}
+	}
+	return 1500
+}
