@@ -125,6 +125,18 @@ func Index(name string) (int, error) {
 	return link.Attrs().Index, nil
 }
 
+// Exists reports whether a bridge named name exists: an interface of that
+// name that is not a bridge does not count. Equivalent to:
+// `ip link show NAME type bridge`.
+func Exists(name string) bool {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return false
+	}
+	_, ok := link.(*netlink.Bridge)
+	return ok
+}
+
 // Delete removes the bridge. A bridge that is already gone is success; an
 // interface of that name that is not a bridge is left alone.
 // Equivalent to: `ip link del NAME type bridge`.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/nat"
 )
@@ -102,7 +100,4 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 
 // dockerRunning reports whether Docker's bridge exists: Docker needs
 // ip_forward, so plumb must not turn it off under it.
-func dockerRunning() bool {
-	_, err := netlink.LinkByName("docker0")
-	return err == nil
-}
+func dockerRunning() bool { return bridge.Exists("docker0") }
