@@ -23,9 +23,13 @@ type Pair struct {
 	NetNS       netns.NsHandle   // namespace the peer is created in
 }
 
-// ErrBridgeFull is returned when the bridge has no port left: a Linux
-// bridge holds at most 1023 ports.
-var ErrBridgeFull = errors.New("network full: a bridge holds at most 1023 endpoints")
+// MaxBridgePorts is how many ports a Linux bridge holds: port numbers have
+// 10 bits (BR_MAX_PORTS is 1024) and 0 is never used. A pair past it fails
+// with ErrBridgeFull.
+const MaxBridgePorts = 1023
+
+// ErrBridgeFull is returned when the bridge has no port left (MaxBridgePorts).
+var ErrBridgeFull = fmt.Errorf("network full: a bridge holds at most %d endpoints", MaxBridgePorts)
 
 // Create creates the pair with the peer directly inside p.NetNS, turns
 // IPv6 off on the host end before it comes up (an IPv4 network needs no
