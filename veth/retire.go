@@ -111,3 +111,22 @@ func DeleteRetired(r *Retired) error {
 	}
 	return nil
 }
+
+// ListRetired returns the pairs Retire took out of service that are still
+// in the current namespace: those a deletion was never asked for, or
+// whose deletion was cut short. Equivalent to:
+// `ip -o link show type veth | grep pgone`, keeping the names RetiredName
+// gives their own index.
+func ListRetired() ([]Retired, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	var out []Retired
+	for _, l := range links {
+		if IsRetired(l) {
+			out = append(out, Retired{Name: l.Attrs().Name, Index: l.Attrs().Index})
+		}
+	}
+	return out, nil
+}

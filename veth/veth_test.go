@@ -154,6 +154,9 @@ func TestPrivilegedRetire(t *testing.T) {
 		if err != nil || l.Attrs().Name != old.Name || l.Attrs().Flags&net.FlagUp != 0 || !IsRetired(l) {
 			return fmt.Errorf("retired host end: %v %+v", err, l)
 		}
+		if rs, err := ListRetired(); err != nil || len(rs) != 1 || rs[0] != *old {
+			return fmt.Errorf("listing the retired pairs: %v %v, want %v", rs, err, *old)
+		}
 		if err := Create(p); err != nil {
 			return fmt.Errorf("creating the pair again after Retire: %v", err)
 		}
@@ -170,6 +173,9 @@ func TestPrivilegedRetire(t *testing.T) {
 		}
 		if _, err := netlink.LinkByIndex(old.Index); err == nil {
 			return errors.New("retired pair still there after DeleteRetired")
+		}
+		if rs, err := ListRetired(); err != nil || len(rs) != 0 {
+			return fmt.Errorf("retired pairs after DeleteRetired: %v %v", rs, err)
 		}
 		// A retired record whose index now has another name deletes nothing.
 		cur, err := netlink.LinkByName("vethtest1")
