@@ -99,6 +99,9 @@ func TestPrivilegedClosedNS(t *testing.T) {
 	if in, err := n.Inspect(); err == nil {
 		t.Fatalf("Inspect of a closed NS: %v", in)
 	}
+	if err := CheckPeer(n, PeerCheck{Name: "lo"}); err == nil {
+		t.Fatal("CheckPeer in a closed NS succeeded")
+	}
 	if _, err := OpenNS("/var/run/netns/pnoSuchNS"); err == nil {
 		t.Fatal("OpenNS of a missing path succeeded")
 	}
