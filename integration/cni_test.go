@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -509,11 +508,16 @@ func TestPrivilegedCNIConcurrent(t *testing.T) {
 // SHA-256 of "NETWORK-ID/ENDPOINT-ID" (network.hostVethName).
 func hostVethOf(t *testing.T, c *cniHost, netName, containerID, ifname string) string {
 	t.Helper()
-	out := c.must("network", "inspect", netName)
-	m := regexp.MustCompile(`"(?i:id)": "([0-9a-f]{64})"`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no network id in:\n%s", out)
+	// cmd/plumb/network.go inspectView, shaped like Docker's.
+	var views []struct {
+		ID string `json:"Id"`
 	}
-	h := sha256.Sum256([]byte(m[1] + "/" + network.CNIEndpointID(containerID, ifname)))
+	if err := c.runJSON(&views, "network", "inspect", netName); err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || len(views[0].ID) != 64 {
+		t.Fatalf("network inspect %s: %+v, want one network with a 64-digit id", netName, views)
+	}
+	h := sha256.Sum256([]byte(views[0].ID + "/" + network.CNIEndpointID(containerID, ifname)))
 	return "veth" + hex.EncodeToString(h[:])[:11]
 }

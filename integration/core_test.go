@@ -112,7 +112,7 @@ func coreScenario(t *testing.T, h *host) {
 
 	// Detach removes the veth, the address file and the hosts line, and is
 	// safe to repeat.
-	veth := epField(t, h, "netns:"+a, "hostVeth")
+	veth := h.endpointOf("netns:"+a, "core-a").HostVeth
 	h.must("detach", "netns:"+a, "--net", "core-a")
 	if _, err := h.sh("ip", "link", "show", veth); err == nil {
 		t.Fatalf("veth %s still there after detach", veth)
@@ -149,21 +149,4 @@ func coreScenario(t *testing.T, h *host) {
 	if after := h.snapshot(); after != before {
 		t.Fatalf("host changed by create+rm:\n--- before\n%s\n--- after\n%s", before, after)
 	}
-}
-
-// epField returns a string field of the endpoint of spec from ps json.
-func epField(t *testing.T, h *host, spec, field string) string {
-	t.Helper()
-	out := h.must("ps", "--format", "json")
-	i := strings.Index(out, `"target": "`+spec+`"`)
-	if i < 0 {
-		t.Fatalf("no endpoint %s in ps", spec)
-	}
-	rest := out[i:]
-	j := strings.Index(rest, `"`+field+`": "`)
-	if j < 0 {
-		t.Fatalf("no %s for %s", field, spec)
-	}
-	v := rest[j+len(field)+5:]
-	return v[:strings.Index(v, `"`)]
 }

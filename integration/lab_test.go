@@ -278,13 +278,7 @@ func TestPrivilegedDockerRestartGetsItsAddressBack(t *testing.T) {
 // staleOf reads "stale" of target's endpoint from ps --format json.
 func staleOf(t *testing.T, h *host, target string) bool {
 	t.Helper()
-	out := h.must("ps", "--format", "json")
-	re := regexp.MustCompile(`"target": "` + regexp.QuoteMeta(target) + `"[^}]*?"stale": (true|false)`)
-	m := re.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no stale field for %s in:\n%s", target, out)
-	}
-	return m[1] == "true"
+	return h.endpointOf(target, "").Stale
 }
 
 // TestPrivilegedDockerSandbox: a sandbox whose attach fails leaves no
