@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
 )
 
 // SandboxLabel marks a holder container plumb made; its value is the
@@ -48,11 +48,11 @@ func validSandboxName(s string) bool {
 	return true
 }
 
-func (m *Manager) docker() (*container.DockerClient, error) {
+func (m *Manager) docker() (*docker.Client, error) {
 	if m.Docker != nil {
 		return m.Docker, nil
 	}
-	return container.DefaultDocker()
+	return docker.Default()
 }
 
 // sandboxOwner is the label value of this state directory's holders.
@@ -65,7 +65,7 @@ func (m *Manager) sandboxOwner() string {
 
 // checkHolder refuses a container that is not a holder of this state
 // directory: plumb never starts, stops or removes anybody else's container.
-func (m *Manager) checkHolder(name string, info *container.ContainerInfo) error {
+func (m *Manager) checkHolder(name string, info *docker.ContainerInfo) error {
 	owner, ok := info.Labels[SandboxLabel]
 	if !ok {
 		return fmt.Errorf("container %q %w and is not a plumb sandbox", name, ErrExists)
@@ -132,7 +132,7 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 			id := info.ID
 			u.push(func() error { return dc.StopContainer(bg, id, 0) })
 		}
-	case errors.Is(err, container.ErrNotFound):
+	case errors.Is(err, docker.ErrNotFound):
 		id, err := m.createHolder(ctx, dc, name)
 		if err != nil {
 			return nil, false, err
@@ -155,18 +155,18 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 // createHolder creates (does not start) the holder container name. The
 // image is checked, and imported if needed, first; if another plumb build
 // pruned it in between, it is imported again once.
-func (m *Manager) createHolder(ctx context.Context, dc *container.DockerClient, name string) (string, error) {
+func (m *Manager) createHolder(ctx context.Context, dc *docker.Client, name string) (string, error) {
 	var err error
 	for try := 0; try < 2; try++ {
 		var image, id string
 		if image, err = ensureSandboxImage(ctx, dc); err != nil {
 			return "", err
 		}
-		id, err = dc.CreateContainer(ctx, container.ContainerSpec{
+		id, err = dc.CreateContainer(ctx, docker.ContainerSpec{
 			Name: name, Image: image, Hostname: name, NetworkMode: "none",
 			Labels: map[string]string{SandboxLabel: m.sandboxOwner()}, Hardened: true,
 		})
-		if !errors.Is(err, container.ErrNotFound) {
+		if !errors.Is(err, docker.ErrNotFound) {
 			return id, err
 		}
 	}
@@ -185,7 +185,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, name string) (eps []*Endpoi
 		return nil, false, err
 	}
 	info, err := dc.InspectContainer(ctx, name)
-	if errors.Is(err, container.ErrNotFound) {
+	if errors.Is(err, docker.ErrNotFound) {
 		eps, derr := m.Detach(ctx, name, "")
 		if errors.Is(derr, ErrNotAttached) {
 			derr = nil

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
 )
 
 const (
@@ -37,7 +37,7 @@ var selfExe = "/proc/self/exe"
 // importing it first when dockerd does not have it. Equivalent to:
 //
 //	tar -c plumb | docker import --change 'CMD ["/plumb","hold"]' - plumb/sandbox:HASH
-func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string, error) {
+func ensureSandboxImage(ctx context.Context, dc *docker.Client) (string, error) {
 	bin, err := os.ReadFile(selfExe)
 	if err != nil {
 		return "", fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
@@ -47,7 +47,7 @@ func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string
 	ref := SandboxImageRepo + ":" + tag
 	if _, err := dc.ImageLabels(ctx, ref); err == nil {
 		return ref, nil
-	} else if !errors.Is(err, container.ErrNotFound) {
+	} else if !errors.Is(err, docker.ErrNotFound) {
 		return "", err
 	}
 	if err := checkStatic(bin); err != nil {
@@ -72,7 +72,7 @@ func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string
 // pruneSandboxImages removes the holder images of other plumb builds that
 // no container uses any more, so that rebuilding plumb does not pile them
 // up. It is best effort: dockerd refuses an image in use, and that is fine.
-func pruneSandboxImages(ctx context.Context, dc *container.DockerClient, keep string) {
+func pruneSandboxImages(ctx context.Context, dc *docker.Client, keep string) {
 	refs, err := dc.ImageRefs(ctx, SandboxImageLabel)
 	if err != nil {
 		return

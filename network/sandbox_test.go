@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
 )
 
 const sbID = "0990b79055bf948628959b62b348f75f7584fb9f36b4c756ed16a2be1067fcf0"
@@ -64,7 +64,7 @@ func sandboxManager(t *testing.T, f *fakeDocker) *Manager {
 	srv := &http.Server{Handler: f}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	dc, err := container.NewDockerClient("unix://" + sock)
+	dc, err := docker.NewClient("unix://" + sock)
 	if err != nil {
 		t.Fatal(err)
 	}

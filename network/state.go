@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/internal/atomicfile"
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
@@ -29,7 +30,7 @@ type Manager struct {
 	NoDNS bool
 	// Docker is the Engine API client of the sandbox commands; nil: the
 	// process's client from $DOCKER_HOST.
-	Docker *container.DockerClient
+	Docker *docker.Client
 	// Fault, when set, is called before each named step of Attach and
 	// Create; an error it returns fails that step. Tests use it to prove
 	// that every failure rolls back.
