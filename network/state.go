@@ -28,8 +28,9 @@ type Manager struct {
 	// NoDNS leaves the name service out of attach: no daemon is started
 	// and no listener is made (for hosts that want only plumbing).
 	NoDNS bool
-	// Docker is the Engine API client of the sandbox commands; nil: the
-	// process's client from $DOCKER_HOST.
+	// Docker is the Engine API client that resolves container targets,
+	// and that package sandbox makes its holders with (so that Attach finds
+	// them); nil: the process's client from $DOCKER_HOST, docker.Default.
 	Docker *docker.Client
 	// Fault, when set, is called before each named step of Attach and
 	// Create; an error it returns fails that step. Tests use it to prove

@@ -1,4 +1,4 @@
-package network
+package sandbox
 
 import (
 	"context"
@@ -8,35 +8,27 @@ import (
 	"sort"
 
 	"github.com/plumbnet/plumb/docker"
+	"github.com/plumbnet/plumb/network"
 )
 
-// SandboxLabel marks a holder container plumb made; its value is the
-// absolute state directory whose endpoints the holder's namespace carries,
-// so that two state directories (tests, several users) never touch each
-// other's sandboxes.
-const SandboxLabel = "org.plumbnet.plumb.sandbox"
-
-// A sandbox is Kubernetes' pause pattern with plumb as the pause: a tiny
-// holder container, started with --network=none from an image plumb
-// imports from its own binary, runs `plumb hold` and keeps a network
-// namespace that plumb attaches before any application starts. Application
-// containers join it with `docker run --network=container:NAME` and find
-// their address, routes, names (Docker gives them the holder's /etc/hosts
-// and resolv.conf) and published ports ready; restarting them keeps all of
-// it, because the holder keeps the namespace.
+// Label marks a holder container plumb made; its value is the absolute
+// state directory whose endpoints the holder's namespace carries, so that
+// two state directories (tests, several users) never touch each other's
+// sandboxes.
+const Label = "org.plumbnet.plumb.sandbox"
 
 // Sandbox is one holder container of this state directory.
 type Sandbox struct {
-	Name        string      `json:"name"`
-	ContainerID string      `json:"containerId"`
-	Running     bool        `json:"running"`
-	Endpoints   []*Endpoint `json:"endpoints"`
+	Name        string              `json:"name"`
+	ContainerID string              `json:"containerId"`
+	Running     bool                `json:"running"`
+	Endpoints   []*network.Endpoint `json:"endpoints"`
 }
 
-// validSandboxName: a Docker container name that is also a host name and a
-// DNS label: 2-63 of [a-zA-Z0-9_.-], starting and ending with a letter or
+// validName: a Docker container name that is also a host name and a DNS
+// label: 2-63 of [a-zA-Z0-9_.-], starting and ending with a letter or
 // digit.
-func validSandboxName(s string) bool {
+func validName(s string) bool {
 	if len(s) < 2 || len(s) > 63 || !alnum(s[0]) || !alnum(s[len(s)-1]) {
 		return false
 	}
@@ -48,70 +40,71 @@ func validSandboxName(s string) bool {
 	return true
 }
 
-func (m *Manager) docker() (*docker.Client, error) {
+func alnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// client is the Engine API client m resolves container targets with, so
+// that the holder made here is the container m.Attach then finds.
+func client(m *network.Manager) (*docker.Client, error) {
 	if m.Docker != nil {
 		return m.Docker, nil
 	}
 	return docker.Default()
 }
 
-// sandboxOwner is the label value of this state directory's holders.
-func (m *Manager) sandboxOwner() string {
+// owner is the Label value of m's state directory's holders.
+func owner(m *network.Manager) string {
 	if abs, err := filepath.Abs(m.StateDir); err == nil {
 		return abs
 	}
 	return m.StateDir
 }
 
-// checkHolder refuses a container that is not a holder of this state
+// checkHolder refuses a container that is not a holder of m's state
 // directory: plumb never starts, stops or removes anybody else's container.
-func (m *Manager) checkHolder(name string, info *docker.ContainerInfo) error {
-	owner, ok := info.Labels[SandboxLabel]
+func checkHolder(m *network.Manager, name string, info *docker.ContainerInfo) error {
+	got, ok := info.Labels[Label]
 	if !ok {
-		return fmt.Errorf("container %q %w and is not a plumb sandbox", name, ErrExists)
+		return fmt.Errorf("container %q %w and is not a plumb sandbox", name, network.ErrExists)
 	}
-	if owner != m.sandboxOwner() {
-		return fmt.Errorf("sandbox %q belongs to state directory %s, not %s", name, owner, m.sandboxOwner())
+	if got != owner(m) {
+		return fmt.Errorf("sandbox %q belongs to state directory %s, not %s", name, got, owner(m))
 	}
 	return nil
 }
 
-// CreateSandbox starts the holder container name and attaches it to
-// o.Network with o's options: the equivalent of
+// Create starts the holder container name and attaches it to o.Network
+// with o's options: the equivalent of
 //
 //	docker run -d --name NAME --hostname NAME --network=none plumb/sandbox:HASH   # runs `plumb hold`
 //	plumb attach NAME --net NETWORK [--ip ...] [--alias ...]
 //
+// The network and the options are checked before any container exists.
 // The holder image is imported from the running plumb binary the first
 // time. A holder that exists already is started if it was stopped and
 // attached if it was not (a restarted holder gets its address back);
 // already reports that it was running and attached, and nothing changed.
 // On error nothing of the call is left: a holder it made is removed, one
 // it started is stopped again.
-func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOptions) (_ *Endpoint, already bool, err error) {
-	if !validSandboxName(name) {
-		return nil, false, fmt.Errorf("sandbox name %q: %w: use 2-63 letters, digits, '_', '.' and '-', starting and ending with a letter or digit", name, ErrInvalid)
+func Create(ctx context.Context, m *network.Manager, name string, o network.AttachOptions) (_ *network.Endpoint, already bool, err error) {
+	if !validName(name) {
+		return nil, false, fmt.Errorf("sandbox name %q: %w: use 2-63 letters, digits, '_', '.' and '-', starting and ending with a letter or digit", name, network.ErrInvalid)
 	}
-	if err := ValidateName(o.Network); err != nil {
+	if err := m.ValidateAttach(&o); err != nil {
 		return nil, false, err
 	}
-	// Check the network and the options before any container exists.
-	n, err := m.Get(o.Network)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := validateAttach(n, &o); err != nil {
-		return nil, false, err
-	}
-	dc, err := m.docker()
+	dc, err := client(m)
 	if err != nil {
 		return nil, false, err
 	}
 
-	var u undo
+	// undo reverses the one change made to dockerd before the attach:
+	// stopping the holder it started, or removing the holder it made.
+	var undo func() error
 	defer func() {
-		if err != nil {
-			if uerr := u.run(); uerr != nil {
+		if err != nil && undo != nil {
+			if uerr := undo(); uerr != nil {
 				err = fmt.Errorf("%w (rollback: %v)", err, uerr)
 			}
 		}
@@ -122,7 +115,7 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 	info, err := dc.InspectContainer(ctx, name)
 	switch {
 	case err == nil:
-		if err := m.checkHolder(name, info); err != nil {
+		if err := checkHolder(m, name, info); err != nil {
 			return nil, false, err
 		}
 		if !info.Running {
@@ -130,14 +123,14 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 				return nil, false, err
 			}
 			id := info.ID
-			u.push(func() error { return dc.StopContainer(bg, id, 0) })
+			undo = func() error { return dc.StopContainer(bg, id, 0) }
 		}
 	case errors.Is(err, docker.ErrNotFound):
-		id, err := m.createHolder(ctx, dc, name)
+		id, err := createHolder(ctx, m, dc, name)
 		if err != nil {
 			return nil, false, err
 		}
-		u.push(func() error { return dc.RemoveContainer(bg, id) })
+		undo = func() error { return dc.RemoveContainer(bg, id) }
 		if err := dc.StartContainer(ctx, id); err != nil {
 			return nil, false, err
 		}
@@ -149,22 +142,22 @@ func (m *Manager) CreateSandbox(ctx context.Context, name string, o AttachOption
 	if err != nil {
 		return nil, false, fmt.Errorf("sandbox %q: %w", name, err)
 	}
-	return ep, already && len(u) == 0, nil
+	return ep, already && undo == nil, nil
 }
 
 // createHolder creates (does not start) the holder container name. The
 // image is checked, and imported if needed, first; if another plumb build
 // pruned it in between, it is imported again once.
-func (m *Manager) createHolder(ctx context.Context, dc *docker.Client, name string) (string, error) {
+func createHolder(ctx context.Context, m *network.Manager, dc *docker.Client, name string) (string, error) {
 	var err error
 	for try := 0; try < 2; try++ {
 		var image, id string
-		if image, err = ensureSandboxImage(ctx, dc); err != nil {
+		if image, err = ensureImage(ctx, dc); err != nil {
 			return "", err
 		}
 		id, err = dc.CreateContainer(ctx, docker.ContainerSpec{
 			Name: name, Image: image, Hostname: name, NetworkMode: "none",
-			Labels: map[string]string{SandboxLabel: m.sandboxOwner()}, Hardened: true,
+			Labels: map[string]string{Label: owner(m)}, Hardened: true,
 		})
 		if !errors.Is(err, docker.ErrNotFound) {
 			return id, err
@@ -173,21 +166,21 @@ func (m *Manager) createHolder(ctx context.Context, dc *docker.Client, name stri
 	return "", err
 }
 
-// RemoveSandbox detaches the holder name from every network and removes it:
+// Remove detaches the holder name from every network and removes it:
 // `plumb detach NAME; docker rm -f NAME`. Application containers that
 // joined its namespace keep running, without the network. Removing a
 // sandbox that is gone is success (removed false); its stale endpoints, if
 // any, are cleared. Containers that are not this state directory's holders
 // are refused.
-func (m *Manager) RemoveSandbox(ctx context.Context, name string) (eps []*Endpoint, removed bool, err error) {
-	dc, err := m.docker()
+func Remove(ctx context.Context, m *network.Manager, name string) (eps []*network.Endpoint, removed bool, err error) {
+	dc, err := client(m)
 	if err != nil {
 		return nil, false, err
 	}
 	info, err := dc.InspectContainer(ctx, name)
 	if errors.Is(err, docker.ErrNotFound) {
 		eps, derr := m.Detach(ctx, name, "")
-		if errors.Is(derr, ErrNotAttached) {
+		if errors.Is(derr, network.ErrNotAttached) {
 			derr = nil
 		}
 		return eps, false, derr
@@ -195,11 +188,11 @@ func (m *Manager) RemoveSandbox(ctx context.Context, name string) (eps []*Endpoi
 	if err != nil {
 		return nil, false, err
 	}
-	if err := m.checkHolder(name, info); err != nil {
+	if err := checkHolder(m, name, info); err != nil {
 		return nil, false, err
 	}
 	eps, derr := m.Detach(ctx, info.ID, "")
-	if errors.Is(derr, ErrNotAttached) {
+	if errors.Is(derr, network.ErrNotAttached) {
 		derr = nil
 	}
 	if err := dc.RemoveContainer(context.WithoutCancel(ctx), info.ID); err != nil {
@@ -209,7 +202,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, name string) (eps []*Endpoi
 		// With the namespace gone, detach needs no file of the container:
 		// a second pass clears what the first could not.
 		more, err := m.Detach(ctx, info.ID, "")
-		if err == nil || errors.Is(err, ErrNotAttached) {
+		if err == nil || errors.Is(err, network.ErrNotAttached) {
 			derr = nil
 		} else {
 			derr = err
@@ -219,14 +212,14 @@ func (m *Manager) RemoveSandbox(ctx context.Context, name string) (eps []*Endpoi
 	return eps, true, derr
 }
 
-// Sandboxes lists this state directory's holder containers, running or
-// not, by name, each with its endpoints.
-func (m *Manager) Sandboxes(ctx context.Context) ([]*Sandbox, error) {
-	dc, err := m.docker()
+// List lists m's state directory's holder containers, running or not, by
+// name, each with its endpoints.
+func List(ctx context.Context, m *network.Manager) ([]*Sandbox, error) {
+	dc, err := client(m)
 	if err != nil {
 		return nil, err
 	}
-	list, err := dc.ListContainers(ctx, SandboxLabel)
+	list, err := dc.ListContainers(ctx, Label)
 	if err != nil {
 		return nil, err
 	}
@@ -234,13 +227,13 @@ func (m *Manager) Sandboxes(ctx context.Context) ([]*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	owner := m.sandboxOwner()
+	own := owner(m)
 	var out []*Sandbox
 	for _, c := range list {
-		if c.Labels[SandboxLabel] != owner {
+		if c.Labels[Label] != own {
 			continue
 		}
-		sb := &Sandbox{Name: c.Name, ContainerID: c.ID, Running: c.Running, Endpoints: []*Endpoint{}}
+		sb := &Sandbox{Name: c.Name, ContainerID: c.ID, Running: c.Running, Endpoints: []*network.Endpoint{}}
 		for _, ep := range all {
 			if ep.ContainerID == c.ID {
 				sb.Endpoints = append(sb.Endpoints, ep)
