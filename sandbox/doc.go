@@ -1,6 +1,6 @@
 // Package sandbox is Kubernetes' pause pattern with plumb as the pause: a
 // tiny holder container, started with --network=none from an image plumb
-// imports from its own binary, runs `plumb hold` and keeps a
+// imports from its own binary, runs `plumb hold` ([Hold]) and keeps a
 // network namespace that plumb attaches before any application starts.
 // Application containers join it with `docker run --network=container:NAME`
 // and find their address, routes, names (Docker gives them the holder's
