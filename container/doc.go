@@ -27,5 +27,6 @@
 // [ResolvConf.Write] and [ContainerResolvConf] produce the resolv.conf Docker
 // gives a container on a user-defined network.
 //
-// This is a leaf package: it imports no other plumb package.
+// Docker targets are looked up with package docker's Engine API client; this
+// package imports no other plumb package.
 package container

@@ -16,17 +16,32 @@ func procPath(pid int, rel string) string {
 	return filepath.Join("/proc", strconv.Itoa(pid), rel)
 }
 
-// netnsKey checks that path is a network namespace file and returns its
+// ErrNotNetNS: the file exists but is not a network namespace (a regular
+// file, another kind of namespace).
+var ErrNotNetNS = errors.New("not a network namespace")
+
+// notNetNS is a file that is not a network namespace: its message says what
+// it is instead, and it matches ErrNotNetNS.
+type notNetNS struct{ msg string }
+
+func (e *notNetNS) Error() string        { return e.msg }
+func (e *notNetNS) Is(target error) bool { return target == ErrNotNetNS }
+
+// NetNSKey checks that path is a network namespace file and returns its
 // identity, "ns-<dev>-<ino>". Two paths naming one netns (a pid's
-// /proc/N/ns/net and an `ip netns` bind mount) give the same key. A missing
-// path gives an error matching fs.ErrNotExist.
-func netnsKey(path string) (string, error) {
+// /proc/N/ns/net and an `ip netns` bind mount) give the same key, so
+// NetNSKey(p) == NetNSKey("/proc/self/ns/net") means p is the caller's own
+// namespace. A missing path gives an error matching fs.ErrNotExist (an
+// *os.PathError), a file that is not a network namespace one matching
+// ErrNotNetNS. Equivalent to: `stat -f -c %T PATH` is nsfs, then
+// ioctl(NS_GET_NSTYPE) is CLONE_NEWNET, then `stat -L -c %d-%i PATH`.
+func NetNSKey(path string) (string, error) {
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(path, &sfs); err != nil {
 		return "", &os.PathError{Op: "statfs", Path: path, Err: err}
 	}
 	if sfs.Type != unix.NSFS_MAGIC {
-		return "", fmt.Errorf("%s is not a namespace file", path)
+		return "", &notNetNS{fmt.Sprintf("%s is not a namespace file", path)}
 	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -38,7 +53,7 @@ func netnsKey(path string) (string, error) {
 		return "", fmt.Errorf("querying namespace type of %s: %w", path, err)
 	}
 	if typ != unix.CLONE_NEWNET {
-		return "", fmt.Errorf("%s is a namespace but not a network namespace", path)
+		return "", &notNetNS{fmt.Sprintf("%s is a namespace but not a network namespace", path)}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -57,7 +72,7 @@ func isGone(err error) bool {
 // over /etc/hosts and /etc/resolv.conf.
 func resolveNetNS(name string) (*Target, error) {
 	path := filepath.Join(netnsRunDir, name)
-	key, err := netnsKey(path)
+	key, err := NetNSKey(path)
 	if isGone(err) {
 		return nil, fmt.Errorf("netns %q %w", name, ErrNotFound)
 	}
@@ -78,7 +93,7 @@ func resolveNetNS(name string) (*Target, error) {
 // resolvePath resolves a netns file that is neither a pid's nor a named
 // netns. Nothing says which root file system goes with it, so it has no files.
 func resolvePath(path string) (*Target, error) {
-	key, err := netnsKey(path)
+	key, err := NetNSKey(path)
 	if isGone(err) {
 		return nil, fmt.Errorf("netns path %q %w", path, ErrNotFound)
 	}

@@ -15,7 +15,7 @@ import (
 // are the host's files and the target gets none.
 func resolvePID(pid int) (*Target, error) {
 	nsPath := procPath(pid, "ns/net")
-	key, err := netnsKey(nsPath)
+	key, err := NetNSKey(nsPath)
 	if isGone(err) {
 		return nil, fmt.Errorf("process %d %w", pid, ErrNotFound)
 	}

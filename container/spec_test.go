@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/plumbnet/plumb/docker"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -97,8 +99,8 @@ func TestParseSpecErrors(t *testing.T) {
 }
 
 // unreachableDocker is a client whose socket does not exist.
-func unreachableDocker(t *testing.T) *DockerClient {
-	c, err := NewDockerClient("unix://" + filepath.Join(t.TempDir(), "missing.sock"))
+func unreachableDocker(t *testing.T) *docker.Client {
+	c, err := docker.NewClient("unix://" + filepath.Join(t.TempDir(), "missing.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}

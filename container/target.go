@@ -3,7 +3,8 @@ package container
 import (
 	"context"
 	"fmt"
-	"sync"
+
+	"github.com/plumbnet/plumb/docker"
 )
 
 // Target is a resolved attach target: where its netns is, who it is, and the
@@ -27,15 +28,9 @@ type Target struct {
 // Resolver resolves targets. The zero value is ready to use.
 type Resolver struct {
 	// Docker is the client for container targets. When nil, one client built
-	// from $DOCKER_HOST is shared by the whole process.
-	Docker *DockerClient
+	// from $DOCKER_HOST is shared by the whole process: [docker.Default].
+	Docker *docker.Client
 }
-
-var defaultDocker = sync.OnceValues(NewDockerClientFromEnv)
-
-// DefaultDocker returns the client built from $DOCKER_HOST that the whole
-// process shares (the one a zero Resolver uses).
-func DefaultDocker() (*DockerClient, error) { return defaultDocker() }
 
 // Resolve is [Resolver.Resolve] with the zero Resolver.
 func Resolve(ctx context.Context, spec string) (*Target, error) {
@@ -85,7 +80,7 @@ func (r *Resolver) resolveDocker(ctx context.Context, ref string) (*Target, erro
 	c := r.Docker
 	if c == nil {
 		var err error
-		if c, err = defaultDocker(); err != nil {
+		if c, err = docker.Default(); err != nil {
 			return nil, fmt.Errorf("resolving container %q: %w", ref, err)
 		}
 	}

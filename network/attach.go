@@ -51,6 +51,23 @@ func validateAttach(n *Network, o *AttachOptions) error {
 	return nil
 }
 
+// ValidateAttach checks, changing nothing, what Attach checks before it
+// resolves its target: o.Network names an existing network and o's options
+// suit it (address inside its subnet, MAC, interface name, aliases, no
+// ports on an internal network). It normalizes o.MAC as Attach does.
+// Errors wrap ErrInvalid or ErrNotFound. Package sandbox calls it before it
+// makes a holder container.
+func (m *Manager) ValidateAttach(o *AttachOptions) error {
+	if err := ValidateName(o.Network); err != nil {
+		return err
+	}
+	n, err := m.Get(o.Network)
+	if err != nil {
+		return err
+	}
+	return validateAttach(n, o)
+}
+
 // hostVethName is the deterministic host-side name of endpoint id on n:
 // "veth" and 11 hex digits, 15 bytes.
 func hostVethName(n *Network, id string) string {

@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/veth"
 )
@@ -186,24 +184,22 @@ func (m *Manager) AttachCNI(c CNINetwork, o CNIAttachOptions) (*CNIAttachment, e
 
 // checkCNINetNS checks that path is a network namespace other than the
 // plugin's own: attaching the host's namespace to a network would move
-// the host's interfaces around.
+// the host's interfaces around. Every error wraps ErrNetNS.
 func checkCNINetNS(path string) error {
 	if path == "" {
 		return fmt.Errorf("%w: CNI_NETNS is empty", ErrNetNS)
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("netns %q: %w: %v", path, ErrNetNS, err)
-	}
-	defer unix.Close(fd)
-	if typ, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE); err != nil || typ != unix.CLONE_NEWNET {
+	key, err := container.NetNSKey(path)
+	var pe *os.PathError
+	switch {
+	case errors.Is(err, container.ErrNotNetNS):
 		return fmt.Errorf("netns %q: %w: not a network namespace file", path, ErrNetNS)
-	}
-	var st, self unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	case errors.As(err, &pe):
+		return fmt.Errorf("netns %q: %w: %v", path, ErrNetNS, pe.Err)
+	case err != nil:
 		return fmt.Errorf("netns %q: %w: %v", path, ErrNetNS, err)
 	}
-	if err := unix.Stat("/proc/self/ns/net", &self); err == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+	if self, err := container.NetNSKey("/proc/self/ns/net"); err == nil && key == self {
 		return fmt.Errorf("netns %q: %w: it is the plugin's own namespace", path, ErrNetNS)
 	}
 	return nil

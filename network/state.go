@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/internal/atomicfile"
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
@@ -27,9 +28,10 @@ type Manager struct {
 	// NoDNS leaves the name service out of attach: no daemon is started
 	// and no listener is made (for hosts that want only plumbing).
 	NoDNS bool
-	// Docker is the Engine API client of the sandbox commands; nil: the
-	// process's client from $DOCKER_HOST.
-	Docker *container.DockerClient
+	// Docker is the Engine API client that resolves container targets,
+	// and that package sandbox makes its holders with (so that Attach finds
+	// them); nil: the process's client from $DOCKER_HOST, docker.Default.
+	Docker *docker.Client
 	// Fault, when set, is called before each named step of Attach and
 	// Create; an error it returns fails that step. Tests use it to prove
 	// that every failure rolls back.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/sandbox"
 )
 
 func newSandboxCmd(a *app) *cobra.Command {
@@ -42,7 +42,7 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ep, already, err := a.manager().CreateSandbox(cmd.Context(), args[0], o)
+			ep, already, err := sandbox.Create(cmd.Context(), a.manager(), args[0], o)
 			if err != nil {
 				return err
 			}
@@ -69,7 +69,7 @@ func newSandboxRmCmd(a *app) *cobra.Command {
 			m := a.manager()
 			var failed []string
 			for _, name := range args {
-				_, removed, err := m.RemoveSandbox(cmd.Context(), name)
+				_, removed, err := sandbox.Remove(cmd.Context(), m, name)
 				if err != nil {
 					failed = append(failed, err.Error())
 					continue
@@ -100,13 +100,13 @@ func newSandboxLsCmd(a *app) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			sbs, err := a.manager().Sandboxes(cmd.Context())
+			sbs, err := sandbox.List(cmd.Context(), a.manager())
 			if err != nil {
 				return err
 			}
 			if format == "json" {
 				if sbs == nil {
-					sbs = []*network.Sandbox{}
+					sbs = []*sandbox.Sandbox{}
 				}
 				return writeJSON(a.out, sbs)
 			}

@@ -1,4 +1,4 @@
-package network
+package sandbox
 
 import (
 	"archive/tar"
@@ -16,7 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
+	"github.com/plumbnet/plumb/network"
 )
 
 const sbID = "0990b79055bf948628959b62b348f75f7584fb9f36b4c756ed16a2be1067fcf0"
@@ -52,9 +53,9 @@ func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "}}}")
 }
 
-// sandboxManager is a Manager over a temp state dir holding network "n"
-// (config only), talking to f.
-func sandboxManager(t *testing.T, f *fakeDocker) *Manager {
+// sandboxManager is a network.Manager over a temp state dir holding network
+// "n" (config only, at the path network's doc gives), talking to f.
+func sandboxManager(t *testing.T, f *fakeDocker) *network.Manager {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "docker.sock")
 	l, err := net.Listen("unix", sock)
@@ -64,26 +65,35 @@ func sandboxManager(t *testing.T, f *fakeDocker) *Manager {
 	srv := &http.Server{Handler: f}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	dc, err := container.NewDockerClient("unix://" + sock)
+	dc, err := docker.NewClient("unix://" + sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(t.TempDir())
+	m := network.NewManager(t.TempDir())
 	m.Docker = dc
-	writeRaw(t, filepath.Join(m.netDir("n"), "network.json"),
-		`{"name":"n","id":"`+strings.Repeat("a", 64)+`","subnet":"10.9.0.0/24","gateway":"10.9.0.1","mtu":1500}`)
+	dir := filepath.Join(m.StateDir, "networks", "n")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := `{"name":"n","id":"` + strings.Repeat("a", 64) + `","subnet":"10.9.0.0/24","gateway":"10.9.0.1","mtu":1500}`
+	if err := os.WriteFile(filepath.Join(dir, "network.json"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get("n"); err != nil {
+		t.Fatalf("the test's network: %v", err)
+	}
 	return m
 }
 
-func TestValidSandboxName(t *testing.T) {
+func TestValidName(t *testing.T) {
 	for _, ok := range []string{"nginx", "sinatra-web-1", "a1", "web.app_2", strings.Repeat("a", 63)} {
-		if !validSandboxName(ok) {
-			t.Errorf("validSandboxName(%q) = false", ok)
+		if !validName(ok) {
+			t.Errorf("validName(%q) = false", ok)
 		}
 	}
 	for _, bad := range []string{"", "a", "-web", "web-", "web.", "we b", "web/1", "ü1", strings.Repeat("a", 64), "/web"} {
-		if validSandboxName(bad) {
-			t.Errorf("validSandboxName(%q) = true", bad)
+		if validName(bad) {
+			t.Errorf("validName(%q) = true", bad)
 		}
 	}
 }
@@ -94,17 +104,17 @@ func TestCreateSandboxRefusesBeforeTouchingDocker(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name string
-		o    AttachOptions
+		o    network.AttachOptions
 		is   error
 	}{
-		{"bad/name", AttachOptions{Network: "n"}, ErrInvalid},
-		{"web", AttachOptions{Network: "nope"}, ErrNotFound},
-		{"web", AttachOptions{Network: "n", IP: netip.MustParseAddr("10.8.0.2")}, ErrInvalid},
-		{"web", AttachOptions{Network: "n", Aliases: []string{"-x"}}, ErrInvalid},
+		{"bad/name", network.AttachOptions{Network: "n"}, network.ErrInvalid},
+		{"web", network.AttachOptions{Network: "nope"}, network.ErrNotFound},
+		{"web", network.AttachOptions{Network: "n", IP: netip.MustParseAddr("10.8.0.2")}, network.ErrInvalid},
+		{"web", network.AttachOptions{Network: "n", Aliases: []string{"-x"}}, network.ErrInvalid},
 	}
 	for _, c := range cases {
-		if _, _, err := m.CreateSandbox(ctx, c.name, c.o); !errors.Is(err, c.is) {
-			t.Errorf("CreateSandbox(%q, %+v) = %v, want %v", c.name, c.o, err, c.is)
+		if _, _, err := Create(ctx, m, c.name, c.o); !errors.Is(err, c.is) {
+			t.Errorf("Create(%q, %+v) = %v, want %v", c.name, c.o, err, c.is)
 		}
 	}
 	if n := f.changes.Load(); n != 0 {
@@ -117,18 +127,18 @@ func TestSandboxLeavesOtherContainersAlone(t *testing.T) {
 	// An ordinary container of that name.
 	f := &fakeDocker{labels: map[string]string{"maintainer": "someone"}}
 	m := sandboxManager(t, f)
-	if _, _, err := m.CreateSandbox(ctx, "web", AttachOptions{Network: "n"}); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "not a plumb sandbox") {
+	if _, _, err := Create(ctx, m, "web", network.AttachOptions{Network: "n"}); !errors.Is(err, network.ErrExists) || !strings.Contains(err.Error(), "not a plumb sandbox") {
 		t.Errorf("create over a plain container: %v", err)
 	}
-	if _, _, err := m.RemoveSandbox(ctx, "web"); !errors.Is(err, ErrExists) {
+	if _, _, err := Remove(ctx, m, "web"); !errors.Is(err, network.ErrExists) {
 		t.Errorf("rm of a plain container: %v", err)
 	}
 	// Another state directory's holder.
-	f.labels = map[string]string{SandboxLabel: "/somewhere/else"}
-	if _, _, err := m.CreateSandbox(ctx, "web", AttachOptions{Network: "n"}); err == nil || !strings.Contains(err.Error(), "/somewhere/else") {
+	f.labels = map[string]string{Label: "/somewhere/else"}
+	if _, _, err := Create(ctx, m, "web", network.AttachOptions{Network: "n"}); err == nil || !strings.Contains(err.Error(), "/somewhere/else") {
 		t.Errorf("create over another state dir's sandbox: %v", err)
 	}
-	if _, _, err := m.RemoveSandbox(ctx, "web"); err == nil || !strings.Contains(err.Error(), "/somewhere/else") {
+	if _, _, err := Remove(ctx, m, "web"); err == nil || !strings.Contains(err.Error(), "/somewhere/else") {
 		t.Errorf("rm of another state dir's sandbox: %v", err)
 	}
 	if n := f.changes.Load(); n != 0 {
@@ -139,7 +149,7 @@ func TestSandboxLeavesOtherContainersAlone(t *testing.T) {
 func TestRemoveSandboxThatIsGone(t *testing.T) {
 	f := &fakeDocker{}
 	m := sandboxManager(t, f)
-	eps, removed, err := m.RemoveSandbox(context.Background(), "web")
+	eps, removed, err := Remove(context.Background(), m, "web")
 	if err != nil || removed || len(eps) != 0 {
 		t.Errorf("rm of a missing sandbox = %v, %v, %v; want nothing to do", eps, removed, err)
 	}

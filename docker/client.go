@@ -1,4 +1,4 @@
-package container
+package docker
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
-// DefaultDockerHost is the Engine API endpoint used when DOCKER_HOST is unset.
-const DefaultDockerHost = "unix:///var/run/docker.sock"
+// DefaultHost is the Engine API endpoint used when DOCKER_HOST is unset.
+const DefaultHost = "unix:///var/run/docker.sock"
 
 const (
 	dockerTimeout    = 5 * time.Second
@@ -24,11 +25,11 @@ const (
 	maxDockerMessage = 300
 )
 
-// DockerClient talks to the Docker Engine API over its unix socket with plain
+// Client talks to the Docker Engine API over its unix socket with plain
 // net/http; plumb never runs the docker CLI and does not use the Docker SDK.
 // One client keeps one http.Client (and its idle connection) for its life.
 // It is safe for concurrent use.
-type DockerClient struct {
+type Client struct {
 	host string // as given, for messages: unix:///var/run/docker.sock
 	http *http.Client
 	// slow carries the calls that may take longer than dockerTimeout
@@ -37,13 +38,13 @@ type DockerClient struct {
 	slow *http.Client
 }
 
-// NewDockerClient returns a client for host, which must be "unix://" followed
-// by an absolute socket path; "" means [DefaultDockerHost]. Other schemes
+// NewClient returns a client for host, which must be "unix://" followed
+// by an absolute socket path; "" means [DefaultHost]. Other schemes
 // (tcp://, ssh://, npipe://) are rejected: plumb runs on the Docker host, as
 // root, and only needs the local socket. Nothing is dialled until a request.
-func NewDockerClient(host string) (*DockerClient, error) {
+func NewClient(host string) (*Client, error) {
 	if host == "" {
-		host = DefaultDockerHost
+		host = DefaultHost
 	}
 	sock, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
@@ -66,21 +67,28 @@ func NewDockerClient(host string) (*DockerClient, error) {
 		MaxIdleConns:    1,
 		IdleConnTimeout: 30 * time.Second,
 	}
-	return &DockerClient{
+	return &Client{
 		host: host,
 		http: &http.Client{Transport: transport, Timeout: dockerTimeout},
 		slow: &http.Client{Transport: slow},
 	}, nil
 }
 
-// NewDockerClientFromEnv is [NewDockerClient] with $DOCKER_HOST. Docker
+// NewClientFromEnv is [NewClient] with $DOCKER_HOST. Docker
 // contexts (DOCKER_CONTEXT, ~/.docker/config.json) are not read.
-func NewDockerClientFromEnv() (*DockerClient, error) {
-	return NewDockerClient(os.Getenv("DOCKER_HOST"))
+func NewClientFromEnv() (*Client, error) {
+	return NewClient(os.Getenv("DOCKER_HOST"))
 }
 
+var defaultClient = sync.OnceValues(NewClientFromEnv)
+
+// Default returns the client built from $DOCKER_HOST that the whole process
+// shares: the first call builds it, every later call returns the same client
+// (or the same error, for a DOCKER_HOST plumb cannot use).
+func Default() (*Client, error) { return defaultClient() }
+
 // Host returns the endpoint the client talks to, e.g. unix:///var/run/docker.sock.
-func (c *DockerClient) Host() string { return c.host }
+func (c *Client) Host() string { return c.host }
 
 // ContainerInfo is the part of `docker inspect` that plumb needs.
 type ContainerInfo struct {
@@ -119,9 +127,9 @@ type inspectResponse struct {
 // InspectContainer looks a container up by name, id or unique id prefix.
 // Equivalent to: `docker inspect --type container REF`.
 //
-// Errors: ErrNotFound when the daemon answers 404, ErrDockerUnavailable when
+// Errors: ErrNotFound when the daemon answers 404, ErrUnavailable when
 // it cannot be reached; a stopped container is returned with Running false.
-func (c *DockerClient) InspectContainer(ctx context.Context, ref string) (*ContainerInfo, error) {
+func (c *Client) InspectContainer(ctx context.Context, ref string) (*ContainerInfo, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("inspecting container: empty name")
 	}
@@ -177,14 +185,14 @@ func (c *DockerClient) InspectContainer(ctx context.Context, ref string) (*Conta
 }
 
 // unavailable turns a transport error into one line wrapping
-// ErrDockerUnavailable: "cannot reach the Docker daemon at unix:///...: dial
+// ErrUnavailable: "cannot reach the Docker daemon at unix:///...: dial
 // unix /var/run/docker.sock: connect: no such file or directory".
-func (c *DockerClient) unavailable(err error) error {
+func (c *Client) unavailable(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("%w at %s: %w", ErrDockerUnavailable, c.host, err)
+	return fmt.Errorf("%w at %s: %w", ErrUnavailable, c.host, err)
 }
 
 // daemonMessage extracts {"message": "..."} from an error answer, on one

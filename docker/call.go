@@ -1,4 +1,4 @@
-package container
+package docker
 
 import (
 	"bytes"
@@ -27,8 +27,8 @@ type apiCall struct {
 }
 
 // do sends call and returns the status and the (bounded) answer. A
-// transport failure is ErrDockerUnavailable; an expired ctx is ctx's error.
-func (c *DockerClient) do(ctx context.Context, call apiCall) (int, []byte, error) {
+// transport failure is ErrUnavailable; an expired ctx is ctx's error.
+func (c *Client) do(ctx context.Context, call apiCall) (int, []byte, error) {
 	u := "http://docker" + call.path
 	if len(call.query) > 0 {
 		u += "?" + call.query.Encode()

@@ -1,4 +1,4 @@
-package container
+package docker
 
 import (
 	"archive/tar"
@@ -85,14 +85,14 @@ func TestStartStopRemoveStatuses(t *testing.T) {
 	ctx := context.Background()
 	type op struct {
 		name   string
-		call   func(*DockerClient) error
+		call   func(*Client) error
 		method string
 		path   string
 	}
 	ops := []op{
-		{"start", func(c *DockerClient) error { return c.StartContainer(ctx, "web") }, "POST", "/containers/web/start"},
-		{"stop", func(c *DockerClient) error { return c.StopContainer(ctx, "web", 3*time.Second) }, "POST", "/containers/web/stop"},
-		{"remove", func(c *DockerClient) error { return c.RemoveContainer(ctx, "web") }, "DELETE", "/containers/web"},
+		{"start", func(c *Client) error { return c.StartContainer(ctx, "web") }, "POST", "/containers/web/start"},
+		{"stop", func(c *Client) error { return c.StopContainer(ctx, "web", 3*time.Second) }, "POST", "/containers/web/stop"},
+		{"remove", func(c *Client) error { return c.RemoveContainer(ctx, "web") }, "DELETE", "/containers/web"},
 	}
 	for _, o := range ops {
 		for _, status := range []int{204, 304, 404, 500} {
@@ -188,7 +188,7 @@ func TestImportImage(t *testing.T) {
 }
 
 func TestLifecycleDockerUnavailable(t *testing.T) {
-	c := unreachableDocker(t)
+	c := unreachableClient(t)
 	ctx := context.Background()
 	errs := []error{
 		c.StartContainer(ctx, "x"),
@@ -198,8 +198,8 @@ func TestLifecycleDockerUnavailable(t *testing.T) {
 	_, err := c.CreateContainer(ctx, ContainerSpec{Name: "x", Image: "i"})
 	errs = append(errs, err)
 	for i, err := range errs {
-		if !errors.Is(err, ErrDockerUnavailable) {
-			t.Errorf("call %d: %v, want ErrDockerUnavailable", i, err)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("call %d: %v, want ErrUnavailable", i, err)
 		}
 	}
 }

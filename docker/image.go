@@ -1,4 +1,4 @@
-package container
+package docker
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ const importTimeout = 5 * time.Minute
 // ImageLabels returns the labels of image ref, and ErrNotFound when dockerd
 // does not have it. Equivalent to: `docker image inspect -f
 // '{{json .Config.Labels}}' REF`.
-func (c *DockerClient) ImageLabels(ctx context.Context, ref string) (map[string]string, error) {
+func (c *Client) ImageLabels(ctx context.Context, ref string) (map[string]string, error) {
 	what := fmt.Sprintf("inspecting image %q", ref)
 	if ref == "" {
 		return nil, fmt.Errorf("inspecting image: empty name")
@@ -63,7 +63,7 @@ func (c *DockerClient) ImageLabels(ctx context.Context, ref string) (map[string]
 //
 // dockerd answers 200 and then reports failure inside its progress stream;
 // ImportImage reads the stream and returns that error.
-func (c *DockerClient) ImportImage(ctx context.Context, layer io.Reader, repo, tag string, changes []string) error {
+func (c *Client) ImportImage(ctx context.Context, layer io.Reader, repo, tag string, changes []string) error {
 	what := fmt.Sprintf("importing image %s:%s", repo, tag)
 	q := url.Values{"fromSrc": {"-"}, "repo": {repo}, "tag": {tag}}
 	for _, ch := range changes {
@@ -116,7 +116,7 @@ func progressError(stream []byte) error {
 // ImageRefs returns the repo:tag references of every image that carries
 // label (any value). Equivalent to: `docker images --filter label=LABEL
 // --format '{{.Repository}}:{{.Tag}}'`.
-func (c *DockerClient) ImageRefs(ctx context.Context, label string) ([]string, error) {
+func (c *Client) ImageRefs(ctx context.Context, label string) ([]string, error) {
 	what := fmt.Sprintf("listing images labelled %q", label)
 	filters, err := json.Marshal(map[string][]string{"label": {label}})
 	if err != nil {
@@ -152,7 +152,7 @@ func (c *DockerClient) ImageRefs(ctx context.Context, label string) ([]string, e
 // RemoveImage removes image ref, without force: dockerd refuses while a
 // container uses it (an error). An image that is gone is success.
 // Equivalent to: `docker rmi REF`.
-func (c *DockerClient) RemoveImage(ctx context.Context, ref string) error {
+func (c *Client) RemoveImage(ctx context.Context, ref string) error {
 	what := fmt.Sprintf("removing image %q", ref)
 	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()

@@ -1,4 +1,4 @@
-package container
+package docker
 
 import (
 	"context"
@@ -50,8 +50,8 @@ type createBody struct {
 // [--label K=V]... IMAGE [CMD...]`.
 //
 // Errors: ErrExists when the name is taken, ErrNotFound when the image is
-// missing, ErrDockerUnavailable when dockerd cannot be reached.
-func (c *DockerClient) CreateContainer(ctx context.Context, s ContainerSpec) (string, error) {
+// missing, ErrUnavailable when dockerd cannot be reached.
+func (c *Client) CreateContainer(ctx context.Context, s ContainerSpec) (string, error) {
 	what := fmt.Sprintf("creating container %q", s.Name)
 	if s.Name == "" || s.Image == "" {
 		return "", fmt.Errorf("%s: a name and an image are required", what)
@@ -95,7 +95,7 @@ func (c *DockerClient) CreateContainer(ctx context.Context, s ContainerSpec) (st
 
 // StartContainer starts a created or stopped container; one already running
 // is left alone. Equivalent to: `docker start REF`.
-func (c *DockerClient) StartContainer(ctx context.Context, ref string) error {
+func (c *Client) StartContainer(ctx context.Context, ref string) error {
 	what := fmt.Sprintf("starting container %q", ref)
 	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()
@@ -116,7 +116,7 @@ func (c *DockerClient) StartContainer(ctx context.Context, ref string) error {
 // StopContainer stops a running container: its stop signal, then SIGKILL
 // after grace. A container that is stopped or gone is success.
 // Equivalent to: `docker stop -t GRACE REF`.
-func (c *DockerClient) StopContainer(ctx context.Context, ref string, grace time.Duration) error {
+func (c *Client) StopContainer(ctx context.Context, ref string, grace time.Duration) error {
 	what := fmt.Sprintf("stopping container %q", ref)
 	secs := int(grace / time.Second)
 	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout+grace)
@@ -136,7 +136,7 @@ func (c *DockerClient) StopContainer(ctx context.Context, ref string, grace time
 // RemoveContainer removes a container and its anonymous volumes, killing it
 // first when it runs. A container that is already gone is success.
 // Equivalent to: `docker rm -f -v REF`.
-func (c *DockerClient) RemoveContainer(ctx context.Context, ref string) error {
+func (c *Client) RemoveContainer(ctx context.Context, ref string) error {
 	what := fmt.Sprintf("removing container %q", ref)
 	ctx, cancel := context.WithTimeout(ctx, lifecycleTimeout)
 	defer cancel()
@@ -155,7 +155,7 @@ func (c *DockerClient) RemoveContainer(ctx context.Context, ref string) error {
 // ListContainers returns the ids and names of every container, running or
 // not, that carries label (any value).
 // Equivalent to: `docker ps -a --filter label=LABEL --format '{{.ID}} {{.Names}}'`.
-func (c *DockerClient) ListContainers(ctx context.Context, label string) ([]ContainerInfo, error) {
+func (c *Client) ListContainers(ctx context.Context, label string) ([]ContainerInfo, error) {
 	what := fmt.Sprintf("listing containers labelled %q", label)
 	filters, err := json.Marshal(map[string][]string{"label": {label}})
 	if err != nil {

@@ -1,4 +1,4 @@
-package network
+package sandbox
 
 import (
 	"archive/tar"
@@ -13,17 +13,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/docker"
 )
 
 const (
-	// SandboxImageRepo is the repository of the holder image plumb imports
+	// ImageRepo is the repository of the holder image plumb imports
 	// from its own binary; the tag is the binary's hash, so each plumb
 	// build brings its own.
-	SandboxImageRepo = "plumb/sandbox"
-	// SandboxImageLabel marks the holder images (`docker images --filter
+	ImageRepo = "plumb/sandbox"
+	// ImageLabel marks the holder images (`docker images --filter
 	// label=org.plumbnet.plumb.sandbox-image` finds them).
-	SandboxImageLabel = "org.plumbnet.plumb.sandbox-image"
+	ImageLabel = "org.plumbnet.plumb.sandbox-image"
 	// holderPath is where the plumb binary sits in the holder image.
 	holderPath = "/plumb"
 	// holderUser runs `plumb hold`: waiting for a signal needs no root.
@@ -33,21 +33,21 @@ const (
 // selfExe is the binary put in the holder image; tests replace it.
 var selfExe = "/proc/self/exe"
 
-// ensureSandboxImage returns the holder image for this plumb binary,
+// ensureImage returns the holder image for this plumb binary,
 // importing it first when dockerd does not have it. Equivalent to:
 //
 //	tar -c plumb | docker import --change 'CMD ["/plumb","hold"]' - plumb/sandbox:HASH
-func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string, error) {
+func ensureImage(ctx context.Context, dc *docker.Client) (string, error) {
 	bin, err := os.ReadFile(selfExe)
 	if err != nil {
 		return "", fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
 	}
 	sum := sha256.Sum256(bin)
 	tag := hex.EncodeToString(sum[:])[:16]
-	ref := SandboxImageRepo + ":" + tag
+	ref := ImageRepo + ":" + tag
 	if _, err := dc.ImageLabels(ctx, ref); err == nil {
 		return ref, nil
-	} else if !errors.Is(err, container.ErrNotFound) {
+	} else if !errors.Is(err, docker.ErrNotFound) {
 		return "", err
 	}
 	if err := checkStatic(bin); err != nil {
@@ -60,25 +60,25 @@ func ensureSandboxImage(ctx context.Context, dc *container.DockerClient) (string
 	changes := []string{
 		`CMD ["` + holderPath + `", "hold"]`,
 		"USER " + holderUser,
-		"LABEL " + SandboxImageLabel + "=" + tag,
+		"LABEL " + ImageLabel + "=" + tag,
 	}
-	if err := dc.ImportImage(ctx, bytes.NewReader(layer), SandboxImageRepo, tag, changes); err != nil {
+	if err := dc.ImportImage(ctx, bytes.NewReader(layer), ImageRepo, tag, changes); err != nil {
 		return "", err
 	}
-	pruneSandboxImages(ctx, dc, ref)
+	pruneImages(ctx, dc, ref)
 	return ref, nil
 }
 
-// pruneSandboxImages removes the holder images of other plumb builds that
+// pruneImages removes the holder images of other plumb builds that
 // no container uses any more, so that rebuilding plumb does not pile them
 // up. It is best effort: dockerd refuses an image in use, and that is fine.
-func pruneSandboxImages(ctx context.Context, dc *container.DockerClient, keep string) {
-	refs, err := dc.ImageRefs(ctx, SandboxImageLabel)
+func pruneImages(ctx context.Context, dc *docker.Client, keep string) {
+	refs, err := dc.ImageRefs(ctx, ImageLabel)
 	if err != nil {
 		return
 	}
 	for _, r := range refs {
-		if r != keep && strings.HasPrefix(r, SandboxImageRepo+":") {
+		if r != keep && strings.HasPrefix(r, ImageRepo+":") {
 			_ = dc.RemoveImage(ctx, r)
 		}
 	}
