@@ -3,7 +3,11 @@ package nat
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+
+	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
 // Firewall installs and removes plumb's IPv4 iptables rules. Its methods are
@@ -48,18 +52,28 @@ func newFirewall(r runner, opts ...Option) *Firewall {
 	return f
 }
 
-// lock takes the in-process mutex and, when configured, the lock file.
+// lock takes the in-process mutex and, when configured, an exclusive flock
+// on the lock file, creating the file (mode 0600) and its directory when
+// missing. Equivalent to: `flock PATH ...`.
+//
+// The lock is plumb's own: the xtables lock (/run/xtables.lock) cannot be
+// used, because iptables-restore --wait takes it in a child process and
+// would wait forever on the lock its parent holds.
 func (f *Firewall) lock() (unlock func(), err error) {
 	f.mu.Lock()
 	if f.lockPath == "" {
 		return f.mu.Unlock, nil
 	}
-	release, err := fileLock(f.lockPath)
+	if err := os.MkdirAll(filepath.Dir(f.lockPath), 0o755); err != nil {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("creating directory of lock file %s: %w", f.lockPath, err)
+	}
+	l, err := lockfile.AcquireMode(f.lockPath, 0o600)
 	if err != nil {
 		f.mu.Unlock()
 		return nil, err
 	}
-	return func() { release(); f.mu.Unlock() }, nil
+	return func() { l.Unlock(); f.mu.Unlock() }, nil
 }
 
 // snapshot reads the ruleset once.

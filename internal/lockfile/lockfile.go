@@ -12,10 +12,18 @@ import (
 // Lock is a held lock; Unlock releases it.
 type Lock struct{ f *os.File }
 
-// Acquire opens (creating if needed) path and takes an exclusive flock on it,
-// waiting as long as another process holds it. Equivalent to: `flock PATH`.
-func Acquire(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+// Acquire opens (creating if needed, mode 0644) path and takes an exclusive
+// flock on it, waiting as long as another process holds it. Equivalent to:
+// `flock PATH`.
+func Acquire(path string) (*Lock, error) { return AcquireMode(path, 0o644) }
+
+// AcquireMode is Acquire creating a missing file with mode perm. flock(2)
+// needs only an open descriptor, read-only will do: a lock that every user
+// can read is a lock that every user can hold, and so block plumb with.
+// Locks under a world-readable directory such as /run/plumb are created
+// 0600 for that reason. The directory must exist.
+func AcquireMode(path string, perm os.FileMode) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
 	}
