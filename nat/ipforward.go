@@ -1,14 +1,10 @@
 package nat
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-)
+import "github.com/plumbnet/plumb/internal/sysctl"
 
-// ipForwardPath is the IPv4 forwarding switch of the caller's network
-// namespace (the namespace of the calling thread when the file is opened).
-const ipForwardPath = "/proc/sys/net/ipv4/ip_forward"
+// ipForward is the IPv4 forwarding switch of the caller's network namespace
+// (the namespace of the calling thread when the file is opened).
+const ipForward = "net/ipv4/ip_forward"
 
 // EnableIPForward turns IPv4 forwarding on in the current network namespace
 // and reports whether it was off before, so that the caller can record that
@@ -16,7 +12,7 @@ const ipForwardPath = "/proc/sys/net/ipv4/ip_forward"
 // last network. Calling it when forwarding is on changes nothing and
 // reports false. Equivalent to: `sysctl -w net.ipv4.ip_forward=1`.
 func EnableIPForward() (changed bool, err error) {
-	return writeSysctl(ipForwardPath, "1")
+	return sysctl.Ensure(ipForward, "1")
 }
 
 // DisableIPForward turns IPv4 forwarding off in the current network
@@ -24,22 +20,6 @@ func EnableIPForward() (changed bool, err error) {
 // may be on for Docker or for the host's own routing. Equivalent to:
 // `sysctl -w net.ipv4.ip_forward=0`.
 func DisableIPForward() error {
-	_, err := writeSysctl(ipForwardPath, "0")
+	_, err := sysctl.Ensure(ipForward, "0")
 	return err
-}
-
-// writeSysctl sets the sysctl file at path to value unless it already holds
-// it, and reports whether it wrote.
-func writeSysctl(path, value string) (changed bool, err error) {
-	cur, err := os.ReadFile(path)
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if string(bytes.TrimSpace(cur)) == value {
-		return false, nil
-	}
-	if err := os.WriteFile(path, []byte(value+"\n"), 0o644); err != nil {
-		return false, fmt.Errorf("writing %s to %s: %w", value, path, err)
-	}
-	return true, nil
 }
