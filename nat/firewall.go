@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
@@ -108,7 +109,7 @@ func (f *Firewall) snapshot() (*snapshot, error) {
 // When a table did not exist before (iptables-nft, nothing used it yet),
 // the jump into it carries the comment "plumb created-table" instead, so the
 // last DeleteNetwork removes the table again.
-func (f *Firewall) EnsureNetwork(n Network) error {
+func (f *Firewall) EnsureNetwork(n firewall.Network) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
 	}
@@ -136,7 +137,7 @@ func (f *Firewall) EnsureNetwork(n Network) error {
 var errRestore = errors.New("ruleset not changed")
 
 // ensureOnce reads the ruleset and writes what n is missing.
-func (f *Firewall) ensureOnce(n Network) error {
+func (f *Firewall) ensureOnce(n firewall.Network) error {
 	s, err := f.snapshot()
 	if err != nil {
 		return err
@@ -181,8 +182,8 @@ func (f *Firewall) ensureOnce(n Network) error {
 // vanished between the read and the write), every change is retried as its
 // own iptables command, keeping going past errors; the errors are returned
 // joined.
-func (f *Firewall) DeleteNetwork(n Network) error {
-	if err := validateName(n.Name); err != nil {
+func (f *Firewall) DeleteNetwork(n firewall.Network) error {
+	if err := firewall.ValidateName(n.Name); err != nil {
 		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
 	}
 	unlock, err := f.lock()

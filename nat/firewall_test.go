@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // mustSave returns the fake's iptables-save output.
@@ -43,7 +45,7 @@ func countRule(f *fakeIPT, r Rule) int {
 
 // checkInstalled fails unless each rule of n is present exactly once, and
 // each of plumb's jumps exactly once, first in its chain.
-func checkInstalled(t *testing.T, f *fakeIPT, nets ...Network) {
+func checkInstalled(t *testing.T, f *fakeIPT, nets ...firewall.Network) {
 	t.Helper()
 	for _, n := range nets {
 		for _, r := range Rules(n) {
@@ -128,7 +130,7 @@ func TestEnsureSecondNetworkAddsOnlyItsRules(t *testing.T) {
 	f := newFake()
 	fw := newFirewall(f)
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -160,13 +162,13 @@ func TestDeleteLeavesOtherNetworksThenRemovesEverything(t *testing.T) {
 	fw := newFirewall(f)
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
 	b.Internal = true
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	if err := fw.DeleteNetwork(Network{Name: "a"}); err != nil {
+	if err := fw.DeleteNetwork(firewall.Network{Name: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range Rules(a) {
@@ -246,7 +248,7 @@ func TestBesideDocker(t *testing.T) {
 	before := mustSave(t, f)
 	fw := newFirewall(f)
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +261,7 @@ func TestBesideDocker(t *testing.T) {
 	if got := rulesOf(f, "filter", "FORWARD")[0]; got != "-m comment --comment plumb -j PLUMB-FORWARD" {
 		t.Errorf("FORWARD jump = %q", got)
 	}
-	for _, n := range []Network{b, a} {
+	for _, n := range []firewall.Network{b, a} {
 		if err := fw.DeleteNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +280,7 @@ func TestEnsureRepairs(t *testing.T) {
 	f := newFake()
 	fw := newFirewall(f)
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +421,7 @@ func TestLegacyTablesAreNotDropped(t *testing.T) {
 func TestDeleteUnknownOnEmptyHostWritesNothing(t *testing.T) {
 	f := newFake()
 	fw := newFirewall(f)
-	if err := fw.DeleteNetwork(Network{Name: "nope"}); err != nil {
+	if err := fw.DeleteNetwork(firewall.Network{Name: "nope"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.payloads) != 0 {
@@ -429,10 +431,10 @@ func TestDeleteUnknownOnEmptyHostWritesNothing(t *testing.T) {
 
 func TestInvalidNetwork(t *testing.T) {
 	fw := newFirewall(newFake())
-	if err := fw.EnsureNetwork(Network{Name: "a b", Bridge: "br0"}); err == nil {
+	if err := fw.EnsureNetwork(firewall.Network{Name: "a b", Bridge: "br0"}); err == nil {
 		t.Errorf("EnsureNetwork of an invalid network: want an error")
 	}
-	if err := fw.DeleteNetwork(Network{Name: ""}); err == nil {
+	if err := fw.DeleteNetwork(firewall.Network{Name: ""}); err == nil {
 		t.Errorf("DeleteNetwork without a name: want an error")
 	}
 }
@@ -469,7 +471,7 @@ func TestConcurrentFirewallsShareTheLockFile(t *testing.T) {
 	r := &lockedRunner{f: f}
 	lock := filepath.Join(t.TempDir(), "run", "iptables.lock")
 	fws := []*Firewall{newFirewall(r, WithLockFile(lock)), newFirewall(r, WithLockFile(lock))}
-	var nets []Network
+	var nets []firewall.Network
 	for i := range 16 {
 		nets = append(nets, testNet(fmt.Sprintf("n%d", i), fmt.Sprintf("br-%d", i), fmt.Sprintf("10.%d.0.0/24", i)))
 	}
@@ -511,7 +513,7 @@ func TestDeleteRemovesRulesAttachedToTheNetwork(t *testing.T) {
 	f := newFake()
 	fw := newFirewall(f)
 	a, ab := testNet("a", "br-a", "10.1.0.0/24"), testNet("ab", "br-ab", "10.2.0.0/24")
-	for _, n := range []Network{a, ab} {
+	for _, n := range []firewall.Network{a, ab} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}

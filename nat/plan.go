@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // opKind is one iptables-restore command.
@@ -98,7 +100,7 @@ func dropPayload(name string) []byte { return []byte("*" + name + "\nCOMMIT\n") 
 //     deleted and Rules(n) appended.
 //
 // An empty plan means nothing to do.
-func planEnsure(s *snapshot, n Network) (plan, error) {
+func planEnsure(s *snapshot, n firewall.Network) (plan, error) {
 	var p plan
 	want := Rules(n)
 	for _, tname := range tables {

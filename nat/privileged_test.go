@@ -12,6 +12,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/coreos/go-iptables/iptables"
 
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/internal/testutil"
 )
 
@@ -99,7 +100,7 @@ func setup(t *testing.T) (string, *Firewall, *countingRunner) {
 }
 
 // cleanupNets deletes nets in the namespace at the end of the test.
-func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...Network) {
+func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...firewall.Network) {
 	t.Cleanup(func() {
 		_ = ns.WithNetNSPath("/var/run/netns/"+name, func(ns.NetNS) error {
 			for _, n := range nets {
@@ -113,7 +114,7 @@ func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...Network) {
 // checkLive fails unless each rule of nets is in the namespace exactly once
 // (by iptables-save) and is found by `iptables -C` (go-iptables Exists),
 // and each jump exactly once, first in its chain.
-func checkLive(t *testing.T, name string, nets ...Network) {
+func checkLive(t *testing.T, name string, nets ...firewall.Network) {
 	t.Helper()
 	s, err := parseSave([]byte(saveIn(t, name)))
 	if err != nil {
@@ -314,7 +315,7 @@ func TestPrivilegedConcurrentEnsure(t *testing.T) {
 		}
 		fws = append(fws, fw)
 	}
-	var nets []Network
+	var nets []firewall.Network
 	for i := range 6 {
 		nets = append(nets, testNet(fmt.Sprintf("n%d", i), fmt.Sprintf("br-%d", i), fmt.Sprintf("10.%d.0.0/24", i)))
 	}
@@ -366,39 +367,6 @@ func TestPrivilegedExistingEmptyTableStays(t *testing.T) {
 	inNS(t, name, func() error { return fw.EnsureNetwork(a) })
 	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
 	checkSaveRestored(t, before, saveIn(t, name))
-}
-
-func TestPrivilegedIPForward(t *testing.T) {
-	testutil.RequirePrivileged(t)
-	name := testutil.NewNetNS(t)
-	read := func() string {
-		out, err := testutil.InNS(name, "sysctl", "-n", "net.ipv4.ip_forward")
-		if err != nil {
-			t.Fatalf("sysctl: %v\n%s", err, out)
-		}
-		return strings.TrimSpace(out)
-	}
-	initial := read()
-	t.Cleanup(func() { testutil.InNS(name, "sysctl", "-w", "net.ipv4.ip_forward="+initial) })
-
-	var first, second bool
-	inNS(t, name, func() (err error) {
-		if err = DisableIPForward(); err != nil {
-			return err
-		}
-		if first, err = EnableIPForward(); err != nil {
-			return err
-		}
-		second, err = EnableIPForward()
-		return err
-	})
-	if !first || second || read() != "1" {
-		t.Errorf("EnableIPForward from 0: changed %v then %v, value %s; want true, false, 1", first, second, read())
-	}
-	inNS(t, name, DisableIPForward)
-	if got := read(); got != "0" {
-		t.Errorf("after DisableIPForward: %s, want 0", got)
-	}
 }
 
 // racingRunner runs race after each save: another writer changing the

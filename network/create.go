@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/plumbnet/plumb/bridge"
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/nat"
 	"github.com/plumbnet/plumb/veth"
@@ -168,8 +169,8 @@ func (n *Network) bridgeConfig() bridge.Config {
 	return bridge.Config{Name: n.Bridge, Gateway: netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), MTU: n.MTU, RouteLocalnet: !n.Internal}
 }
 
-func (n *Network) firewall() nat.Network {
-	return nat.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
+func (n *Network) firewall() firewall.Network {
+	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
 }
 
 func (n *Network) ipRange() (ipam.Range, error) {
@@ -198,7 +199,7 @@ func (m *Manager) ensureFirewall(n *Network, u *undo) error {
 	if n.Internal {
 		return nil
 	}
-	changed, err := nat.EnableIPForward()
+	changed, err := firewall.EnableIPForward()
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,7 @@ func (m *Manager) restoreHost() error {
 	}
 	var hs hostState
 	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !dockerRunning() {
-		if err := nat.DisableIPForward(); err != nil {
+		if err := firewall.DisableIPForward(); err != nil {
 			return err
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/plumbnet/plumb/bridge"
-	"github.com/plumbnet/plumb/nat"
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // Remove deletes network name: its firewall rules, its bridge and its
@@ -81,7 +81,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		// the bridge by the default name.
 		if fw, err := newFirewall(); err != nil {
 			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(nat.Network{Name: name}); err != nil {
+		} else if err := fw.DeleteNetwork(firewall.Network{Name: name}); err != nil {
 			errs = append(errs, err)
 		}
 		if err := bridge.Delete(BridgeName(name)); err != nil {
