@@ -16,8 +16,8 @@ import (
 
 	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/ipam"
-	"github.com/plumbnet/plumb/nat"
 	"github.com/plumbnet/plumb/veth"
 )
 
@@ -192,7 +192,7 @@ func (m *Manager) ensureFirewall(n *Network, u *undo) error {
 	if err != nil {
 		return err
 	}
-	u.push(func() error { return fw.DeleteNetwork(n.firewall()) })
+	u.push(func() error { return fw.DeleteNetwork(n.Name) })
 	if err := fw.EnsureNetwork(n.firewall()); err != nil {
 		return err
 	}
@@ -239,11 +239,15 @@ func (m *Manager) restoreHost() error {
 // directories: the firewall is one per host, whatever the state dir.
 var FirewallLock = "/run/plumb/firewall.lock"
 
-func newFirewall() (*nat.Firewall, error) {
+func newFirewall() (firewall.Firewall, error) {
 	if err := os.MkdirAll(filepath.Dir(FirewallLock), 0o755); err != nil {
 		return nil, fmt.Errorf("firewall lock: %w", err)
 	}
-	return nat.New(nat.WithLockFile(FirewallLock))
+	fw, err := iptables.New(FirewallLock)
+	if err != nil {
+		return nil, err // not a nil *iptables.Firewall in a non-nil interface
+	}
+	return fw, nil
 }
 
 func randomID() (string, error) {

@@ -9,7 +9,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/plumbnet/plumb/bridge"
-	"github.com/plumbnet/plumb/firewall"
 )
 
 // Remove deletes network name: its firewall rules, its bridge and its
@@ -70,7 +69,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		fw, err := newFirewall()
 		if err != nil {
 			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(n.firewall()); err != nil {
+		} else if err := fw.DeleteNetwork(n.Name); err != nil {
 			errs = append(errs, err)
 		}
 		if err := bridge.Delete(n.Bridge); err != nil {
@@ -81,7 +80,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		// the bridge by the default name.
 		if fw, err := newFirewall(); err != nil {
 			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(firewall.Network{Name: name}); err != nil {
+		} else if err := fw.DeleteNetwork(name); err != nil {
 			errs = append(errs, err)
 		}
 		if err := bridge.Delete(BridgeName(name)); err != nil {

@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/coreos/go-iptables/iptables"
+	goiptables "github.com/coreos/go-iptables/iptables"
 
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/internal/testutil"
@@ -90,7 +90,7 @@ func setup(t *testing.T) (string, *Firewall, *countingRunner) {
 	t.Helper()
 	testutil.RequirePrivileged(t)
 	name := testutil.NewNetNS(t)
-	fw, err := New(WithLockFile(t.TempDir() + "/iptables.lock"))
+	fw, err := New(t.TempDir() + "/iptables.lock")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...firewall.Netwo
 	t.Cleanup(func() {
 		_ = ns.WithNetNSPath("/var/run/netns/"+name, func(ns.NetNS) error {
 			for _, n := range nets {
-				_ = fw.DeleteNetwork(n)
+				_ = fw.DeleteNetwork(n.Name)
 			}
 			return nil
 		})
@@ -120,7 +120,7 @@ func checkLive(t *testing.T, name string, nets ...firewall.Network) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ipt, err := iptables.New()
+	ipt, err := goiptables.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,14 +196,14 @@ func TestPrivilegedDeleteRestoresSave(t *testing.T) {
 	})
 	checkLive(t, name, a, b)
 
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	checkLive(t, name, b)
 	if s := saveIn(t, name); strings.Contains(s, "plumb:a") {
 		t.Errorf("rules of a left after deleting it:\n%s", s)
 	}
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) }) // already gone
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) }) // already gone
 
-	inNS(t, name, func() error { return fw.DeleteNetwork(b) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(b.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 	if _, err := exec.LookPath("nft"); err == nil && nftMode(t) {
 		if out, _ := testutil.InNS(name, "nft", "list", "ruleset"); strings.TrimSpace(out) != "" {
@@ -263,10 +263,10 @@ func TestPrivilegedBesideDocker(t *testing.T) {
 		}
 	}
 	inNS(t, name, func() error {
-		if err := fw.DeleteNetwork(b); err != nil {
+		if err := fw.DeleteNetwork(b.Name); err != nil {
 			return err
 		}
-		return fw.DeleteNetwork(a)
+		return fw.DeleteNetwork(a.Name)
 	})
 	checkSaveRestored(t, before, saveIn(t, name))
 }
@@ -299,7 +299,7 @@ func TestPrivilegedEnsureRepairs(t *testing.T) {
 			t.Fatalf("iptables %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 }
 
@@ -309,7 +309,7 @@ func TestPrivilegedConcurrentEnsure(t *testing.T) {
 	lock := t.TempDir() + "/iptables.lock"
 	var fws []*Firewall
 	for range 2 { // two plumb processes, one lock file
-		fw, err := New(WithLockFile(lock))
+		fw, err := New(lock)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +341,7 @@ func TestPrivilegedConcurrentEnsure(t *testing.T) {
 
 	inNS(t, name, func() error {
 		for i, n := range nets {
-			if err := fws[i%2].DeleteNetwork(n); err != nil {
+			if err := fws[i%2].DeleteNetwork(n.Name); err != nil {
 				return err
 			}
 		}
@@ -365,7 +365,7 @@ func TestPrivilegedExistingEmptyTableStays(t *testing.T) {
 		t.Fatalf("setup: no nat table:\n%s", before)
 	}
 	inNS(t, name, func() error { return fw.EnsureNetwork(a) })
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 }
 
@@ -414,7 +414,7 @@ func TestPrivilegedDeleteFallsBackWhenARuleVanished(t *testing.T) {
 		}
 	}}
 	fw.run = rr
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	if rr.applied == 0 {
 		t.Errorf("the batched delete did not fail over to single commands")
 	}
@@ -422,6 +422,6 @@ func TestPrivilegedDeleteFallsBackWhenARuleVanished(t *testing.T) {
 	if s := saveIn(t, name); strings.Contains(s, "plumb:a") {
 		t.Errorf("rules of a left after the fallback:\n%s", s)
 	}
-	inNS(t, name, func() error { return fw.DeleteNetwork(b) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(b.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 }

@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"errors"
@@ -39,7 +39,7 @@ func TestPortRules(t *testing.T) {
 
 func TestAddAndDeletePorts(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
 	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
@@ -84,7 +84,7 @@ func TestAddAndDeletePorts(t *testing.T) {
 	}
 
 	// DeleteNetwork takes the network's port rules with it.
-	if err := fw.DeleteNetwork(b); err != nil {
+	if err := fw.DeleteNetwork(b.Name); err != nil {
 		t.Fatal(err)
 	}
 	if n := countRule(f, PortRules("b", "ep2", other)[0]); n != 0 {
@@ -103,7 +103,7 @@ func TestAddPortsRepairsMissingChains(t *testing.T) {
 	// flushed by hand): the blind append fails, the network's rules are
 	// put back, and the append succeeds.
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.AddPorts(a, "ep1", testPorts()[:1]); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestAddPortsRepairsMissingChains(t *testing.T) {
 }
 
 func TestPortsBadInput(t *testing.T) {
-	fw := newFirewall(newFake())
+	fw := newFirewall(newFake(), "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	c := netip.MustParseAddr("10.1.0.2")
 	bad := []firewall.Port{

@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func (o op) line() string {
 	case opDeleteChain:
 		return "-X " + o.chain
 	}
-	panic(fmt.Sprintf("nat: unknown op kind %d", o.kind))
+	panic(fmt.Sprintf("iptables: unknown op kind %d", o.kind))
 }
 
 // String returns o as an iptables command line.

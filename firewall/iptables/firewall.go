@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"errors"
@@ -11,47 +11,42 @@ import (
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
-// Firewall installs and removes plumb's IPv4 iptables rules. Its methods are
-// safe for concurrent use within a process; across processes see
-// WithLockFile.
+// Firewall is the iptables implementation of firewall.Firewall: it installs
+// and removes plumb's IPv4 iptables rules. Its methods are safe for
+// concurrent use within a process; across processes see New.
 type Firewall struct {
 	mu       sync.Mutex
 	run      runner
 	lockPath string
 }
 
-// Option configures New.
-type Option func(*Firewall)
-
-// WithLockFile makes every EnsureNetwork and DeleteNetwork hold an exclusive
-// flock on path (created if missing) from the moment it reads the ruleset
-// until it has written it. Every plumb process must pass the same path (for
-// example /run/plumb/iptables.lock): the read-compute-write cycle is not
-// atomic otherwise, and two processes creating two networks at once could
-// both see a jump missing and both insert it. Without this option the
-// caller must serialize calls across processes itself.
-func WithLockFile(path string) Option {
-	return func(f *Firewall) { f.lockPath = path }
-}
+var _ firewall.Firewall = (*Firewall)(nil)
 
 // New returns a Firewall using the iptables, iptables-save and
 // iptables-restore found in $PATH (IPv4 only; iptables-nft or legacy,
 // whichever `iptables` is). It changes nothing.
-func New(opts ...Option) (*Firewall, error) {
+//
+// Every call that writes holds an exclusive flock on lockPath (created,
+// with its directory, if missing) from the moment it reads the ruleset
+// until it has written it. Every plumb process must pass the same path (for
+// example /run/plumb/firewall.lock): the read-compute-write cycle is not
+// atomic otherwise, and two processes creating two networks at once could
+// both see a jump missing and both insert it. With lockPath "" no file is
+// locked and the caller must serialize calls across processes itself.
+func New(lockPath string) (*Firewall, error) {
 	r, err := newExecRunner()
 	if err != nil {
 		return nil, fmt.Errorf("setting up iptables: %w", err)
 	}
-	return newFirewall(r, opts...), nil
+	return newFirewall(r, lockPath), nil
 }
 
-func newFirewall(r runner, opts ...Option) *Firewall {
-	f := &Firewall{run: r}
-	for _, o := range opts {
-		o(f)
-	}
-	return f
+func newFirewall(r runner, lockPath string) *Firewall {
+	return &Firewall{run: r, lockPath: lockPath}
 }
+
+// Backend returns "iptables".
+func (f *Firewall) Backend() string { return "iptables" }
 
 // lock takes the in-process mutex and, when configured, an exclusive flock
 // on the lock file, creating the file (mode 0600) and its directory when
@@ -155,9 +150,9 @@ func (f *Firewall) ensureOnce(n firewall.Network) error {
 	return nil
 }
 
-// DeleteNetwork removes the rules of the network named n.Name: the rules
-// commented "plumb:NAME" or "plumb:NAME/..." in plumb's chains. The other
-// fields of n are not used, so a drifted config still deletes what was
+// DeleteNetwork removes the rules of the network named name: the rules
+// commented "plumb:NAME" or "plumb:NAME/..." in plumb's chains. The name is
+// all it needs, so a drifted or lost config still deletes what was
 // installed. Rules already gone are success.
 //
 // When no rule of any other plumb network remains, it removes plumb's jumps
@@ -182,22 +177,22 @@ func (f *Firewall) ensureOnce(n firewall.Network) error {
 // vanished between the read and the write), every change is retried as its
 // own iptables command, keeping going past errors; the errors are returned
 // joined.
-func (f *Firewall) DeleteNetwork(n firewall.Network) error {
-	if err := firewall.ValidateName(n.Name); err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+func (f *Firewall) DeleteNetwork(name string) error {
+	if err := firewall.ValidateName(name); err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	unlock, err := f.lock()
 	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	defer unlock()
 	s, err := f.snapshot()
 	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
-	p, err := planDelete(s, n.Name)
+	p, err := planDelete(s, name)
 	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	var errs []error
 	if len(p.ops) > 0 {
@@ -220,7 +215,7 @@ func (f *Firewall) DeleteNetwork(n firewall.Network) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"net/netip"
@@ -10,7 +10,7 @@ import (
 
 func TestCheckNetwork(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
 	if err := fw.CheckNetwork(a); err == nil {
 		t.Fatal("CheckNetwork passed before EnsureNetwork")
