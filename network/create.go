@@ -15,8 +15,9 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/plumbnet/plumb/bridge"
+	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/ipam"
-	"github.com/plumbnet/plumb/nat"
 	"github.com/plumbnet/plumb/veth"
 )
 
@@ -168,8 +169,8 @@ func (n *Network) bridgeConfig() bridge.Config {
 	return bridge.Config{Name: n.Bridge, Gateway: netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), MTU: n.MTU, RouteLocalnet: !n.Internal}
 }
 
-func (n *Network) firewall() nat.Network {
-	return nat.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
+func (n *Network) firewall() firewall.Network {
+	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
 }
 
 func (n *Network) ipRange() (ipam.Range, error) {
@@ -191,14 +192,14 @@ func (m *Manager) ensureFirewall(n *Network, u *undo) error {
 	if err != nil {
 		return err
 	}
-	u.push(func() error { return fw.DeleteNetwork(n.firewall()) })
+	u.push(func() error { return fw.DeleteNetwork(n.Name) })
 	if err := fw.EnsureNetwork(n.firewall()); err != nil {
 		return err
 	}
 	if n.Internal {
 		return nil
 	}
-	changed, err := nat.EnableIPForward()
+	changed, err := firewall.EnableIPForward()
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,7 @@ func (m *Manager) restoreHost() error {
 	}
 	var hs hostState
 	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !dockerRunning() {
-		if err := nat.DisableIPForward(); err != nil {
+		if err := firewall.DisableIPForward(); err != nil {
 			return err
 		}
 	}
@@ -238,11 +239,15 @@ func (m *Manager) restoreHost() error {
 // directories: the firewall is one per host, whatever the state dir.
 var FirewallLock = "/run/plumb/firewall.lock"
 
-func newFirewall() (*nat.Firewall, error) {
+func newFirewall() (firewall.Firewall, error) {
 	if err := os.MkdirAll(filepath.Dir(FirewallLock), 0o755); err != nil {
 		return nil, fmt.Errorf("firewall lock: %w", err)
 	}
-	return nat.New(nat.WithLockFile(FirewallLock))
+	fw, err := iptables.New(FirewallLock)
+	if err != nil {
+		return nil, err // not a nil *iptables.Firewall in a non-nil interface
+	}
+	return fw, nil
 }
 
 func randomID() (string, error) {

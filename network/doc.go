@@ -1,6 +1,6 @@
 // Package network is plumb's model and orchestration: networks, endpoints,
 // their state on disk, and the Create/Remove/Attach/Detach operations that
-// compose the leaf packages (bridge, veth, ipam, nat, container) with an
+// compose the leaf packages (bridge, veth, ipam, firewall, container) with an
 // undo stack, so that a failure at any step leaves nothing behind.
 //
 // It is the only package that imports the leaves; the cobra commands in

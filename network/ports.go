@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/plumbnet/plumb/bridge"
-	"github.com/plumbnet/plumb/nat"
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // PortSpec is one `-p` argument, Docker's
@@ -47,10 +47,10 @@ func (p PublishedPort) String() string {
 }
 
 // natPorts turns ep's published ports into the firewall's terms.
-func natPorts(ep *Endpoint) []nat.Port {
-	out := make([]nat.Port, 0, len(ep.Ports))
+func natPorts(ep *Endpoint) []firewall.Port {
+	out := make([]firewall.Port, 0, len(ep.Ports))
 	for _, p := range ep.Ports {
-		out = append(out, nat.Port{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort,
+		out = append(out, firewall.Port{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort,
 			ContainerIP: ep.IP.Addr(), ContainerPort: p.Port})
 	}
 	return out
@@ -215,13 +215,13 @@ func (m *Manager) publish(n *Network, ep *Endpoint, u *undo) error {
 	if err := fw.AddPorts(n.firewall(), ep.ID, ports); err != nil {
 		return err
 	}
-	return nat.FlushUDP(ports)
+	return firewall.FlushUDP(ports)
 }
 
 // unpublish removes the DNAT rules of endpoint id on network netName
 // (whatever the record says: a damaged record says nothing), flushes the
 // UDP conntrack entries of ports, and has the daemon let the host ports go.
-func (m *Manager) unpublish(netName, id string, ports []nat.Port) error {
+func (m *Manager) unpublish(netName, id string, ports []firewall.Port) error {
 	var errs []error
 	fw, err := newFirewall()
 	if err == nil {
@@ -230,7 +230,7 @@ func (m *Manager) unpublish(netName, id string, ports []nat.Port) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := nat.FlushUDP(ports); err != nil {
+	if err := firewall.FlushUDP(ports); err != nil {
 		errs = append(errs, err)
 	}
 	if err := m.releasePorts(&Endpoint{Network: netName, ID: id}); err != nil {

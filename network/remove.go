@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/plumbnet/plumb/bridge"
-	"github.com/plumbnet/plumb/nat"
 )
 
 // Remove deletes network name: its firewall rules, its bridge and its
@@ -68,7 +67,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		fw, err := newFirewall()
 		if err != nil {
 			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(n.firewall()); err != nil {
+		} else if err := fw.DeleteNetwork(n.Name); err != nil {
 			errs = append(errs, err)
 		}
 		if err := bridge.Delete(n.Bridge); err != nil {
@@ -79,7 +78,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		// the bridge by the default name.
 		if fw, err := newFirewall(); err != nil {
 			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(nat.Network{Name: name}); err != nil {
+		} else if err := fw.DeleteNetwork(name); err != nil {
 			errs = append(errs, err)
 		}
 		if err := bridge.Delete(BridgeName(name)); err != nil {

@@ -13,8 +13,9 @@ import (
 // Lock is a held lock; Unlock releases it.
 type Lock struct{ f *os.File }
 
-// Acquire opens (creating if needed) path and takes an exclusive flock on it,
-// waiting as long as another process holds it. Equivalent to: `flock PATH`.
+// Acquire opens (creating if needed, mode 0600) path and takes an
+// exclusive flock on it, waiting as long as another process holds it.
+// Equivalent to: `flock PATH`.
 func Acquire(path string) (*Lock, error) {
 	f, err := open(path)
 	if err != nil {
@@ -57,9 +58,12 @@ func TryAcquire(path string) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
-// open opens path for locking, creating it if needed.
+// open opens path for locking, creating it if needed with mode 0600:
+// flock(2) needs only an open descriptor, read-only will do, so a lock
+// file every user can read is a lock every user can hold, and so block
+// plumb with. The directory must exist.
 func open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
 	}

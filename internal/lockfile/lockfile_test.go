@@ -1,6 +1,7 @@
 package lockfile
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,5 +72,24 @@ func TestAcquireWaitsForUnlock(t *testing.T) {
 	var none *Lock
 	if err := none.Unlock(); err != nil {
 		t.Fatalf("Unlock of nil: %v", err)
+	}
+}
+
+func TestAcquireCreatesTheFile0600(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	l, err := Acquire(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("lock file mode %o, want 600", got)
+	}
+	if _, err := Acquire(filepath.Join(t.TempDir(), "missing", "lock")); err == nil {
+		t.Errorf("Acquire in a missing directory: want an error")
 	}
 }

@@ -11,10 +11,13 @@ import (
 	"strings"
 )
 
+// root is where the kernel shows its parameters; tests point it elsewhere.
+var root = "/proc/sys"
+
 // Get returns the value of key, e.g. "net/ipv4/ip_forward", trimmed.
 // Equivalent to: `sysctl -n net.ipv4.ip_forward`.
 func Get(key string) (string, error) {
-	b, err := os.ReadFile(filepath.Join("/proc/sys", key))
+	b, err := os.ReadFile(filepath.Join(root, key))
 	if err != nil {
 		return "", fmt.Errorf("reading sysctl %s: %w", key, err)
 	}
@@ -23,10 +26,28 @@ func Get(key string) (string, error) {
 
 // Set writes value to key. Equivalent to: `sysctl -w net.ipv4.ip_forward=1`.
 func Set(key, value string) error {
-	if err := os.WriteFile(filepath.Join("/proc/sys", key), []byte(value), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, key), []byte(value), 0o644); err != nil {
 		return fmt.Errorf("setting sysctl %s=%s: %w", key, value, err)
 	}
 	return nil
+}
+
+// Ensure sets key to value unless it already holds it, and reports whether
+// it wrote, so that a caller can record that plumb was the one to change it
+// and put it back later. Equivalent to:
+// `[ "$(sysctl -n KEY)" = VALUE ] || sysctl -w KEY=VALUE`.
+func Ensure(key, value string) (changed bool, err error) {
+	cur, err := Get(key)
+	if err != nil {
+		return false, err
+	}
+	if cur == value {
+		return false, nil
+	}
+	if err := Set(key, value); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // DisableAcceptRA turns off IPv6 router advertisements on ifname.

@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"fmt"
@@ -10,8 +10,9 @@ import (
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/coreos/go-iptables/iptables"
+	goiptables "github.com/coreos/go-iptables/iptables"
 
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/internal/testutil"
 )
 
@@ -89,7 +90,7 @@ func setup(t *testing.T) (string, *Firewall, *countingRunner) {
 	t.Helper()
 	testutil.RequirePrivileged(t)
 	name := testutil.NewNetNS(t)
-	fw, err := New(WithLockFile(t.TempDir() + "/iptables.lock"))
+	fw, err := New(t.TempDir() + "/iptables.lock")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +100,11 @@ func setup(t *testing.T) (string, *Firewall, *countingRunner) {
 }
 
 // cleanupNets deletes nets in the namespace at the end of the test.
-func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...Network) {
+func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...firewall.Network) {
 	t.Cleanup(func() {
 		_ = ns.WithNetNSPath("/var/run/netns/"+name, func(ns.NetNS) error {
 			for _, n := range nets {
-				_ = fw.DeleteNetwork(n)
+				_ = fw.DeleteNetwork(n.Name)
 			}
 			return nil
 		})
@@ -113,13 +114,13 @@ func cleanupNets(t *testing.T, name string, fw *Firewall, nets ...Network) {
 // checkLive fails unless each rule of nets is in the namespace exactly once
 // (by iptables-save) and is found by `iptables -C` (go-iptables Exists),
 // and each jump exactly once, first in its chain.
-func checkLive(t *testing.T, name string, nets ...Network) {
+func checkLive(t *testing.T, name string, nets ...firewall.Network) {
 	t.Helper()
 	s, err := parseSave([]byte(saveIn(t, name)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ipt, err := iptables.New()
+	ipt, err := goiptables.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +196,14 @@ func TestPrivilegedDeleteRestoresSave(t *testing.T) {
 	})
 	checkLive(t, name, a, b)
 
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	checkLive(t, name, b)
 	if s := saveIn(t, name); strings.Contains(s, "plumb:a") {
 		t.Errorf("rules of a left after deleting it:\n%s", s)
 	}
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) }) // already gone
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) }) // already gone
 
-	inNS(t, name, func() error { return fw.DeleteNetwork(b) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(b.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 	if _, err := exec.LookPath("nft"); err == nil && nftMode(t) {
 		if out, _ := testutil.InNS(name, "nft", "list", "ruleset"); strings.TrimSpace(out) != "" {
@@ -262,10 +263,10 @@ func TestPrivilegedBesideDocker(t *testing.T) {
 		}
 	}
 	inNS(t, name, func() error {
-		if err := fw.DeleteNetwork(b); err != nil {
+		if err := fw.DeleteNetwork(b.Name); err != nil {
 			return err
 		}
-		return fw.DeleteNetwork(a)
+		return fw.DeleteNetwork(a.Name)
 	})
 	checkSaveRestored(t, before, saveIn(t, name))
 }
@@ -298,7 +299,7 @@ func TestPrivilegedEnsureRepairs(t *testing.T) {
 			t.Fatalf("iptables %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 }
 
@@ -308,13 +309,13 @@ func TestPrivilegedConcurrentEnsure(t *testing.T) {
 	lock := t.TempDir() + "/iptables.lock"
 	var fws []*Firewall
 	for range 2 { // two plumb processes, one lock file
-		fw, err := New(WithLockFile(lock))
+		fw, err := New(lock)
 		if err != nil {
 			t.Fatal(err)
 		}
 		fws = append(fws, fw)
 	}
-	var nets []Network
+	var nets []firewall.Network
 	for i := range 6 {
 		nets = append(nets, testNet(fmt.Sprintf("n%d", i), fmt.Sprintf("br-%d", i), fmt.Sprintf("10.%d.0.0/24", i)))
 	}
@@ -340,7 +341,7 @@ func TestPrivilegedConcurrentEnsure(t *testing.T) {
 
 	inNS(t, name, func() error {
 		for i, n := range nets {
-			if err := fws[i%2].DeleteNetwork(n); err != nil {
+			if err := fws[i%2].DeleteNetwork(n.Name); err != nil {
 				return err
 			}
 		}
@@ -364,41 +365,8 @@ func TestPrivilegedExistingEmptyTableStays(t *testing.T) {
 		t.Fatalf("setup: no nat table:\n%s", before)
 	}
 	inNS(t, name, func() error { return fw.EnsureNetwork(a) })
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
-}
-
-func TestPrivilegedIPForward(t *testing.T) {
-	testutil.RequirePrivileged(t)
-	name := testutil.NewNetNS(t)
-	read := func() string {
-		out, err := testutil.InNS(name, "sysctl", "-n", "net.ipv4.ip_forward")
-		if err != nil {
-			t.Fatalf("sysctl: %v\n%s", err, out)
-		}
-		return strings.TrimSpace(out)
-	}
-	initial := read()
-	t.Cleanup(func() { testutil.InNS(name, "sysctl", "-w", "net.ipv4.ip_forward="+initial) })
-
-	var first, second bool
-	inNS(t, name, func() (err error) {
-		if err = DisableIPForward(); err != nil {
-			return err
-		}
-		if first, err = EnableIPForward(); err != nil {
-			return err
-		}
-		second, err = EnableIPForward()
-		return err
-	})
-	if !first || second || read() != "1" {
-		t.Errorf("EnableIPForward from 0: changed %v then %v, value %s; want true, false, 1", first, second, read())
-	}
-	inNS(t, name, DisableIPForward)
-	if got := read(); got != "0" {
-		t.Errorf("after DisableIPForward: %s, want 0", got)
-	}
 }
 
 // racingRunner runs race after each save: another writer changing the
@@ -446,7 +414,7 @@ func TestPrivilegedDeleteFallsBackWhenARuleVanished(t *testing.T) {
 		}
 	}}
 	fw.run = rr
-	inNS(t, name, func() error { return fw.DeleteNetwork(a) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(a.Name) })
 	if rr.applied == 0 {
 		t.Errorf("the batched delete did not fail over to single commands")
 	}
@@ -454,6 +422,6 @@ func TestPrivilegedDeleteFallsBackWhenARuleVanished(t *testing.T) {
 	if s := saveIn(t, name); strings.Contains(s, "plumb:a") {
 		t.Errorf("rules of a left after the fallback:\n%s", s)
 	}
-	inNS(t, name, func() error { return fw.DeleteNetwork(b) })
+	inNS(t, name, func() error { return fw.DeleteNetwork(b.Name) })
 	checkSaveRestored(t, before, saveIn(t, name))
 }

@@ -1,9 +1,11 @@
-package nat
+package iptables
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // CheckNetwork reports whether n's rules, plumb's chains and the jumps into
@@ -13,16 +15,16 @@ import (
 // and n's rules are present, in order. It changes nothing and takes no
 // lock: one iptables-save. The error lists every problem.
 // Equivalent to: `iptables-save` and reading it.
-func (f *Firewall) CheckNetwork(n Network) error { return f.CheckEndpoint(n, "", nil) }
+func (f *Firewall) CheckNetwork(n firewall.Network) error { return f.CheckEndpoint(n, "", nil) }
 
 // CheckEndpoint is CheckNetwork, and checks in the same iptables-save that
 // the port rules of owner (PortRules(n.Name, owner, ports)) are there too.
-func (f *Firewall) CheckEndpoint(n Network, owner string, ports []Port) error {
+func (f *Firewall) CheckEndpoint(n firewall.Network, owner string, ports []firewall.Port) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
 	}
 	if len(ports) > 0 {
-		if err := f.checkPorts(n.Name, owner, ports); err != nil {
+		if err := firewall.ValidatePorts(n.Name, owner, ports); err != nil {
 			return err
 		}
 	}
@@ -44,7 +46,7 @@ func (f *Firewall) CheckEndpoint(n Network, owner string, ports []Port) error {
 
 // checkPlan lists what is missing or different in s for n, as the
 // iptables command or rule each problem is about.
-func checkPlan(s *snapshot, n Network) []string {
+func checkPlan(s *snapshot, n firewall.Network) []string {
 	var out []string
 	want := Rules(n)
 	comment := NetworkComment(n.Name)

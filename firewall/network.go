@@ -1,4 +1,4 @@
-package nat
+package firewall
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ const maxNameLen = 200
 // a bridge name valid for the kernel and for iptables (1 to 15 bytes of
 // [A-Za-z0-9_.-]), and a valid IPv4 subnet. Errors wrap ErrInvalidNetwork.
 func (n Network) Validate() error {
-	if err := validateName(n.Name); err != nil {
+	if err := ValidateName(n.Name); err != nil {
 		return err
 	}
 	switch {
@@ -52,8 +52,9 @@ func (n Network) Validate() error {
 	return nil
 }
 
-// validateName checks a network name (see Validate).
-func validateName(name string) error {
+// ValidateName reports whether name is a valid network name (see Validate),
+// all that DeleteNetwork needs. Errors wrap ErrInvalidNetwork.
+func ValidateName(name string) error {
 	if !nameOK(name) || len(name) > maxNameLen {
 		return fmt.Errorf("network name %q: %w: want [A-Za-z0-9][A-Za-z0-9_.-]*, at most %d bytes", name, ErrInvalidNetwork, maxNameLen)
 	}

@@ -1,6 +1,10 @@
-package nat
+package iptables
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/plumbnet/plumb/firewall"
+)
 
 // Tables plumb writes to.
 const (
@@ -82,7 +86,7 @@ func NetworkComment(name string) string { return commentNetworkPrefix + name }
 // connection from the network itself, a source the container can answer.
 //
 // Rules is pure: it does not validate n (EnsureNetwork does).
-func Rules(n Network) []Rule {
+func Rules(n firewall.Network) []Rule {
 	c := []string{"-m", "comment", "--comment", NetworkComment(n.Name)}
 	br := n.Bridge
 	spec := func(parts ...string) []string {

@@ -1,15 +1,17 @@
-package nat
+package iptables
 
 import (
 	"errors"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
-func testPorts() []Port {
+func testPorts() []firewall.Port {
 	c := netip.MustParseAddr("10.1.0.2")
-	return []Port{
+	return []firewall.Port{
 		{Proto: "tcp", HostPort: 8080, ContainerIP: c, ContainerPort: 80},
 		{Proto: "udp", HostIP: netip.MustParseAddr("192.0.2.7"), HostPort: 53, ContainerIP: c, ContainerPort: 5353},
 		{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 9090, ContainerIP: c, ContainerPort: 80},
@@ -37,9 +39,9 @@ func TestPortRules(t *testing.T) {
 
 func TestAddAndDeletePorts(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +56,7 @@ func TestAddAndDeletePorts(t *testing.T) {
 	if f.saves != saves || len(f.payloads) != restores+1 {
 		t.Errorf("AddPorts: %d saves, %d restores; want 0 and 1", f.saves-saves, len(f.payloads)-restores)
 	}
-	other := []Port{{Proto: "tcp", HostPort: 81, ContainerIP: netip.MustParseAddr("10.2.0.2"), ContainerPort: 80}}
+	other := []firewall.Port{{Proto: "tcp", HostPort: 81, ContainerIP: netip.MustParseAddr("10.2.0.2"), ContainerPort: 80}}
 	if err := fw.AddPorts(b, "ep2", other); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestAddAndDeletePorts(t *testing.T) {
 	}
 
 	// DeleteNetwork takes the network's port rules with it.
-	if err := fw.DeleteNetwork(b); err != nil {
+	if err := fw.DeleteNetwork(b.Name); err != nil {
 		t.Fatal(err)
 	}
 	if n := countRule(f, PortRules("b", "ep2", other)[0]); n != 0 {
@@ -101,7 +103,7 @@ func TestAddPortsRepairsMissingChains(t *testing.T) {
 	// flushed by hand): the blind append fails, the network's rules are
 	// put back, and the append succeeds.
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.AddPorts(a, "ep1", testPorts()[:1]); err != nil {
 		t.Fatal(err)
@@ -113,10 +115,10 @@ func TestAddPortsRepairsMissingChains(t *testing.T) {
 }
 
 func TestPortsBadInput(t *testing.T) {
-	fw := newFirewall(newFake())
+	fw := newFirewall(newFake(), "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	c := netip.MustParseAddr("10.1.0.2")
-	bad := []Port{
+	bad := []firewall.Port{
 		{Proto: "sctp", HostPort: 1, ContainerIP: c, ContainerPort: 1},
 		{Proto: "tcp", HostPort: 0, ContainerIP: c, ContainerPort: 1},
 		{Proto: "tcp", HostPort: 1, ContainerIP: c, ContainerPort: 0},
@@ -124,16 +126,16 @@ func TestPortsBadInput(t *testing.T) {
 		{Proto: "tcp", HostPort: 1, ContainerPort: 1},
 	}
 	for _, p := range bad {
-		if err := fw.AddPorts(a, "ep1", []Port{p}); !errors.Is(err, ErrInvalidPort) {
-			t.Errorf("AddPorts(%+v) = %v, want ErrInvalidPort", p, err)
+		if err := fw.AddPorts(a, "ep1", []firewall.Port{p}); !errors.Is(err, firewall.ErrInvalidPort) {
+			t.Errorf("AddPorts(%+v) = %v, want firewall.ErrInvalidPort", p, err)
 		}
 	}
 	for _, owner := range []string{"", "a b", "a/b", strings.Repeat("x", 65)} {
-		if err := fw.AddPorts(a, owner, testPorts()); !errors.Is(err, ErrInvalidNetwork) {
-			t.Errorf("owner %q: %v, want ErrInvalidNetwork", owner, err)
+		if err := fw.AddPorts(a, owner, testPorts()); !errors.Is(err, firewall.ErrInvalidNetwork) {
+			t.Errorf("owner %q: %v, want firewall.ErrInvalidNetwork", owner, err)
 		}
-		if err := fw.DeletePorts("a", owner); !errors.Is(err, ErrInvalidNetwork) {
-			t.Errorf("DeletePorts owner %q: %v, want ErrInvalidNetwork", owner, err)
+		if err := fw.DeletePorts("a", owner); !errors.Is(err, firewall.ErrInvalidNetwork) {
+			t.Errorf("DeletePorts owner %q: %v, want firewall.ErrInvalidNetwork", owner, err)
 		}
 	}
 }

@@ -1,10 +1,12 @@
-package nat
+package iptables
 
 import (
 	"bytes"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // opKind is one iptables-restore command.
@@ -46,7 +48,7 @@ func (o op) line() string {
 	case opDeleteChain:
 		return "-X " + o.chain
 	}
-	panic(fmt.Sprintf("nat: unknown op kind %d", o.kind))
+	panic(fmt.Sprintf("iptables: unknown op kind %d", o.kind))
 }
 
 // String returns o as an iptables command line.
@@ -98,7 +100,7 @@ func dropPayload(name string) []byte { return []byte("*" + name + "\nCOMMIT\n") 
 //     deleted and Rules(n) appended.
 //
 // An empty plan means nothing to do.
-func planEnsure(s *snapshot, n Network) (plan, error) {
+func planEnsure(s *snapshot, n firewall.Network) (plan, error) {
 	var p plan
 	want := Rules(n)
 	for _, tname := range tables {

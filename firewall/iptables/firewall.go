@@ -1,65 +1,75 @@
-package nat
+package iptables
 
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+
+	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
-// Firewall installs and removes plumb's IPv4 iptables rules. Its methods are
-// safe for concurrent use within a process; across processes see
-// WithLockFile.
+// Firewall is the iptables implementation of firewall.Firewall: it installs
+// and removes plumb's IPv4 iptables rules. Its methods are safe for
+// concurrent use within a process; across processes see New.
 type Firewall struct {
 	mu       sync.Mutex
 	run      runner
 	lockPath string
 }
 
-// Option configures New.
-type Option func(*Firewall)
-
-// WithLockFile makes every EnsureNetwork and DeleteNetwork hold an exclusive
-// flock on path (created if missing) from the moment it reads the ruleset
-// until it has written it. Every plumb process must pass the same path (for
-// example /run/plumb/iptables.lock): the read-compute-write cycle is not
-// atomic otherwise, and two processes creating two networks at once could
-// both see a jump missing and both insert it. Without this option the
-// caller must serialize calls across processes itself.
-func WithLockFile(path string) Option {
-	return func(f *Firewall) { f.lockPath = path }
-}
+var _ firewall.Firewall = (*Firewall)(nil)
 
 // New returns a Firewall using the iptables, iptables-save and
 // iptables-restore found in $PATH (IPv4 only; iptables-nft or legacy,
 // whichever `iptables` is). It changes nothing.
-func New(opts ...Option) (*Firewall, error) {
+//
+// Every call that writes holds an exclusive flock on lockPath (created,
+// with its directory, if missing) from the moment it reads the ruleset
+// until it has written it. Every plumb process must pass the same path (for
+// example /run/plumb/firewall.lock): the read-compute-write cycle is not
+// atomic otherwise, and two processes creating two networks at once could
+// both see a jump missing and both insert it. With lockPath "" no file is
+// locked and the caller must serialize calls across processes itself.
+func New(lockPath string) (*Firewall, error) {
 	r, err := newExecRunner()
 	if err != nil {
 		return nil, fmt.Errorf("setting up iptables: %w", err)
 	}
-	return newFirewall(r, opts...), nil
+	return newFirewall(r, lockPath), nil
 }
 
-func newFirewall(r runner, opts ...Option) *Firewall {
-	f := &Firewall{run: r}
-	for _, o := range opts {
-		o(f)
-	}
-	return f
+func newFirewall(r runner, lockPath string) *Firewall {
+	return &Firewall{run: r, lockPath: lockPath}
 }
 
-// lock takes the in-process mutex and, when configured, the lock file.
+// Backend returns "iptables".
+func (f *Firewall) Backend() string { return "iptables" }
+
+// lock takes the in-process mutex and, when configured, an exclusive flock
+// on the lock file, creating the file (mode 0600) and its directory when
+// missing. Equivalent to: `flock PATH ...`.
+//
+// The lock is plumb's own: the xtables lock (/run/xtables.lock) cannot be
+// used, because iptables-restore --wait takes it in a child process and
+// would wait forever on the lock its parent holds.
 func (f *Firewall) lock() (unlock func(), err error) {
 	f.mu.Lock()
 	if f.lockPath == "" {
 		return f.mu.Unlock, nil
 	}
-	release, err := fileLock(f.lockPath)
+	if err := os.MkdirAll(filepath.Dir(f.lockPath), 0o755); err != nil {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("creating directory of lock file %s: %w", f.lockPath, err)
+	}
+	l, err := lockfile.Acquire(f.lockPath)
 	if err != nil {
 		f.mu.Unlock()
 		return nil, err
 	}
-	return func() { release(); f.mu.Unlock() }, nil
+	return func() { l.Unlock(); f.mu.Unlock() }, nil
 }
 
 // snapshot reads the ruleset once.
@@ -94,7 +104,7 @@ func (f *Firewall) snapshot() (*snapshot, error) {
 // When a table did not exist before (iptables-nft, nothing used it yet),
 // the jump into it carries the comment "plumb created-table" instead, so the
 // last DeleteNetwork removes the table again.
-func (f *Firewall) EnsureNetwork(n Network) error {
+func (f *Firewall) EnsureNetwork(n firewall.Network) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
 	}
@@ -122,7 +132,7 @@ func (f *Firewall) EnsureNetwork(n Network) error {
 var errRestore = errors.New("ruleset not changed")
 
 // ensureOnce reads the ruleset and writes what n is missing.
-func (f *Firewall) ensureOnce(n Network) error {
+func (f *Firewall) ensureOnce(n firewall.Network) error {
 	s, err := f.snapshot()
 	if err != nil {
 		return err
@@ -140,9 +150,9 @@ func (f *Firewall) ensureOnce(n Network) error {
 	return nil
 }
 
-// DeleteNetwork removes the rules of the network named n.Name: the rules
-// commented "plumb:NAME" or "plumb:NAME/..." in plumb's chains. The other
-// fields of n are not used, so a drifted config still deletes what was
+// DeleteNetwork removes the rules of the network named name: the rules
+// commented "plumb:NAME" or "plumb:NAME/..." in plumb's chains. The name is
+// all it needs, so a drifted or lost config still deletes what was
 // installed. Rules already gone are success.
 //
 // When no rule of any other plumb network remains, it removes plumb's jumps
@@ -167,22 +177,22 @@ func (f *Firewall) ensureOnce(n Network) error {
 // vanished between the read and the write), every change is retried as its
 // own iptables command, keeping going past errors; the errors are returned
 // joined.
-func (f *Firewall) DeleteNetwork(n Network) error {
-	if err := validateName(n.Name); err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+func (f *Firewall) DeleteNetwork(name string) error {
+	if err := firewall.ValidateName(name); err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	unlock, err := f.lock()
 	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	defer unlock()
 	s, err := f.snapshot()
 	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
-	p, err := planDelete(s, n.Name)
+	p, err := planDelete(s, name)
 	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	var errs []error
 	if len(p.ops) > 0 {
@@ -205,7 +215,7 @@ func (f *Firewall) DeleteNetwork(n Network) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", n.Name, err)
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	return nil
 }

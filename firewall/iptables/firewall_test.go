@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // mustSave returns the fake's iptables-save output.
@@ -43,7 +45,7 @@ func countRule(f *fakeIPT, r Rule) int {
 
 // checkInstalled fails unless each rule of n is present exactly once, and
 // each of plumb's jumps exactly once, first in its chain.
-func checkInstalled(t *testing.T, f *fakeIPT, nets ...Network) {
+func checkInstalled(t *testing.T, f *fakeIPT, nets ...firewall.Network) {
 	t.Helper()
 	for _, n := range nets {
 		for _, r := range Rules(n) {
@@ -100,7 +102,7 @@ COMMIT
 
 func TestEnsureOnFreshHost(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 
 	if err := fw.EnsureNetwork(a); err != nil {
@@ -126,9 +128,9 @@ func TestEnsureOnFreshHost(t *testing.T) {
 
 func TestEnsureSecondNetworkAddsOnlyItsRules(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -157,16 +159,16 @@ COMMIT
 func TestDeleteLeavesOtherNetworksThenRemovesEverything(t *testing.T) {
 	f := newFake()
 	before := mustSave(t, f)
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
 	b.Internal = true
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	if err := fw.DeleteNetwork(Network{Name: "a"}); err != nil {
+	if err := fw.DeleteNetwork("a"); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range Rules(a) {
@@ -178,14 +180,14 @@ func TestDeleteLeavesOtherNetworksThenRemovesEverything(t *testing.T) {
 
 	// Again: already gone is success, and writes nothing.
 	n := len(f.payloads)
-	if err := fw.DeleteNetwork(a); err != nil {
+	if err := fw.DeleteNetwork(a.Name); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.payloads) != n {
 		t.Errorf("deleting a deleted network wrote %q", f.payloads[n:])
 	}
 
-	if err := fw.DeleteNetwork(b); err != nil {
+	if err := fw.DeleteNetwork(b.Name); err != nil {
 		t.Fatal(err)
 	}
 	const wantLast = `noflush:*filter
@@ -244,9 +246,9 @@ func TestBesideDocker(t *testing.T) {
 		f.run(c)
 	}
 	before := mustSave(t, f)
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -259,8 +261,8 @@ func TestBesideDocker(t *testing.T) {
 	if got := rulesOf(f, "filter", "FORWARD")[0]; got != "-m comment --comment plumb -j PLUMB-FORWARD" {
 		t.Errorf("FORWARD jump = %q", got)
 	}
-	for _, n := range []Network{b, a} {
-		if err := fw.DeleteNetwork(n); err != nil {
+	for _, n := range []firewall.Network{b, a} {
+		if err := fw.DeleteNetwork(n.Name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -276,9 +278,9 @@ func TestBesideDocker(t *testing.T) {
 
 func TestEnsureRepairs(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +310,7 @@ func TestEnsureRepairs(t *testing.T) {
 
 func TestEnsureReplacesChangedConfig(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.EnsureNetwork(a); err != nil {
 		t.Fatal(err)
@@ -335,13 +337,13 @@ func TestEnsureReplacesChangedConfig(t *testing.T) {
 func TestDeleteFallsBackToSingleCommands(t *testing.T) {
 	f := newFake()
 	before := mustSave(t, f)
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.EnsureNetwork(a); err != nil {
 		t.Fatal(err)
 	}
 	f.failRestores = 1
-	if err := fw.DeleteNetwork(a); err != nil {
+	if err := fw.DeleteNetwork(a.Name); err != nil {
 		t.Fatalf("DeleteNetwork with a failing batch: %v", err)
 	}
 	if len(f.applied) == 0 {
@@ -354,14 +356,14 @@ func TestDeleteFallsBackToSingleCommands(t *testing.T) {
 
 func TestDeleteReportsJoinedErrors(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.EnsureNetwork(a); err != nil {
 		t.Fatal(err)
 	}
 	// A foreign jump into plumb's chain makes -X fail, batched or not.
 	f.run("-A INPUT -j PLUMB-ISOLATION-2")
-	err := fw.DeleteNetwork(a)
+	err := fw.DeleteNetwork(a.Name)
 	if err == nil || !strings.Contains(err.Error(), "failing") && !strings.Contains(err.Error(), "referenced") {
 		t.Fatalf("DeleteNetwork = %v, want the batch and the -X errors", err)
 	}
@@ -379,12 +381,12 @@ func TestTablesNotCreatedByPlumbStay(t *testing.T) {
 	f.run("-t nat -A POSTROUTING -j ACCEPT")
 	f.run("-t nat -D POSTROUTING -j ACCEPT") // an empty nat table exists
 	before := mustSave(t, f)
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.EnsureNetwork(a); err != nil {
 		t.Fatal(err)
 	}
-	if err := fw.DeleteNetwork(a); err != nil {
+	if err := fw.DeleteNetwork(a.Name); err != nil {
 		t.Fatal(err)
 	}
 	if after := mustSave(t, f); after != before {
@@ -395,12 +397,12 @@ func TestTablesNotCreatedByPlumbStay(t *testing.T) {
 func TestLegacyTablesAreNotDropped(t *testing.T) {
 	f := newFake()
 	f.nft = false
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	if err := fw.EnsureNetwork(a); err != nil {
 		t.Fatal(err)
 	}
-	if err := fw.DeleteNetwork(a); err != nil {
+	if err := fw.DeleteNetwork(a.Name); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range f.payloads {
@@ -418,8 +420,8 @@ func TestLegacyTablesAreNotDropped(t *testing.T) {
 
 func TestDeleteUnknownOnEmptyHostWritesNothing(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
-	if err := fw.DeleteNetwork(Network{Name: "nope"}); err != nil {
+	fw := newFirewall(f, "")
+	if err := fw.DeleteNetwork("nope"); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.payloads) != 0 {
@@ -428,11 +430,11 @@ func TestDeleteUnknownOnEmptyHostWritesNothing(t *testing.T) {
 }
 
 func TestInvalidNetwork(t *testing.T) {
-	fw := newFirewall(newFake())
-	if err := fw.EnsureNetwork(Network{Name: "a b", Bridge: "br0"}); err == nil {
+	fw := newFirewall(newFake(), "")
+	if err := fw.EnsureNetwork(firewall.Network{Name: "a b", Bridge: "br0"}); err == nil {
 		t.Errorf("EnsureNetwork of an invalid network: want an error")
 	}
-	if err := fw.DeleteNetwork(Network{Name: ""}); err == nil {
+	if err := fw.DeleteNetwork(""); err == nil {
 		t.Errorf("DeleteNetwork without a name: want an error")
 	}
 }
@@ -468,8 +470,8 @@ func TestConcurrentFirewallsShareTheLockFile(t *testing.T) {
 	f := newFake()
 	r := &lockedRunner{f: f}
 	lock := filepath.Join(t.TempDir(), "run", "iptables.lock")
-	fws := []*Firewall{newFirewall(r, WithLockFile(lock)), newFirewall(r, WithLockFile(lock))}
-	var nets []Network
+	fws := []*Firewall{newFirewall(r, lock), newFirewall(r, lock)}
+	var nets []firewall.Network
 	for i := range 16 {
 		nets = append(nets, testNet(fmt.Sprintf("n%d", i), fmt.Sprintf("br-%d", i), fmt.Sprintf("10.%d.0.0/24", i)))
 	}
@@ -490,7 +492,7 @@ func TestConcurrentFirewallsShareTheLockFile(t *testing.T) {
 
 func TestEnsureRetriesAFailedRestoreOnce(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a := testNet("a", "br-a", "10.1.0.0/24")
 	f.failRestores = 1
 	if err := fw.EnsureNetwork(a); err != nil {
@@ -509,9 +511,9 @@ func TestDeleteRemovesRulesAttachedToTheNetwork(t *testing.T) {
 	// A later API (published ports) adds rules commented "plumb:NAME/...":
 	// EnsureNetwork leaves them alone, DeleteNetwork removes them.
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, ab := testNet("a", "br-a", "10.1.0.0/24"), testNet("ab", "br-ab", "10.2.0.0/24")
-	for _, n := range []Network{a, ab} {
+	for _, n := range []firewall.Network{a, ab} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -524,7 +526,7 @@ func TestDeleteRemovesRulesAttachedToTheNetwork(t *testing.T) {
 	if got := rulesOf(f, "filter", ChainForward); !slices.Contains(got, port) {
 		t.Fatalf("EnsureNetwork removed the port rule: %q", got)
 	}
-	if err := fw.DeleteNetwork(a); err != nil {
+	if err := fw.DeleteNetwork(a.Name); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range rulesOf(f, "filter", ChainForward) {

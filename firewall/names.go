@@ -1,4 +1,4 @@
-package nat
+package firewall
 
 // The name checks are written out rather than as regular expressions:
 // compiling those when the package is initialised cost a few hundred

@@ -1,60 +1,13 @@
-package nat
+package iptables
 
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+	"github.com/plumbnet/plumb/firewall"
 )
-
-// Port is one published port: what reaches the host on HostIP:HostPort
-// over Proto is sent to ContainerIP:ContainerPort, as `docker run -p` does.
-type Port struct {
-	Proto         string     // "tcp" or "udp"
-	HostIP        netip.Addr // the zero Addr or 0.0.0.0: every address of the host
-	HostPort      uint16
-	ContainerIP   netip.Addr
-	ContainerPort uint16
-}
-
-// String is Docker's notation, "0.0.0.0:8080->80/tcp" (container side as
-// `docker ps` shows it).
-func (p Port) String() string {
-	return fmt.Sprintf("%s:%d->%d/%s", p.hostIP(), p.HostPort, p.ContainerPort, p.Proto)
-}
-
-func (p Port) hostIP() netip.Addr {
-	if !p.HostIP.IsValid() {
-		return netip.IPv4Unspecified()
-	}
-	return p.HostIP
-}
-
-// ErrInvalidPort is wrapped by every error ValidatePort returns.
-var ErrInvalidPort = errors.New("invalid port mapping")
-
-// ValidatePort reports whether p can be turned into rules.
-func ValidatePort(p Port) error {
-	switch {
-	case p.Proto != "tcp" && p.Proto != "udp":
-		return fmt.Errorf("%w: protocol %q (want tcp or udp)", ErrInvalidPort, p.Proto)
-	case p.HostPort == 0 || p.ContainerPort == 0:
-		return fmt.Errorf("%w %s: port 0", ErrInvalidPort, p)
-	case p.HostIP.IsValid() && !p.HostIP.Is4():
-		return fmt.Errorf("%w %s: host address is not IPv4", ErrInvalidPort, p)
-	case !p.ContainerIP.Is4():
-		return fmt.Errorf("%w %s: container address %v is not IPv4", ErrInvalidPort, p, p.ContainerIP)
-	}
-	return nil
-}
-
-// ownerOK, [A-Za-z0-9_.-]{1,64}, keeps an owner a single token in a rule
-// comment.
-func ownerOK(s string) bool { return len(s) >= 1 && len(s) <= 64 && tokenOK(s) }
 
 // portComment is the comment of the port rules of owner on network name:
 // "plumb:NAME/OWNER", which DeleteNetwork removes with the network's rules.
@@ -74,7 +27,7 @@ func portComment(name, owner string) string { return NetworkComment(name) + "/" 
 // Both chains are entered only for destinations of type LOCAL (see the
 // skeleton); the forwarding, localhost and hairpin rules every network
 // carries (see Rules) do the rest.
-func PortRules(name, owner string, ports []Port) []Rule {
+func PortRules(name, owner string, ports []firewall.Port) []Rule {
 	var rules []Rule
 	for _, p := range ports {
 		var spec []string
@@ -98,8 +51,8 @@ func PortRules(name, owner string, ports []Port) []Rule {
 // doubt). When the restore fails because plumb's chains are missing (a
 // network created by an older plumb, say), it ensures n's rules and
 // retries once. Equivalent to `iptables -t nat -A ...` for each rule.
-func (f *Firewall) AddPorts(n Network, owner string, ports []Port) error {
-	if err := f.checkPorts(n.Name, owner, ports); err != nil {
+func (f *Firewall) AddPorts(n firewall.Network, owner string, ports []firewall.Port) error {
+	if err := firewall.ValidatePorts(n.Name, owner, ports); err != nil {
 		return err
 	}
 	if len(ports) == 0 {
@@ -134,7 +87,7 @@ func (f *Firewall) AddPorts(n Network, owner string, ports []Port) error {
 // already gone are success. Equivalent to `iptables -t nat -D ...` for
 // each rule found.
 func (f *Firewall) DeletePorts(name, owner string) error {
-	if err := f.checkPorts(name, owner, nil); err != nil {
+	if err := firewall.ValidatePorts(name, owner, nil); err != nil {
 		return err
 	}
 	unlock, err := f.lock()
@@ -166,56 +119,6 @@ func (f *Firewall) DeletePorts(name, owner string) error {
 		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("unpublishing ports of %s: %w", owner, err)
 		}
-	}
-	return nil
-}
-
-func (f *Firewall) checkPorts(name, owner string, ports []Port) error {
-	if err := validateName(name); err != nil {
-		return fmt.Errorf("port rules of network %q: %w", name, err)
-	}
-	if !ownerOK(owner) {
-		return fmt.Errorf("port rules of network %q: %w: owner %q", name, ErrInvalidNetwork, owner)
-	}
-	for _, p := range ports {
-		if err := ValidatePort(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// FlushUDP deletes the conntrack entries of UDP traffic to the host ports
-// of ports, so that a datagram flow that was going to an old container (or
-// nowhere) before the port was published or unpublished is matched against
-// the new rules at once rather than after its timeout. TCP ports are left
-// alone: a new TCP connection creates a new entry. Equivalent to
-// `conntrack -D -p udp --orig-port-dst HOSTPORT` for each UDP port.
-func FlushUDP(ports []Port) error {
-	var filters []netlink.CustomConntrackFilter
-	for _, p := range ports {
-		if p.Proto != "udp" {
-			continue
-		}
-		f := &netlink.ConntrackFilter{}
-		if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
-			return err
-		}
-		if err := f.AddPort(netlink.ConntrackOrigDstPort, p.HostPort); err != nil {
-			return err
-		}
-		if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
-			if err := f.AddIP(netlink.ConntrackOrigDstIP, net.IP(p.HostIP.AsSlice())); err != nil {
-				return err
-			}
-		}
-		filters = append(filters, f)
-	}
-	if len(filters) == 0 {
-		return nil
-	}
-	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
-		return fmt.Errorf("flushing udp conntrack entries: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package nat
+package firewall
 
 import (
 	"regexp"

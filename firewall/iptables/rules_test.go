@@ -1,14 +1,15 @@
-package nat
+package iptables
 
 import (
-	"errors"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
-func testNet(name, br, subnet string) Network {
-	return Network{Name: name, Bridge: br, Subnet: netip.MustParsePrefix(subnet), ICC: true, Masquerade: true}
+func testNet(name, br, subnet string) firewall.Network {
+	return firewall.Network{Name: name, Bridge: br, Subnet: netip.MustParsePrefix(subnet), ICC: true, Masquerade: true}
 }
 
 func TestRules(t *testing.T) {
@@ -54,7 +55,7 @@ func TestRules(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		n    Network
+		n    firewall.Network
 		want []string
 	}{
 		{"normal", normal, cat(head, dnat, iccAccept, out, iso, guard, masq, ports)},
@@ -90,36 +91,6 @@ func TestRulesCommentAndTargetLast(t *testing.T) {
 		k := len(s)
 		if k < 6 || s[k-2] != "-j" || s[k-3] != "plumb:a.b-c_1" || s[k-4] != "--comment" || s[k-5] != "comment" || s[k-6] != "-m" {
 			t.Errorf("rule %v: want ... -m comment --comment plumb:a.b-c_1 -j TARGET", s)
-		}
-	}
-}
-
-func TestValidate(t *testing.T) {
-	ok := testNet("sinatra-net", "br-0123456789a", "172.30.0.0/24")
-	if err := ok.Validate(); err != nil {
-		t.Fatalf("Validate(%+v) = %v", ok, err)
-	}
-	bad := map[string]func(*Network){
-		"empty name":      func(n *Network) { n.Name = "" },
-		"name with space": func(n *Network) { n.Name = "a b" },
-		"name with colon": func(n *Network) { n.Name = "a:b" },
-		"name with quote": func(n *Network) { n.Name = `a"b` },
-		"leading dash":    func(n *Network) { n.Name = "-a" },
-		"long name":       func(n *Network) { n.Name = strings.Repeat("a", 201) },
-		"empty bridge":    func(n *Network) { n.Bridge = "" },
-		"long bridge":     func(n *Network) { n.Bridge = "br-0123456789abc" },
-		"wildcard bridge": func(n *Network) { n.Bridge = "br+" },
-		"slash bridge":    func(n *Network) { n.Bridge = "br/0" },
-		"dot bridge":      func(n *Network) { n.Bridge = "." },
-		"no subnet":       func(n *Network) { n.Subnet = netip.Prefix{} },
-		"ipv6 subnet":     func(n *Network) { n.Subnet = netip.MustParsePrefix("fd00::/64") },
-		"4in6 subnet":     func(n *Network) { n.Subnet = netip.MustParsePrefix("::ffff:10.0.0.0/104") },
-	}
-	for name, mutate := range bad {
-		n := ok
-		mutate(&n)
-		if err := n.Validate(); !errors.Is(err, ErrInvalidNetwork) {
-			t.Errorf("%s: Validate(%+v) = %v, want ErrInvalidNetwork", name, n, err)
 		}
 	}
 }

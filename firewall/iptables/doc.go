@@ -1,8 +1,9 @@
-// Package nat installs and removes the iptables rules of plumb's bridge
-// networks: what Docker's bridge driver writes for a user-defined network
-// (forward accept, isolation between networks, masquerade), written into
-// chains plumb owns so that it can live beside a running dockerd, or on a
-// host without Docker, and leave no trace once its last network is gone.
+// Package iptables is the iptables backend of firewall.Firewall: it
+// installs and removes the iptables rules of plumb's bridge networks, what
+// Docker's bridge driver writes for a user-defined network (forward accept,
+// isolation between networks, masquerade), written into chains plumb owns
+// so that it can live beside a running dockerd, or on a host without
+// Docker, and leave no trace once its last network is gone.
 //
 // # Scope
 //
@@ -47,8 +48,8 @@
 //
 // A call reads, computes, then writes; the xtables lock taken by
 // `iptables-restore --wait` covers only the write. Processes that must not
-// interleave therefore share a plumb lock file: New(WithLockFile(path)),
-// flock(2) held from the read to the end of the write. Without it, the
+// interleave therefore share a plumb lock file, New's lockPath: flock(2)
+// held from the read to the end of the write. With lockPath "", the
 // callers must serialize. As a second line of defence, chains are created
 // with `-N` (which fails if the chain appeared meanwhile, leaving the table
 // untouched, after which EnsureNetwork reads again and retries once), never
@@ -97,4 +98,4 @@
 // DeleteNetwork removes them with the network, and their presence keeps
 // plumb's chains alive. A new chain is one skeleton entry (the chain, its
 // parent, an optional match such as `-m addrtype --dst-type LOCAL`).
-package nat
+package iptables

@@ -1,4 +1,4 @@
-package nat
+package iptables
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/coreos/go-iptables/iptables"
+	goiptables "github.com/coreos/go-iptables/iptables"
 )
 
 // runner is the whole exec surface of the package. The planning code only
@@ -34,8 +34,8 @@ type execRunner struct {
 	restorePath string
 
 	mu   sync.Mutex
-	ipt  *iptables.IPTables // made on first use: it execs `iptables --version`
-	wait bool               // pass --wait to iptables-restore (1.6.2 and later)
+	ipt  *goiptables.IPTables // made on first use: it execs `iptables --version`
+	wait bool                 // pass --wait to iptables-restore (1.6.2 and later)
 }
 
 // newExecRunner locates iptables-save and iptables-restore. It execs
@@ -58,11 +58,11 @@ func newExecRunner() (*execRunner, error) {
 }
 
 // iptables returns the go-iptables handle, made on first use.
-func (r *execRunner) iptables() (*iptables.IPTables, error) {
+func (r *execRunner) iptables() (*goiptables.IPTables, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ipt == nil {
-		ipt, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4))
+		ipt, err := goiptables.New(goiptables.IPFamily(goiptables.ProtocolIPv4))
 		if err != nil {
 			return nil, fmt.Errorf("locating iptables: %w", err)
 		}
@@ -167,7 +167,7 @@ func (r *execRunner) apply(o op) error {
 	case opDeleteChain:
 		err = ipt.DeleteChain(o.table, o.chain)
 	}
-	var ierr *iptables.Error
+	var ierr *goiptables.Error
 	if (o.kind == opDelete || o.kind == opDeleteChain) && errors.As(err, &ierr) && ierr.IsNotExist() {
 		return nil
 	}

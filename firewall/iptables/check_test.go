@@ -1,19 +1,21 @@
-package nat
+package iptables
 
 import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 func TestCheckNetwork(t *testing.T) {
 	f := newFake()
-	fw := newFirewall(f)
+	fw := newFirewall(f, "")
 	a, b := testNet("a", "br-a", "10.1.0.0/24"), testNet("b", "br-b", "10.2.0.0/24")
 	if err := fw.CheckNetwork(a); err == nil {
 		t.Fatal("CheckNetwork passed before EnsureNetwork")
 	}
-	for _, n := range []Network{a, b} {
+	for _, n := range []firewall.Network{a, b} {
 		if err := fw.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +48,7 @@ func TestCheckNetwork(t *testing.T) {
 	if len(f.payloads) != restores || len(f.applied) != 0 {
 		t.Fatal("CheckNetwork changed the ruleset")
 	}
-	if err := fw.CheckNetwork(Network{Name: "bad name"}); err == nil {
+	if err := fw.CheckNetwork(firewall.Network{Name: "bad name"}); err == nil {
 		t.Fatal("CheckNetwork accepted an invalid network")
 	}
 
@@ -54,7 +56,7 @@ func TestCheckNetwork(t *testing.T) {
 	if err := fw.EnsureNetwork(a); err != nil {
 		t.Fatal(err)
 	}
-	ports := []Port{{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("10.1.0.2"), ContainerPort: 80}}
+	ports := []firewall.Port{{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("10.1.0.2"), ContainerPort: 80}}
 	if err := fw.AddPorts(a, "ep1", ports); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,25 @@
+// Package firewall is the narrow interface between plumb's orchestration
+// (package network) and the host's packet filter: ensure a network's rules,
+// publish and unpublish an endpoint's ports, check that both are in place,
+// delete a network's rules. The orchestration holds a Firewall and never
+// sees a rule, so it can be unit-tested against Fake, and the backend can
+// change without touching it.
+//
+// What does not depend on the backend lives here too: the model the rules
+// are made from (Network, Port) and its validation, which every backend
+// applies before it writes anything; FlushUDP, since conntrack sits below
+// iptables and nftables alike; and the ip_forward switch
+// (EnableIPForward, DisableIPForward), which every network that is not
+// internal needs.
+//
+// # Backends
+//
+//   - firewall/iptables: plumb's own PLUMB-* chains, reached by one jump
+//     each from the built-in chains, read with iptables-save and written
+//     in batches with iptables-restore (see its package doc).
+//   - firewall/nftables (to come): one table plumb owns whole, over netlink,
+//     implementing the same interface.
+//
+// Fake, in memory, implements Firewall with the iptables backend's
+// semantics, for the unit tests of other packages.
+package firewall

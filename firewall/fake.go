@@ -1,0 +1,222 @@
+package firewall
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Fake is an in-memory Firewall for the unit tests of the packages that
+// use one. It records which networks are ensured, with their config, and
+// which ports each owner has published on each network, with the
+// semantics of the iptables backend:
+//
+//   - every method validates its arguments as the backend does, with the
+//     same errors (ErrInvalidNetwork, ErrInvalidPort);
+//   - EnsureNetwork replaces the config of a network already ensured and
+//     keeps the ports published on it;
+//   - DeleteNetwork removes the network and the ports published on it;
+//     DeleteNetwork and DeletePorts of what is gone are success;
+//   - AddPorts appends, duplicates included (the caller guarantees owner
+//     has no port published yet). It does not need n to be ensured: when
+//     nothing of plumb's is there at all (no network ensured, no port
+//     published), the backend finds its chains missing, ensures n and
+//     publishes, and so does the Fake; otherwise the backend appends to
+//     the chains that exist and leaves n as it was, and so does the Fake,
+//     after which CheckNetwork(n) still fails;
+//   - CheckNetwork fails unless n is ensured with a config that makes the
+//     same rules (the subnet masked, Masquerade ignored when Internal);
+//     CheckEndpoint fails too when one of the ports is not published.
+//
+// FailNext makes a method fail; Networks, Network, Ports, Empty, String and
+// Calls read the state. A Fake is safe for concurrent use.
+type Fake struct {
+	mu    sync.Mutex
+	nets  map[string]Network
+	ports map[string]map[string][]Port // network name -> owner -> ports, in AddPorts order
+	fail  map[string][]error           // method -> the errors of its next calls
+	calls []string
+}
+
+var _ Firewall = (*Fake)(nil)
+
+// NewFake returns a Fake with nothing ensured and nothing published.
+func NewFake() *Fake {
+	return &Fake{nets: map[string]Network{}, ports: map[string]map[string][]Port{}, fail: map[string][]error{}}
+}
+
+// methods are the methods FailNext accepts.
+var methods = []string{"EnsureNetwork", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint"}
+
+// FailNext makes the next call of method (a Firewall method name, such as
+// "AddPorts") return err, unwrapped, without changing anything. Calls
+// queue: FailNext twice fails the next two calls. It panics on a name that
+// is not a Firewall method, so that a typo cannot make a test pass.
+func (f *Fake) FailNext(method string, err error) {
+	if !slices.Contains(methods, method) {
+		panic(fmt.Sprintf("firewall.Fake.FailNext: no method %q (want one of %s)", method, strings.Join(methods, ", ")))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[method] = append(f.fail[method], err)
+}
+
+// begin records a call and returns the error FailNext queued for it, if
+// any. The caller holds f.mu.
+func (f *Fake) begin(method string, args ...string) error {
+	f.calls = append(f.calls, strings.Join(append([]string{method}, args...), " "))
+	q := f.fail[method]
+	if len(q) == 0 {
+		return nil
+	}
+	f.fail[method] = q[1:]
+	return q[0]
+}
+
+// Backend returns "fake".
+func (f *Fake) Backend() string { return "fake" }
+
+// EnsureNetwork records n as ensured, replacing an older config of the
+// same name.
+func (f *Fake) EnsureNetwork(n Network) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("EnsureNetwork", n.Name); err != nil {
+		return err
+	}
+	if err := n.Validate(); err != nil {
+		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
+	}
+	f.nets[n.Name] = n
+	return nil
+}
+
+// DeleteNetwork forgets the network named name and the ports published on
+// it. A network that is not there is success.
+func (f *Fake) DeleteNetwork(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("DeleteNetwork", name); err != nil {
+		return err
+	}
+	if err := ValidateName(name); err != nil {
+		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
+	}
+	delete(f.nets, name)
+	delete(f.ports, name)
+	return nil
+}
+
+// AddPorts records ports as published by owner on n (see Fake for when it
+// ensures n too).
+func (f *Fake) AddPorts(n Network, owner string, ports []Port) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	args := []string{n.Name, owner}
+	for _, p := range ports {
+		args = append(args, p.String())
+	}
+	if err := f.begin("AddPorts", args...); err != nil {
+		return err
+	}
+	if err := ValidatePorts(n.Name, owner, ports); err != nil {
+		return err
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	if len(f.nets) == 0 && len(f.ports) == 0 {
+		if err := n.Validate(); err != nil {
+			return fmt.Errorf("publishing ports of %s: %w", owner, err)
+		}
+		f.nets[n.Name] = n
+	}
+	if f.ports[n.Name] == nil {
+		f.ports[n.Name] = map[string][]Port{}
+	}
+	f.ports[n.Name][owner] = append(f.ports[n.Name][owner], ports...)
+	return nil
+}
+
+// DeletePorts forgets every port owner published on the network named
+// network. Ports that are not there are success.
+func (f *Fake) DeletePorts(network, owner string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("DeletePorts", network, owner); err != nil {
+		return err
+	}
+	if err := ValidatePorts(network, owner, nil); err != nil {
+		return err
+	}
+	delete(f.ports[network], owner)
+	if len(f.ports[network]) == 0 {
+		delete(f.ports, network)
+	}
+	return nil
+}
+
+// CheckNetwork fails unless n is ensured with a config that makes the same
+// rules. It changes nothing.
+func (f *Fake) CheckNetwork(n Network) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("CheckNetwork", n.Name); err != nil {
+		return err
+	}
+	return f.check(n, "", nil)
+}
+
+// CheckEndpoint is CheckNetwork, and fails too when one of ports is not
+// published by owner on n. It changes nothing.
+func (f *Fake) CheckEndpoint(n Network, owner string, ports []Port) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("CheckEndpoint", n.Name, owner); err != nil {
+		return err
+	}
+	return f.check(n, owner, ports)
+}
+
+// check is CheckEndpoint under f.mu, with the backend's errors.
+func (f *Fake) check(n Network, owner string, ports []Port) error {
+	if err := n.Validate(); err != nil {
+		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
+	}
+	if len(ports) > 0 {
+		if err := ValidatePorts(n.Name, owner, ports); err != nil {
+			return err
+		}
+	}
+	var problems []string
+	if have, ok := f.nets[n.Name]; !ok {
+		problems = append(problems, "network not ensured")
+	} else if sameRules(have) != sameRules(n) {
+		problems = append(problems, fmt.Sprintf("rules differ: ensured as %s", formatNetwork(have)))
+	}
+	for _, p := range ports {
+		if !slices.ContainsFunc(f.ports[n.Name][owner], func(q Port) bool { return samePort(p, q) }) {
+			problems = append(problems, fmt.Sprintf("port rule missing (%s of %s)", formatPort(p), owner))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("firewall rules of network %q are not in place: %s", n.Name, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// sameRules returns n with what its rules do not depend on normalized: two
+// configs with equal results make the same rules.
+func sameRules(n Network) Network {
+	n.Subnet = n.Subnet.Masked()
+	n.Masquerade = n.Masquerade && !n.Internal
+	return n
+}
+
+// samePort reports whether p and q make the same rules: no host address
+// and 0.0.0.0 are the same.
+func samePort(p, q Port) bool {
+	p.HostIP, q.HostIP = p.hostIP(), q.hostIP()
+	return p == q
+}

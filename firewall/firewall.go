@@ -1,0 +1,45 @@
+package firewall
+
+// Firewall is what plumb asks of the host's packet filter for its bridge
+// networks: a network's forwarding, isolation and masquerade rules, and the
+// DNAT of the ports its endpoints publish. A backend writes only into what
+// plumb owns, never changes a built-in policy, and leaves nothing behind
+// once its last network is deleted. Methods are safe for concurrent use; a
+// backend orders calls across plumb processes itself (iptables: a lock
+// file).
+type Firewall interface {
+	// Backend names the implementation: "iptables" (later "nftables").
+	Backend() string
+
+	// EnsureNetwork makes n's rules present exactly once, as well as what
+	// every network shares (plumb's chains or table), creating what is
+	// missing. It is safe to call twice and repairs what it finds missing,
+	// duplicated or out of place; the rules of an older config of the same
+	// network name are replaced. Rules of ports published on n stay.
+	EnsureNetwork(n Network) error
+
+	// DeleteNetwork removes the rules of the network named name, the ports
+	// published on it included. Deleting the last network removes what the
+	// networks shared too. Rules already gone are success.
+	DeleteNetwork(name string) error
+
+	// AddPorts publishes ports for owner (an endpoint id) on n: traffic to
+	// each HostIP:HostPort is sent to its ContainerIP:ContainerPort. The
+	// caller guarantees owner has no port published on n yet (DeletePorts
+	// first when in doubt). A backend may repair n's rules on the way when
+	// it finds them missing. No ports is a no-op.
+	AddPorts(n Network, owner string, ports []Port) error
+
+	// DeletePorts removes every port owner published on the network named
+	// network. Ports already gone are success.
+	DeletePorts(network, owner string) error
+
+	// CheckNetwork reports whether n's rules and what every network shares
+	// are in place, as EnsureNetwork(n) leaves them. It changes nothing; the
+	// error lists every problem found.
+	CheckNetwork(n Network) error
+
+	// CheckEndpoint is CheckNetwork, and checks that owner's ports are
+	// published on n too.
+	CheckEndpoint(n Network, owner string, ports []Port) error
+}
