@@ -1,19 +1,21 @@
 package cni
 
 import (
+	"context"
 	"os"
 
 	"github.com/plumbnet/plumb/network"
 )
 
-// Backend is what the plugin needs of plumb's model. *network.Manager is
-// the real one; unit tests use a fake.
+// Backend is what the plugin needs of plumb's model: network's exported
+// core, which *network.Manager is; unit tests use a fake.
 type Backend interface {
-	AttachCNI(c network.CNINetwork, o network.CNIAttachOptions) (*network.CNIAttachment, error)
-	DetachCNI(netName, containerID, ifname string) error
-	CheckCNI(netName, containerID, ifname, netns string, exp network.CNIExpected) error
-	GCCNI(netName string, valid []network.CNIAttachmentRef) error
-	StatusCNI(c network.CNINetwork) error
+	Create(o network.CreateOptions) (*network.Network, error)
+	AttachNamespace(ctx context.Context, t network.NamespaceTarget, o network.AttachOptions) (*network.Endpoint, *network.Network, error)
+	DetachID(netName, id string) error
+	Verify(netName, id, nsPath string, want network.Expect) error
+	Collect(netName string, ours, keep func(id string) bool) error
+	Status(name, bridge string, check func(*network.Network) error) error
 }
 
 var _ Backend = (*network.Manager)(nil)

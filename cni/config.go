@@ -107,8 +107,8 @@ func parseConf(stdin []byte) (*NetConf, *types.Error) {
 
 // validate checks what ADD, CHECK, GC and STATUS need from the config and
 // returns the network it describes.
-func (c *NetConf) validate() (network.CNINetwork, *types.Error) {
-	cn := network.CNINetwork{
+func (c *NetConf) validate() (netSpec, *types.Error) {
+	cn := netSpec{
 		Name: c.Name, Bridge: c.Bridge, MTU: c.MTU,
 		Internal: c.Internal, ICC: c.ICC, Masquerade: c.IPMasq,
 	}

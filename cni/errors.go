@@ -6,9 +6,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 
-	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/network"
-	"github.com/plumbnet/plumb/veth"
 )
 
 // toError turns err into a CNI error with the spec's code for it (see the
@@ -31,13 +29,13 @@ func codeOf(err error) uint {
 		return types.ErrPluginNotAvailable
 	case errors.Is(err, network.ErrLimitedConnectivity):
 		return types.ErrLimitedConnectivity
-	case errors.Is(err, network.ErrUnknownAttachment):
+	case errors.Is(err, errUnknown):
 		return types.ErrUnknownContainer
 	case errors.Is(err, network.ErrNetNS):
 		return types.ErrInvalidNetNS
-	case errors.Is(err, ipam.ErrExhausted), errors.Is(err, ipam.ErrTaken), errors.Is(err, veth.ErrBridgeFull):
+	case errors.Is(err, network.ErrExhausted), errors.Is(err, network.ErrInUse):
 		return types.ErrTryAgainLater
-	case errors.Is(err, network.ErrInvalid), errors.Is(err, network.ErrOverlap), errors.Is(err, ipam.ErrOutOfRange):
+	case errors.Is(err, network.ErrInvalid), errors.Is(err, network.ErrOverlap):
 		return types.ErrInvalidNetworkConfig
 	case errors.Is(err, fs.ErrPermission):
 		return types.ErrIOFailure

@@ -1,6 +1,7 @@
 package cni
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,12 +10,12 @@ import (
 	"github.com/plumbnet/plumb/veth"
 )
 
-// fake is an in-memory Backend: networks and attachments in maps, the
+// fake is an in-memory Backend: networks and endpoints in maps, the
 // addresses handed out in order. It records how it was opened and called.
 type fake struct {
 	nets     map[string]*network.Network
-	atts     map[string]*network.CNIAttachment // by CNIEndpointID
-	next     map[string]netip.Addr             // next address, by network
+	eps      map[string]*network.Endpoint // by endpoint id
+	next     map[string]netip.Addr        // next address, by network
 	stateDir string
 	dns      bool
 	calls    []string
@@ -22,12 +23,12 @@ type fake struct {
 	err error
 	// panics makes every call panic.
 	panics bool
-	// lastAttach is the options of the last AttachCNI.
-	lastAttach network.CNIAttachOptions
+	// lastAttach is the options of the last AttachNamespace.
+	lastAttach network.AttachOptions
 }
 
 func newFake() *fake {
-	return &fake{nets: map[string]*network.Network{}, atts: map[string]*network.CNIAttachment{}, next: map[string]netip.Addr{}}
+	return &fake{nets: map[string]*network.Network{}, eps: map[string]*network.Endpoint{}, next: map[string]netip.Addr{}}
 }
 
 func (f *fake) call(name string) error {
@@ -38,89 +39,18 @@ func (f *fake) call(name string) error {
 	return f.err
 }
 
-// AttachCNI creates the network on first use (10.99.0.0/24 unless c
-// gives a subnet) and hands out its addresses in order.
-func (f *fake) AttachCNI(c network.CNINetwork, o network.CNIAttachOptions) (*network.CNIAttachment, error) {
-	if err := f.call("attach"); err != nil {
+// Create makes network o.Name (10.99.0.0/24 unless o gives a subnet).
+func (f *fake) Create(o network.CreateOptions) (*network.Network, error) {
+	if err := f.call("create"); err != nil {
 		return nil, err
 	}
-	f.lastAttach = o
-	n := f.network(c)
-	netName := n.Name
-	id := network.CNIEndpointID(o.ContainerID, o.IfName)
-	if a := f.atts[id]; a != nil {
-		return a, nil
+	if f.nets[o.Name] != nil {
+		return nil, fmt.Errorf("network %q %w", o.Name, network.ErrExists)
 	}
-	ip := o.IP
-	if !ip.IsValid() {
-		ip = f.next[netName]
-		f.next[netName] = ip.Next()
-	}
-	mac := o.MAC
-	if mac == "" {
-		mac = veth.MACFromIP(ip).String()
-	}
-	ep := &network.Endpoint{
-		ID: id, Network: netName, Kind: network.KindCNI, ContainerID: o.ContainerID,
-		NetNS: o.NetNS, IP: netip.PrefixFrom(ip, n.Subnet.Bits()), MAC: mac,
-		HostVeth: "veth" + id[4:15], IfName: o.IfName, DefaultRoute: !n.Internal, Aliases: o.Aliases,
-	}
-	a := &network.CNIAttachment{Endpoint: ep, Network: n}
-	f.atts[id] = a
-	return a, nil
-}
-
-func (f *fake) DetachCNI(netName, containerID, ifname string) error {
-	if err := f.call("detach"); err != nil {
-		return err
-	}
-	delete(f.atts, network.CNIEndpointID(containerID, ifname))
-	return nil
-}
-
-func (f *fake) CheckCNI(netName, containerID, ifname, netns string, exp network.CNIExpected) error {
-	if err := f.call("check"); err != nil {
-		return err
-	}
-	a := f.atts[network.CNIEndpointID(containerID, ifname)]
-	if a == nil {
-		return fmt.Errorf("container %s: %w", containerID, network.ErrUnknownAttachment)
-	}
-	if exp.IPs != nil && !slices.Contains(exp.IPs, a.Endpoint.IP) {
-		return fmt.Errorf("prevResult gives %v, plumb gave %s", exp.IPs, a.Endpoint.IP)
-	}
-	if exp.MAC != "" && exp.MAC != a.Endpoint.MAC {
-		return fmt.Errorf("prevResult gives MAC %s, plumb gave %s", exp.MAC, a.Endpoint.MAC)
-	}
-	return nil
-}
-
-func (f *fake) GCCNI(netName string, valid []network.CNIAttachmentRef) error {
-	if err := f.call("gc"); err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for _, v := range valid {
-		keep[network.CNIEndpointID(v.ContainerID, v.IfName)] = true
-	}
-	for id, a := range f.atts {
-		if a.Network.Name == netName && !keep[id] {
-			delete(f.atts, id)
-		}
-	}
-	return nil
-}
-
-func (f *fake) StatusCNI(c network.CNINetwork) error { return f.call("status") }
-
-// network returns the fake's network c.Name, made from c the first time.
-func (f *fake) network(c network.CNINetwork) *network.Network {
-	if n := f.nets[c.Name]; n != nil {
-		return n
-	}
-	n := &network.Network{Name: c.Name, Bridge: c.Bridge, Subnet: c.Subnet, Gateway: c.Gateway, MTU: 1500, ICC: true}
+	n := &network.Network{Name: o.Name, Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway, MTU: 1500,
+		ICC: o.ICC, Internal: o.Internal, Masquerade: o.Masquerade}
 	if n.Bridge == "" {
-		n.Bridge = network.BridgeName(c.Name)
+		n.Bridge = network.BridgeName(o.Name)
 	}
 	if !n.Subnet.IsValid() {
 		n.Subnet = netip.MustParsePrefix("10.99.0.0/24")
@@ -128,10 +58,90 @@ func (f *fake) network(c network.CNINetwork) *network.Network {
 	if !n.Gateway.IsValid() {
 		n.Gateway = n.Subnet.Addr().Next()
 	}
-	if c.Internal != nil {
-		n.Internal = *c.Internal
+	f.nets[o.Name] = n
+	f.next[o.Name] = n.Gateway.Next()
+	return n, nil
+}
+
+// AttachNamespace hands out the network's addresses in order.
+func (f *fake) AttachNamespace(_ context.Context, t network.NamespaceTarget, o network.AttachOptions) (*network.Endpoint, *network.Network, error) {
+	if err := f.call("attach"); err != nil {
+		return nil, nil, err
 	}
-	f.nets[c.Name] = n
-	f.next[c.Name] = n.Gateway.Next()
-	return n
+	n := f.nets[o.Network]
+	if n == nil {
+		return nil, nil, fmt.Errorf("network %q %w", o.Network, network.ErrNotFound)
+	}
+	if o.Check != nil {
+		if err := o.Check(n); err != nil {
+			return nil, nil, err
+		}
+	}
+	f.lastAttach = o
+	if ep := f.eps[t.ID]; ep != nil {
+		return ep, n, nil
+	}
+	ip := o.IP
+	if !ip.IsValid() {
+		ip = f.next[n.Name]
+		f.next[n.Name] = ip.Next()
+	}
+	mac := o.MAC
+	if mac == "" {
+		mac = veth.MACFromIP(ip).String()
+	}
+	ep := &network.Endpoint{
+		ID: t.ID, Network: n.Name, Kind: t.Kind, ContainerID: t.ContainerID,
+		NetNS: t.NetNS, IP: netip.PrefixFrom(ip, n.Subnet.Bits()), MAC: mac,
+		HostVeth: network.HostVethName(n, t.ID), IfName: o.IfName, DefaultRoute: !n.Internal, Aliases: o.Aliases,
+	}
+	f.eps[t.ID] = ep
+	return ep, n, nil
+}
+
+func (f *fake) DetachID(netName, id string) error {
+	if err := f.call("detach"); err != nil {
+		return err
+	}
+	delete(f.eps, id)
+	return nil
+}
+
+func (f *fake) Verify(netName, id, netns string, want network.Expect) error {
+	if err := f.call("check"); err != nil {
+		return err
+	}
+	ep := f.eps[id]
+	if ep == nil {
+		return fmt.Errorf("endpoint %s %w", id, network.ErrNotAttached)
+	}
+	if want.IPs != nil && !slices.Contains(want.IPs, ep.IP) {
+		return fmt.Errorf("prevResult gives %v, plumb gave %s", want.IPs, ep.IP)
+	}
+	if want.MAC != "" && want.MAC != ep.MAC {
+		return fmt.Errorf("prevResult gives MAC %s, plumb gave %s", want.MAC, ep.MAC)
+	}
+	return nil
+}
+
+func (f *fake) Collect(netName string, ours, keep func(string) bool) error {
+	if err := f.call("gc"); err != nil {
+		return err
+	}
+	for id, ep := range f.eps {
+		if ep.Network == netName && ours(id) && !keep(id) {
+			delete(f.eps, id)
+		}
+	}
+	return nil
+}
+
+func (f *fake) Status(name, bridge string, check func(*network.Network) error) error {
+	if err := f.call("status"); err != nil {
+		return err
+	}
+	if n := f.nets[name]; n != nil && check != nil {
+		return check(n)
+	}
+	return nil
 }

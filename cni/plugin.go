@@ -69,14 +69,14 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 			return e
 		}
 	}
-	a, err := p.Open(conf.StateDir, !conf.DNS.Off).AttachCNI(cn, network.CNIAttachOptions{
+	ep, n, err := addVerb(p.Open(conf.StateDir, !conf.DNS.Off), cn, attachment{
 		ContainerID: args.ContainerID, IfName: args.IfName, NetNS: args.Netns,
-		IP: ip, MAC: mac, Aliases: aliases, Publish: ports,
+		Options: network.AttachOptions{IP: ip, MAC: mac, Aliases: aliases, Publish: ports},
 	})
 	if err != nil {
 		return toError(err)
 	}
-	r, err := newResult(a, args.Netns, conf.DNS, prev)
+	r, err := newResult(ep, n, args.Netns, conf.DNS, prev)
 	if err != nil {
 		return toError(err)
 	}
@@ -90,7 +90,7 @@ func (p *Plugin) del(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
-	return toError(p.Open(conf.StateDir, !conf.DNS.Off).DetachCNI(conf.Name, args.ContainerID, args.IfName))
+	return toError(delVerb(p.Open(conf.StateDir, !conf.DNS.Off), conf.Name, args.ContainerID, args.IfName))
 }
 
 // check is CHECK: the attachment must be whole, and agree with prevResult.
@@ -103,7 +103,7 @@ func (p *Plugin) check(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
-	var exp network.CNIExpected
+	var exp network.Expect
 	if conf.RawPrevResult != nil {
 		prev, e := conf.prevResult()
 		if e != nil {
@@ -113,7 +113,7 @@ func (p *Plugin) check(args *skel.CmdArgs) error {
 			return e
 		}
 	}
-	return toError(p.Open(conf.StateDir, !conf.DNS.Off).CheckCNI(cn.Name, args.ContainerID, args.IfName, args.Netns, exp))
+	return toError(checkVerb(p.Open(conf.StateDir, !conf.DNS.Off), cn.Name, args.ContainerID, args.IfName, args.Netns, exp))
 }
 
 // gc is GC: every attachment of the network that
@@ -126,11 +126,11 @@ func (p *Plugin) gc(args *skel.CmdArgs) error {
 	if _, e := conf.validate(); e != nil {
 		return e
 	}
-	valid := make([]network.CNIAttachmentRef, 0, len(conf.ValidAttachments))
+	valid := make([][2]string, 0, len(conf.ValidAttachments))
 	for _, v := range conf.ValidAttachments {
-		valid = append(valid, network.CNIAttachmentRef{ContainerID: v.ContainerID, IfName: v.IfName})
+		valid = append(valid, [2]string{v.ContainerID, v.IfName})
 	}
-	return toError(p.Open(conf.StateDir, !conf.DNS.Off).GCCNI(conf.Name, valid))
+	return toError(gcVerb(p.Open(conf.StateDir, !conf.DNS.Off), conf.Name, valid))
 }
 
 // status is STATUS: an error when no ADD could succeed now.
@@ -143,7 +143,7 @@ func (p *Plugin) status(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
-	return toError(p.Open(conf.StateDir, !conf.DNS.Off).StatusCNI(cn))
+	return toError(statusVerb(p.Open(conf.StateDir, !conf.DNS.Off), cn))
 }
 
 // printResult prints r converted to cniVersion on stdout.

@@ -15,7 +15,6 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 
-	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -180,13 +179,13 @@ func TestDelWithoutNetns(t *testing.T) {
 	if out, code := invoke(t, f, e, conf("1.0.0", "")); code != 0 {
 		t.Fatalf("DEL without CNI_NETNS: exit %d: %s", code, out)
 	}
-	if len(f.atts) != 0 {
+	if len(f.eps) != 0 {
 		t.Fatal("DEL without CNI_NETNS left the attachment")
 	}
 	// DEL reads the name and state dir only: a config whose values are
 	// wrong does not stop it.
 	invoke(t, f, env("ADD", "c2"), conf("1.0.0", ""))
-	if out, code := invoke(t, f, env("DEL", "c2"), conf("1.0.0", `,"mtu":3,"ipam":{"type":"host-local"}`)); code != 0 || len(f.atts) != 0 {
+	if out, code := invoke(t, f, env("DEL", "c2"), conf("1.0.0", `,"mtu":3,"ipam":{"type":"host-local"}`)); code != 0 || len(f.eps) != 0 {
 		t.Fatalf("DEL with a bad config: exit %d: %s", code, out)
 	}
 }
@@ -209,11 +208,11 @@ func TestGC(t *testing.T) {
 	if out, code := invoke(t, f, map[string]string{"CNI_COMMAND": "GC", "CNI_PATH": "/opt/cni/bin"}, conf("1.1.0", valid)); code != 0 {
 		t.Fatalf("GC: exit %d: %s", code, out)
 	}
-	if len(f.atts) != 1 || f.atts[network.CNIEndpointID("keep", "eth0")] == nil {
-		t.Fatalf("after GC: %d attachments, want only the valid one", len(f.atts))
+	if len(f.eps) != 1 || f.eps[EndpointID("keep", "eth0")] == nil {
+		t.Fatalf("after GC: %d attachments, want only the valid one", len(f.eps))
 	}
-	if out, code := invoke(t, f, map[string]string{"CNI_COMMAND": "GC", "CNI_PATH": "/opt/cni/bin"}, conf("1.1.0", "")); code != 0 || len(f.atts) != 0 {
-		t.Fatalf("GC with no valid attachments: exit %d, %d left: %s", code, len(f.atts), out)
+	if out, code := invoke(t, f, map[string]string{"CNI_COMMAND": "GC", "CNI_PATH": "/opt/cni/bin"}, conf("1.1.0", "")); code != 0 || len(f.eps) != 0 {
+		t.Fatalf("GC with no valid attachments: exit %d, %d left: %s", code, len(f.eps), out)
 	}
 }
 
@@ -295,9 +294,9 @@ func TestBackendErrorCodes(t *testing.T) {
 		code uint
 	}{
 		{fmt.Errorf("netns %q: %w", "/x", network.ErrNetNS), types.ErrInvalidNetNS},
-		{fmt.Errorf("network %q: range: %w", "n", ipam.ErrExhausted), types.ErrTryAgainLater},
-		{fmt.Errorf("10.99.0.5: %w", ipam.ErrTaken), types.ErrTryAgainLater},
-		{fmt.Errorf("10.98.0.5: %w", ipam.ErrOutOfRange), types.ErrInvalidNetworkConfig},
+		{fmt.Errorf("network %q: range: no free address: %w", "n", network.ErrExhausted), types.ErrTryAgainLater},
+		{fmt.Errorf("10.99.0.5: address already in use: %w", network.ErrInUse), types.ErrTryAgainLater},
+		{fmt.Errorf("10.98.0.5: address not available in this network: %w", network.ErrInvalid), types.ErrInvalidNetworkConfig},
 		{fmt.Errorf("mac %q: %w", "x", network.ErrInvalid), types.ErrInvalidNetworkConfig},
 		{fmt.Errorf("subnet %s %w network %q", "10.99.0.0/24", network.ErrOverlap, "other"), types.ErrInvalidNetworkConfig},
 		{fmt.Errorf("state: %w", os.ErrPermission), types.ErrIOFailure},

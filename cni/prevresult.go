@@ -23,8 +23,8 @@ func (c *NetConf) prevResult() (types.Result, *types.Error) {
 // expected reads from a CHECK's prevResult what it says about the
 // container interface ifname: its MAC, its IPv4 addresses, and the routes
 // through the gateways of those addresses' subnets.
-func expected(prev types.Result, ifname string) (network.CNIExpected, *types.Error) {
-	var exp network.CNIExpected
+func expected(prev types.Result, ifname string) (network.Expect, *types.Error) {
+	var exp network.Expect
 	r, err := current.NewResultFromResult(prev)
 	if err != nil {
 		return exp, types.NewError(types.ErrDecodingFailure, "prevResult: "+err.Error(), "")
@@ -60,7 +60,7 @@ func expected(prev types.Result, ifname string) (network.CNIExpected, *types.Err
 		for _, p := range exp.IPs {
 			if p.Masked().Contains(gw) {
 				ones, _ := rt.Dst.Mask.Size()
-				exp.Routes = append(exp.Routes, network.CNIRoute{Dst: netip.PrefixFrom(dst, ones), GW: gw})
+				exp.Routes = append(exp.Routes, network.Route{Dst: netip.PrefixFrom(dst, ones), GW: gw})
 				break
 			}
 		}

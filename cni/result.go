@@ -10,13 +10,13 @@ import (
 	"github.com/plumbnet/plumb/network"
 )
 
-// newResult is the CNI result of the attachment a, whose container
+// newResult is the CNI result of the endpoint ep of network n, whose container
 // interface lives in the namespace at sandbox: the bridge, the host veth and
 // the container interface (in that order), the container's address with
 // the gateway, the default route when the attach made one, and the
 // gateway as nameserver when dns is on. After prev (the prevResult of a
 // plugin earlier in the chain), when there is one: its entries come first.
-func newResult(a *network.CNIAttachment, sandbox string, dns DNSConf, prev types.Result) (*current.Result, error) {
+func newResult(ep *network.Endpoint, n *network.Network, sandbox string, dns DNSConf, prev types.Result) (*current.Result, error) {
 	r := &current.Result{CNIVersion: current.ImplementedSpecVersion}
 	if prev != nil {
 		var err error
@@ -24,7 +24,6 @@ func newResult(a *network.CNIAttachment, sandbox string, dns DNSConf, prev types
 			return nil, err
 		}
 	}
-	ep, n := a.Endpoint, a.Network
 	base := len(r.Interfaces)
 	r.Interfaces = append(r.Interfaces,
 		// No MAC for the host side: nothing reads it, and asking the

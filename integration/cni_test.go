@@ -13,8 +13,8 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
+	"github.com/plumbnet/plumb/cni"
 	"github.com/plumbnet/plumb/internal/testutil"
-	"github.com/plumbnet/plumb/network"
 )
 
 // TestPrivilegedCNI drives plumb through libcni as a runtime does, in a
@@ -111,7 +111,7 @@ func TestPrivilegedCNI(t *testing.T) {
 	// CHECK sees a port rule deleted by hand, and ADD again (the
 	// runtime's repair) is a no-op here, so DEL and re-ADD put it back.
 	mustSh(t, c.host, "iptables", "-t", "nat", "-D", "PLUMB-OUTPUT", "-p", "tcp", "-m", "tcp", "--dport", "8081",
-		"-m", "comment", "--comment", "plumb:"+net+"/"+network.CNIEndpointID("ctr-a", "eth0"), "-j", "DNAT", "--to-destination", ipA+":80")
+		"-m", "comment", "--comment", "plumb:"+net+"/"+cni.EndpointID("ctr-a", "eth0"), "-j", "DNAT", "--to-destination", ipA+":80")
 	if err := c.check(l, ra); err == nil || !strings.Contains(err.Error(), "--dport 8081") {
 		t.Fatalf("CHECK with a port rule gone: %v", err)
 	}
@@ -518,6 +518,6 @@ func hostVethOf(t *testing.T, c *cniHost, netName, containerID, ifname string) s
 	if len(views) != 1 || len(views[0].ID) != 64 {
 		t.Fatalf("network inspect %s: %+v, want one network with a 64-digit id", netName, views)
 	}
-	h := sha256.Sum256([]byte(views[0].ID + "/" + network.CNIEndpointID(containerID, ifname)))
+	h := sha256.Sum256([]byte(views[0].ID + "/" + cni.EndpointID(containerID, ifname)))
 	return "veth" + hex.EncodeToString(h[:])[:11]
 }

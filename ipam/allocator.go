@@ -157,3 +157,46 @@ func (a *Allocator) ReleaseOwner(id string) error {
 	}
 	return nil
 }
+
+// Free counts the addresses of the range that are free, and the addresses
+// reserved (in the range or not). Equivalent to: `ls networks/NET/ips | wc -l`.
+func (a *Allocator) Free() (free, used int, err error) {
+	ips, err := a.Store.Reserved()
+	if err != nil {
+		return 0, 0, err
+	}
+	r := a.Range
+	free = r.Size()
+	if r.Gateway.IsValid() && r.First.Compare(r.Gateway) <= 0 && r.Gateway.Compare(r.Last) <= 0 {
+		free-- // the gateway is inside the range but never handed out
+	}
+	for _, ip := range ips {
+		if r.Contains(ip) {
+			free--
+		}
+	}
+	return max(free, 0), len(ips), nil
+}
+
+// ReleaseIf frees, under the Store's lock, every address whose owner
+// orphan reports true: what a garbage collection of interrupted attaches
+// finds. An address whose owner cannot be read is left alone.
+func (a *Allocator) ReleaseIf(orphan func(owner string) bool) error {
+	if err := a.Store.Lock(); err != nil {
+		return err
+	}
+	defer a.Store.Unlock()
+	ips, err := a.Store.Reserved()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ip := range ips {
+		if owner, ok, err := a.Store.Owner(ip); err == nil && ok && owner != "" && orphan(owner) {
+			if err := a.Store.Release(ip); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -8,15 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
-
-	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/veth"
@@ -51,12 +44,8 @@ func validateAttach(n *Network, o *AttachOptions) error {
 	return nil
 }
 
-// ValidateAttach checks, changing nothing, what Attach checks before it
-// resolves its target: o.Network names an existing network and o's options
-// suit it (address inside its subnet, MAC, interface name, aliases, no
-// ports on an internal network). It normalizes o.MAC as Attach does.
-// Errors wrap ErrInvalid or ErrNotFound. Package sandbox calls it before it
-// makes a holder container.
+// ValidateAttach checks o against network o.Network without changing
+// anything: what a sandbox checks before it makes its holder container.
 func (m *Manager) ValidateAttach(o *AttachOptions) error {
 	if err := ValidateName(o.Network); err != nil {
 		return err
@@ -68,9 +57,10 @@ func (m *Manager) ValidateAttach(o *AttachOptions) error {
 	return validateAttach(n, o)
 }
 
-// hostVethName is the deterministic host-side name of endpoint id on n:
-// "veth" and 11 hex digits, 15 bytes.
-func hostVethName(n *Network, id string) string {
+// HostVethName is the deterministic host-side name of endpoint id on n:
+// "veth" and 11 hex digits, 15 bytes. A CNI DEL finds the veth of an
+// attachment with no other state.
+func HostVethName(n *Network, id string) string {
 	h := sha256.Sum256([]byte(n.ID + "/" + id))
 	return "veth" + hex.EncodeToString(h[:])[:11]
 }
@@ -78,10 +68,11 @@ func hostVethName(n *Network, id string) string {
 // Attach puts the target spec on network o.Network, Docker's
 // `docker network connect`: an address from the network's IPAM, a veth pair
 // with its peer created inside the target's namespace and the host end on
-// the bridge, the peer's address, MAC, MTU and routes, and the target's own
-// name in its /etc/hosts. Attaching a target that is already attached
-// returns its endpoint with already set, and changes nothing. On error,
-// nothing of the attach is left behind.
+// the bridge, the peer's address, MAC, MTU and routes, its published
+// ports, the target's own name in its /etc/hosts, its resolv.conf pointed
+// at 127.0.0.11, and its names in the daemon (attachSteps). Attaching a
+// target that is already attached returns its endpoint with already set,
+// and changes nothing. On error, nothing of the attach is left behind.
 func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *Endpoint, already bool, err error) {
 	if err := ValidateName(o.Network); err != nil {
 		return nil, false, err
@@ -102,274 +93,281 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err := m.fault("resolve"); err != nil {
 		return nil, false, err
 	}
-	t, err := m.resolve(ctx, spec)
+	t, err := m.targets().Resolve(ctx, spec)
 	if err != nil {
 		return nil, false, err
 	}
 	return m.attach(n, t, spec, o)
 }
 
+// attachOp is one attach in progress: what its steps read and build.
+type attachOp struct {
+	m      *Manager
+	n      *Network
+	t      *container.Target
+	o      AttachOptions
+	ns     Namespace
+	ep     *Endpoint
+	static netip.Addr
+	linked []container.HostsEntry
+}
+
+// attachSteps are the steps of an attach, in order, each with its undo.
+var attachSteps = []step[*attachOp]{
+	{"allocate", (*attachOp).allocate, (*attachOp).release},
+	{"ports", (*attachOp).holdPorts, (*attachOp).releasePorts},
+	{"record", (*attachOp).record, (*attachOp).unrecord},
+	{"veth", (*attachOp).addVeth, (*attachOp).deleteVeth},
+	{"configure", (*attachOp).configure, nil}, // the peer's settings go with it
+	{"publish", (*attachOp).publish, (*attachOp).unpublish},
+	{"hosts", (*attachOp).writeHosts, (*attachOp).removeHosts},
+	{"resolv", (*attachOp).writeResolv, (*attachOp).restoreResolv},
+	{"dns", (*attachOp).up, (*attachOp).down},
+}
+
 // attach is Attach once the network n is locked and read, o validated and
 // the target resolved: the CLI and the CNI plugin share it from here on.
-func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachOptions) (_ *Endpoint, already bool, err error) {
-	nsh, err := netns.GetFromPath(t.NetNSPath)
+func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachOptions) (*Endpoint, bool, error) {
+	ns, err := m.links().OpenNS(t.NetNSPath)
 	if err != nil {
 		return nil, false, fmt.Errorf("opening network namespace of %q (%s): %w", spec, t.NetNSPath, err)
 	}
-	defer nsh.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(nsh), &st); err != nil {
-		return nil, false, fmt.Errorf("reading network namespace of %q: %w", spec, err)
+	defer ns.Close()
+	a := &attachOp{m: m, n: n, t: t, o: o, ns: ns, static: o.IP}
+	if prev, err := a.previous(); prev != nil || err != nil {
+		return prev, prev != nil, err
 	}
-
-	static := o.IP
-	if prev, perr := m.endpoint(n.Name, t.Key); perr == nil {
-		if prev.NetNSInode == st.Ino && veth.Exists(prev.HostVeth) {
-			return prev, true, nil
-		}
-		// The target was attached before and its namespace is gone (a
-		// restarted container): clear what is left and give it its address back.
-		if derr := m.teardown(prev, t); derr != nil {
-			return nil, false, fmt.Errorf("clearing the stale endpoint of %q: %w", spec, derr)
-		}
-		if !static.IsValid() {
-			static = prev.IP.Addr()
-		}
-		// Its published ports too, as Docker keeps them over a restart.
-		if len(o.Publish) == 0 {
-			o.Publish = prev.portSpecs()
-		}
-	} else if errors.Is(perr, errDamaged) {
-		if err := m.clearDamaged(n, t.Key); err != nil {
-			return nil, false, err
-		}
-	}
-
-	// NETLINK_ROUTE only: each family costs its own setns round trip.
-	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, false, fmt.Errorf("opening netlink in the namespace of %q: %w", spec, err)
-	}
-	defer h.Close()
-	inside, err := veth.Inspect(h)
-	if err != nil {
+	if err := a.prepare(spec); err != nil {
 		return nil, false, err
 	}
-	ifname := o.IfName
+	if err := runSteps(m.fault, attachSteps, a); err != nil {
+		return nil, false, err
+	}
+	return a.ep, false, nil
+}
+
+// previous handles an earlier record of the target: it returns that
+// endpoint when the target is attached already in this very namespace;
+// otherwise (the namespace is gone: a restarted container) it clears what
+// is left and has this attach give the target its address and published
+// ports back, as Docker keeps them over a restart. A damaged record is
+// cleared.
+func (a *attachOp) previous() (*Endpoint, error) {
+	prev, err := a.m.Endpoint(a.n.Name, a.t.Key)
+	if errors.Is(err, errDamaged) {
+		return nil, a.m.clearDamaged(a.n, a.t.Key)
+	}
+	if err != nil {
+		return nil, nil
+	}
+	if prev.NetNSInode == a.ns.Inode() && a.m.links().Exists(prev.HostVeth) {
+		return prev, nil
+	}
+	if err := a.m.teardown(prev, a.t); err != nil {
+		return nil, fmt.Errorf("clearing the stale endpoint of %q: %w", a.t.Spec, err)
+	}
+	if !a.static.IsValid() {
+		a.static = prev.IP.Addr()
+	}
+	if len(a.o.Publish) == 0 {
+		a.o.Publish = prev.portSpecs()
+	}
+	return nil, nil
+}
+
+// prepare reads the namespace and builds the endpoint the steps make:
+// the interface name, whether it gets the default route, its names.
+func (a *attachOp) prepare(spec string) error {
+	inside, err := a.ns.Inspect()
+	if err != nil {
+		return err
+	}
+	ifname := a.o.IfName
 	if ifname == "" {
 		ifname = veth.NextFreeName(inside.Names)
 	} else if inside.Names[ifname] {
-		return nil, false, fmt.Errorf("interface %q %w in the namespace of %q", ifname, ErrExists, spec)
+		return fmt.Errorf("interface %q %w in the namespace of %q", ifname, ErrExists, spec)
 	}
-
-	var u undo
-	defer func() {
-		if err != nil {
-			if uerr := u.run(); uerr != nil {
-				err = fmt.Errorf("%w (rollback: %v)", err, uerr)
-			}
-		}
-	}()
-
-	if err := m.fault("allocate"); err != nil {
-		return nil, false, err
-	}
-	alloc, err := m.allocator(n)
-	if err != nil {
-		return nil, false, err
-	}
-	ip, err := alloc.Allocate(t.Key, static)
-	if err != nil {
-		return nil, false, fmt.Errorf("network %q: %w", n.Name, err)
-	}
-	u.push(func() error { return alloc.Release(t.Key, ip) })
-
-	mac := o.MAC
-	if mac == "" {
-		mac = veth.MACFromIP(ip).String()
-	}
-	hwaddr, _ := net.ParseMAC(mac)
-	// ep is a local, not a named result, so the undo closures still see it
-	// after a failing return.
-	ep := &Endpoint{
-		ID: t.Key, Network: n.Name, Target: spec, Kind: string(t.Kind),
+	t := a.t
+	a.ep = &Endpoint{
+		ID: t.Key, Network: a.n.Name, Target: spec, Kind: string(t.Kind),
 		ContainerID: t.ContainerID, ContainerName: t.ContainerName, Hostname: t.Hostname, PID: t.PID,
-		NetNS: t.NetNSPath, NetNSInode: st.Ino,
-		IP: netip.PrefixFrom(ip, n.Subnet.Bits()), MAC: mac,
-		HostVeth: hostVethName(n, t.Key), IfName: ifname,
-		DefaultRoute: !inside.DefaultRoute && !n.Internal,
-		Aliases:      o.Aliases, Created: time.Now().UTC(),
+		NetNS: t.NetNSPath, NetNSInode: a.ns.Inode(), MAC: a.o.MAC,
+		HostVeth: HostVethName(a.n, t.Key), IfName: ifname,
+		DefaultRoute: !inside.DefaultRoute && !a.n.Internal,
+		Aliases:      a.o.Aliases, Links: a.o.Links, Created: time.Now().UTC(),
 	}
 	if t.HostsFile != nil {
-		ep.HostsFile = t.HostsFile.Path()
+		a.ep.HostsFile = t.HostsFile.Path()
 	}
 	if t.ResolvFile != nil {
-		ep.ResolvFile = t.ResolvFile.Path()
+		a.ep.ResolvFile = t.ResolvFile.Path()
 	}
-	linked, err := m.linkEntries(n.Name, o.Links)
-	if err != nil {
-		return nil, false, err
-	}
-	ep.Links = o.Links
+	a.linked, err = a.m.linkEntries(a.n.Name, a.o.Links)
+	return err
+}
 
-	if err := m.fault("ports"); err != nil {
-		return nil, false, err
+// allocate reserves the endpoint's address (and derives its MAC from it).
+func (a *attachOp) allocate() error {
+	alloc, err := a.m.allocator(a.n)
+	if err != nil {
+		return err
 	}
-	if len(o.Publish) > 0 {
-		// The daemon binds the host ports first: a port that is taken
-		// fails the attach before anything is built.
-		u.push(func() error { return m.releasePorts(ep) })
-		if ep.Ports, err = m.holdPorts(ep, o.Publish); err != nil {
-			return nil, false, err
+	ip, err := alloc.Allocate(a.ep.ID, a.static)
+	if err != nil {
+		return fmt.Errorf("network %q: %w", a.n.Name, ipamError(err))
+	}
+	a.ep.IP = netip.PrefixFrom(ip, a.n.Subnet.Bits())
+	if a.ep.MAC == "" {
+		a.ep.MAC = veth.MACFromIP(ip).String()
+	}
+	return nil
+}
+
+func (a *attachOp) release() error {
+	alloc, err := a.m.allocator(a.n)
+	if err != nil {
+		return err
+	}
+	return alloc.Release(a.ep.ID, a.ep.IP.Addr())
+}
+
+// holdPorts has the daemon bind the host ports first: a port that is
+// taken fails the attach before anything is built.
+func (a *attachOp) holdPorts() error {
+	if len(a.o.Publish) == 0 {
+		return nil
+	}
+	ports, err := a.m.daemon().Hold(a.n.Name, a.ep.ID, portRequests(a.o.Publish))
+	if err != nil {
+		return err // "publishing 0.0.0.0:80/tcp: port is already in use"
+	}
+	a.ep.Ports = ports
+	return nil
+}
+
+func (a *attachOp) releasePorts() error {
+	if len(a.o.Publish) == 0 {
+		return nil
+	}
+	return a.m.daemon().Release(a.n.Name, a.ep.ID)
+}
+
+func (a *attachOp) record() error   { return a.m.saveEndpoint(a.ep) }
+func (a *attachOp) unrecord() error { return a.m.removeEndpoint(a.n.Name, a.ep.ID) }
+
+// addVeth creates the pair with its peer inside the namespace and the
+// host end on the bridge (rebuilt first when it vanished). The undo
+// deletes the pair only once it is ours: a name clash never deletes
+// someone else's veth (AddVeth cleans up after itself).
+func (a *attachOp) addVeth() error {
+	brIndex, err := a.m.bridgeIndex(a.n)
+	if err != nil {
+		return err
+	}
+	hw, _ := net.ParseMAC(a.ep.MAC)
+	err = a.m.links().AddVeth(veth.Pair{
+		HostName: a.ep.HostVeth, PeerName: a.ep.IfName, PeerMAC: hw,
+		MTU: a.n.MTU, MasterIndex: brIndex,
+	}, a.ns)
+	if err != nil {
+		return linkError(err)
+	}
+	if !a.n.ICC {
+		if err := a.m.links().IsolatePort(a.ep.HostVeth); err != nil {
+			a.m.links().DeleteVeth(a.ep.HostVeth)
+			return err
 		}
 	}
+	return nil
+}
 
-	if err := m.fault("record"); err != nil {
-		return nil, false, err
-	}
-	if err := m.saveEndpoint(ep); err != nil {
-		return nil, false, err
-	}
-	u.push(func() error { return m.removeEndpoint(n.Name, ep.ID) })
+func (a *attachOp) deleteVeth() error { return a.m.links().DeleteVeth(a.ep.HostVeth) }
 
-	if err := m.fault("veth"); err != nil {
-		return nil, false, err
+// configure sets up the peer inside the namespace: address, up, the
+// default route via the gateway when it gets one, lo up.
+func (a *attachOp) configure() error {
+	p := veth.Peer{Name: a.ep.IfName, Addr: a.ep.IP}
+	if a.ep.DefaultRoute {
+		p.Gateway = a.n.Gateway
 	}
-	brIndex, err := m.bridgeIndex(n)
+	return a.ns.Configure(p)
+}
+
+func (a *attachOp) publish() error {
+	if len(a.ep.Ports) == 0 {
+		return nil
+	}
+	return a.m.publish(a.n, a.ep)
+}
+
+func (a *attachOp) unpublish() error {
+	if len(a.ep.Ports) == 0 {
+		return nil
+	}
+	fw, err := a.m.fw()
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	// Create cleans up after itself; the undo is pushed only once the pair
-	// is ours, so a name clash never deletes someone else's veth.
-	if err := veth.Create(veth.Pair{
-		HostName: ep.HostVeth, PeerName: ifname, PeerMAC: hwaddr,
-		MTU: n.MTU, MasterIndex: brIndex, NetNS: nsh,
+	return fw.DeletePorts(a.n.Name, a.ep.ID)
+}
+
+// writeHosts writes the target's own names and its --link entries into
+// its /etc/hosts, tagged so that detach finds them.
+func (a *attachOp) writeHosts() error {
+	f := a.t.HostsFile
+	if f == nil || len(a.ep.Names())+len(a.linked) == 0 {
+		return nil
+	}
+	var entries []container.HostsEntry
+	if names := a.ep.Names(); len(names) > 0 {
+		entries = append(entries, container.HostsEntry{IP: a.ep.IP.Addr(), Names: names})
+	}
+	entries = append(entries, a.linked...)
+	tag := hostsTag(a.ep)
+	if err := f.Update(func(old []byte) ([]byte, error) {
+		return container.SetHostsEntries(old, tag, entries), nil
 	}); err != nil {
-		return nil, false, err
+		return fmt.Errorf("writing %s: %w", f.Path(), err)
 	}
-	u.push(func() error { return veth.Delete(ep.HostVeth) })
-	if !n.ICC {
-		if err := bridge.IsolatePort(ep.HostVeth); err != nil {
-			return nil, false, err
-		}
-	}
-
-	if err := m.fault("configure"); err != nil {
-		return nil, false, err
-	}
-	peer := veth.Peer{Name: ifname, Addr: ep.IP}
-	if ep.DefaultRoute {
-		peer.Gateway = n.Gateway
-	}
-	if err := veth.Configure(h, peer); err != nil {
-		return nil, false, err
-	}
-	if len(ep.Ports) > 0 {
-		if err := m.publish(n, ep, &u); err != nil {
-			return nil, false, err
-		}
-	}
-
-	if err := m.fault("hosts"); err != nil {
-		return nil, false, err
-	}
-	if t.HostsFile != nil && len(ep.Names())+len(linked) > 0 {
-		tag := hostsTag(ep)
-		var entries []container.HostsEntry
-		if len(ep.Names()) > 0 {
-			entries = append(entries, container.HostsEntry{IP: ip, Names: ep.Names()})
-		}
-		entries = append(entries, linked...)
-		u.push(func() error { return removeHosts(t.HostsFile, tag) })
-		if err := t.HostsFile.Update(func(old []byte) ([]byte, error) {
-			return container.SetHostsEntries(old, tag, entries), nil
-		}); err != nil {
-			return nil, false, fmt.Errorf("writing %s: %w", t.HostsFile.Path(), err)
-		}
-	}
-
-	if err := m.fault("resolv"); err != nil {
-		return nil, false, err
-	}
-	if t.ResolvFile != nil {
-		u.push(func() error {
-			// restoreResolv puts the file back only when the target has no
-			// record left: drop ours first (the record step's own undo then
-			// finds nothing to do).
-			if err := m.removeEndpoint(n.Name, ep.ID); err != nil {
-				return err
-			}
-			return m.restoreResolv(t.ResolvFile, t.Key)
-		})
-		if err := m.writeResolv(t.ResolvFile, t.Key); err != nil {
-			return nil, false, err
-		}
-	}
-
-	if err := m.fault("dns"); err != nil {
-		return nil, false, err
-	}
-	if !m.NoDNS {
-		if err := m.daemonUp(ep); err != nil {
-			return nil, false, err
-		}
-		u.push(func() error { return m.daemonDown(ep) })
-	}
-	return ep, false, nil
+	return nil
 }
 
-// linkEntries resolves Docker's legacy --link NAME[:ALIAS] against the
-// endpoints of network netName: a hosts entry "IP ALIAS NAME" for each.
-func (m *Manager) linkEntries(netName string, links []string) ([]container.HostsEntry, error) {
-	if len(links) == 0 {
-		return nil, nil
+func (a *attachOp) removeHosts() error {
+	if a.t.HostsFile == nil {
+		return nil
 	}
-	eps, err := m.Endpoints(netName)
-	if err != nil {
-		return nil, err
-	}
-	var out []container.HostsEntry
-	for _, l := range links {
-		name, alias, _ := strings.Cut(l, ":")
-		if !validDNSName(name) || (alias != "" && !validDNSName(alias)) {
-			return nil, fmt.Errorf("link %q: %w: want NAME or NAME:ALIAS", l, ErrInvalid)
-		}
-		var found *Endpoint
-		for _, ep := range eps {
-			if slices.Contains(dnsNames(ep), name) {
-				found = ep
-				break
-			}
-		}
-		if found == nil {
-			return nil, fmt.Errorf("link %q: %q is %w to network %q", l, name, ErrNotAttached, netName)
-		}
-		names := []string{name}
-		if alias != "" && alias != name {
-			names = []string{alias, name}
-		}
-		out = append(out, container.HostsEntry{IP: found.IP.Addr(), Names: names})
-	}
-	return out, nil
+	return removeHosts(a.t.HostsFile, hostsTag(a.ep))
 }
 
-// clearDamaged removes what a damaged endpoint record stood for, found by
-// what is derived from its id alone: its veth and the addresses it owns.
-func (m *Manager) clearDamaged(n *Network, id string) error {
-	if err := m.unpublish(n.Name, id, nil); err != nil {
-		return err
+func (a *attachOp) writeResolv() error {
+	if a.t.ResolvFile == nil {
+		return nil
 	}
-	if err := veth.Delete(hostVethName(n, id)); err != nil {
-		return err
+	return a.m.writeResolv(a.t.ResolvFile, a.t.Key)
+}
+
+// restoreResolv puts the file back when the target has no other record.
+func (a *attachOp) restoreResolv() error {
+	if a.t.ResolvFile == nil {
+		return nil
 	}
-	alloc, err := m.allocator(n)
-	if err != nil {
-		return err
+	return a.m.restoreResolv(a.t.ResolvFile, a.t.Key, a.n.Name)
+}
+
+// up has the daemon serve the endpoint's names; they resolve when it returns.
+func (a *attachOp) up() error {
+	if a.m.NoDNS {
+		return nil
 	}
-	if err := alloc.ReleaseOwner(id); err != nil {
-		return err
+	return a.m.daemon().Up(a.n.Name, a.ep.ID)
+}
+
+func (a *attachOp) down() error {
+	if a.m.NoDNS {
+		return nil
 	}
-	return m.removeEndpoint(n.Name, id)
+	return a.m.daemon().Down(a.n.Name, a.ep.ID)
 }
 
 // allocator is the file IPAM of network n: its range over its state
@@ -384,41 +382,4 @@ func (m *Manager) allocator(n *Network) (*ipam.Allocator, error) {
 		return nil, err
 	}
 	return &ipam.Allocator{Range: r, Store: store}, nil
-}
-
-// hostsTag marks the /etc/hosts lines that belong to ep.
-func hostsTag(ep *Endpoint) string { return ep.Network + "/" + ep.ID }
-
-// removeHosts removes the lines tagged tag from f, then removes f itself
-// when plumb made it and it now adds nothing (container.Tidy).
-func removeHosts(f container.File, tag string) error {
-	err := f.Update(func(old []byte) ([]byte, error) {
-		return container.RemoveHostsEntries(old, tag), nil
-	})
-	if err != nil {
-		return err
-	}
-	return container.Tidy(f)
-}
-
-// bridgeIndex returns the index of n's bridge. A bridge that vanished (a
-// reboot, or someone ran `ip link del`) is rebuilt, rules included, so that
-// attach repairs the network instead of failing. It runs under the
-// network's lock; the firewall has its own, so it needs no global lock.
-func (m *Manager) bridgeIndex(n *Network) (int, error) {
-	idx, err := bridge.Index(n.Bridge)
-	if err == nil {
-		return idx, nil
-	}
-	if errors.Is(err, bridge.ErrNotBridge) {
-		return 0, err
-	}
-	if idx, err = bridge.Ensure(n.bridgeConfig()); err != nil {
-		return 0, err
-	}
-	var u undo
-	if err := m.ensureFirewall(n, &u); err != nil {
-		return 0, err
-	}
-	return idx, nil
 }

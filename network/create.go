@@ -12,11 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/firewall"
-	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/veth"
 )
@@ -28,27 +25,28 @@ func BridgeName(name string) string {
 	return "pb-" + hex.EncodeToString(h[:6])
 }
 
+// createOp is one network create in progress.
+type createOp struct {
+	m *Manager
+	n *Network
+}
+
+// createSteps are the steps of a network create, each with its undo.
+var createSteps = []step[*createOp]{
+	{"state", (*createOp).writeState, (*createOp).removeState},
+	{"bridge", (*createOp).bridge, (*createOp).deleteBridge},
+	{"firewall", (*createOp).firewall, (*createOp).deleteFirewall},
+}
+
 // Create makes a network: its state directory, its bridge with the gateway
-// address, its firewall rules and ip_forward. Without a subnet it picks a
-// free private /24 that overlaps no host address or route and no other plumb
-// network. On any error nothing is left behind.
-func (m *Manager) Create(o CreateOptions) (_ *Network, err error) {
-	if err := ValidateName(o.Name); err != nil {
+// address, its firewall rules and ip_forward (createSteps); a running
+// daemon then serves its gateway. Without a subnet it picks a free private
+// /24 that overlaps no host address or route and no other plumb network.
+// On any error nothing is left behind.
+func (m *Manager) Create(o CreateOptions) (*Network, error) {
+	if err := validateCreate(o); err != nil {
 		return nil, err
 	}
-	if o.Bridge != "" && !veth.ValidName(o.Bridge) {
-		return nil, fmt.Errorf("bridge name %q: %w: an interface name is 1-15 characters without '/', ':' or spaces", o.Bridge, ErrInvalid)
-	}
-	if o.MTU != 0 && (o.MTU < 68 || o.MTU > 65535) {
-		return nil, fmt.Errorf("mtu %d: %w: must be between 68 and 65535", o.MTU, ErrInvalid)
-	}
-	if o.Subnet.IsValid() && !o.Subnet.Addr().Is4() {
-		return nil, fmt.Errorf("subnet %s: %w: only IPv4 is supported", o.Subnet, ErrInvalid)
-	}
-	if o.Subnet.IsValid() && o.Subnet != o.Subnet.Masked() {
-		return nil, fmt.Errorf("subnet %s: %w: host bits set (did you mean %s?)", o.Subnet, ErrInvalid, o.Subnet.Masked())
-	}
-
 	glock, err := m.lockGlobal()
 	if err != nil {
 		return nil, err
@@ -59,9 +57,6 @@ func (m *Manager) Create(o CreateOptions) (_ *Network, err error) {
 		return nil, fmt.Errorf("network %q %w", o.Name, ErrExists)
 	}
 	existing, _ := m.List()
-
-	// n is a local, not the named result: the undo closures below must
-	// still see it after a failing return has set the result to nil.
 	n := &Network{
 		Name: o.Name, Driver: "bridge", Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway,
 		IPRange: o.IPRange, MTU: o.MTU, Internal: o.Internal, ICC: o.ICC,
@@ -75,58 +70,91 @@ func (m *Manager) Create(o CreateOptions) (_ *Network, err error) {
 			return nil, fmt.Errorf("bridge %q is already used by network %q", n.Bridge, e.Name)
 		}
 	}
-	if _, err := netlink.LinkByName(n.Bridge); err == nil {
+	if m.links().Exists(n.Bridge) {
 		return nil, fmt.Errorf("interface %q %w on the host: choose another --bridge", n.Bridge, ErrExists)
 	}
 	if err := m.chooseSubnet(n, existing); err != nil {
 		return nil, err
 	}
 	if n.MTU == 0 {
-		n.MTU = defaultRouteMTU()
+		n.MTU = m.links().DefaultMTU()
 	}
 	if n.ID, err = randomID(); err != nil {
 		return nil, err
 	}
-
-	var u undo
-	defer func() {
-		if err != nil {
-			if uerr := u.run(); uerr != nil {
-				err = fmt.Errorf("%w (rollback: %v)", err, uerr)
-			}
-		}
-	}()
-
-	if err := os.MkdirAll(m.endpointsDir(n.Name), 0o755); err != nil {
-		return nil, fmt.Errorf("creating state for %q: %w", n.Name, err)
-	}
-	u.push(func() error { return os.RemoveAll(m.netDir(n.Name)) })
-	if _, err := ipam.NewDiskStore(m.netDir(n.Name)); err != nil {
-		return nil, err
-	}
-	if err := m.saveNetwork(n); err != nil {
-		return nil, err
-	}
-
-	if err := m.fault("bridge"); err != nil {
-		return nil, err
-	}
-	u.push(func() error { return bridge.Delete(n.Bridge) })
-	if _, err := bridge.Ensure(n.bridgeConfig()); err != nil {
-		return nil, err
-	}
-
-	if err := m.fault("firewall"); err != nil {
-		return nil, err
-	}
-	if err := m.ensureFirewall(n, &u); err != nil {
+	if err := runSteps(m.fault, createSteps, &createOp{m: m, n: n}); err != nil {
 		return nil, err
 	}
 	// A running daemon opens the gateway listener now; none is started.
-	if err := m.daemonSync(); err != nil {
+	if err := m.daemon().Sync(); err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// validateCreate checks the options that need no state.
+func validateCreate(o CreateOptions) error {
+	if err := ValidateName(o.Name); err != nil {
+		return err
+	}
+	if o.Bridge != "" && !veth.ValidName(o.Bridge) {
+		return fmt.Errorf("bridge name %q: %w: an interface name is 1-15 characters without '/', ':' or spaces", o.Bridge, ErrInvalid)
+	}
+	if o.MTU != 0 && (o.MTU < 68 || o.MTU > 65535) {
+		return fmt.Errorf("mtu %d: %w: must be between 68 and 65535", o.MTU, ErrInvalid)
+	}
+	if o.Subnet.IsValid() && !o.Subnet.Addr().Is4() {
+		return fmt.Errorf("subnet %s: %w: only IPv4 is supported", o.Subnet, ErrInvalid)
+	}
+	if o.Subnet.IsValid() && o.Subnet != o.Subnet.Masked() {
+		return fmt.Errorf("subnet %s: %w: host bits set (did you mean %s?)", o.Subnet, ErrInvalid, o.Subnet.Masked())
+	}
+	return nil
+}
+
+// writeState makes the network's directory, its address store and its
+// config file.
+func (c *createOp) writeState() error {
+	m, n := c.m, c.n
+	if err := os.MkdirAll(m.endpointsDir(n.Name), 0o755); err != nil {
+		return fmt.Errorf("creating state for %q: %w", n.Name, err)
+	}
+	if _, err := ipam.NewDiskStore(m.netDir(n.Name)); err != nil {
+		os.RemoveAll(m.netDir(n.Name))
+		return err
+	}
+	if err := m.saveNetwork(n); err != nil {
+		os.RemoveAll(m.netDir(n.Name))
+		return err
+	}
+	return nil
+}
+
+func (c *createOp) removeState() error { return os.RemoveAll(c.m.netDir(c.n.Name)) }
+
+func (c *createOp) bridge() error {
+	if _, err := c.m.links().EnsureBridge(c.n.bridgeConfig()); err != nil {
+		c.m.links().DeleteBridge(c.n.Bridge)
+		return linkError(err)
+	}
+	return nil
+}
+
+func (c *createOp) deleteBridge() error { return c.m.links().DeleteBridge(c.n.Bridge) }
+
+func (c *createOp) firewall() error {
+	if err := c.m.ensureFirewall(c.n); err != nil {
+		return errors.Join(err, c.deleteFirewall())
+	}
+	return nil
+}
+
+func (c *createOp) deleteFirewall() error {
+	fw, err := c.m.fw()
+	if err != nil {
+		return err
+	}
+	return fw.DeleteNetwork(c.n.Name)
 }
 
 // chooseSubnet validates or picks n's subnet, gateway and ip range.
@@ -138,7 +166,7 @@ func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
 		}
 		plumbUsed = append(plumbUsed, e.Subnet)
 	}
-	host, err := hostPrefixes()
+	host, err := m.links().HostPrefixes()
 	if err != nil {
 		return err
 	}
@@ -148,10 +176,8 @@ func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
 				return fmt.Errorf("subnet %s %w the host route %s", n.Subnet, ErrOverlap, h)
 			}
 		}
-	} else {
-		if n.Subnet, err = pickSubnet(append(plumbUsed, host...)); err != nil {
-			return err
-		}
+	} else if n.Subnet, err = pickSubnet(append(plumbUsed, host...)); err != nil {
+		return err
 	}
 	if !n.Gateway.IsValid() {
 		n.Gateway = n.Subnet.Addr().Next()
@@ -177,6 +203,27 @@ func (n *Network) ipRange() (ipam.Range, error) {
 	return ipam.NewRange(n.Subnet, n.IPRange, n.Gateway)
 }
 
+// bridgeIndex returns the index of n's bridge. A bridge that vanished (a
+// reboot, or someone ran `ip link del`) is rebuilt, rules included, so that
+// attach repairs the network instead of failing. It runs under the
+// network's lock; the firewall has its own, so it needs no global lock.
+func (m *Manager) bridgeIndex(n *Network) (int, error) {
+	idx, err := m.links().BridgeIndex(n.Bridge)
+	if err == nil {
+		return idx, nil
+	}
+	if errors.Is(err, bridge.ErrNotBridge) {
+		return 0, linkError(err)
+	}
+	if idx, err = m.links().EnsureBridge(n.bridgeConfig()); err != nil {
+		return 0, linkError(err)
+	}
+	if err := m.ensureFirewall(n); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}
+
 // hostState is what plumb changed on the host and must put back when its
 // last network goes.
 type hostState struct {
@@ -186,13 +233,12 @@ type hostState struct {
 func (m *Manager) hostStatePath() string { return filepath.Join(m.StateDir, "host.json") }
 
 // ensureFirewall installs n's rules and turns ip_forward on, recording
-// whether plumb was the one to turn it on. Called with the global lock held.
-func (m *Manager) ensureFirewall(n *Network, u *undo) error {
-	fw, err := newFirewall()
+// whether plumb was the one to turn it on.
+func (m *Manager) ensureFirewall(n *Network) error {
+	fw, err := m.fw()
 	if err != nil {
 		return err
 	}
-	u.push(func() error { return fw.DeleteNetwork(n.Name) })
 	if err := fw.EnsureNetwork(n.firewall()); err != nil {
 		return err
 	}
@@ -210,44 +256,6 @@ func (m *Manager) ensureFirewall(n *Network, u *undo) error {
 		}
 	}
 	return nil
-}
-
-// restoreHost puts back what plumb changed on the host once no network is
-// left. Called with the global lock held.
-func (m *Manager) restoreHost() error {
-	names, err := m.networkNames()
-	if err != nil || len(names) > 0 {
-		return err
-	}
-	b, err := os.ReadFile(m.hostStatePath())
-	if err != nil {
-		return nil
-	}
-	var hs hostState
-	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !dockerRunning() {
-		if err := firewall.DisableIPForward(); err != nil {
-			return err
-		}
-	}
-	if err := os.Remove(m.hostStatePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// FirewallLock orders plumb's firewall changes across processes and state
-// directories: the firewall is one per host, whatever the state dir.
-var FirewallLock = "/run/plumb/firewall.lock"
-
-func newFirewall() (firewall.Firewall, error) {
-	if err := os.MkdirAll(filepath.Dir(FirewallLock), 0o755); err != nil {
-		return nil, fmt.Errorf("firewall lock: %w", err)
-	}
-	fw, err := iptables.New(FirewallLock)
-	if err != nil {
-		return nil, err // not a nil *iptables.Firewall in a non-nil interface
-	}
-	return fw, nil
 }
 
 func randomID() (string, error) {

@@ -7,29 +7,19 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
-
 	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/veth"
 )
 
 // Detach takes the target spec off network netName, or off every network it
 // is on when netName is empty: Docker's `docker network disconnect`. It
-// undoes attach in reverse and keeps going past errors, returning them
-// together with the endpoints it removed. It works when the container or
-// namespace is already gone, and is safe to repeat: a target that is not
-// attached yields ErrNotAttached and changes nothing.
+// undoes attach in reverse (detachSteps) and keeps going past errors,
+// returning them together with the endpoints it removed. It works when the
+// container or namespace is already gone, and is safe to repeat: a target
+// that is not attached yields ErrNotAttached and changes nothing.
 func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint, error) {
-	if netName != "" {
-		if _, err := m.Get(netName); err != nil {
-			return nil, err
-		}
-	}
-	t, rerr := m.resolve(ctx, spec)
-	if rerr != nil && !errors.Is(rerr, container.ErrNotFound) && !errors.Is(rerr, container.ErrNotRunning) && !errors.Is(rerr, container.ErrDockerUnavailable) {
-		return nil, rerr
-	}
-	eps, err := m.findEndpoints(spec, t, netName)
+	eps, t, err := m.endpointsOf(ctx, spec, netName)
 	if err != nil {
 		return nil, err
 	}
@@ -56,16 +46,22 @@ func (m *Manager) Detach(ctx context.Context, spec, netName string) ([]*Endpoint
 // or on netName: what `plumb port` and `plumb detach` look at. A target
 // that is gone is found by its recorded spec, name or id prefix.
 func (m *Manager) EndpointsOf(ctx context.Context, spec, netName string) ([]*Endpoint, error) {
+	eps, _, err := m.endpointsOf(ctx, spec, netName)
+	return eps, err
+}
+
+func (m *Manager) endpointsOf(ctx context.Context, spec, netName string) ([]*Endpoint, *container.Target, error) {
 	if netName != "" {
 		if _, err := m.Get(netName); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	t, err := m.resolve(ctx, spec)
+	t, err := m.targets().Resolve(ctx, spec)
 	if err != nil && !errors.Is(err, container.ErrNotFound) && !errors.Is(err, container.ErrNotRunning) && !errors.Is(err, container.ErrDockerUnavailable) {
-		return nil, err
+		return nil, nil, err
 	}
-	return m.findEndpoints(spec, t, netName)
+	eps, err := m.findEndpoints(spec, t, netName)
+	return eps, t, err
 }
 
 // findEndpoints returns the endpoints of the target. A resolved target is
@@ -85,7 +81,7 @@ func (m *Manager) findEndpoints(spec string, t *container.Target, netName string
 	var out []*Endpoint
 	if t != nil {
 		for _, n := range nets {
-			if ep, err := m.endpoint(n, t.Key); err == nil {
+			if ep, err := m.Endpoint(n, t.Key); err == nil {
 				out = append(out, ep)
 			}
 		}
@@ -99,7 +95,7 @@ func (m *Manager) findEndpoints(spec string, t *container.Target, netName string
 			return nil, err
 		}
 		for _, ep := range eps {
-			if (t == nil && recordedAs(ep, spec)) || (t != nil && ep.Target == spec && !alive(ep)) {
+			if (t == nil && recordedAs(ep, spec)) || (t != nil && ep.Target == spec && !ep.Alive()) {
 				out = append(out, ep)
 			}
 		}
@@ -127,7 +123,7 @@ func (m *Manager) teardownLocked(ep *Endpoint, t *container.Target) error {
 		return err
 	}
 	defer nlock.Unlock()
-	cur, err := m.endpoint(ep.Network, ep.ID)
+	cur, err := m.Endpoint(ep.Network, ep.ID)
 	if errors.Is(err, ErrNotAttached) {
 		return nil
 	}
@@ -137,87 +133,146 @@ func (m *Manager) teardownLocked(ep *Endpoint, t *container.Target) error {
 	return m.teardown(ep, t)
 }
 
-// teardown removes ep: its veth pair is retired at once (both ends down
-// and renamed, so the target is cut off and the same target can be
-// attached again at once) and the daemon, in one message, forgets its
-// names and deletes the pair in the background (reap.go); then its
-// published ports, its hosts line (when the target's files are still
-// reachable), its address and its record go, in that order. It keeps going
-// past errors; each step treats "already gone" as success.
-func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
-	ns := peerNS(ep, t)
-	errs := m.unplug(ep, ns)
-	if ns != netns.None() {
-		ns.Close()
-	}
-	hosts := container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile)
-	resolv := container.ResolvFileOf(container.Kind(ep.Kind), ep.Target, ep.ResolvFile)
-	if t != nil && t.Key == ep.ID {
-		hosts, resolv = t.HostsFile, t.ResolvFile
-	}
-	// The file may outlive the target (/etc/netns/NAME, a stopped
-	// container's file), so it is cleaned whether or not the target resolved.
-	if hosts != nil {
-		if err := removeHosts(hosts, hostsTag(ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if n, err := m.Get(ep.Network); err == nil {
-		if alloc, err := m.allocator(n); err == nil {
-			if err := alloc.Release(ep.ID, ep.IP.Addr()); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if len(errs) == 0 {
-		if err := m.removeEndpoint(ep.Network, ep.ID); err != nil {
-			errs = append(errs, err)
-		} else if resolv != nil {
-			if err := m.restoreResolv(resolv, ep.ID); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+// detachOp is one teardown in progress.
+type detachOp struct {
+	m       *Manager
+	ep      *Endpoint
+	ns      Namespace // the peer's namespace, when at hand
+	hosts   container.File
+	resolv  container.File
+	retired *veth.Retired
 }
 
-// unplug is the first half of every teardown, detach's and CNI DEL's: the
-// veth pair retired (its peer renamed too when peer is an open handle),
-// the daemon told in one message to forget ep's names and delete the pair
-// in the background, and ep's published ports removed. It keeps going past
-// errors and returns them.
-func (m *Manager) unplug(ep *Endpoint, peer netns.NsHandle) []error {
-	var errs []error
-	r, err := retireVeth(ep.HostVeth, peer, ep.IfName)
-	if err != nil {
-		errs = append(errs, err)
+// detachSteps are the steps of a teardown, in order: the veth pair is
+// retired at once (both ends down and renamed, so the target is cut off
+// and can be attached again at once), the daemon forgets its names and
+// deletes the pair in the background, then its published ports, its hosts
+// line, its address go. Each treats "already gone" as success, and the
+// teardown keeps going past errors; finishSteps (resolv.conf put back,
+// then the record) run only when these all succeeded, and the record goes
+// last, so that an interrupted detach can be repeated.
+var detachSteps = []step[*detachOp]{
+	{name: "retire", do: (*detachOp).retire},
+	{name: "names", do: (*detachOp).down},
+	{name: "reap", do: (*detachOp).reap},
+	{name: "unpublish", do: (*detachOp).unpublish},
+	{name: "unhosts", do: (*detachOp).unhosts},
+	{name: "release", do: (*detachOp).release},
+}
+
+var finishSteps = []step[*detachOp]{
+	{name: "unresolv", do: (*detachOp).unresolv},
+	{name: "unrecord", do: (*detachOp).unrecord},
+}
+
+// teardown removes ep (detachSteps, then finishSteps). t is the target
+// as resolved now, nil when it is gone; its files are used when it is
+// ep's, else the recorded ones: a file may outlive its target
+// (/etc/netns/NAME, a stopped container's file), so it is cleaned whether
+// or not the target resolved.
+func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
+	d := &detachOp{m: m, ep: ep, ns: m.peerNS(ep, t),
+		hosts:  container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile),
+		resolv: container.ResolvFileOf(container.Kind(ep.Kind), ep.Target, ep.ResolvFile)}
+	if d.ns != nil {
+		defer d.ns.Close()
 	}
-	if err := m.daemonDownReap(ep, r); err != nil {
-		errs = append(errs, err)
+	if t != nil && t.Key == ep.ID {
+		d.hosts, d.resolv = t.HostsFile, t.ResolvFile
 	}
-	if len(ep.Ports) > 0 {
-		if err := m.unpublish(ep.Network, ep.ID, natPorts(ep)); err != nil {
-			errs = append(errs, err)
-		}
+	if err := runAll(m.fault, detachSteps, d); err != nil {
+		return err
 	}
-	return errs
+	return runSteps(m.fault, finishSteps, d)
 }
 
 // peerNS opens the namespace that holds ep's peer, when the resolved
-// target t is ep's and still has the namespace ep was attached in;
-// netns.None() otherwise. The caller closes an open handle.
-func peerNS(ep *Endpoint, t *container.Target) netns.NsHandle {
+// target t is ep's and still has the namespace ep was attached in; nil
+// otherwise.
+func (m *Manager) peerNS(ep *Endpoint, t *container.Target) Namespace {
 	if t == nil || t.Key != ep.ID || t.NetNSPath == "" {
-		return netns.None()
+		return nil
 	}
-	h, err := netns.GetFromPath(t.NetNSPath)
+	ns, err := m.links().OpenNS(t.NetNSPath)
 	if err != nil {
-		return netns.None()
+		return nil
 	}
-	var st unix.Stat_t
-	if unix.Fstat(int(h), &st) != nil || st.Ino != ep.NetNSInode {
-		h.Close()
-		return netns.None()
+	if ns.Inode() != ep.NetNSInode {
+		ns.Close()
+		return nil
 	}
-	return h
+	return ns
+}
+
+// retire takes the pair out of service. When the host end cannot be
+// retired, the pair is deleted here and now instead; when only the peer's
+// step failed, deleting the retired host end still removes both ends.
+func (d *detachOp) retire() error {
+	r, err := d.m.links().RetireVeth(d.ep.HostVeth, d.ns, d.ep.IfName)
+	if r != nil {
+		d.retired = r
+		return nil
+	}
+	if err != nil {
+		if derr := d.m.links().DeleteVeth(d.ep.HostVeth); derr != nil {
+			return errors.Join(err, derr)
+		}
+	}
+	return nil
+}
+
+// down has the daemon forget the endpoint: its names stop resolving now.
+func (d *detachOp) down() error { return d.m.daemon().Down(d.ep.Network, d.ep.ID) }
+
+// reap hands the retired pair to the daemon to delete in the background;
+// when no daemon runs, or it runs in another namespace, the pair is
+// deleted here and now.
+func (d *detachOp) reap() error {
+	if d.retired == nil {
+		return nil
+	}
+	r := d.retired
+	if d.m.daemon().Reap(control.Reap{Name: r.Name, Index: r.Index, NetNS: control.SelfNetNS()}) == nil {
+		return nil
+	}
+	return d.m.links().DeleteRetired(*r)
+}
+
+func (d *detachOp) unpublish() error {
+	if len(d.ep.Ports) == 0 {
+		return nil
+	}
+	return d.m.unpublish(d.ep.Network, d.ep.ID, firewallPorts(d.ep))
+}
+
+func (d *detachOp) unhosts() error {
+	if d.hosts == nil {
+		return nil
+	}
+	if err := removeHosts(d.hosts, hostsTag(d.ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// release frees the address, if the network is still there to own it.
+func (d *detachOp) release() error {
+	n, err := d.m.Get(d.ep.Network)
+	if err != nil {
+		return nil
+	}
+	alloc, err := d.m.allocator(n)
+	if err != nil {
+		return nil
+	}
+	return alloc.Release(d.ep.ID, d.ep.IP.Addr())
+}
+
+func (d *detachOp) unrecord() error { return d.m.removeEndpoint(d.ep.Network, d.ep.ID) }
+
+func (d *detachOp) unresolv() error {
+	if d.resolv == nil {
+		return nil
+	}
+	return d.m.restoreResolv(d.resolv, d.ep.ID, d.ep.Network)
 }

@@ -4,17 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/internal/ip4"
 )
-
-// hostPrefixes returns the IPv4 prefixes the host's routes and addresses
-// already use (bridge.HostPrefixes), which a new default subnet must avoid.
-func hostPrefixes() ([]netip.Prefix, error) { return bridge.HostPrefixes() }
-
-// defaultRouteMTU is the MTU of the interface behind the host's default
-// route, or 1500 when there is none (bridge.DefaultMTU).
-func defaultRouteMTU() int { return bridge.DefaultMTU() }
 
 // candidatePools are the private ranges plumb carves default /24 subnets from,
 // in order: away from Docker's default pools (172.17-172.29 and 192.168/16)

@@ -49,7 +49,7 @@ func TestBridgeNameFitsAnInterface(t *testing.T) {
 		t.Fatal("two names share a bridge")
 	}
 	n := &Network{ID: "abc"}
-	if v := hostVethName(n, "x"); len(v) != 15 || v == hostVethName(n, "y") {
+	if v := HostVethName(n, "x"); len(v) != 15 || v == HostVethName(n, "y") {
 		t.Fatalf("hostVethName = %q", v)
 	}
 }
@@ -81,21 +81,6 @@ func TestValidateAttach(t *testing.T) {
 	}
 }
 
-func TestUndoRunsInReverseAndKeepsGoing(t *testing.T) {
-	var u undo
-	var order []int
-	u.push(func() error { order = append(order, 1); return nil })
-	u.push(func() error { order = append(order, 2); return errors.New("two") })
-	u.push(func() error { order = append(order, 3); return nil })
-	err := u.run()
-	if len(order) != 3 || order[0] != 3 || order[2] != 1 {
-		t.Fatalf("undo order = %v", order)
-	}
-	if err == nil || !strings.Contains(err.Error(), "two") {
-		t.Fatalf("undo error = %v", err)
-	}
-}
-
 func TestEndpointNames(t *testing.T) {
 	e := &Endpoint{ContainerName: "web", Hostname: "abc123", Aliases: []string{"web", "www"}}
 	if got := strings.Join(e.Names(), ","); got != "web,abc123,www" {
@@ -114,7 +99,7 @@ func TestStateFilesDamaged(t *testing.T) {
 			t.Fatalf("Get with network.json %q = %v, want damaged", content, err)
 		}
 		writeRaw(t, m.endpointPath("n", "ep1"), content)
-		if _, err := m.endpoint("n", "ep1"); !errors.Is(err, errDamaged) {
+		if _, err := m.Endpoint("n", "ep1"); !errors.Is(err, errDamaged) {
 			t.Fatalf("endpoint with %q = %v, want errDamaged", content, err)
 		}
 		if eps, err := m.Endpoints("n"); err != nil || len(eps) != 0 {

@@ -2,11 +2,12 @@ package network
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
-	"github.com/plumbnet/plumb/bridge"
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // Remove deletes network name: its firewall rules, its bridge and its
@@ -33,9 +34,9 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		if !force {
 			return err
 		}
-		// Damaged config: fall back to what a default network of this name
-		// would have used, and clear the state.
-		n = nil
+		// Damaged config: the rules are found by the network's name alone,
+		// the bridge by the default name.
+		n = &Network{Name: name, Bridge: BridgeName(name)}
 	}
 	nlock, err := m.lockNetwork(name)
 	if err != nil {
@@ -55,7 +56,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 			errs = append(errs, fmt.Errorf("detaching %q: %w", ep.Target, err))
 		}
 	}
-	if n != nil {
+	if n.ID != "" {
 		// Records too damaged to list still name a veth by their id.
 		for _, id := range m.damagedEndpoints(name) {
 			if err := m.clearDamaged(n, id); err != nil {
@@ -63,27 +64,13 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 			}
 		}
 	}
-	if n != nil {
-		fw, err := newFirewall()
-		if err != nil {
-			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(n.Name); err != nil {
-			errs = append(errs, err)
-		}
-		if err := bridge.Delete(n.Bridge); err != nil {
-			errs = append(errs, err)
-		}
-	} else {
-		// Damaged config: the rules are found by the network's name alone,
-		// the bridge by the default name.
-		if fw, err := newFirewall(); err != nil {
-			errs = append(errs, err)
-		} else if err := fw.DeleteNetwork(name); err != nil {
-			errs = append(errs, err)
-		}
-		if err := bridge.Delete(BridgeName(name)); err != nil {
-			errs = append(errs, err)
-		}
+	if fw, err := m.fw(); err != nil {
+		errs = append(errs, err)
+	} else if err := fw.DeleteNetwork(name); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.links().DeleteBridge(n.Bridge); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -91,12 +78,56 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if err := os.RemoveAll(m.netDir(name)); err != nil {
 		return fmt.Errorf("removing state of %q: %w", name, err)
 	}
-	if err := m.daemonSync(); err != nil {
+	if err := m.daemon().Sync(); err != nil {
 		return err
 	}
 	return m.restoreHost()
 }
 
-// dockerRunning reports whether Docker's bridge exists: Docker needs
-// ip_forward, so plumb must not turn it off under it.
-func dockerRunning() bool { return bridge.Exists("docker0") }
+// clearDamaged removes what a damaged endpoint record stood for, found by
+// what is derived from its id alone: its veth, its port rules and held
+// ports, and the addresses it owns.
+func (m *Manager) clearDamaged(n *Network, id string) error {
+	if err := m.unpublish(n.Name, id, nil); err != nil {
+		return err
+	}
+	if err := m.links().DeleteVeth(HostVethName(n, id)); err != nil {
+		return err
+	}
+	alloc, err := m.allocator(n)
+	if err != nil {
+		return err
+	}
+	if err := alloc.ReleaseOwner(id); err != nil {
+		return err
+	}
+	return m.removeEndpoint(n.Name, id)
+}
+
+// restoreHost puts back what plumb changed on the host once no network is
+// left. Called with the global lock held.
+func (m *Manager) restoreHost() error {
+	names, err := m.networkNames()
+	if err != nil || len(names) > 0 {
+		return err
+	}
+	b, err := os.ReadFile(m.hostStatePath())
+	if err != nil {
+		return nil
+	}
+	var hs hostState
+	// Docker needs ip_forward: plumb never turns it off under docker0.
+	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
+		if err := firewall.DisableIPForward(); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(m.hostStatePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// dockerBridge is Docker's default bridge: while it exists, Docker needs
+// ip_forward on.
+const dockerBridge = "docker0"

@@ -61,12 +61,13 @@ func (m *Manager) writeResolv(f container.File, key string) error {
 	return nil
 }
 
-// restoreResolv puts back the resolv.conf the target had before plumb, once
-// none of its endpoints is left, and removes a netns copy that then adds
-// nothing. Called under the network's lock after the endpoint's record is
-// gone.
-func (m *Manager) restoreResolv(f container.File, key string) error {
-	if m.attachedAnywhere(key) {
+// restoreResolv puts back the resolv.conf the target had before plumb,
+// once none of its endpoints is left but the one on network leaving, and
+// removes a netns copy that then adds nothing. Called under the lock of
+// network leaving, before the endpoint's record goes, so that a teardown
+// interrupted here is repeated whole.
+func (m *Manager) restoreResolv(f container.File, key, leaving string) error {
+	if m.attachedElsewhere(key, leaving) {
 		return nil
 	}
 	p := m.resolvOrigPath(key)
@@ -96,11 +97,14 @@ func (m *Manager) restoreResolv(f container.File, key string) error {
 	return nil
 }
 
-// attachedAnywhere reports whether a target key has an endpoint record on
-// any network.
-func (m *Manager) attachedAnywhere(key string) bool {
+// attachedElsewhere reports whether a target key has an endpoint record on
+// a network other than leaving.
+func (m *Manager) attachedElsewhere(key, leaving string) bool {
 	names, _ := m.networkNames()
 	for _, n := range names {
+		if n == leaving {
+			continue
+		}
 		if _, err := os.Stat(m.endpointPath(n, key)); err == nil {
 			return true
 		}

@@ -3,6 +3,10 @@ package network
 import (
 	"net/netip"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/plumbnet/plumb/portmap"
 )
 
 // Network is a plumb network's configuration, as stored in network.json.
@@ -20,6 +24,19 @@ type Network struct {
 	Masquerade bool         `json:"masquerade"`
 	Created    time.Time    `json:"created"`
 }
+
+// KindCNI is the Endpoint.Kind of an attachment made through the CNI
+// plugin. Such an endpoint has no hosts or resolv.conf file of plumb's (the
+// runtime writes those from the CNI result) and no 127.0.0.11 listener:
+// the runtime's resolv.conf names the gateway listener.
+const KindCNI = "cni"
+
+// PortSpec is one `-p` value, Docker's
+// [HOSTIP:][HOSTPORT[-END]:]PORT[-END][/PROTO] (package portmap).
+type PortSpec = portmap.Spec
+
+// PublishedPort is one published port as recorded (package portmap).
+type PublishedPort = portmap.Mapping
 
 // Endpoint is one target attached to one network, as stored in
 // endpoints/<id>.json. Its ID is stable for the target: the Docker container
@@ -62,6 +79,29 @@ func (e *Endpoint) Names() []string {
 	return out
 }
 
+// DNSNames are what the endpoint answers to in the name service: its
+// Names, and the short container id, as Docker's embedded DNS does.
+func (e *Endpoint) DNSNames() []string {
+	names := e.Names()
+	if len(e.ContainerID) >= 12 {
+		names = append(names, e.ContainerID[:12])
+	}
+	return names
+}
+
+// Alive reports whether the endpoint's namespace is still the one it was
+// attached in. Equivalent to: `stat -L -c %i NETNS`.
+func (e *Endpoint) Alive() bool {
+	var st unix.Stat_t
+	return unix.Stat(e.NetNS, &st) == nil && st.Ino == e.NetNSInode
+}
+
+// Stale reports whether the endpoint's network namespace is gone (the
+// container stopped or restarted, the process exited, the netns was
+// deleted): its record outlives it until a detach, or a re-attach of the
+// same target, which gets the same address back.
+func (e *Endpoint) Stale() bool { return !e.Alive() }
+
 // CreateOptions are the parameters of a new network. Zero values take the
 // defaults of Create.
 type CreateOptions struct {
@@ -85,10 +125,8 @@ type AttachOptions struct {
 	Aliases []string
 	Links   []string   // NAME[:ALIAS] of endpoints on the same network, written to /etc/hosts
 	Publish []PortSpec // -p: host ports to publish
+	// Check, when set, is run on the network's config under the network's
+	// lock before anything is changed; its error fails the attach (the CNI
+	// plugin refuses a config that contradicts the network).
+	Check func(*Network) error
 }
-
-// Stale reports whether the endpoint's network namespace is gone (the
-// container stopped or restarted, the process exited, the netns was
-// deleted): its record outlives it until a detach, or a re-attach of the
-// same target, which gets the same address back.
-func (e *Endpoint) Stale() bool { return !alive(e) }

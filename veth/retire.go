@@ -5,8 +5,6 @@ import (
 	"strconv"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/plumbnet/plumb/internal/netlinkerr"
 )
@@ -38,8 +36,8 @@ func IsRetired(l netlink.Link) bool {
 // down, which cuts the namespace off, and both are renamed (RetiredName),
 // which frees the names for a new pair at once: the same target can be
 // attached again before the old pair is gone. The peer is renamed only
-// when peerNS is an open handle (not netns.None()) and peerName is still
-// this pair's end. A pair that is gone already returns nil. When the host
+// when peer (the namespace it lives in) is open, not nil, and peerName is
+// still this pair's end. A pair that is gone already returns nil. When the host
 // end is retired but the peer step fails, the Retired is returned with the
 // error: deleting it still removes both ends.
 //
@@ -47,7 +45,7 @@ func IsRetired(l netlink.Link) bool {
 //
 //	ip link set HOST down; ip link set HOST name pgoneIDX
 //	ip -n NS link set PEER down; ip -n NS link set PEER name pgonePIDX
-func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, error) {
+func Retire(hostName string, peer *NS, peerName string) (*Retired, error) {
 	link, err := netlink.LinkByName(hostName)
 	if err != nil {
 		if netlinkerr.IsNotFound(err) {
@@ -70,15 +68,14 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 		return nil, fmt.Errorf("renaming veth %q: %w", hostName, err)
 	}
 	r := &Retired{Name: tomb, Index: idx}
-	if int(peerNS) <= 0 || peerName == "" {
+	if peer == nil || peerName == "" {
 		return r, nil
 	}
-	h, err := netlink.NewHandleAt(peerNS, unix.NETLINK_ROUTE)
+	h, err := peer.rtnl()
 	if err != nil {
-		return r, fmt.Errorf("opening netlink in the namespace of %q: %w", peerName, err)
+		return r, err
 	}
-	defer h.Close()
-	peer, err := h.LinkByName(peerName)
+	pl, err := h.LinkByName(peerName)
 	if err != nil {
 		if netlinkerr.IsNotFound(err) {
 			return r, nil
@@ -86,13 +83,13 @@ func Retire(hostName string, peerNS netns.NsHandle, peerName string) (*Retired, 
 		return r, fmt.Errorf("finding %q in the namespace: %w", peerName, err)
 	}
 	// Only the end of this pair: IFLA_LINK of a veth names its peer's index.
-	if _, ok := peer.(*netlink.Veth); !ok || peer.Attrs().ParentIndex != idx {
+	if _, ok := pl.(*netlink.Veth); !ok || pl.Attrs().ParentIndex != idx {
 		return r, nil
 	}
-	if err := h.LinkSetDown(peer); err != nil && !netlinkerr.IsNotFound(err) {
+	if err := h.LinkSetDown(pl); err != nil && !netlinkerr.IsNotFound(err) {
 		return r, fmt.Errorf("taking %q down in the namespace: %w", peerName, err)
 	}
-	if err := h.LinkSetName(peer, RetiredName(peer.Attrs().Index)); err != nil && !netlinkerr.IsNotFound(err) {
+	if err := h.LinkSetName(pl, RetiredName(pl.Attrs().Index)); err != nil && !netlinkerr.IsNotFound(err) {
 		return r, fmt.Errorf("renaming %q in the namespace: %w", peerName, err)
 	}
 	return r, nil

@@ -142,7 +142,7 @@ func TestPrivilegedRetire(t *testing.T) {
 		if err := Create(p); err != nil {
 			return err
 		}
-		old, err := Retire("vethtest1", target, "eth0")
+		old, err := Retire("vethtest1", &NS{path: "target", ns: target, h: h}, "eth0")
 		if err != nil || old == nil {
 			return fmt.Errorf("retiring the pair: %v %v", old, err)
 		}
@@ -162,7 +162,7 @@ func TestPrivilegedRetire(t *testing.T) {
 		}
 		// Retiring what is gone is success; retiring with no namespace
 		// renames the host end only.
-		if r, err := Retire("vethnone", netns.None(), ""); r != nil || err != nil {
+		if r, err := Retire("vethnone", nil, ""); r != nil || err != nil {
 			return fmt.Errorf("retiring a missing pair: %v %v", r, err)
 		}
 		if err := DeleteRetired(old); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/daemon"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -37,7 +38,8 @@ forwarding), else the nameservers of the host's /etc/resolv.conf.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return a.manager().RunDaemon(ctx, network.DaemonOptions{Upstreams: ups, ExitWhenIdle: exitIdle})
+			m := a.manager()
+			return daemon.Run(ctx, m, daemon.Options{RunDir: m.RunDirPath(), Upstreams: ups, ExitWhenIdle: exitIdle})
 		},
 	}
 	c.Flags().StringArrayVar(&upstreams, "upstream", nil, "upstream DNS server IP[:PORT] (repeatable)")

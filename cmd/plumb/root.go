@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -115,7 +116,7 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 		},
 	}
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "state directory (env PLUMB_STATE_DIR, default "+network.DefaultStateDir+")")
-	root.PersistentFlags().StringVar(&a.runDir, "run-dir", "", "daemon socket and pid directory (env PLUMB_RUN_DIR; default "+network.DefaultRunDir+", or STATE_DIR/run with another --state-dir)")
+	root.PersistentFlags().StringVar(&a.runDir, "run-dir", "", "daemon socket and pid directory (env PLUMB_RUN_DIR; default "+control.DefaultRunDir+", or STATE_DIR/run with another --state-dir)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newNetworkCmd(a), newAttachCmd(a), newDetachCmd(a), newPsCmd(a), newPortCmd(a), newDaemonCmd(a), newDNSCmd(a), newSandboxCmd(a), newHoldCmd(a))
 	wrapArgs(root)

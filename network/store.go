@@ -1,7 +1,6 @@
 package network
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,83 +10,17 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/plumbnet/plumb/container"
-	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/internal/atomicfile"
-	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
-// DefaultStateDir is where plumb keeps its state unless told otherwise.
-const DefaultStateDir = "/var/lib/plumb"
-
-// Manager runs plumb's operations against one state directory.
-type Manager struct {
-	StateDir string
-	// RunDir holds the daemon's socket and pid file; empty: DefaultRunDir.
-	RunDir string
-	// NoDNS leaves the name service out of attach: no daemon is started
-	// and no listener is made (for hosts that want only plumbing).
-	NoDNS bool
-	// Docker is the Engine API client that resolves container targets,
-	// and that package sandbox makes its holders with (so that Attach finds
-	// them); nil: the process's client from $DOCKER_HOST, docker.Default.
-	Docker *docker.Client
-	// Fault, when set, is called before each named step of Attach and
-	// Create; an error it returns fails that step. Tests use it to prove
-	// that every failure rolls back.
-	Fault func(step string) error
-}
-
-// NewManager returns a Manager over stateDir, or DefaultStateDir when empty.
-func NewManager(stateDir string) *Manager {
-	if stateDir == "" {
-		stateDir = DefaultStateDir
-	}
-	return &Manager{StateDir: stateDir}
-}
-
-// resolve resolves a target spec with m.Docker (nil: the process's client).
-func (m *Manager) resolve(ctx context.Context, spec string) (*container.Target, error) {
-	r := container.Resolver{Docker: m.Docker}
-	return r.Resolve(ctx, spec)
-}
-
-func (m *Manager) fault(step string) error {
-	if m.Fault == nil {
-		return nil
-	}
-	if err := m.Fault(step); err != nil {
-		return fmt.Errorf("%s: %w", step, err)
-	}
-	return nil
-}
+// The state directory, the desired state: one directory per network, its
+// config and one record per endpoint (see doc.go for the layout).
 
 func (m *Manager) networksDir() string          { return filepath.Join(m.StateDir, "networks") }
 func (m *Manager) netDir(name string) string    { return filepath.Join(m.networksDir(), name) }
 func (m *Manager) endpointsDir(n string) string { return filepath.Join(m.netDir(n), "endpoints") }
 func (m *Manager) endpointPath(n, id string) string {
 	return filepath.Join(m.endpointsDir(n), id+".json")
-}
-
-// lockGlobal takes the state directory's global lock, which orders network
-// create and rm (and so the firewall's shared chains) across processes.
-func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
-	if err := os.MkdirAll(m.networksDir(), 0o755); err != nil {
-		return nil, fmt.Errorf("state directory %s: %w", m.StateDir, err)
-	}
-	return lockfile.Acquire(filepath.Join(m.StateDir, "lock"))
-}
-
-// lockNetwork takes the lock of network name, which orders attach, detach
-// and rm of one network across processes: one target is never attached and
-// detached at once, and a network is never removed under an attach. Lock
-// order: the global lock (if any) first, then a network's, then the
-// firewall's. It fails with ErrNotFound when the network does not exist.
-func (m *Manager) lockNetwork(name string) (*lockfile.Lock, error) {
-	if _, err := os.Stat(m.netDir(name)); err != nil {
-		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
-	}
-	return lockfile.Acquire(filepath.Join(m.netDir(name), "attach.lock"))
 }
 
 // ValidateName checks that name can be a network name: it is used as a
@@ -165,9 +98,10 @@ func (m *Manager) networkNames() ([]string, error) {
 	return names, nil
 }
 
-// endpoint loads one endpoint record; a missing record is ErrNotAttached, a
-// damaged one is reported as such so that callers can treat it as stale.
-func (m *Manager) endpoint(netName, id string) (*Endpoint, error) {
+// Endpoint loads the record of endpoint id on netName; a missing record is
+// ErrNotAttached, a damaged one errDamaged, so that callers can treat it as
+// stale.
+func (m *Manager) Endpoint(netName, id string) (*Endpoint, error) {
 	b, err := os.ReadFile(m.endpointPath(netName, id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotAttached
@@ -222,7 +156,7 @@ func (m *Manager) Endpoints(netName string) ([]*Endpoint, error) {
 		if !ok || strings.HasPrefix(id, ".") {
 			continue
 		}
-		if e, err := m.endpoint(netName, id); err == nil {
+		if e, err := m.Endpoint(netName, id); err == nil {
 			out = append(out, e)
 		}
 	}
@@ -240,7 +174,7 @@ func (m *Manager) damagedEndpoints(netName string) []string {
 		if !ok || strings.HasPrefix(id, ".") {
 			continue
 		}
-		if _, err := m.endpoint(netName, id); errors.Is(err, errDamaged) {
+		if _, err := m.Endpoint(netName, id); errors.Is(err, errDamaged) {
 			out = append(out, id)
 		}
 	}
@@ -268,26 +202,4 @@ func (m *Manager) AllEndpoints(netName string) ([]*Endpoint, error) {
 		out = append(out, eps...)
 	}
 	return out, nil
-}
-
-// lockExisting locks the network netName and reads its config under the
-// lock. A name no network can have, or a network that does not exist, is
-// nil with no error: nothing to do for a DEL or a GC.
-func (m *Manager) lockExisting(netName string) (*Network, func(), error) {
-	if ValidateName(netName) != nil {
-		return nil, nil, nil
-	}
-	nlock, err := m.lockNetwork(netName)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := m.Get(netName)
-	if err != nil {
-		nlock.Unlock()
-		return nil, nil, err
-	}
-	return n, func() { nlock.Unlock() }, nil
 }

@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/dns"
+	"github.com/plumbnet/plumb/internal/lockfile"
+	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/portmap"
+)
+
+// Options configure Run.
+type Options struct {
+	// RunDir holds the control socket, pid file and lock.
+	RunDir string
+	// Upstreams receive the queries for names that are not plumb's. Empty:
+	// no forwarding (SERVFAIL for other names).
+	Upstreams []netip.AddrPort
+	// ExitWhenIdle stops the daemon once no network is left (set when an
+	// attach started it, so nothing outlives plumb's last network).
+	ExitWhenIdle bool
+	// CheckEvery is how often namespaces are checked for having gone away;
+	// zero: 2s.
+	CheckEvery time.Duration
+}
+
+// daemon is one running `plumb daemon`: its parts and the state it reads.
+type daemon struct {
+	state  *network.Manager
+	opts   Options
+	names  *nameService
+	ports  *portHolder
+	reaper *reaper
+}
+
+// Run runs the daemon over the state directory of m until ctx ends (or,
+// with ExitWhenIdle, until no network is left). Only one runs per run
+// directory: a second one returns nil at once. At start it rebuilds every
+// listener, every name and every held port from the state on disk, and
+// deletes the retired veths left over, so that a daemon killed and started
+// again serves what it served before with no command repeated.
+func Run(ctx context.Context, m *network.Manager, o Options) error {
+	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	lock, err := lockfile.TryAcquire(filepath.Join(o.RunDir, "daemon.lock"))
+	if err != nil {
+		return err
+	}
+	if lock == nil {
+		log.Printf("plumb daemon: another daemon runs for %s", o.RunDir)
+		return nil
+	}
+	defer lock.Unlock()
+	if o.CheckEvery == 0 {
+		o.CheckEvery = 2 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var fwd dns.Forwarder
+	if len(o.Upstreams) > 0 {
+		fwd = &dns.UpstreamForwarder{Servers: o.Upstreams}
+	}
+	d := &daemon{state: m, opts: o, names: newNameService(ctx, fwd), ports: newPortHolder(), reaper: newReaper()}
+	defer d.close()
+	d.sync()
+	d.reaper.sweep()
+
+	sock := control.SocketPath(o.RunDir)
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", sock, err)
+	}
+	os.Chmod(sock, 0o600)
+	pidFile := filepath.Join(o.RunDir, "plumb.pid")
+	os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	defer os.Remove(pidFile)
+	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
+
+	go d.watch(ctx, cancel)
+	control.Serve(ctx, ln, d.handle)
+	return nil
+}
+
+// handle answers one control request.
+func (d *daemon) handle(req control.Request) control.Reply {
+	var err error
+	var rep control.Reply
+	switch req.Op {
+	case control.OpPing:
+	case control.OpUp:
+		err = d.up(req.Network, req.Endpoint)
+	case control.OpDown:
+		d.names.down(req.Network, req.Endpoint)
+	case control.OpReap:
+		if req.Reap == nil {
+			err = errors.New("reap: no link named")
+		} else {
+			err = d.reaper.reap(*req.Reap)
+		}
+	case control.OpSync:
+		d.sync()
+	case control.OpRecords:
+		rep.Records = d.names.records(req.Network)
+	case control.OpHold:
+		rep.Ports, err = d.ports.hold(control.Key(req.Network, req.Endpoint), req.Ports)
+		if errors.Is(err, portmap.ErrInUse) {
+			rep.Code = control.CodeInUse
+		}
+	case control.OpRelease:
+		d.ports.release(control.Key(req.Network, req.Endpoint))
+	default:
+		err = fmt.Errorf("unknown op %q", req.Op)
+	}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	return rep
+}
+
+// up serves the endpoint id of netName as its record says.
+func (d *daemon) up(netName, id string) error {
+	n, err := d.state.Get(netName)
+	if err != nil {
+		return err
+	}
+	ep, err := d.state.Endpoint(netName, id)
+	if err != nil {
+		return fmt.Errorf("endpoint %s of %q: %w", id, netName, err)
+	}
+	return d.names.up(n, ep)
+}
+
+// sync makes the daemon serve exactly what the state directory says:
+// every endpoint whose namespace is alive, every network's gateway, every
+// recorded published port.
+func (d *daemon) sync() {
+	nets, _ := d.state.List()
+	var eps []*network.Endpoint
+	for _, n := range nets {
+		list, _ := d.state.Endpoints(n.Name)
+		eps = append(eps, list...)
+	}
+	d.ports.sync(eps)
+	d.names.sync(nets, eps)
+}
+
+// watch closes the listeners of namespaces that went away (their
+// container stopped, their netns was deleted), and with ExitWhenIdle stops
+// the daemon once no network is left.
+func (d *daemon) watch(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(d.opts.CheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.names.prune()
+		if d.opts.ExitWhenIdle {
+			if nets, err := d.state.List(); err == nil && len(nets) == 0 {
+				log.Printf("plumb daemon: no network left, exiting")
+				stop()
+				return
+			}
+		}
+	}
+}
+
+func (d *daemon) close() {
+	d.ports.close()
+	d.names.close()
+	d.reaper.wait()
+}

@@ -1,0 +1,309 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	mdns "github.com/miekg/dns"
+
+	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/dns"
+	"github.com/plumbnet/plumb/network"
+)
+
+// nameService is Docker's embedded DNS: a listener at 127.0.0.11:53 (UDP
+// and TCP) inside every attached namespace and one on each network's
+// gateway address, answering the names of the client's networks from one
+// table and forwarding the rest from the host's namespace. It owns its
+// listeners' lifecycle, as a coredns plugin's setup does.
+type nameService struct {
+	ctx   context.Context
+	table *dns.Table
+	fwd   dns.Forwarder
+
+	mu        sync.Mutex
+	sandboxes map[uint64]*sandbox // by netns inode
+	where     map[string]uint64   // endpoint key -> its sandbox
+	gateways  map[string]*gateway // by network name
+	nets      map[string]*network.Network
+}
+
+// sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
+// is the networks of its endpoints, first attached first.
+type sandbox struct {
+	ino    uint64
+	eps    map[string]*network.Endpoint // by network
+	scope  atomic.Pointer[dns.Scope]
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// gateway is the listener on one network's gateway address, for runtimes
+// and CNI, answering only clients from that network's subnet.
+type gateway struct {
+	subnet netip.Prefix
+	addr   netip.Addr
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newNameService(ctx context.Context, fwd dns.Forwarder) *nameService {
+	return &nameService{ctx: ctx, table: dns.NewTable(), fwd: fwd,
+		sandboxes: map[uint64]*sandbox{}, where: map[string]uint64{},
+		gateways: map[string]*gateway{}, nets: map[string]*network.Network{}}
+}
+
+// up serves ep of network n: its names in the table, a listener in its
+// namespace (none for a CNI attachment: the runtime's resolv.conf names
+// the gateway), and n's gateway listener. It is idempotent. A gateway
+// listener that cannot be made is logged, not returned: the names resolve.
+func (s *nameService) up(n *network.Network, ep *network.Endpoint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nets[n.Name] = n
+	if ep.Kind != network.KindCNI {
+		sb := s.sandboxes[ep.NetNSInode]
+		if sb == nil {
+			var err error
+			if sb, err = s.openSandbox(ep); err != nil {
+				return err
+			}
+			s.sandboxes[ep.NetNSInode] = sb
+		}
+		sb.eps[ep.Network] = ep
+		s.where[control.Key(ep.Network, ep.ID)] = ep.NetNSInode
+		s.rescope(sb)
+	}
+	s.table.Set(ep.Network, ep.ID, ep.DNSNames(), ep.IP.Addr(), netip.Addr{})
+	if err := s.ensureGateway(n); err != nil {
+		log.Printf("plumb daemon: %v", err)
+	}
+	return nil
+}
+
+// down forgets endpoint id of netName at once, and closes its namespace's
+// listener when no endpoint is left there.
+func (s *nameService) down(netName, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forget(netName, id)
+}
+
+// forget is down with s.mu held.
+func (s *nameService) forget(netName, id string) {
+	s.table.Remove(netName, id)
+	key := control.Key(netName, id)
+	ino, ok := s.where[key]
+	if !ok {
+		return
+	}
+	delete(s.where, key)
+	sb := s.sandboxes[ino]
+	if sb == nil {
+		return
+	}
+	if cur := sb.eps[netName]; cur != nil && cur.ID == id {
+		delete(sb.eps, netName)
+	}
+	if len(sb.eps) == 0 {
+		s.closeSandbox(sb)
+	} else {
+		s.rescope(sb)
+	}
+}
+
+// rescope recomputes sb's scope: its networks, first attached first, and
+// internal when every one of them is. Called with s.mu held.
+func (s *nameService) rescope(sb *sandbox) {
+	eps := make([]*network.Endpoint, 0, len(sb.eps))
+	for _, ep := range sb.eps {
+		eps = append(eps, ep)
+	}
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Created.Before(eps[j].Created) })
+	sc := &dns.Scope{Internal: true}
+	for _, ep := range eps {
+		sc.Networks = append(sc.Networks, ep.Network)
+		if n := s.nets[ep.Network]; n == nil || !n.Internal {
+			sc.Internal = false
+		}
+	}
+	sb.scope.Store(sc)
+}
+
+// openSandbox makes the UDP and TCP sockets at 127.0.0.11:53 inside ep's
+// namespace (the thread enters it only to create them) and serves them
+// from the host's namespace.
+func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
+	if !ep.Alive() {
+		return nil, fmt.Errorf("namespace of %q is gone", ep.Target)
+	}
+	var pc net.PacketConn
+	var ln net.Listener
+	err := ns.WithNetNSPath(ep.NetNS, func(ns.NetNS) error {
+		var err error
+		if pc, err = net.ListenPacket("udp4", "127.0.0.11:53"); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp4", "127.0.0.11:53"); err != nil {
+			pc.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listening on 127.0.0.11:53 in the namespace of %q: %w", ep.Target, err)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	sb := &sandbox{ino: ep.NetNSInode, eps: map[string]*network.Endpoint{}, cancel: cancel, done: make(chan struct{})}
+	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(mdns.ResponseWriter) (dns.Scope, bool) {
+		return *sb.scope.Load(), true
+	}}
+	go func() {
+		defer close(sb.done)
+		if err := dns.Serve(ctx, pc, ln, h); err != nil {
+			log.Printf("plumb daemon: listener of %q: %v", ep.Target, err)
+		}
+	}()
+	return sb, nil
+}
+
+// closeSandbox stops sb's listener and forgets it. Called with s.mu held.
+func (s *nameService) closeSandbox(sb *sandbox) {
+	sb.cancel()
+	<-sb.done
+	delete(s.sandboxes, sb.ino)
+}
+
+// ensureGateway serves DNS on n's gateway address, for clients of n's
+// subnet. Called with s.mu held.
+func (s *nameService) ensureGateway(n *network.Network) error {
+	if g := s.gateways[n.Name]; g != nil {
+		if g.addr == n.Gateway && g.subnet == n.Subnet {
+			return nil
+		}
+		s.closeGateway(n.Name)
+	}
+	addr := netip.AddrPortFrom(n.Gateway, 53).String()
+	pc, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s for %q: %w", addr, n.Name, err)
+	}
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("listening on %s for %q: %w", addr, n.Name, err)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	g := &gateway{subnet: n.Subnet, addr: n.Gateway, cancel: cancel, done: make(chan struct{})}
+	scope := dns.Scope{Networks: []string{n.Name}, Internal: n.Internal}
+	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(w mdns.ResponseWriter) (dns.Scope, bool) {
+		ap, ok := dns.RemoteAddrPort(w)
+		return scope, ok && g.subnet.Contains(ap.Addr().Unmap())
+	}}
+	go func() {
+		defer close(g.done)
+		if err := dns.Serve(ctx, pc, ln, h); err != nil {
+			log.Printf("plumb daemon: gateway listener of %q: %v", n.Name, err)
+		}
+	}()
+	s.gateways[n.Name] = g
+	return nil
+}
+
+// closeGateway stops the gateway listener of netName. Called with s.mu held.
+func (s *nameService) closeGateway(netName string) {
+	if g := s.gateways[netName]; g != nil {
+		g.cancel()
+		<-g.done
+		delete(s.gateways, netName)
+	}
+}
+
+// sync serves exactly nets and the endpoints of eps whose namespace is
+// alive: names and listeners of anything else go.
+func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
+	s.mu.Lock()
+	s.nets = map[string]*network.Network{}
+	for _, n := range nets {
+		s.nets[n.Name] = n
+	}
+	for name := range s.gateways {
+		if s.nets[name] == nil {
+			s.closeGateway(name)
+		}
+	}
+	for _, n := range nets {
+		if err := s.ensureGateway(n); err != nil {
+			log.Printf("plumb daemon: %v", err)
+		}
+	}
+	live := map[string]bool{}
+	for _, ep := range eps {
+		if ep.Alive() {
+			live[control.Key(ep.Network, ep.ID)] = true
+		}
+	}
+	for _, rec := range s.table.Networks() {
+		for _, r := range s.table.Records(rec) {
+			if !live[control.Key(r.Network, r.EndpointID)] {
+				s.forget(r.Network, r.EndpointID)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, ep := range eps {
+		if n := s.nets[ep.Network]; n != nil && live[control.Key(ep.Network, ep.ID)] {
+			if err := s.up(n, ep); err != nil {
+				log.Printf("plumb daemon: %v", err)
+			}
+		}
+	}
+}
+
+// prune forgets the endpoints whose namespace went away and closes the
+// listeners left with none.
+func (s *nameService) prune() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sb := range s.sandboxes {
+		for netName, ep := range sb.eps {
+			if !ep.Alive() {
+				s.forget(netName, ep.ID)
+			}
+		}
+	}
+}
+
+// records lists the names served on netName, or on every network.
+func (s *nameService) records(netName string) []control.Record {
+	nets := []string{netName}
+	if netName == "" {
+		nets = s.table.Networks()
+	}
+	var out []control.Record
+	for _, n := range nets {
+		for _, r := range s.table.Records(n) {
+			out = append(out, control.Record{Network: r.Network, Name: r.Name, IP: r.IPv4.String(), Endpoint: r.EndpointID})
+		}
+	}
+	return out
+}
+
+// close stops every listener.
+func (s *nameService) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sb := range s.sandboxes {
+		s.closeSandbox(sb)
+	}
+	for name := range s.gateways {
+		s.closeGateway(name)
+	}
+}

@@ -1,0 +1,192 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/docker"
+	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/internal/lockfile"
+	"github.com/plumbnet/plumb/portmap"
+)
+
+// DefaultStateDir is where plumb keeps its state unless told otherwise.
+const DefaultStateDir = control.DefaultStateDir
+
+// Manager runs plumb's operations against one state directory. Its
+// dependencies are interfaces so that the orchestration can be tested
+// with fakes; a nil one is the real thing, made on first use.
+type Manager struct {
+	StateDir string
+	// RunDir holds the daemon's socket and pid file; empty: control.RunDir's
+	// default for StateDir.
+	RunDir string
+	// NoDNS leaves the name service out of attach: no daemon is started
+	// and no listener is made (for hosts that want only plumbing).
+	NoDNS bool
+	// Fault, when set, is called before each named step of Attach, Create
+	// and Detach; an error it returns fails that step. Tests use it to
+	// prove that every failure rolls back.
+	Fault func(step string) error
+
+	// Links is the kernel's links: package bridge and veth; nil: the real kernel.
+	Links Links
+	// Firewall holds the rules; nil: the iptables backend.
+	Firewall firewall.Firewall
+	// Daemon is the plumb daemon; nil: a control.Client of RunDir.
+	Daemon Daemon
+	// Targets resolves target specs; nil: container.Resolver with Docker.
+	Targets Targets
+	// Docker is the Engine client target resolution uses; nil: $DOCKER_HOST's.
+	Docker *docker.Client
+
+	once   sync.Once
+	fwOnce sync.Once
+	fwErr  error
+}
+
+// Daemon is what network needs of the plumb daemon (control.Client).
+type Daemon interface {
+	Up(network, id string) error
+	Down(network, id string) error
+	Reap(r control.Reap) error
+	Hold(network, id string, reqs []portmap.Request) ([]portmap.Mapping, error)
+	Release(network, id string) error
+	Sync() error
+	Records(network string) ([]control.Record, error)
+}
+
+// Targets resolves a target spec (container.Resolver).
+type Targets interface {
+	Resolve(ctx context.Context, spec string) (*container.Target, error)
+}
+
+// NewManager returns a Manager over stateDir, or DefaultStateDir when
+// empty, with the real kernel, firewall, daemon and target resolver.
+func NewManager(stateDir string) *Manager {
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	return &Manager{StateDir: stateDir}
+}
+
+// FirewallLock orders plumb's firewall changes across processes and state
+// directories: the firewall is one per host, whatever the state dir.
+var FirewallLock = "/run/plumb/firewall.lock"
+
+// init fills in the real dependencies left nil, but the firewall (fw).
+func (m *Manager) init() {
+	m.once.Do(func() {
+		if m.Links == nil {
+			m.Links = kernelLinks{}
+		}
+		if m.Daemon == nil {
+			runDir := m.runDir()
+			m.Daemon = control.NewClient(runDir, control.Starter{StateDir: m.StateDir, RunDir: runDir}.Start)
+		}
+		if m.Targets == nil {
+			m.Targets = &container.Resolver{Docker: m.Docker}
+		}
+	})
+}
+
+// runDir is where the daemon of this state directory keeps its socket.
+func (m *Manager) runDir() string { return control.RunDir(m.StateDir, m.RunDir) }
+
+// RunDirPath is the run directory of this Manager's daemon.
+func (m *Manager) RunDirPath() string { return m.runDir() }
+
+func (m *Manager) links() Links     { m.init(); return m.Links }
+func (m *Manager) daemon() Daemon   { m.init(); return m.Daemon }
+func (m *Manager) targets() Targets { m.init(); return m.Targets }
+
+// fw is the firewall, the real one made on first use: an attach without
+// ports never needs it.
+func (m *Manager) fw() (firewall.Firewall, error) {
+	m.fwOnce.Do(func() {
+		if m.Firewall == nil {
+			m.Firewall, m.fwErr = iptables.New(FirewallLock)
+		}
+	})
+	if m.fwErr != nil {
+		return nil, m.fwErr
+	}
+	return m.Firewall, nil
+}
+
+func (m *Manager) fault(step string) error {
+	if m.Fault == nil {
+		return nil
+	}
+	if err := m.Fault(step); err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return nil
+}
+
+// lockGlobal takes the state directory's global lock, which orders network
+// create and rm (and so the firewall's shared chains) across processes.
+func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
+	if err := os.MkdirAll(m.networksDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", m.StateDir, err)
+	}
+	return lockfile.Acquire(filepath.Join(m.StateDir, "lock"))
+}
+
+// lockNetwork takes the lock of network name, which orders attach, detach
+// and rm of one network across processes: one target is never attached and
+// detached at once, and a network is never removed under an attach. Lock
+// order: the global lock (if any) first, then a network's, then the
+// firewall's. It fails with ErrNotFound when the network does not exist.
+func (m *Manager) lockNetwork(name string) (*lockfile.Lock, error) {
+	if _, err := os.Stat(m.netDir(name)); err != nil {
+		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
+	}
+	return lockfile.Acquire(filepath.Join(m.netDir(name), "attach.lock"))
+}
+
+// lockExisting locks the network netName and reads its config under the
+// lock. A name no network can have, or a network that does not exist, is
+// nil with no error: nothing to do for a DEL or a GC.
+func (m *Manager) lockExisting(netName string) (*Network, func(), error) {
+	if ValidateName(netName) != nil {
+		return nil, nil, nil
+	}
+	nlock, err := m.lockNetwork(netName)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := m.Get(netName)
+	if err != nil {
+		nlock.Unlock()
+		return nil, nil, err
+	}
+	return n, func() { nlock.Unlock() }, nil
+}
+
+// DNSRecord is one name the daemon answers, for `plumb dns ls`.
+type DNSRecord = control.Record
+
+// ErrDaemonNotRunning is returned by requests that do not start the daemon.
+var ErrDaemonNotRunning = control.ErrNotRunning
+
+// DNSRecords lists the names the running daemon serves, on netName or on
+// every network.
+func (m *Manager) DNSRecords(netName string) ([]DNSRecord, error) {
+	if netName != "" {
+		if _, err := m.Get(netName); err != nil {
+			return nil, err
+		}
+	}
+	return m.daemon().Records(netName)
+}
