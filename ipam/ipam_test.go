@@ -223,3 +223,23 @@ func TestReleaseOwner(t *testing.T) {
 		t.Error("someone else's address was released")
 	}
 }
+
+func TestPickSubnetSkipsUsed(t *testing.T) {
+	used := []netip.Prefix{
+		netip.MustParsePrefix("172.30.0.0/24"),
+		netip.MustParsePrefix("172.30.1.0/25"),
+		netip.MustParsePrefix("172.30.2.7/32"),
+	}
+	got, err := PickSubnet(used)
+	if err != nil || got != netip.MustParsePrefix("172.30.3.0/24") {
+		t.Fatalf("PickSubnet = %s, %v; want 172.30.3.0/24", got, err)
+	}
+	// A host route covering the whole first pool moves to the next.
+	got, _ = PickSubnet([]netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")})
+	if got != netip.MustParsePrefix("10.210.0.0/24") {
+		t.Fatalf("PickSubnet past 172.16/12 = %s", got)
+	}
+	if _, err := PickSubnet([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}); err == nil {
+		t.Fatal("PickSubnet found a subnet when everything is used")
+	}
+}

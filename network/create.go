@@ -176,7 +176,7 @@ func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
 				return fmt.Errorf("subnet %s %w the host route %s", n.Subnet, ErrOverlap, h)
 			}
 		}
-	} else if n.Subnet, err = pickSubnet(append(plumbUsed, host...)); err != nil {
+	} else if n.Subnet, err = ipam.PickSubnet(append(plumbUsed, host...)); err != nil {
 		return err
 	}
 	if !n.Gateway.IsValid() {

@@ -249,7 +249,7 @@ func (d *detachOp) unhosts() error {
 	if d.hosts == nil {
 		return nil
 	}
-	if err := removeHosts(d.hosts, hostsTag(d.ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := container.RemoveHosts(d.hosts, hostsTag(d.ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

@@ -11,18 +11,6 @@ import (
 // hostsTag marks the /etc/hosts lines that belong to ep.
 func hostsTag(ep *Endpoint) string { return ep.Network + "/" + ep.ID }
 
-// removeHosts removes the lines tagged tag from f, then removes f itself
-// when plumb made it and it now adds nothing (container.Tidy).
-func removeHosts(f container.File, tag string) error {
-	err := f.Update(func(old []byte) ([]byte, error) {
-		return container.RemoveHostsEntries(old, tag), nil
-	})
-	if err != nil {
-		return err
-	}
-	return container.Tidy(f)
-}
-
 // linkEntries resolves Docker's legacy --link NAME[:ALIAS] against the
 // endpoints of network netName: a hosts entry "IP ALIAS NAME" for each.
 func (m *Manager) linkEntries(netName string, links []string) ([]container.HostsEntry, error) {

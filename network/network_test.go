@@ -7,26 +7,6 @@ import (
 	"testing"
 )
 
-func TestPickSubnetSkipsUsed(t *testing.T) {
-	used := []netip.Prefix{
-		netip.MustParsePrefix("172.30.0.0/24"),
-		netip.MustParsePrefix("172.30.1.0/25"),
-		netip.MustParsePrefix("172.30.2.7/32"),
-	}
-	got, err := pickSubnet(used)
-	if err != nil || got != netip.MustParsePrefix("172.30.3.0/24") {
-		t.Fatalf("pickSubnet = %s, %v; want 172.30.3.0/24", got, err)
-	}
-	// A host route covering the whole first pool moves to the next.
-	got, _ = pickSubnet([]netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")})
-	if got != netip.MustParsePrefix("10.210.0.0/24") {
-		t.Fatalf("pickSubnet past 172.16/12 = %s", got)
-	}
-	if _, err := pickSubnet([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}); err == nil {
-		t.Fatal("pickSubnet found a subnet when everything is used")
-	}
-}
-
 func TestValidateName(t *testing.T) {
 	for _, ok := range []string{"sinatra-net", "a", "net_1.x", strings.Repeat("a", 64)} {
 		if err := ValidateName(ok); err != nil {

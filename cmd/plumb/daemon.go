@@ -60,7 +60,7 @@ func upstreamServers(flags []string) ([]netip.AddrPort, error) {
 		}
 	}
 	if len(list) == 0 {
-		f, err := os.Open(network.HostResolvConf)
+		f, err := os.Open(container.HostResolvConf)
 		if err != nil {
 			return nil, nil
 		}

@@ -1,0 +1,190 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/ipam"
+	"github.com/plumbnet/plumb/veth"
+)
+
+// The steps of an attach (attachSteps), each with its undo.
+
+// allocate reserves the endpoint's address (and derives its MAC from it).
+func (a *attachOp) allocate() error {
+	alloc, err := a.m.allocator(a.n)
+	if err != nil {
+		return err
+	}
+	ip, err := alloc.Allocate(a.ep.ID, a.static)
+	if err != nil {
+		return fmt.Errorf("network %q: %w", a.n.Name, ipamError(err))
+	}
+	a.ep.IP = netip.PrefixFrom(ip, a.n.Subnet.Bits())
+	if a.ep.MAC == "" {
+		a.ep.MAC = veth.MACFromIP(ip).String()
+	}
+	return nil
+}
+
+func (a *attachOp) release() error {
+	alloc, err := a.m.allocator(a.n)
+	if err != nil {
+		return err
+	}
+	return alloc.Release(a.ep.ID, a.ep.IP.Addr())
+}
+
+// holdPorts has the daemon bind the host ports first: a port that is
+// taken fails the attach before anything is built.
+func (a *attachOp) holdPorts() error {
+	if len(a.o.Publish) == 0 {
+		return nil
+	}
+	ports, err := a.m.daemon().Hold(a.n.Name, a.ep.ID, portRequests(a.o.Publish))
+	if err != nil {
+		return err // "publishing 0.0.0.0:80/tcp: port is already in use"
+	}
+	a.ep.Ports = ports
+	return nil
+}
+
+func (a *attachOp) releasePorts() error {
+	if len(a.o.Publish) == 0 {
+		return nil
+	}
+	return a.m.daemon().Release(a.n.Name, a.ep.ID)
+}
+
+func (a *attachOp) record() error   { return a.m.saveEndpoint(a.ep) }
+func (a *attachOp) unrecord() error { return a.m.removeEndpoint(a.n.Name, a.ep.ID) }
+
+// addVeth creates the pair with its peer inside the namespace and the
+// host end on the bridge (rebuilt first when it vanished). The undo
+// deletes the pair only once it is ours: a name clash never deletes
+// someone else's veth (AddVeth cleans up after itself).
+func (a *attachOp) addVeth() error {
+	brIndex, err := a.m.bridgeIndex(a.n)
+	if err != nil {
+		return err
+	}
+	hw, _ := net.ParseMAC(a.ep.MAC)
+	err = a.m.links().AddVeth(veth.Pair{
+		HostName: a.ep.HostVeth, PeerName: a.ep.IfName, PeerMAC: hw,
+		MTU: a.n.MTU, MasterIndex: brIndex,
+	}, a.ns)
+	if err != nil {
+		return linkError(err)
+	}
+	if !a.n.ICC {
+		if err := a.m.links().IsolatePort(a.ep.HostVeth); err != nil {
+			a.m.links().DeleteVeth(a.ep.HostVeth)
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *attachOp) deleteVeth() error { return a.m.links().DeleteVeth(a.ep.HostVeth) }
+
+// configure sets up the peer inside the namespace: address, up, the
+// default route via the gateway when it gets one, lo up.
+func (a *attachOp) configure() error {
+	p := veth.Peer{Name: a.ep.IfName, Addr: a.ep.IP}
+	if a.ep.DefaultRoute {
+		p.Gateway = a.n.Gateway
+	}
+	return a.ns.Configure(p)
+}
+
+func (a *attachOp) publish() error {
+	if len(a.ep.Ports) == 0 {
+		return nil
+	}
+	return a.m.publish(a.n, a.ep)
+}
+
+func (a *attachOp) unpublish() error {
+	if len(a.ep.Ports) == 0 {
+		return nil
+	}
+	fw, err := a.m.fw()
+	if err != nil {
+		return err
+	}
+	return fw.DeletePorts(a.n.Name, a.ep.ID)
+}
+
+// writeHosts writes the target's own names and its --link entries into
+// its /etc/hosts, tagged so that detach finds them.
+func (a *attachOp) writeHosts() error {
+	f := a.t.HostsFile
+	if f == nil || len(a.ep.Names())+len(a.linked) == 0 {
+		return nil
+	}
+	var entries []container.HostsEntry
+	if names := a.ep.Names(); len(names) > 0 {
+		entries = append(entries, container.HostsEntry{IP: a.ep.IP.Addr(), Names: names})
+	}
+	entries = append(entries, a.linked...)
+	tag := hostsTag(a.ep)
+	if err := f.Update(func(old []byte) ([]byte, error) {
+		return container.SetHostsEntries(old, tag, entries), nil
+	}); err != nil {
+		return fmt.Errorf("writing %s: %w", f.Path(), err)
+	}
+	return nil
+}
+
+func (a *attachOp) removeHosts() error {
+	if a.t.HostsFile == nil {
+		return nil
+	}
+	return container.RemoveHosts(a.t.HostsFile, hostsTag(a.ep))
+}
+
+func (a *attachOp) writeResolv() error {
+	if a.t.ResolvFile == nil {
+		return nil
+	}
+	return a.m.writeResolv(a.t.ResolvFile, a.t.Key)
+}
+
+// restoreResolv puts the file back when the target has no other record.
+func (a *attachOp) restoreResolv() error {
+	if a.t.ResolvFile == nil {
+		return nil
+	}
+	return a.m.restoreResolv(a.t.ResolvFile, a.t.Key, a.n.Name)
+}
+
+// up has the daemon serve the endpoint's names; they resolve when it returns.
+func (a *attachOp) up() error {
+	if a.m.NoDNS {
+		return nil
+	}
+	return a.m.daemon().Up(a.n.Name, a.ep.ID)
+}
+
+func (a *attachOp) down() error {
+	if a.m.NoDNS {
+		return nil
+	}
+	return a.m.daemon().Down(a.n.Name, a.ep.ID)
+}
+
+// allocator is the file IPAM of network n: its range over its state
+// directory's address files.
+func (m *Manager) allocator(n *Network) (*ipam.Allocator, error) {
+	r, err := n.ipRange()
+	if err != nil {
+		return nil, err
+	}
+	store, err := ipam.NewDiskStore(m.netDir(n.Name))
+	if err != nil {
+		return nil, err
+	}
+	return &ipam.Allocator{Range: r, Store: store}, nil
+}
