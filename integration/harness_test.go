@@ -341,3 +341,10 @@ func hostsOf(name string) string {
 	b, _ := os.ReadFile("/etc/netns/" + name + "/hosts")
 	return string(b)
 }
+
+// resolvOf returns the content of /etc/netns/NAME/resolv.conf, where plumb
+// points a netns:NAME target at 127.0.0.11.
+func resolvOf(name string) string {
+	b, _ := os.ReadFile("/etc/netns/" + name + "/resolv.conf")
+	return string(b)
+}

@@ -2,12 +2,15 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/plumbnet/plumb/network"
 )
 
 // stateFiles lists every file under the state dir except lock files and
@@ -32,12 +35,13 @@ func stateFiles(t *testing.T, dir string) string {
 }
 
 // TestPrivilegedAttachRollback injects a failure at each step of attach and
-// of network create, and checks that each leaves nothing behind: no veth,
-// no address, no record, no hosts line, no rule, no bridge.
+// of network create (every step of network.StepNames), and checks that
+// each leaves nothing behind: no veth, no address, no record, no hosts
+// line, no resolv.conf change, no rule, no bridge, no held port.
 func TestPrivilegedAttachRollback(t *testing.T) {
 	h := newHost(t)
 	hostBefore := h.snapshot()
-	for _, step := range []string{"bridge", "firewall"} {
+	for _, step := range network.StepNames("create") {
 		out, err := h.command([]string{"PLUMB_INJECT_FAULT=" + step}, "network", "create", "rb", "--subnet", "10.231.5.0/24").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "injected") {
 			t.Fatalf("create with a fault at %s: %v %s", step, err, out)
@@ -52,10 +56,10 @@ func TestPrivilegedAttachRollback(t *testing.T) {
 
 	h.must("network", "create", "rb", "--subnet", "10.231.5.0/24")
 	tgt := target(t)
-	netBefore, stateBefore, hostsBefore := h.snapshot(), stateFiles(t, h.state), hostsOf(tgt)
+	netBefore, stateBefore, hostsBefore, resolvBefore := h.snapshot(), stateFiles(t, h.state), hostsOf(tgt), resolvOf(tgt)
 	linksBefore, _ := h.sh("ip", "netns", "exec", tgt, "ip", "-o", "link")
-	for _, step := range []string{"resolve", "allocate", "record", "veth", "configure", "hosts"} {
-		out, err := h.command([]string{"PLUMB_INJECT_FAULT=" + step}, "attach", "netns:"+tgt, "--net", "rb").CombinedOutput()
+	for _, step := range append([]string{"resolve"}, network.StepNames("attach")...) {
+		out, err := h.command([]string{"PLUMB_INJECT_FAULT=" + step}, "attach", "netns:"+tgt, "--net", "rb", "-p", "8098:80", "--alias", "rb-web").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "injected") {
 			t.Fatalf("attach with a fault at %s: %v %s", step, err, out)
 		}
@@ -68,12 +72,33 @@ func TestPrivilegedAttachRollback(t *testing.T) {
 		if got := hostsOf(tgt); got != hostsBefore {
 			t.Errorf("attach failing at %s left a hosts line:\n%s", step, got)
 		}
+		if got := resolvOf(tgt); got != resolvBefore {
+			t.Errorf("attach failing at %s left resolv.conf:\n%s", step, got)
+		}
+		if err := inNS(h.ns, func() error {
+			ln, err := net.Listen("tcp4", "0.0.0.0:8098")
+			if err == nil {
+				ln.Close()
+			}
+			return err
+		}); err != nil {
+			t.Errorf("attach failing at %s left host port 8098 held: %v", step, err)
+		}
 		if got, _ := h.sh("ip", "netns", "exec", tgt, "ip", "-o", "link"); got != linksBefore {
 			t.Errorf("attach failing at %s left in the target:\n%s", step, got)
 		}
 	}
-	// And with no fault, the same attach works.
-	h.must("attach", "netns:"+tgt, "--net", "rb")
+	// And with no fault, the same attach works, and holds the port.
+	h.must("attach", "netns:"+tgt, "--net", "rb", "-p", "8098:80", "--alias", "rb-web")
+	if err := inNS(h.ns, func() error {
+		ln, err := net.Listen("tcp4", "0.0.0.0:8098")
+		if err == nil {
+			ln.Close()
+		}
+		return err
+	}); err == nil {
+		t.Error("host port 8098 not held after a successful attach: the checks above prove nothing")
+	}
 }
 
 // TestPrivilegedConcurrentAttach runs 100 plumb attach processes at once
