@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/plumbnet/plumb/internal/name"
 )
 
 // Network is what the firewall needs to know about one plumb network.
@@ -25,12 +27,12 @@ var ErrInvalidNetwork = errors.New("invalid network")
 // nameOK is Docker's network name pattern, [A-Za-z0-9][A-Za-z0-9_.-]*.
 // Keeping names to it keeps every rule comment a single unquoted token and
 // out of reach of ":" and spaces.
-func nameOK(s string) bool { return s != "" && alnum(s[0]) && tokenOK(s) }
+func nameOK(s string) bool { return s != "" && name.Valid(s, 1, len(s), false) }
 
 // bridgeOK, [A-Za-z0-9_.-]+, excludes "+", which iptables reads as an
 // interface wildcard, and everything the kernel refuses in an interface
 // name.
-func bridgeOK(s string) bool { return s != "" && tokenOK(s) }
+func bridgeOK(s string) bool { return s != "" && name.Token(s) }
 
 // maxNameLen keeps "plumb:" + Name within the 256 bytes of xt_comment.
 const maxNameLen = 200

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/plumbnet/plumb/internal/name"
 )
 
 // Port is one published port: what reaches the host on HostIP:HostPort
@@ -49,7 +51,7 @@ func ValidatePort(p Port) error {
 
 // ownerOK, [A-Za-z0-9_.-]{1,64}, keeps an owner a single token in a rule
 // comment.
-func ownerOK(s string) bool { return len(s) >= 1 && len(s) <= 64 && tokenOK(s) }
+func ownerOK(s string) bool { return len(s) >= 1 && len(s) <= 64 && name.Token(s) }
 
 // ValidatePorts reports whether ports can be published for owner (an
 // endpoint id: 1 to 64 bytes of [A-Za-z0-9_.-]) on the network named

@@ -140,22 +140,7 @@ func (a *Allocator) Release(id string, ip netip.Addr) error {
 // ReleaseOwner frees every address reserved by id, for a caller that lost
 // track of which one it was (a damaged endpoint record).
 func (a *Allocator) ReleaseOwner(id string) error {
-	if err := a.Store.Lock(); err != nil {
-		return err
-	}
-	defer a.Store.Unlock()
-	ips, err := a.Store.Reserved()
-	if err != nil {
-		return err
-	}
-	for _, ip := range ips {
-		if owner, ok, err := a.Store.Owner(ip); err == nil && ok && owner == id {
-			if err := a.Store.Release(ip); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return a.ReleaseIf(func(owner string) bool { return owner == id })
 }
 
 // Free counts the addresses of the range that are free, and the addresses

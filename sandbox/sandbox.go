@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/plumbnet/plumb/docker"
+	"github.com/plumbnet/plumb/internal/name"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -28,21 +29,7 @@ type Sandbox struct {
 // validName: a Docker container name that is also a host name and a DNS
 // label: 2-63 of [a-zA-Z0-9_.-], starting and ending with a letter or
 // digit.
-func validName(s string) bool {
-	if len(s) < 2 || len(s) > 63 || !alnum(s[0]) || !alnum(s[len(s)-1]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !alnum(c) && c != '_' && c != '.' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func alnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+func validName(s string) bool { return name.Valid(s, 2, 63, true) }
 
 // client is the Engine API client m resolves container targets with, so
 // that the holder made here is the container m.Attach then finds.
