@@ -6,7 +6,7 @@ GOFLAGS ?=
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: build test test-unit test-privileged lint bench clean demo demo-clean images
+.PHONY: build test test-unit test-privileged lint bench clean demo demo-clean images provision
 
 build: $(BIN)
 
@@ -17,8 +17,9 @@ FORCE:
 
 # Everything CI runs: unit tests and, as root, the privileged kernel and
 # Docker end-to-end tests (one package at a time: they share the host's
-# firewall and dockerd).
-test: build
+# firewall and dockerd). It provisions first, so that it works alone on a
+# fresh host: lab/provision.sh is quick when everything is there already.
+test: provision build
 	$(GO) test -count=1 -p 1 -timeout 60m $(PKGS)
 
 # Pure logic only: no root, no kernel, no Docker.
@@ -35,6 +36,11 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# What the tests and the lab need on this host (packages, Go, a running
+# dockerd); idempotent. As root.
+provision:
+	bash lab/provision.sh
 
 # The seed scenario on this machine, as root: provisions what is missing,
 # builds plumb and the lab images, runs three sinatra containers and nginx

@@ -6,6 +6,10 @@
 // `plumb ps`; a network made with `plumb network create` is usable from a
 // CNI config that names it.
 //
+// The verbs (verbs.go) are written over Backend, network's exported core
+// (AttachNamespace, DetachID, Verify, Collect, Status, Create); cni imports
+// no leaf package, and its unit tests run the verbs over a fake Backend.
+//
 // The plumb binary acts as the plugin when CNI_COMMAND is set (cmd/plumb
 // dispatches to Main before the CLI starts). It implements ADD, DEL, CHECK,
 // VERSION, GC and STATUS of CNI 1.1, for configs of cniVersion 0.4.0, 1.0.0

@@ -84,23 +84,7 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 
 	var tcp *mdns.Server
 	if ln != nil {
-		maxConns := s.MaxTCPConns
-		if maxConns <= 0 {
-			maxConns = DefaultMaxTCPConns
-		}
-		idle := or(s.IdleTimeout, DefaultIdleTimeout)
-		tcp = &mdns.Server{
-			Handler:       s.Handler,
-			ReadTimeout:   or(s.ReadTimeout, DefaultReadTimeout),
-			WriteTimeout:  or(s.WriteTimeout, DefaultWriteTimeout),
-			IdleTimeout:   func() time.Duration { return idle },
-			MsgAcceptFunc: acceptQueries,
-		}
-		tcp.Listener = &limitListener{
-			Listener:     ln,
-			slots:        make(chan struct{}, maxConns),
-			writeTimeout: tcp.WriteTimeout, // miekg/dns does not apply it itself
-		}
+		tcp = s.tcpServer(ln)
 	}
 
 	// miekg/dns refuses to shut down a server that has not started yet, so
@@ -161,6 +145,29 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 		return fmt.Errorf("serving dns on tcp %s: %w", ln.Addr(), tcpErr)
 	}
 	return nil
+}
+
+// tcpServer is the miekg/dns server of ln, with s's timeouts and its
+// bound on open connections.
+func (s *Server) tcpServer(ln net.Listener) *mdns.Server {
+	maxConns := s.MaxTCPConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxTCPConns
+	}
+	idle := or(s.IdleTimeout, DefaultIdleTimeout)
+	tcp := &mdns.Server{
+		Handler:       s.Handler,
+		ReadTimeout:   or(s.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:  or(s.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:   func() time.Duration { return idle },
+		MsgAcceptFunc: acceptQueries,
+	}
+	tcp.Listener = &limitListener{
+		Listener:     ln,
+		slots:        make(chan struct{}, maxConns),
+		writeTimeout: tcp.WriteTimeout, // miekg/dns does not apply it itself
+	}
+	return tcp
 }
 
 // acceptQueries lets every message but a response through to the handler.

@@ -1,17 +1,26 @@
 // Package network is plumb's model and orchestration: networks, endpoints,
-// their state on disk, and the Create/Remove/Attach/Detach operations that
-// compose the leaf packages (bridge, veth, ipam, firewall, container) with an
-// undo stack, so that a failure at any step leaves nothing behind.
+// their state on disk (the desired state), and the operations that change
+// the host to match: Create, Remove, Attach and Detach, each an explicit
+// list of named steps with its undo (createSteps, attachSteps, detachSteps),
+// run by one loop (runSteps, runAll) whose fault hook can fail any step.
 //
-// It is the only package that imports the leaves; the cobra commands in
-// cmd/plumb and the CNI adapter call it and print what it returns.
+// It composes the leaves: bridge and veth (behind Links), firewall, ipam,
+// portmap, container (behind Targets) and the daemon (behind Daemon, the
+// daemon/control client). Those three interfaces are what the unit tests
+// fake; the real ones are made on first use. It translates the leaves'
+// errors into its own (ErrInvalid, ErrExhausted, ...), so its callers,
+// cmd/plumb, cni, sandbox and the daemon, never branch on a leaf's error.
+//
+// Beside the CLI's operations it exports the core the CNI plugin is built
+// on: AttachNamespace, DetachID, Verify, Status and Collect.
 //
 // On disk, under the state directory (default /var/lib/plumb):
 //
 //	lock                               global lock for network create/rm
 //	host.json                          what plumb changed on the host (ip_forward)
+//	targets/<key>.resolv.conf          a target's resolv.conf before plumb
 //	networks/<net>/network.json        the network's config
 //	networks/<net>/ips/<ip>            one file per reserved address (package ipam)
 //	networks/<net>/endpoints/<id>.json one file per attached endpoint
-//	networks/<net>/lock                the network's lock
+//	networks/<net>/attach.lock         the network's lock
 package network
