@@ -9,16 +9,17 @@ package main
 import (
 	"os"
 	"runtime"
+	"strconv"
+
+	// First of all initialisers: GOMAXPROCS=1 for the one-shot commands.
+	_ "github.com/plumbnet/plumb/cmd/plumb/internal/oneproc"
 
 	"github.com/plumbnet/plumb/cni"
 )
 
 func main() {
-	if !longRunning(os.Args[1:]) {
-		// A one-shot command runs one goroutine at a time: with one P the
-		// runtime starts fewer threads, which on a 2-core host took
-		// 0.3-0.5 ms off every attach and detach (bench/).
-		runtime.GOMAXPROCS(1)
+	if longRunning(os.Args[1:]) {
+		defaultGOMAXPROCS()
 	}
 	if os.Getenv("CNI_COMMAND") != "" {
 		os.Exit(cni.New().Main())
@@ -36,4 +37,16 @@ func longRunning(args []string) bool {
 		}
 	}
 	return false
+}
+
+// defaultGOMAXPROCS undoes package oneproc for a process that stays: it
+// sets GOMAXPROCS as the runtime would have at start, from $GOMAXPROCS when
+// that is a positive number, else the runtime's default (the CPUs the
+// process may use, within its cgroup's quota, kept up to date).
+func defaultGOMAXPROCS() {
+	if n, err := strconv.ParseInt(os.Getenv("GOMAXPROCS"), 10, 32); err == nil && n > 0 {
+		runtime.GOMAXPROCS(int(n))
+		return
+	}
+	runtime.SetDefaultGOMAXPROCS()
 }
