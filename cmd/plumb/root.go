@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runApp is run with the app's dependencies given, for tests.
-func runApp(a *app, args []string) (code int) {
+func runApp(a *app, args []string) int { return execute(a, newRootFor(a, args), args) }
+
+// execute runs root with args and returns the exit code.
+func execute(a *app, root *cobra.Command, args []string) (code int) {
 	stderr := a.err
 	defer func() {
 		// No input may crash plumb with a stack trace: report one line.
@@ -65,7 +69,6 @@ func runApp(a *app, args []string) (code int) {
 			code = exitError
 		}
 	}()
-	root := newRoot(a)
 	root.SetArgs(args)
 	root.SetOut(a.out)
 	root.SetErr(a.err)
@@ -89,7 +92,28 @@ func oneLine(s string) string {
 	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
 }
 
-func newRoot(a *app) *cobra.Command {
+// topCommand is one of plumb's commands and the name that runs it.
+type topCommand struct {
+	name  string
+	build func(*app) *cobra.Command
+}
+
+// topCommands are plumb's commands, in the order help lists them.
+var topCommands = []topCommand{
+	{"network", newNetworkCmd}, {"attach", newAttachCmd}, {"detach", newDetachCmd}, {"ps", newPsCmd},
+	{"port", newPortCmd}, {"daemon", newDaemonCmd}, {"dns", newDNSCmd}, {"sandbox", newSandboxCmd}, {"hold", newHoldCmd},
+}
+
+// newRoot is plumb's whole command tree.
+func newRoot(a *app) *cobra.Command { return newRootFor(a, nil) }
+
+// newRootFor is the command tree that runs args. When args name one of
+// plumb's commands, the root holds that one alone and no completion
+// command: building the eight others, their flags and cobra's completion
+// command took 0.15-0.2 ms of every run (perfnotes/README.md), and nothing
+// of theirs shows in that command's help or errors (TestLazyTreeSameOutput).
+// Help, completion, a typo or an unusual flag get the whole tree.
+func newRootFor(a *app, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "plumb",
 		Short: "Docker's bridge networking, built by hand",
@@ -118,9 +142,36 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "state directory (env PLUMB_STATE_DIR, default "+network.DefaultStateDir+")")
 	root.PersistentFlags().StringVar(&a.runDir, "run-dir", "", "daemon socket and pid directory (env PLUMB_RUN_DIR; default "+control.DefaultRunDir+", or STATE_DIR/run with another --state-dir)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newNetworkCmd(a), newAttachCmd(a), newDetachCmd(a), newPsCmd(a), newPortCmd(a), newDaemonCmd(a), newDNSCmd(a), newSandboxCmd(a), newHoldCmd(a))
+	name := commandName(args)
+	for _, c := range topCommands {
+		if name == "" || c.name == name {
+			root.AddCommand(c.build(a))
+		}
+	}
+	if name != "" {
+		root.CompletionOptions.DisableDefaultCmd = true
+	}
 	wrapArgs(root)
 	return root
+}
+
+// commandName returns the top-level command args run, when that is
+// certain: the first argument after the root's own flags with their values
+// (--state-dir DIR, --run-dir=DIR) names one of topCommands. Otherwise "".
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch arg := args[i]; {
+		case arg == "--state-dir" || arg == "--run-dir":
+			i++
+		case strings.HasPrefix(arg, "--state-dir=") || strings.HasPrefix(arg, "--run-dir="):
+		default:
+			if slices.ContainsFunc(topCommands, func(c topCommand) bool { return c.name == arg }) {
+				return arg
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 // wrapArgs makes every command's argument-count errors usage errors, and
