@@ -92,9 +92,10 @@ func newDNSCmd(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "dns", Short: "Inspect the name service"}
 	var netName, format string
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List the records the daemon serves",
-		Args:  cobra.NoArgs,
+		Use:         "ls",
+		Short:       "List the records the daemon serves",
+		Args:        cobra.NoArgs,
+		Annotations: readOnly(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err

@@ -90,10 +90,11 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 	var format string
 	var quiet bool
 	c := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List networks",
-		Args:    cobra.NoArgs,
+		Use:         "ls",
+		Aliases:     []string{"list"},
+		Short:       "List networks",
+		Args:        cobra.NoArgs,
+		Annotations: readOnly(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
@@ -168,9 +169,10 @@ type endpointView struct {
 
 func newNetworkInspectCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "inspect NAME...",
-		Short: "Show networks' configuration and endpoints, as JSON",
-		Args:  cobra.MinimumNArgs(1),
+		Use:         "inspect NAME...",
+		Short:       "Show networks' configuration and endpoints, as JSON",
+		Args:        cobra.MinimumNArgs(1),
+		Annotations: readOnly(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f, _ := cmd.Flags().GetString("format"); f != "" && f != "json" {
 				return fmt.Errorf("invalid --format %q: inspect prints json", f)

@@ -12,10 +12,11 @@ import (
 
 func newPortCmd(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "port TARGET [PRIVATE_PORT[/PROTO]]",
-		Short: "List the published ports of a target, like `docker port`",
-		Long:  "List the published ports of a target, like `docker port`: one line per mapping,\n\"80/tcp -> 0.0.0.0:8080\", or only the host side for one private port.\n\n" + targetHelp,
-		Args:  cobra.RangeArgs(1, 2),
+		Use:         "port TARGET [PRIVATE_PORT[/PROTO]]",
+		Short:       "List the published ports of a target, like `docker port`",
+		Long:        "List the published ports of a target, like `docker port`: one line per mapping,\n\"80/tcp -> 0.0.0.0:8080\", or only the host side for one private port.\n\n" + targetHelp,
+		Args:        cobra.RangeArgs(1, 2),
+		Annotations: readOnly(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var port uint64
 			proto := "tcp"

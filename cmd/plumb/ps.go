@@ -14,9 +14,10 @@ import (
 func newPsCmd(a *app) *cobra.Command {
 	var netName, format string
 	c := &cobra.Command{
-		Use:   "ps",
-		Short: "List endpoints: one row per target and network",
-		Args:  cobra.NoArgs,
+		Use:         "ps",
+		Short:       "List endpoints: one row per target and network",
+		Args:        cobra.NoArgs,
+		Annotations: readOnly(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // TestLazyTreeSameOutput: a root holding only the named command prints
@@ -83,5 +86,44 @@ func TestCommandName(t *testing.T) {
 		if got := commandName(c.args); got != c.want {
 			t.Errorf("commandName(%q) = %q, want %q", c.args, got, c.want)
 		}
+	}
+}
+
+// TestInterruptHandling: Ctrl-C cancels the context of every command that
+// changes something, and is left to the default for the read-only ones.
+func TestInterruptHandling(t *testing.T) {
+	readOnlyCmds := []string{"dns ls", "network inspect", "network ls", "port", "ps", "sandbox ls"}
+	var got []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Runnable() && c.HasParent() {
+			a := &app{euid: func() int { return 0 }}
+			root := newRoot(a)
+			cmd, _, err := root.Find(strings.Fields(strings.TrimPrefix(c.CommandPath(), "plumb ")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.SetContext(context.Background())
+			if err := root.PersistentPreRunE(cmd, nil); err != nil {
+				t.Fatal(err)
+			}
+			path := strings.TrimPrefix(cmd.CommandPath(), "plumb ")
+			if a.stop == nil {
+				got = append(got, path)
+			} else if cmd.Context().Done() == nil {
+				t.Errorf("%s: interrupt handling installed, but its context cannot be cancelled", path)
+			}
+			if a.stop != nil {
+				a.stop()
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(&app{euid: func() int { return 0 }}))
+	slices.Sort(got)
+	if !slices.Equal(got, readOnlyCmds) {
+		t.Errorf("commands without interrupt handling: %q, want the read-only ones %q", got, readOnlyCmds)
 	}
 }

@@ -92,10 +92,11 @@ func newSandboxLsCmd(a *app) *cobra.Command {
 	var format string
 	var quiet bool
 	c := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List this state directory's sandboxes",
-		Args:    cobra.NoArgs,
+		Use:         "ls",
+		Aliases:     []string{"list"},
+		Short:       "List this state directory's sandboxes",
+		Args:        cobra.NoArgs,
+		Annotations: readOnly(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
