@@ -146,6 +146,8 @@ type Plan struct {
 	CNISkip       string   // why the CNI peer is skipped; "" to run it
 	NetavarkSkip  string   // why the netavark peer is skipped; "" to run it
 	DockerSkip    string   // why the Docker peers are skipped; "" to run them
+	Hello         string   // the Go hello world of the process floors, built into TmpDir; "": not built
+	HelloSkip     string   // why there is no hello world floor
 	DockerImage   string   // the offline busybox image the Docker containers run
 	DockerSubnets []string // the Docker networks': level test, its anchor, data path, DNS
 	Label         string   // org.plumbnet.bench=Label marks every Docker object of this run

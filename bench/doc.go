@@ -4,6 +4,11 @@
 // benchmark, not a test: it reports what it measured against the issues'
 // targets, PASS or MISS, and never fails on a figure.
 //
+//   - floors: what a call costs before it does any work, the three taking
+//     turns: fork+exec of /bin/true, a Go hello world that the bench builds
+//     into its temp dir as plumb is built (CGO_ENABLED=0, -trimpath; gone
+//     with the dir), and `plumb ps` on a state dir with no network; plus the
+//     kernel's own veth add and delete, timed with `ip`;
 //   - latency: attach and detach as the network fills (p50/p90/p99 at 1, 100,
 //     500 and 1000 endpoints) for plumb, the CNI reference bridge+host-local
 //     plugins, netavark (podman's) and `docker network connect`/`disconnect`,
@@ -21,6 +26,7 @@
 //	make bench                        # the full run (about 20 minutes)
 //	BENCH_QUICK=1 make bench          # levels 1,100; 20 samples; under 5 minutes
 //	make bench BENCH_ARGS="-only latency,burst -levels 1,100,300 -out /tmp/r.md"
+//	make bench BENCH_ARGS="-only floors"   # the start-up floors alone, in seconds
 //
 // Missing peers are installed with apt-get (containernetworking-plugins,
 // netavark, iperf3, dnsperf, aardvark-dns) or skipped with a line saying

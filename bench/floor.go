@@ -6,25 +6,50 @@ import (
 	"path/filepath"
 )
 
-// floorRuns is how many times each floor is timed.
+// floorRuns is how many times each kernel floor is timed.
 const floorRuns = 20
+
+// processRuns is how many times each process floor is timed: the target
+// compares two of them, so they take turns, and more often.
+const processRuns = 100
 
 // floorBridge is the bridge the kernel-floor veths are plugged into.
 const floorBridge = "bfloor0"
 
 // processFloors times what any call costs before it does any work: a fork
-// and exec of /bin/true, and plumb listing the endpoints of a state dir that
-// holds no network (Go runtime start-up, package init, cobra, one readdir).
+// and exec of /bin/true; a Go hello world (the supervisor built it, as plumb
+// is built); and plumb listing the endpoints of a state dir that holds no
+// network (Go runtime start-up, package init, cobra, one readdir, JSON).
+// They take turns, run by run, after two untimed rounds.
 func (w *worker) processFloors(ctx context.Context) error {
-	t := w.res.add(&Series{Key: "floor.true", Tool: "process", Op: "/bin/true"})
-	if err := repeat(ctx, t, 1, floorRuns, func(int) (Sample, error) { return w.run.Run("", nil, "/bin/true") }); err != nil {
-		return err
-	}
 	empty := filepath.Join(w.plan.TmpDir, "empty-state")
-	h := w.res.add(&Series{Key: "floor.plumb", Tool: "plumb", Op: "ps --format json, no networks"})
-	return repeat(ctx, h, 1, floorRuns, func(int) (Sample, error) {
-		return w.run.Run("", nil, w.plan.Plumb, "--state-dir", empty, "ps", "--format", "json")
-	})
+	type floor struct {
+		s    *Series
+		argv []string
+	}
+	floors := []floor{{w.res.add(&Series{Key: "floor.true", Tool: "process", Op: "/bin/true"}), []string{"/bin/true"}}}
+	if w.plan.Hello != "" {
+		floors = append(floors, floor{w.res.add(&Series{Key: "floor.hello", Tool: "process", Op: "Go hello world"}), []string{w.plan.Hello}})
+	} else {
+		w.res.peerMissing("hello", w.plan.HelloSkip)
+	}
+	floors = append(floors, floor{w.res.add(&Series{Key: "floor.plumb", Tool: "plumb", Op: "ps --format json, no networks"}),
+		[]string{w.plan.Plumb, "--state-dir", empty, "ps", "--format", "json"}})
+	for i := -1; i <= processRuns; i++ {
+		for _, f := range floors {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			x, err := w.run.Run("", nil, f.argv...)
+			if err != nil {
+				return err
+			}
+			if i >= 1 {
+				f.s.Samples = append(f.s.Samples, x)
+			}
+		}
+	}
+	return nil
 }
 
 // kernelFloor times, with the ip binary, the kernel work attach and detach

@@ -78,6 +78,7 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")
 	table(&b, []row{
 		r.rowAs("floor.true", "process floor: fork+exec /bin/true"),
+		r.rowAs("floor.hello", "process floor: Go hello world (fmt.Println; CGO_ENABLED=0, -trimpath, built by the bench)"),
 		r.rowAs("floor.plumb", "process floor: plumb ps with no networks (Go start-up, init, cobra, exit)"),
 		r.rowAs("floor.ipadd", "kernel floor: `ip link add` veth, master bridge, peer into bt-i"),
 		r.rowAs("floor.ipdel", "kernel floor: ip link del of a veth (bridge-attached, peer in bt-i)"),
@@ -138,6 +139,8 @@ func toolLabel(key string) string {
 		return "netavark"
 	case "docker":
 		return "Docker"
+	case "hello":
+		return "Go hello world"
 	}
 	return key
 }

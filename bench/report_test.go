@@ -36,6 +36,9 @@ func fakeReport() *Report {
 		"ports.attach.none", "ports.attach.one", "ports.detach.none", "ports.detach.one"} {
 		res.add(&Series{Key: k, Tool: "x", Op: k}).Samples = []Sample{ms(5), ms(9)}
 	}
+	for k, x := range map[string]float64{"floor.true": 0.7, "floor.hello": 1.4, "floor.plumb": 2.0} {
+		res.add(&Series{Key: k, Tool: "process", Op: k}).Samples = []Sample{ms(x), ms(x + 0.1), ms(x + 5)}
+	}
 	res.Bursts = []*BurstRun{{Tool: "plumb", N: 200, Wall: time.Second}, {Tool: "CNI bridge+host-local", N: 200, Wall: 4 * time.Second, Dups: 1}}
 	res.DNS = &DNSResults{Names: 1000, Networks: dnsNets,
 		Perf: []DNSRun{{Key: "plumb.lo", Server: "plumb daemon @127.0.0.11 (in the client's netns)", QPS: 80000},
@@ -80,6 +83,8 @@ func TestChartsAndReport(t *testing.T) {
 		"| burst of 200: wall time <= 0.3x CNI reference | 0.25 (1000.00 ms / 4000.00 ms) | PASS |",
 		"| localhost to published port request rate >= 1.5x Docker's -p (8 in parallel) | connection refused",
 		"10.00 Gbit/s (10.00 Gbit/s–20.00 Gbit/s)",
+		"| plumb ps floor p50 <= 1.5x Go hello world floor (start-up, interleaved) | 1.40 (2.10 ms / 1.50 ms) | PASS |",
+		"| process floor: Go hello world (fmt.Println; CGO_ENABLED=0, -trimpath, built by the bench) | 1.50 ms |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)

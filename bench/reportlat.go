@@ -7,8 +7,8 @@ import (
 )
 
 // Targets from the issues: the first two from the core issue (absolute,
-// on an empty network), the rest from the benchmark issue (ratios in one run)
-// and the published-port issue.
+// on an empty network), the rest from the benchmark issue (ratios in one run),
+// the published-port issue and the start-up issue (plumb ps / hello world).
 const (
 	targetAttachP50     = 7 * time.Millisecond
 	targetDetachP50     = 10 * time.Millisecond
@@ -19,6 +19,7 @@ const (
 	targetC2CVsDocker   = 0.97 // container-to-container throughput / Docker bridge
 	targetPortVsDocker  = 1.5  // published port throughput and request rate / docker run -p
 	targetPortAttachAdd = 5 * time.Millisecond
+	targetPsVsHello     = 1.5 // plumb ps floor p50 / Go hello world floor p50
 	targetFillLevel     = 1000
 )
 
@@ -86,6 +87,8 @@ func (r *Report) targets(b *strings.Builder) {
 	}
 	ratio(fmt.Sprintf("detach p50 at %d endpoint <= %.2fx CNI reference DEL", first, targetDetachVsCNI),
 		latKey("plumb", "detach", first), latKey("cni", "detach", first), targetDetachVsCNI, true)
+	ratio(fmt.Sprintf("plumb ps floor p50 <= %.1fx Go hello world floor (start-up, interleaved)", targetPsVsHello),
+		"floor.plumb", "floor.hello", targetPsVsHello, true)
 	r.burstTargets(b)
 	r.cniTargets(b)
 	r.dnsTargets(b)

@@ -118,6 +118,14 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 	}
 	cl.Push(func() { _ = os.RemoveAll(plan.TmpDir) })
 	plan.Results = filepath.Join(plan.TmpDir, "results.json")
+	if plan.runs("floors") {
+		var note string
+		if plan.Hello, note, err = buildHello(ctx, plan.TmpDir, plan.Plumb); err != nil {
+			plan.HelloSkip = err.Error()
+			note = "process floor: no Go hello world: " + err.Error()
+		}
+		rep.SetupNotes = append(rep.SetupNotes, note)
+	}
 
 	var names []string // every target name this run may have made, for /etc/netns
 	cl.Push(func() { rep.HostNotes = append(rep.HostNotes, tidyEtcNetns(before, names)...) })
