@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -87,15 +86,12 @@ func pruneImages(ctx context.Context, dc *docker.Client, keep string) {
 // checkStatic refuses a dynamically linked plumb: the holder image has no
 // libc, and its container would die at once with a puzzling "no such file".
 func checkStatic(bin []byte) error {
-	f, err := elf.NewFile(bytes.NewReader(bin))
+	dynamic, err := hasInterp(bin)
 	if err != nil {
 		return fmt.Errorf("sandbox image: the plumb binary is not an ELF file: %w", err)
 	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return errors.New("sandbox image: this plumb binary is dynamically linked; build it with CGO_ENABLED=0 (make build)")
-		}
+	if dynamic {
+		return errors.New("sandbox image: this plumb binary is dynamically linked; build it with CGO_ENABLED=0 (make build)")
 	}
 	return nil
 }

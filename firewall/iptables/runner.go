@@ -126,11 +126,13 @@ func (r *execRunner) restoreOnce(payload []byte, noflush, wait bool) (string, er
 	return "", nil
 }
 
-var lineRE = regexp.MustCompile(`Error occurred at line: (\d+)`)
+// lineRE is compiled on first use: an init-time regexp costs every plumb
+// command's start, and only a failed restore reads it.
+var lineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Error occurred at line: (\d+)`) })
 
 // failedLine returns the payload line iptables-restore complained about.
 func failedLine(msg string, payload []byte) string {
-	m := lineRE.FindStringSubmatch(msg)
+	m := lineRE().FindStringSubmatch(msg)
 	if m == nil {
 		return ""
 	}
