@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/plumbnet/plumb/internal/netnscookie"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,13 +30,16 @@ func (e *notNetNS) Error() string        { return e.msg }
 func (e *notNetNS) Is(target error) bool { return target == ErrNotNetNS }
 
 // NetNSKey checks that path is a network namespace file and returns its
-// identity, "ns-<dev>-<ino>". Two paths naming one netns (a pid's
-// /proc/N/ns/net and an `ip netns` bind mount) give the same key, so
-// NetNSKey(p) == NetNSKey("/proc/self/ns/net") means p is the caller's own
-// namespace. A missing path gives an error matching fs.ErrNotExist (an
-// *os.PathError), a file that is not a network namespace one matching
-// ErrNotNetNS. Equivalent to: `stat -f -c %T PATH` is nsfs, then
-// ioctl(NS_GET_NSTYPE) is CLONE_NEWNET, then `stat -L -c %d-%i PATH`.
+// identity, "ns-<cookie>": the namespace's cookie (package netnscookie),
+// which the kernel never gives another namespace, where the inode of a
+// deleted namespace's file is soon given to a new one. Two paths naming
+// one netns (a pid's /proc/N/ns/net and an `ip netns` bind mount) give the
+// same key, so NetNSKey(p) == NetNSKey("/proc/self/ns/net") means p is the
+// caller's own namespace. A missing path gives an error matching
+// fs.ErrNotExist (an *os.PathError), a file that is not a network
+// namespace one matching ErrNotNetNS. Equivalent to: `stat -f -c %T PATH`
+// is nsfs, then ioctl(NS_GET_NSTYPE) is CLONE_NEWNET, then
+// getsockopt(SO_NETNS_COOKIE) on a socket made inside.
 func NetNSKey(path string) (string, error) {
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(path, &sfs); err != nil {
@@ -55,11 +60,11 @@ func NetNSKey(path string) (string, error) {
 	if typ != unix.CLONE_NEWNET {
 		return "", &notNetNS{fmt.Sprintf("%s is a namespace but not a network namespace", path)}
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return "", &os.PathError{Op: "fstat", Path: path, Err: err}
+	cookie, err := netnscookie.Of(netns.NsHandle(fd))
+	if err != nil {
+		return "", fmt.Errorf("identifying network namespace %s: %w", path, err)
 	}
-	return fmt.Sprintf("ns-%d-%d", st.Dev, st.Ino), nil
+	return "ns-" + strconv.FormatUint(cookie, 10), nil
 }
 
 // isGone reports whether err means the process or file no longer exists.

@@ -20,7 +20,7 @@ type Target struct {
 	HostsFile     File   // nil when there is no file plumb may write
 	ResolvFile    File   // nil when there is no file plumb may write
 	// Key identifies "the same target" across specs and runs: the container
-	// id for docker, otherwise "ns-<dev>-<ino>" of the netns file, so that
+	// id for docker, otherwise "ns-<cookie>" of the netns (NetNSKey), so that
 	// pid:N, netns:NAME and a path naming one netns share a key.
 	Key string
 }

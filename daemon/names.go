@@ -29,7 +29,7 @@ type nameService struct {
 	fwd   dns.Forwarder
 
 	mu        sync.Mutex
-	sandboxes map[uint64]*sandbox // by netns inode
+	sandboxes map[uint64]*sandbox // by nsID
 	where     map[string]uint64   // endpoint key -> its sandbox
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*network.Network
@@ -38,7 +38,7 @@ type nameService struct {
 // sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
 // is the networks of its endpoints, first attached first.
 type sandbox struct {
-	ino    uint64
+	id     uint64 // nsID
 	eps    map[string]*network.Endpoint // by network
 	scope  atomic.Pointer[dns.Scope]
 	cancel context.CancelFunc
@@ -52,6 +52,15 @@ type gateway struct {
 	addr   netip.Addr
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// nsID identifies an endpoint's namespace: its cookie, or its inode for
+// a record written before cookies.
+func nsID(ep *network.Endpoint) uint64 {
+	if ep.NetNSCookie != 0 {
+		return ep.NetNSCookie
+	}
+	return ep.NetNSInode
 }
 
 func newNameService(ctx context.Context, fwd dns.Forwarder) *nameService {
@@ -69,16 +78,17 @@ func (s *nameService) up(n *network.Network, ep *network.Endpoint) error {
 	defer s.mu.Unlock()
 	s.nets[n.Name] = n
 	if ep.Kind != network.KindCNI {
-		sb := s.sandboxes[ep.NetNSInode]
+		id := nsID(ep)
+		sb := s.sandboxes[id]
 		if sb == nil {
 			var err error
 			if sb, err = s.openSandbox(ep); err != nil {
 				return err
 			}
-			s.sandboxes[ep.NetNSInode] = sb
+			s.sandboxes[id] = sb
 		}
 		sb.eps[ep.Network] = ep
-		s.where[control.Key(ep.Network, ep.ID)] = ep.NetNSInode
+		s.where[control.Key(ep.Network, ep.ID)] = id
 		s.rescope(sb)
 	}
 	s.table.Set(ep.Network, ep.ID, ep.DNSNames(), ep.IP.Addr(), netip.Addr{})
@@ -161,7 +171,7 @@ func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
 		return nil, fmt.Errorf("listening on 127.0.0.11:53 in the namespace of %q: %w", ep.Target, err)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	sb := &sandbox{ino: ep.NetNSInode, eps: map[string]*network.Endpoint{}, cancel: cancel, done: make(chan struct{})}
+	sb := &sandbox{id: nsID(ep), eps: map[string]*network.Endpoint{}, cancel: cancel, done: make(chan struct{})}
 	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(mdns.ResponseWriter) (dns.Scope, bool) {
 		return *sb.scope.Load(), true
 	}}
@@ -178,7 +188,7 @@ func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
 func (s *nameService) closeSandbox(sb *sandbox) {
 	sb.cancel()
 	<-sb.done
-	delete(s.sandboxes, sb.ino)
+	delete(s.sandboxes, sb.id)
 }
 
 // ensureGateway serves DNS on n's gateway address, for clients of n's

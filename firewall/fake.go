@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ func NewFake() *Fake {
 }
 
 // methods are the methods FailNext accepts.
-var methods = []string{"EnsureNetwork", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint"}
+var methods = []string{"EnsureNetwork", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint", "Snapshot"}
 
 // FailNext makes the next call of method (a Firewall method name, such as
 // "AddPorts") return err, unwrapped, without changing anything. Calls
@@ -177,6 +178,29 @@ func (f *Fake) CheckEndpoint(n Network, owner string, ports []Port) error {
 		return err
 	}
 	return f.check(n, owner, ports)
+}
+
+// Snapshot returns a Checker answering from the Fake's state at the time
+// of the call. A FailNext("Snapshot") fails it.
+func (f *Fake) Snapshot() (Checker, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("Snapshot"); err != nil {
+		return nil, err
+	}
+	c := &Fake{nets: maps.Clone(f.nets), ports: map[string]map[string][]Port{}}
+	for n, owners := range f.ports {
+		c.ports[n] = maps.Clone(owners)
+	}
+	return fakeChecker{c}, nil
+}
+
+// fakeChecker is a frozen copy of a Fake: its checks leave no calls.
+type fakeChecker struct{ f *Fake }
+
+func (c fakeChecker) CheckNetwork(n Network) error { return c.f.check(n, "", nil) }
+func (c fakeChecker) CheckEndpoint(n Network, owner string, ports []Port) error {
+	return c.f.check(n, owner, ports)
 }
 
 // check is CheckEndpoint under f.mu, with the backend's errors.

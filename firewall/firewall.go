@@ -42,4 +42,16 @@ type Firewall interface {
 	// CheckEndpoint is CheckNetwork, and checks that owner's ports are
 	// published on n too.
 	CheckEndpoint(n Network, owner string, ports []Port) error
+
+	// Snapshot reads the rules once and returns a Checker answering from
+	// that one reading: ps and doctor check every network and endpoint for
+	// the cost of one read. It changes nothing.
+	Snapshot() (Checker, error)
+}
+
+// Checker answers CheckNetwork and CheckEndpoint, as Firewall does, from
+// one reading of the rules (Firewall.Snapshot).
+type Checker interface {
+	CheckNetwork(n Network) error
+	CheckEndpoint(n Network, owner string, ports []Port) error
 }

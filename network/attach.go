@@ -159,7 +159,7 @@ func (a *attachOp) previous() (*Endpoint, error) {
 	if err != nil {
 		return nil, nil
 	}
-	if prev.NetNSInode == a.ns.Inode() && a.m.links().Exists(prev.HostVeth) {
+	if prev.SameNS(a.ns) && a.m.links().Exists(prev.HostVeth) {
 		return prev, nil
 	}
 	if err := a.m.teardown(prev, a.t); err != nil {
@@ -181,6 +181,10 @@ func (a *attachOp) prepare(spec string) error {
 	if err != nil {
 		return err
 	}
+	cookie, err := a.ns.Cookie()
+	if err != nil {
+		return err
+	}
 	ifname := a.o.IfName
 	if ifname == "" {
 		ifname = veth.NextFreeName(inside.Names)
@@ -191,7 +195,7 @@ func (a *attachOp) prepare(spec string) error {
 	a.ep = &Endpoint{
 		ID: t.Key, Network: a.n.Name, Target: spec, Kind: string(t.Kind),
 		ContainerID: t.ContainerID, ContainerName: t.ContainerName, Hostname: t.Hostname, PID: t.PID,
-		NetNS: t.NetNSPath, NetNSInode: a.ns.Inode(), MAC: a.o.MAC,
+		NetNS: t.NetNSPath, NetNSInode: a.ns.Inode(), NetNSCookie: cookie, MAC: a.o.MAC,
 		HostVeth: HostVethName(a.n, t.Key), IfName: ifname,
 		DefaultRoute: !inside.DefaultRoute && !a.n.Internal,
 		Aliases:      a.o.Aliases, Links: a.o.Links, Created: time.Now().UTC(),

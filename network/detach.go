@@ -197,7 +197,7 @@ func (m *Manager) peerNS(ep *Endpoint, t *container.Target) Namespace {
 	if err != nil {
 		return nil
 	}
-	if ns.Inode() != ep.NetNSInode {
+	if !ep.SameNS(ns) {
 		ns.Close()
 		return nil
 	}

@@ -249,8 +249,9 @@ type fakeNSHandle struct {
 	ns *fakeNS
 }
 
-func (h *fakeNSHandle) Inode() uint64 { return h.ns.ino }
-func (h *fakeNSHandle) Close() error  { return nil }
+func (h *fakeNSHandle) Inode() uint64           { return h.ns.ino }
+func (h *fakeNSHandle) Cookie() (uint64, error) { return h.ns.ino + 1000, nil }
+func (h *fakeNSHandle) Close() error            { return nil }
 
 func (h *fakeNSHandle) Inspect() (veth.Inside, error) {
 	h.f.mu.Lock()

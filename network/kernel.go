@@ -56,8 +56,10 @@ type Links interface {
 
 // Namespace is an open network namespace on the peer side.
 type Namespace interface {
-	// Inode identifies the namespace (the inode of its nsfs file).
+	// Inode is the inode of its nsfs file, which the kernel reuses.
 	Inode() uint64
+	// Cookie identifies it for good (SO_NETNS_COOKIE).
+	Cookie() (uint64, error)
 	// Inspect lists its interface names and whether it has a default route.
 	Inspect() (veth.Inside, error)
 	// Configure sets up the peer: address, up, routes, lo up.

@@ -52,6 +52,7 @@ type Endpoint struct {
 	PID           int             `json:"pid,omitempty"`
 	NetNS         string          `json:"netns"`
 	NetNSInode    uint64          `json:"netnsInode"`
+	NetNSCookie   uint64          `json:"netnsCookie,omitempty"` // never reused, unlike the inode
 	IP            netip.Prefix    `json:"ip"`
 	MAC           string          `json:"mac"`
 	HostVeth      string          `json:"hostVeth"`
@@ -89,11 +90,23 @@ func (e *Endpoint) DNSNames() []string {
 	return names
 }
 
-// Alive reports whether the endpoint's namespace is still the one it was
-// attached in. Equivalent to: `stat -L -c %i NETNS`.
+// Alive reports whether the endpoint's namespace file still has the inode
+// of the namespace it was attached in: cheap, but a namespace made since
+// at the same path may have been given that inode again. SameNS, from an
+// open namespace, is the exact test. Equivalent to: `stat -L -c %i NETNS`.
 func (e *Endpoint) Alive() bool {
 	var st unix.Stat_t
 	return unix.Stat(e.NetNS, &st) == nil && st.Ino == e.NetNSInode
+}
+
+// SameNS reports whether ns is the namespace the endpoint was attached in:
+// by cookie, or by inode for a record written before cookies.
+func (e *Endpoint) SameNS(ns Namespace) bool {
+	if e.NetNSCookie != 0 {
+		c, err := ns.Cookie()
+		return err == nil && c == e.NetNSCookie
+	}
+	return ns.Inode() == e.NetNSInode
 }
 
 // Stale reports whether the endpoint's network namespace is gone (the

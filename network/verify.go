@@ -76,7 +76,7 @@ func (m *Manager) verifyInside(n *Network, ep *Endpoint, nsPath string, want Exp
 		return fmt.Errorf("netns %q of endpoint %s: %w", nsPath, ep.ID, err)
 	}
 	defer ns.Close()
-	if ns.Inode() != ep.NetNSInode {
+	if !ep.SameNS(ns) {
 		return fmt.Errorf("netns %q is not the namespace endpoint %s was attached in", nsPath, ep.ID)
 	}
 	mac := want.MAC

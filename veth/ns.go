@@ -3,8 +3,8 @@ package veth
 import (
 	"fmt"
 
+	"github.com/plumbnet/plumb/internal/netnscookie"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -135,21 +135,5 @@ func NetNSCookie(path string) (uint64, error) {
 	return c, nil
 }
 
-// cookieOf reads the cookie of ns from a netlink socket opened inside it:
-// a socket belongs to the namespace it was made in for its whole life.
-func cookieOf(ns netns.NsHandle) (uint64, error) {
-	if !ns.IsOpen() {
-		// A socket opened "at" a closed handle would be in our own namespace.
-		return 0, fmt.Errorf("reading the cookie: the namespace is closed")
-	}
-	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
-	if err != nil {
-		return 0, fmt.Errorf("opening a socket inside: %w", err)
-	}
-	defer s.Close()
-	c, err := unix.GetsockoptUint64(s.GetFd(), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
-	if err != nil {
-		return 0, fmt.Errorf("reading its cookie: %w", err)
-	}
-	return c, nil
-}
+// cookieOf reads the cookie of ns (package netnscookie).
+func cookieOf(ns netns.NsHandle) (uint64, error) { return netnscookie.Of(ns) }

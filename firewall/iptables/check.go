@@ -20,6 +20,29 @@ func (f *Firewall) CheckNetwork(n firewall.Network) error { return f.CheckEndpoi
 // CheckEndpoint is CheckNetwork, and checks in the same iptables-save that
 // the port rules of owner (PortRules(n.Name, owner, ports)) are there too.
 func (f *Firewall) CheckEndpoint(n firewall.Network, owner string, ports []firewall.Port) error {
+	c, err := f.Snapshot()
+	if err != nil {
+		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
+	}
+	return c.CheckEndpoint(n, owner, ports)
+}
+
+// Snapshot reads the ruleset once (one iptables-save, no lock) for many
+// checks.
+func (f *Firewall) Snapshot() (firewall.Checker, error) {
+	s, err := f.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return checker{s}, nil
+}
+
+// checker answers checks from one iptables-save.
+type checker struct{ s *snapshot }
+
+func (c checker) CheckNetwork(n firewall.Network) error { return c.CheckEndpoint(n, "", nil) }
+
+func (c checker) CheckEndpoint(n firewall.Network, owner string, ports []firewall.Port) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
 	}
@@ -28,10 +51,7 @@ func (f *Firewall) CheckEndpoint(n firewall.Network, owner string, ports []firew
 			return err
 		}
 	}
-	s, err := f.snapshot()
-	if err != nil {
-		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
-	}
+	s := c.s
 	problems := checkPlan(s, n)
 	for _, r := range PortRules(n.Name, owner, ports) {
 		if !slices.ContainsFunc(s.tables[r.Table].chain(r.Chain).rulesOrNil(), func(h []string) bool { return slices.Equal(h, r.Spec) }) {
