@@ -120,6 +120,8 @@ func (d *daemon) handle(req control.Request) control.Reply {
 		}
 	case control.OpRelease:
 		d.ports.release(control.Key(req.Network, req.Endpoint))
+	case control.OpListeners:
+		rep.Namespaces, rep.NoRoute = d.names.listeners()
 	default:
 		err = fmt.Errorf("unknown op %q", req.Op)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/dns"
 	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/veth"
 )
 
 // nameService is Docker's embedded DNS: a listener at 127.0.0.11:53 (UDP
@@ -29,7 +30,7 @@ type nameService struct {
 	fwd   dns.Forwarder
 
 	mu        sync.Mutex
-	sandboxes map[uint64]*sandbox // by nsID
+	sandboxes map[uint64]*sandbox // by Endpoint.NamespaceKey
 	where     map[string]uint64   // endpoint key -> its sandbox
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*network.Network
@@ -38,7 +39,8 @@ type nameService struct {
 // sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
 // is the networks of its endpoints, first attached first.
 type sandbox struct {
-	id     uint64 // nsID
+	id     uint64                       // Endpoint.NamespaceKey
+	ns     *veth.NS                     // the namespace, with a netlink socket inside, for route checks
 	eps    map[string]*network.Endpoint // by network
 	scope  atomic.Pointer[dns.Scope]
 	cancel context.CancelFunc
@@ -52,15 +54,6 @@ type gateway struct {
 	addr   netip.Addr
 	cancel context.CancelFunc
 	done   chan struct{}
-}
-
-// nsID identifies an endpoint's namespace: its cookie, or its inode for
-// a record written before cookies.
-func nsID(ep *network.Endpoint) uint64 {
-	if ep.NetNSCookie != 0 {
-		return ep.NetNSCookie
-	}
-	return ep.NetNSInode
 }
 
 func newNameService(ctx context.Context, fwd dns.Forwarder) *nameService {
@@ -78,7 +71,7 @@ func (s *nameService) up(n *network.Network, ep *network.Endpoint) error {
 	defer s.mu.Unlock()
 	s.nets[n.Name] = n
 	if ep.Kind != network.KindCNI {
-		id := nsID(ep)
+		id := ep.NamespaceKey()
 		sb := s.sandboxes[id]
 		if sb == nil {
 			var err error
@@ -170,8 +163,14 @@ func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on 127.0.0.11:53 in the namespace of %q: %w", ep.Target, err)
 	}
+	vns, err := veth.OpenNS(ep.NetNS)
+	if err != nil {
+		pc.Close()
+		ln.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	sb := &sandbox{id: nsID(ep), eps: map[string]*network.Endpoint{}, cancel: cancel, done: make(chan struct{})}
+	sb := &sandbox{id: ep.NamespaceKey(), ns: vns, eps: map[string]*network.Endpoint{}, cancel: cancel, done: make(chan struct{})}
 	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(mdns.ResponseWriter) (dns.Scope, bool) {
 		return *sb.scope.Load(), true
 	}}
@@ -188,6 +187,7 @@ func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
 func (s *nameService) closeSandbox(sb *sandbox) {
 	sb.cancel()
 	<-sb.done
+	sb.ns.Close()
 	delete(s.sandboxes, sb.id)
 }
 
@@ -289,6 +289,55 @@ func (s *nameService) prune() {
 			}
 		}
 	}
+}
+
+// listeners lists the namespaces (Endpoint.NamespaceKey) with a
+// 127.0.0.11 listener, and the endpoints there (control.Key) whose default
+// route via their gateway is missing, read on the netlink socket each
+// sandbox keeps (no namespace is entered), a few sandboxes at once.
+func (s *nameService) listeners() (nss []uint64, noRoute []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type want struct {
+		key string
+		gw  netip.Addr
+	}
+	var sbs []*sandbox
+	var wants [][]want
+	for id, sb := range s.sandboxes {
+		nss = append(nss, id)
+		var w []want
+		for _, ep := range sb.eps {
+			if n := s.nets[ep.Network]; ep.DefaultRoute && n != nil {
+				w = append(w, want{control.Key(ep.Network, ep.ID), n.Gateway})
+			}
+		}
+		if len(w) > 0 && sb.ns != nil {
+			sbs, wants = append(sbs, sb), append(wants, w)
+		}
+	}
+	missing := make([][]string, len(sbs))
+	var wg sync.WaitGroup
+	const workers = 4
+	for k := range min(workers, len(sbs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(sbs); i += workers { // one goroutine per sandbox's socket
+				for _, w := range wants[i] {
+					ok, err := sbs[i].ns.HasRoute(veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: w.gw})
+					if err != nil || !ok {
+						missing[i] = append(missing[i], w.key)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, m := range missing {
+		noRoute = append(noRoute, m...)
+	}
+	return nss, noRoute
 }
 
 // records lists the names served on netName, or on every network.

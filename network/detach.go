@@ -137,6 +137,7 @@ func (m *Manager) teardownLocked(ep *Endpoint, t *container.Target) error {
 type detachOp struct {
 	m       *Manager
 	ep      *Endpoint
+	veth    string    // the host veth, by name: derived, never the record's word alone
 	ns      Namespace // the peer's namespace, when at hand
 	hosts   container.File
 	resolv  container.File
@@ -171,7 +172,7 @@ var finishSteps = []step[*detachOp]{
 // (/etc/netns/NAME, a stopped container's file), so it is cleaned whether
 // or not the target resolved.
 func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
-	d := &detachOp{m: m, ep: ep, ns: m.peerNS(ep, t),
+	d := &detachOp{m: m, ep: ep, veth: m.hostVethOf(ep), ns: m.peerNS(ep, t),
 		hosts:  container.HostsFileOf(container.Kind(ep.Kind), ep.Target, ep.HostsFile),
 		resolv: container.ResolvFileOf(container.Kind(ep.Kind), ep.Target, ep.ResolvFile)}
 	if d.ns != nil {
@@ -184,6 +185,20 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 		return err
 	}
 	return runSteps(m.fault, finishSteps, d)
+}
+
+// hostVethOf is the name of ep's host veth: derived from the network's id
+// and ep's (HostVethName), so that a record naming another link never has
+// plumb delete it. When the network's config is unreadable the record's
+// name is used only if it has the form plumb gives; "" otherwise.
+func (m *Manager) hostVethOf(ep *Endpoint) string {
+	if n, err := m.Get(ep.Network); err == nil {
+		return HostVethName(n, ep.ID)
+	}
+	if isHostVethName(ep.HostVeth) {
+		return ep.HostVeth
+	}
+	return ""
 }
 
 // peerNS opens the namespace that holds ep's peer, when the resolved
@@ -208,13 +223,16 @@ func (m *Manager) peerNS(ep *Endpoint, t *container.Target) Namespace {
 // retired, the pair is deleted here and now instead; when only the peer's
 // step failed, deleting the retired host end still removes both ends.
 func (d *detachOp) retire() error {
-	r, err := d.m.links().RetireVeth(d.ep.HostVeth, d.ns, d.ep.IfName)
+	if d.veth == "" {
+		return nil
+	}
+	r, err := d.m.links().RetireVeth(d.veth, d.ns, d.ep.IfName)
 	if r != nil {
 		d.retired = r
 		return nil
 	}
 	if err != nil {
-		if derr := d.m.links().DeleteVeth(d.ep.HostVeth); derr != nil {
+		if derr := d.m.links().DeleteVeth(d.veth); derr != nil {
 			return errors.Join(err, derr)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/portmap"
 	"github.com/plumbnet/plumb/veth"
+	"golang.org/x/sys/unix"
 )
 
 // The fakes behind network's narrow interfaces, for unit tests of the
@@ -294,16 +296,18 @@ func (h *fakeNSHandle) CheckPeer(want veth.PeerCheck) error {
 // fakeDaemon is an in-memory Daemon: the names it serves and the ports it
 // holds, by endpoint key.
 type fakeDaemon struct {
-	mu     sync.Mutex
-	up     map[string]bool
-	held   map[string][]portmap.Mapping
-	reaped int
-	links  *fakeLinks // where Reap deletes
-	next   uint16
+	m         *Manager // whose records Up reads, as the daemon does
+	mu        sync.Mutex
+	listening map[string]uint64 // endpoint key -> its namespace's cookie
+	up        map[string]bool
+	held      map[string][]portmap.Mapping
+	reaped    int
+	links     *fakeLinks // where Reap deletes
+	next      uint16
 }
 
 func newFakeDaemon(l *fakeLinks) *fakeDaemon {
-	return &fakeDaemon{up: map[string]bool{}, held: map[string][]portmap.Mapping{}, links: l, next: 40000}
+	return &fakeDaemon{up: map[string]bool{}, listening: map[string]uint64{}, held: map[string][]portmap.Mapping{}, links: l, next: 40000}
 }
 
 func (d *fakeDaemon) String() string {
@@ -321,9 +325,16 @@ func (d *fakeDaemon) String() string {
 }
 
 func (d *fakeDaemon) Up(network, id string) error {
+	ep, err := d.m.Endpoint(network, id)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.up[control.Key(network, id)] = true
+	if ep.Kind != KindCNI {
+		d.listening[control.Key(network, id)] = ep.NetNSCookie
+	}
 	return nil
 }
 
@@ -331,6 +342,7 @@ func (d *fakeDaemon) Down(network, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.up, control.Key(network, id))
+	delete(d.listening, control.Key(network, id))
 	return nil
 }
 
@@ -374,6 +386,30 @@ func (d *fakeDaemon) Release(network, id string) error {
 func (d *fakeDaemon) Sync() error { return nil }
 
 func (d *fakeDaemon) Records(network string) ([]control.Record, error) { return nil, nil }
+
+// Listeners: the fake serves every endpoint it was told of in the
+// namespace the test made for it (fakeNS cookies are ino+1000).
+func (d *fakeDaemon) Listeners() (control.Listening, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := control.Listening{Namespaces: map[uint64]bool{}, NoRoute: map[string]bool{}}
+	for key, id := range d.listening {
+		out.Namespaces[id] = true
+		// As the daemon reads routes on its own socket in the namespace.
+		netName, epID, _ := strings.Cut(key, "/")
+		ep, err := d.m.Endpoint(netName, epID)
+		n, nerr := d.m.Get(netName)
+		if err != nil || nerr != nil || !ep.DefaultRoute {
+			continue
+		}
+		if ns, err := d.links.OpenNS(ep.NetNS); err != nil {
+			out.NoRoute[key] = true
+		} else if ok, _ := ns.HasRoute(veth.Route{Gateway: n.Gateway}); !ok {
+			out.NoRoute[key] = true
+		}
+	}
+	return out, nil
+}
 
 // fakeTargets resolves the specs it was given.
 type fakeTargets map[string]*container.Target
@@ -421,6 +457,7 @@ func newWorld(t *testing.T) *world {
 	l := newFakeLinks()
 	w := &world{t: t, links: l, fw: firewall.NewFake(), d: newFakeDaemon(l), targets: fakeTargets{}}
 	w.m = &Manager{StateDir: t.TempDir(), Links: w.links, Firewall: w.fw, Daemon: w.d, Targets: w.targets}
+	w.d.m = w.m
 	return w
 }
 
@@ -429,6 +466,12 @@ func newWorld(t *testing.T) *world {
 func (w *world) target(spec string, ino uint64) *container.Target {
 	dir := w.t.TempDir()
 	path := filepath.Join(dir, "netns")
+	// A real file, so that Endpoint.Alive (a stat) sees it: the fake
+	// namespace's inode is that file's.
+	os.WriteFile(path, nil, 0o644)
+	var st unix.Stat_t
+	unix.Stat(path, &st)
+	ino = st.Ino
 	w.links.addNS(path, ino)
 	hosts := &tempFile{filepath.Join(dir, "hosts")}
 	resolv := &tempFile{filepath.Join(dir, "resolv.conf")}
@@ -465,4 +508,77 @@ func (w *world) dump() string {
 		}
 	}
 	return b.String()
+}
+
+// idx is the fake's interface index of a link name.
+func idx(name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32()&0xffff) + 2
+}
+
+func (f *fakeLinks) HostLinks() (map[string]veth.HostEnd, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]veth.HostEnd{}
+	for name := range f.bridges {
+		out[name] = veth.HostEnd{Name: name, Index: idx(name), Up: true, PeerNSID: -1}
+	}
+	for name, v := range f.veths {
+		out[name] = veth.HostEnd{Name: name, Index: idx(name), MasterIndex: idx(v.bridge), Up: v.up, Carrier: v.up, Veth: true,
+			PeerIndex: idx(v.peer), PeerNSID: int(v.ns.ino)}
+	}
+	return out, nil
+}
+
+func (f *fakeLinks) NewSurvey() (Survey, error) { return fakeSurvey{f}, nil }
+
+// fakeSurvey reads the fake's namespaces.
+type fakeSurvey struct{ f *fakeLinks }
+
+func (s fakeSurvey) Close() {}
+
+func (s fakeSurvey) NSID(path string) (int, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	ns := s.f.nss[path]
+	if ns == nil {
+		return -1, fmt.Errorf("netns %s: %w", path, os.ErrNotExist)
+	}
+	return int(ns.ino), nil
+}
+
+func (s fakeSurvey) PeerAddrs(nsid, index int) ([]netip.Prefix, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	for _, ns := range s.f.nss {
+		if int(ns.ino) != nsid {
+			continue
+		}
+		for l := range ns.links {
+			if a, ok := ns.addrs[l]; ok && idx(l) == index {
+				return []netip.Prefix{a}, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (s fakeSurvey) HasRoute(path string, r veth.Route) (bool, error) {
+	ns, err := s.f.OpenNS(path)
+	if err != nil {
+		return false, err
+	}
+	return ns.HasRoute(r)
+}
+
+func (h *fakeNSHandle) HasRoute(r veth.Route) (bool, error) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	for _, gw := range h.ns.routes {
+		if gw == r.Gateway {
+			return true, nil
+		}
+	}
+	return false, nil
 }

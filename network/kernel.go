@@ -52,6 +52,23 @@ type Links interface {
 	// BridgePorts lists the names of the links on bridge br:
 	// `ip -o link show master BR`.
 	BridgePorts(br string) ([]string, error)
+
+	// HostLinks lists the host's links by name, one dump (veth.HostLinks).
+	HostLinks() (map[string]veth.HostEnd, error)
+	// NewSurvey opens what reads other namespaces from the host's
+	// (veth.Survey), for one goroutine.
+	NewSurvey() (Survey, error)
+}
+
+// Survey reads other namespaces from the host's (veth.Survey).
+type Survey interface {
+	// NSID is the id the host knows the namespace at path by, -1 for none.
+	NSID(path string) (int, error)
+	// PeerAddrs lists the addresses of link index in the namespace of nsid.
+	PeerAddrs(nsid, index int) ([]netip.Prefix, error)
+	// HasRoute reports whether the namespace at path has route r.
+	HasRoute(path string, r veth.Route) (bool, error)
+	Close()
 }
 
 // Namespace is an open network namespace on the peer side.
@@ -66,24 +83,34 @@ type Namespace interface {
 	Configure(p veth.Peer) error
 	// CheckPeer reports the first thing the peer lacks (veth.CheckPeer).
 	CheckPeer(want veth.PeerCheck) error
+	// HasRoute reports whether the main table has route r.
+	HasRoute(r veth.Route) (bool, error)
 	Close() error
 }
 
 // kernelLinks is Links on the real kernel.
 type kernelLinks struct{}
 
-func (kernelLinks) EnsureBridge(c bridge.Config) (int, error) { return bridge.Ensure(c) }
-func (kernelLinks) BridgeIndex(name string) (int, error)      { return bridge.Index(name) }
-func (kernelLinks) DeleteBridge(name string) error            { return bridge.Delete(name) }
-func (kernelLinks) Exists(name string) bool                   { return veth.Exists(name) }
-func (kernelLinks) HostPrefixes() ([]netip.Prefix, error)     { return bridge.HostPrefixes() }
-func (kernelLinks) DefaultMTU() int                           { return bridge.DefaultMTU() }
-func (kernelLinks) DeleteVeth(host string) error              { return veth.Delete(host) }
-func (kernelLinks) IsolatePort(host string) error             { return bridge.IsolatePort(host) }
-func (kernelLinks) SetHairpin(host string) error              { return bridge.SetHairpin(host) }
-func (kernelLinks) DeleteRetired(r veth.Retired) error        { return veth.DeleteRetired(&r) }
-func (kernelLinks) CheckBridge(c bridge.Config) error         { return bridge.Check(c) }
-func (kernelLinks) BridgePorts(br string) ([]string, error)   { return bridge.Ports(br) }
+func (kernelLinks) EnsureBridge(c bridge.Config) (int, error)   { return bridge.Ensure(c) }
+func (kernelLinks) BridgeIndex(name string) (int, error)        { return bridge.Index(name) }
+func (kernelLinks) DeleteBridge(name string) error              { return bridge.Delete(name) }
+func (kernelLinks) Exists(name string) bool                     { return veth.Exists(name) }
+func (kernelLinks) HostPrefixes() ([]netip.Prefix, error)       { return bridge.HostPrefixes() }
+func (kernelLinks) DefaultMTU() int                             { return bridge.DefaultMTU() }
+func (kernelLinks) DeleteVeth(host string) error                { return veth.Delete(host) }
+func (kernelLinks) IsolatePort(host string) error               { return bridge.IsolatePort(host) }
+func (kernelLinks) SetHairpin(host string) error                { return bridge.SetHairpin(host) }
+func (kernelLinks) DeleteRetired(r veth.Retired) error          { return veth.DeleteRetired(&r) }
+func (kernelLinks) CheckBridge(c bridge.Config) error           { return bridge.Check(c) }
+func (kernelLinks) BridgePorts(br string) ([]string, error)     { return bridge.Ports(br) }
+func (kernelLinks) HostLinks() (map[string]veth.HostEnd, error) { return veth.HostLinks() }
+func (kernelLinks) NewSurvey() (Survey, error) {
+	s, err := veth.NewSurvey()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 func (kernelLinks) CheckVeth(name, br string) error {
 	idx, err := bridge.Index(br)

@@ -61,6 +61,7 @@ type Daemon interface {
 	Release(network, id string) error
 	Sync() error
 	Records(network string) ([]control.Record, error)
+	Listeners() (control.Listening, error)
 }
 
 // Targets resolves a target spec (container.Resolver).

@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/plumbnet/plumb/internal/atomicfile"
 )
@@ -150,16 +152,29 @@ func (m *Manager) Endpoints(netName string) ([]*Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing endpoints of %q: %w", netName, err)
 	}
-	var out []*Endpoint
+	var ids []string
 	for _, de := range ents {
-		id, ok := strings.CutSuffix(de.Name(), ".json")
-		if !ok || strings.HasPrefix(id, ".") {
-			continue
-		}
-		if e, err := m.Endpoint(netName, id); err == nil {
-			out = append(out, e)
+		if id, ok := strings.CutSuffix(de.Name(), ".json"); ok && !strings.HasPrefix(id, ".") {
+			ids = append(ids, id)
 		}
 	}
+	// Reading and decoding the records is most of ps on a large network:
+	// a few goroutines share it (they use every core only where the caller
+	// allows it, as EndpointsHealth does).
+	recs := make([]*Endpoint, len(ids))
+	var wg sync.WaitGroup
+	const readers = 4
+	for w := range min(readers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ids); i += readers {
+				recs[i], _ = m.Endpoint(netName, ids[i])
+			}
+		}()
+	}
+	wg.Wait()
+	out := slices.DeleteFunc(recs, func(e *Endpoint) bool { return e == nil })
 	sort.Slice(out, func(i, j int) bool { return out[i].IP.Addr().Less(out[j].IP.Addr()) })
 	return out, nil
 }

@@ -109,6 +109,15 @@ func (e *Endpoint) SameNS(ns Namespace) bool {
 	return ns.Inode() == e.NetNSInode
 }
 
+// NamespaceKey identifies the endpoint's namespace for the daemon: its
+// cookie, or its inode for a record written before cookies.
+func (e *Endpoint) NamespaceKey() uint64 {
+	if e.NetNSCookie != 0 {
+		return e.NetNSCookie
+	}
+	return e.NetNSInode
+}
+
 // Stale reports whether the endpoint's network namespace is gone (the
 // container stopped or restarted, the process exited, the netns was
 // deleted): its record outlives it until a detach, or a re-attach of the

@@ -158,3 +158,18 @@ func sameAddr(ip net.IP, a netip.Addr) bool {
 	b, ok := netip.AddrFromSlice(ip)
 	return ok && b.Unmap() == a
 }
+
+// HasRoute reports whether the main table of the namespace has a route to
+// r.Dst, via r.Gateway when it is valid. Equivalent to reading:
+// `ip -n NS route show table main DST`.
+func (n *NS) HasRoute(r Route) (bool, error) {
+	h, err := n.rtnl()
+	if err != nil {
+		return false, err
+	}
+	ok, err := hasRoute(h, r)
+	if err != nil {
+		return false, fmt.Errorf("listing routes in network namespace %s: %w", n.path, err)
+	}
+	return ok, nil
+}

@@ -81,11 +81,20 @@ func Create(p Pair) error {
 	return nil
 }
 
+// ErrNotVeth is returned when a link plumb would delete or retire by name
+// is not a veth: plumb never deletes someone else's interface, whatever a
+// record says.
+var ErrNotVeth = errors.New("is not a veth")
+
 // Delete removes the pair by its host end; the peer goes with it. A pair
-// that is already gone is success. Equivalent to: `ip link del HOST`.
+// that is already gone is success; a link of that name that is not a veth
+// is left alone (ErrNotVeth). Equivalent to: `ip link del HOST type veth`.
 func Delete(hostName string) error {
 	link, err := netlink.LinkByName(hostName)
 	if err == nil {
+		if _, ok := link.(*netlink.Veth); !ok {
+			return fmt.Errorf("deleting veth %q: the link %w, not deleting it", hostName, ErrNotVeth)
+		}
 		err = netlink.LinkDel(link)
 	}
 	if err == nil || netlinkerr.IsNotFound(err) {

@@ -53,6 +53,9 @@ func Retire(hostName string, peer *NS, peerName string) (*Retired, error) {
 		}
 		return nil, fmt.Errorf("finding veth %q: %w", hostName, err)
 	}
+	if _, ok := link.(*netlink.Veth); !ok {
+		return nil, fmt.Errorf("retiring veth %q: the link %w, not touching it", hostName, ErrNotVeth)
+	}
 	idx := link.Attrs().Index
 	tomb := RetiredName(idx)
 	if err := netlink.LinkSetDown(link); err != nil {

@@ -36,29 +36,49 @@ func TestPrivilegedSurvey(t *testing.T) {
 		if _, ok := links["br0"]; !ok {
 			return fmt.Errorf("the bridge is not in the host's links: %v", links)
 		}
-		id, err := NSID("/var/run/netns/" + targetName)
-		if err != nil || id != end.PeerNSID {
-			return fmt.Errorf("NSID of the target = %d, %v; the veth says %d", id, err, end.PeerNSID)
-		}
-		if id, err := NSID("/var/run/netns/" + other); err != nil || id == end.PeerNSID {
-			return fmt.Errorf("NSID of an unrelated namespace = %d, %v", id, err)
-		}
-		if _, err := NSID("/var/run/netns/none-such"); err == nil {
-			return fmt.Errorf("NSID of a missing path: no error")
-		}
-		peers, err := Peers(end.PeerNSID)
+		sv, err := NewSurvey()
 		if err != nil {
 			return err
 		}
-		p := peers[end.PeerIndex]
-		want := []netip.Prefix{netip.MustParsePrefix("10.79.0.2/24"), netip.MustParsePrefix("fd79::2/64")}
-		if p == nil || p.Name != "eth0" || !p.Up {
-			return fmt.Errorf("peer: %+v in %v", p, peers)
+		defer sv.Close()
+		id, err := sv.NSID("/var/run/netns/" + targetName)
+		if err != nil || id != end.PeerNSID {
+			return fmt.Errorf("NSID of the target = %d, %v; the veth says %d", id, err, end.PeerNSID)
 		}
+		if id, err := sv.NSID("/var/run/netns/" + other); err != nil || id == end.PeerNSID {
+			return fmt.Errorf("NSID of an unrelated namespace = %d, %v", id, err)
+		}
+		if _, err := sv.NSID("/var/run/netns/none-such"); err == nil {
+			return fmt.Errorf("NSID of a missing path: no error")
+		}
+		if !end.Carrier {
+			return fmt.Errorf("host end has no carrier with its peer up: %+v", end)
+		}
+		addrs, err := sv.PeerAddrs(end.PeerNSID, end.PeerIndex)
+		if err != nil {
+			return err
+		}
+		if none, err := sv.PeerAddrs(end.PeerNSID, end.PeerIndex+100); len(none) != 0 || err != nil {
+			return fmt.Errorf("a link that is not there: %v, %v", none, err)
+		}
+		want := []netip.Prefix{netip.MustParsePrefix("10.79.0.2/24"), netip.MustParsePrefix("fd79::2/64")}
 		for _, w := range want {
-			if !slices.Contains(p.Addrs, w) {
-				return fmt.Errorf("peer addresses %v, want %v among them", p.Addrs, w)
+			if !slices.Contains(addrs, w) {
+				return fmt.Errorf("peer addresses %v, want %v among them", addrs, w)
 			}
+		}
+		// The peer goes down: the host end loses its carrier.
+		testutil.Run(t, "ip", "-n", targetName, "link", "set", "eth0", "down")
+		if links, err := HostLinks(); err != nil || links["vethsv0"].Carrier || !links["vethsv0"].Up {
+			return fmt.Errorf("peer down, host end: %+v, %v", links["vethsv0"], err)
+		}
+		testutil.Run(t, "ip", "-n", targetName, "link", "set", "eth0", "up")
+		testutil.Run(t, "ip", "-n", targetName, "route", "add", "default", "via", "10.79.0.1")
+		if ok, err := sv.HasRoute("/var/run/netns/"+targetName, Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.79.0.1")}); !ok || err != nil {
+			return fmt.Errorf("default route not found: %v", err)
+		}
+		if ok, err := sv.HasRoute("/var/run/netns/"+targetName, Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.79.0.9")}); ok || err != nil {
+			return fmt.Errorf("a default route via another gateway found: %v", err)
 		}
 		return nil
 	})

@@ -165,6 +165,8 @@ type endpointView struct {
 	HostVeth    string   `json:"HostVeth"`
 	IfName      string   `json:"IfName"`
 	Aliases     []string `json:"Aliases,omitempty"`
+	State       string   `json:"State"`            // from kernel facts, as ps shows it
+	Reason      string   `json:"Reason,omitempty"` // what is down or missing
 }
 
 func newNetworkInspectCmd(a *app) *cobra.Command {
@@ -203,7 +205,8 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 				if n.IPRange.IsValid() {
 					v.IPAM.Config[0].IPRange = n.IPRange.String()
 				}
-				for _, ep := range eps {
+				health := m.Health(eps)
+				for i, ep := range eps {
 					key := ep.ContainerID
 					if key == "" {
 						key = ep.ID
@@ -211,6 +214,7 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 					v.Containers[key] = endpointView{
 						Name: displayName(ep), Target: ep.Target, EndpointID: ep.ID, MacAddress: ep.MAC,
 						IPv4Address: ep.IP.String(), HostVeth: ep.HostVeth, IfName: ep.IfName, Aliases: ep.Aliases,
+						State: health[i].State, Reason: health[i].Reason,
 					}
 				}
 				views = append(views, v)

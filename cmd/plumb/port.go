@@ -33,15 +33,24 @@ func newPortCmd(a *app) *cobra.Command {
 					proto = pr
 				}
 			}
-			eps, err := a.manager().EndpointsOf(cmd.Context(), args[0], "")
+			m := a.manager()
+			eps, err := m.EndpointsOf(cmd.Context(), args[0], "")
 			if err != nil {
 				return err
 			}
 			if len(eps) == 0 {
 				return fmt.Errorf("%q is %w to any network", args[0], network.ErrNotAttached)
 			}
+			// Only what answers: the mappings of an endpoint that is not up
+			// are not printed, and the command says why.
+			var broken []string
+			health := m.Health(eps)
 			found := false
-			for _, ep := range eps {
+			for i, ep := range eps {
+				if h := health[i]; h.State != network.StateUp && len(ep.Ports) > 0 {
+					broken = append(broken, fmt.Sprintf("on %s it is %s: its published ports do not answer (see `plumb doctor`)", ep.Network, stateColumn(h)))
+					continue
+				}
 				for _, p := range ep.Ports {
 					if port == 0 {
 						fmt.Fprintf(a.out, "%d/%s -> %s\n", p.Port, p.Proto, p.Host())
@@ -50,6 +59,9 @@ func newPortCmd(a *app) *cobra.Command {
 						found = true
 					}
 				}
+			}
+			if len(broken) > 0 {
+				return fmt.Errorf("%s: %s", args[0], strings.Join(broken, "; "))
 			}
 			if port != 0 && !found {
 				return fmt.Errorf("no public port '%d/%s' published for %s", port, proto, args[0])

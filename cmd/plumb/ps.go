@@ -22,21 +22,22 @@ func newPsCmd(a *app) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			eps, err := a.manager().AllEndpoints(netName)
+			m := a.manager()
+			eps, health, err := m.EndpointsHealth(netName)
 			if err != nil {
 				return err
 			}
 			if format == "json" {
 				rows := make([]psRow, 0, len(eps))
-				for _, ep := range eps {
-					rows = append(rows, psRow{Endpoint: ep, Stale: ep.Stale()})
+				for i, ep := range eps {
+					rows = append(rows, psRow{Endpoint: ep, Health: health[i], Stale: health[i].State == network.StateStale})
 				}
 				return writeJSON(a.out, rows)
 			}
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME\tPORTS\tSTATE")
-			for _, ep := range eps {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep), epState(ep))
+			for i, ep := range eps {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep), stateColumn(health[i]))
 			}
 			return w.Flush()
 		},
@@ -46,21 +47,24 @@ func newPsCmd(a *app) *cobra.Command {
 	return c
 }
 
-// psRow is one endpoint in `ps --format json`: its record, and whether its
-// namespace is gone.
+// psRow is one endpoint in `ps --format json`: its record, its state from
+// kernel facts with the reason, and whether its namespace is gone.
 type psRow struct {
 	*network.Endpoint
+	network.Health
 	Stale bool `json:"stale"`
 }
 
-// epState is ps's STATE column: "up", or "stale" when the endpoint's
-// namespace is gone (a stopped or restarted container, a deleted netns):
-// `plumb attach` again gives it back its address, `plumb detach` clears it.
-func epState(ep *network.Endpoint) string {
-	if ep.Stale() {
-		return "stale"
+// stateColumn is ps's STATE cell: up; down or broken with what is down
+// or missing (`plumb doctor` says more, `plumb doctor --fix` repairs it);
+// stale when the endpoint's namespace is gone (a stopped or restarted
+// container, a deleted netns: `plumb attach` again gives it back its
+// address, `plumb detach` clears it).
+func stateColumn(h network.Health) string {
+	if h.Reason == "" || h.State == network.StateStale {
+		return h.State
 	}
-	return "up"
+	return h.State + " (" + h.Reason + ")"
 }
 
 func displayName(ep *network.Endpoint) string {

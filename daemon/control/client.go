@@ -200,6 +200,31 @@ func (c *Client) Release(network, id string) error {
 	return notRunningOK(c.Do(Request{Op: OpRelease, Network: network, Endpoint: id}, false))
 }
 
+// Listening is what the daemon serves: the namespaces with a 127.0.0.11
+// listener (by cookie, or inode for records written before cookies), and
+// the endpoints (Key) there whose default route is missing.
+type Listening struct {
+	Namespaces map[uint64]bool
+	NoRoute    map[string]bool
+}
+
+// Listeners asks the daemon what it serves. A daemon that is not running
+// serves nothing: an empty Listening and ErrNotRunning.
+func (c *Client) Listeners() (Listening, error) {
+	l := Listening{Namespaces: map[uint64]bool{}, NoRoute: map[string]bool{}}
+	rep, err := c.Do(Request{Op: OpListeners}, false)
+	if err != nil {
+		return l, err
+	}
+	for _, id := range rep.Namespaces {
+		l.Namespaces[id] = true
+	}
+	for _, k := range rep.NoRoute {
+		l.NoRoute[k] = true
+	}
+	return l, nil
+}
+
 func notRunningOK(_ *Reply, err error) error {
 	if errors.Is(err, ErrNotRunning) {
 		return nil

@@ -35,6 +35,12 @@ const (
 	OpHold Op = "hold"
 	// OpRelease asks the daemon to let the host ports of Network/Endpoint go.
 	OpRelease Op = "release"
+	// OpListeners asks which namespaces have a 127.0.0.11 listener (the
+	// reply's Namespaces, each a namespace's cookie, or inode for a record
+	// written before cookies), and which of their endpoints lack their
+	// default route (NoRoute, endpoint keys), as the daemon reads them on
+	// the sockets it keeps in those namespaces.
+	OpListeners Op = "listeners"
 )
 
 // Request is one request on the control socket.
@@ -48,10 +54,12 @@ type Request struct {
 
 // Reply answers one Request. Error is empty on success.
 type Reply struct {
-	Error   string            `json:"error,omitempty"`
-	Code    string            `json:"code,omitempty"`    // CodeInUse, with Error
-	Records []Record          `json:"records,omitempty"` // OpRecords
-	Ports   []portmap.Mapping `json:"ports,omitempty"`   // OpHold
+	Error      string            `json:"error,omitempty"`
+	Code       string            `json:"code,omitempty"`       // CodeInUse, with Error
+	Records    []Record          `json:"records,omitempty"`    // OpRecords
+	Ports      []portmap.Mapping `json:"ports,omitempty"`      // OpHold
+	Namespaces []uint64          `json:"namespaces,omitempty"` // OpListeners
+	NoRoute    []string          `json:"noRoute,omitempty"`    // OpListeners
 }
 
 // Reap names a retired veth pair to delete: by its host end's name and

@@ -1,0 +1,261 @@
+package network
+
+import (
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/veth"
+)
+
+// The states of an endpoint, from kernel facts (Health).
+const (
+	StateUp     = "up"     // whole
+	StateDown   = "down"   // whole, but a link of it is administratively down
+	StateBroken = "broken" // something of it is missing: Reason says what
+	StateStale  = "stale"  // its namespace is gone
+)
+
+// Health is what the kernel says of one endpoint: its State, and for any
+// other than up what is down or missing, or why it is stale.
+type Health struct {
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Health tells the state of each endpoint of eps (in order) from kernel
+// facts, and changes nothing. An endpoint is up when its host veth is up
+// on its network's bridge, its peer is up in the very namespace it was
+// attached in with its address and its default route, its network's rules
+// and its published ports' rules are in place, and its names are served
+// at 127.0.0.11 in its namespace. It reads the host's links once, the
+// firewall once, asks the daemon once, reads each namespace's links and
+// addresses without entering it, and enters it only to read its routes.
+// Equivalent to: `ip -d link; ip -n NS link; ip -n NS addr; ip -n NS
+// route; iptables-save` and reading them.
+func (m *Manager) Health(eps []*Endpoint) []Health {
+	var names []string
+	for _, ep := range eps {
+		names = append(names, ep.Network)
+	}
+	return m.newSurvey(names).check(eps)
+}
+
+// EndpointsHealth is AllEndpoints(netName) with each endpoint's Health:
+// what the survey reads once for all (the host's links, the firewall, the
+// daemon) is read while the records are.
+func (m *Manager) EndpointsHealth(netName string) ([]*Endpoint, []Health, error) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU()))
+	names := []string{netName}
+	if netName == "" {
+		names, _ = m.networkNames()
+	}
+	sc := make(chan *survey, 1)
+	go func() { sc <- m.newSurvey(names) }()
+	eps, err := m.AllEndpoints(netName)
+	s := <-sc
+	if err != nil {
+		return nil, nil, err
+	}
+	return eps, s.check(eps), nil
+}
+
+// check is the state of each endpoint of eps, in order. The checks wait
+// on the kernel more than they compute: a few run at once.
+func (s *survey) check(eps []*Endpoint) []Health {
+	out := make([]Health, len(eps))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(eps), 2*runtime.NumCPU()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sv, err := s.m.links().NewSurvey()
+			for i := range work {
+				if err != nil {
+					out[i] = Health{StateBroken, "namespaces unreadable: " + err.Error()}
+					continue
+				}
+				out[i] = s.health(sv, eps[i])
+			}
+			if err == nil {
+				sv.Close()
+			}
+		}()
+	}
+	for i := range eps {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+// survey is what Health reads once for all endpoints.
+type survey struct {
+	m         *Manager
+	nets      map[string]*Network
+	host      map[string]veth.HostEnd
+	hostErr   error
+	fw        firewall.Checker
+	fwErr     error
+	listening control.Listening // the daemon's listeners; nil maps when it is not running
+	netRules  map[string]error  // each network's rules, checked once
+}
+
+// newSurvey reads, for the networks named, what every endpoint's check
+// needs: their configs, the host's links, the firewall's rules, the
+// daemon's listeners. With no network it reads nothing else.
+func (m *Manager) newSurvey(names []string) *survey {
+	s := &survey{m: m, nets: map[string]*Network{}, netRules: map[string]error{}}
+	for _, name := range names {
+		if _, ok := s.nets[name]; !ok {
+			n, _ := m.Get(name)
+			s.nets[name] = n
+		}
+	}
+	if len(s.nets) == 0 {
+		return s
+	}
+	// Three reads from three parties (the kernel, iptables-save, the
+	// daemon): at once.
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.host, s.hostErr = m.links().HostLinks()
+	}()
+	go func() {
+		defer wg.Done()
+		if !m.NoDNS {
+			s.listening, _ = m.daemon().Listeners()
+		}
+	}()
+	if fw, err := m.fw(); err != nil {
+		s.fwErr = err
+	} else {
+		s.fw, s.fwErr = fw.Snapshot()
+	}
+	if s.fwErr == nil {
+		for name, n := range s.nets {
+			if n != nil {
+				s.netRules[name] = s.fw.CheckNetwork(n.firewall())
+			}
+		}
+	}
+	wg.Wait()
+	return s
+}
+
+// health is one endpoint's state.
+func (s *survey) health(sv Survey, ep *Endpoint) Health {
+	var down, missing []string
+	n := s.nets[ep.Network]
+	if n == nil {
+		return Health{StateBroken, "network config unreadable"}
+	}
+	if s.hostErr != nil {
+		return Health{StateBroken, "host links unreadable: " + s.hostErr.Error()}
+	}
+	br, ok := s.host[n.Bridge]
+	switch {
+	case !ok:
+		missing = append(missing, "bridge "+n.Bridge)
+	case !br.Up:
+		down = append(down, "bridge "+n.Bridge)
+	}
+	// The veth exists only while its peer's namespace does, and while
+	// that namespace exists no other can have its inode: a veth there and
+	// the recorded inode at the recorded path mean the very namespace the
+	// endpoint was attached in.
+	hv, ok := s.host[HostVethName(n, ep.ID)]
+	switch {
+	case !ok || !hv.Veth:
+		if !ep.Alive() {
+			return Health{StateStale, "namespace gone"}
+		}
+		missing = append(missing, "veth "+HostVethName(n, ep.ID))
+	case !ep.Alive():
+		return Health{StateStale, "namespace replaced"}
+	default:
+		if br.Index != 0 && hv.MasterIndex != br.Index {
+			missing = append(missing, "veth "+hv.Name+" on bridge "+n.Bridge)
+		}
+		if !hv.Up {
+			down = append(down, "veth "+hv.Name)
+		}
+		down, missing = s.peer(sv, ep, hv, down, missing)
+	}
+	missing = append(missing, s.rules(n, ep)...)
+	if ep.Kind != KindCNI && !s.m.NoDNS && !s.listening.Namespaces[ep.NamespaceKey()] {
+		missing = append(missing, "127.0.0.11 listener")
+	}
+	switch {
+	case len(missing) > 0:
+		return Health{StateBroken, "missing: " + strings.Join(missing, ", ")}
+	case len(down) > 0:
+		return Health{StateDown, "down: " + strings.Join(down, ", ")}
+	}
+	return Health{State: StateUp}
+}
+
+// peer checks the namespace side: the peer, up, with its address, and the
+// default route the attach made.
+func (s *survey) peer(sv Survey, ep *Endpoint, hv veth.HostEnd, down, missing []string) ([]string, []string) {
+	addrs, err := sv.PeerAddrs(hv.PeerNSID, hv.PeerIndex)
+	if err != nil {
+		return down, append(missing, "namespace unreadable: "+err.Error())
+	}
+	if hv.Up && !hv.Carrier {
+		// Both ends up make a veth's carrier: the peer is down.
+		down = append(down, "interface "+ep.IfName)
+	}
+	if !containsPrefix(addrs, ep.IP) {
+		missing = append(missing, "address "+ep.IP.String())
+	}
+	if ep.DefaultRoute && !s.hasRoute(sv, ep) {
+		missing = append(missing, "default route")
+	}
+	return down, missing
+}
+
+// rules lists the firewall rules of n and of ep's ports that are missing.
+func (s *survey) rules(n *Network, ep *Endpoint) []string {
+	if s.fwErr != nil {
+		return []string{"firewall unreadable: " + s.fwErr.Error()}
+	}
+	if s.netRules[n.Name] != nil {
+		return []string{"rules of network " + n.Name}
+	}
+	if len(ep.Ports) > 0 {
+		if err := s.fw.CheckEndpoint(n.firewall(), ep.ID, firewallPorts(ep)); err != nil {
+			return []string{"published port rules"}
+		}
+	}
+	return nil
+}
+
+// hasRoute reports whether ep's namespace has its default route via the
+// gateway: as the daemon read it on the socket it keeps in a namespace it
+// serves, else read here, which enters the namespace (routes cannot be
+// read from outside).
+func (s *survey) hasRoute(sv Survey, ep *Endpoint) bool {
+	if s.listening.Namespaces[ep.NamespaceKey()] {
+		return !s.listening.NoRoute[control.Key(ep.Network, ep.ID)]
+	}
+	gw := s.nets[ep.Network].Gateway
+	ok, err := sv.HasRoute(ep.NetNS, veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: gw})
+	return err == nil && ok
+}
+
+func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
+	for _, q := range ps {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
