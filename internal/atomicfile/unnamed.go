@@ -18,9 +18,10 @@ type Unnamed struct {
 	f *os.File
 }
 
-// CreateUnnamed makes an unnamed file (mode perm) in the directory dir,
-// taken relative to dirFD (unix.AT_FDCWD for the working directory; "."
-// for dirFD itself). When the file system cannot make unnamed files (NFS,
+// CreateUnnamed makes an unnamed file in the directory dir, taken relative
+// to dirFD (unix.AT_FDCWD for the working directory; "." for dirFD
+// itself), with mode perm less the umask as open(2) does (File().Chmod
+// sets it exactly). When the file system cannot make unnamed files (NFS,
 // vfat, overlayfs before Linux 6.6) it returns an error matching
 // errors.ErrUnsupported and makes nothing. Equivalent to:
 // `open(DIR, O_TMPFILE|O_RDWR, PERM)`.
@@ -36,13 +37,7 @@ func CreateUnnamed(dirFD int, dir string, perm os.FileMode) (*Unnamed, error) {
 		case err != nil:
 			return nil, &os.PathError{Op: "open O_TMPFILE", Path: dir, Err: err}
 		}
-		f := os.NewFile(uintptr(fd), filepath.Join(dir, "(unnamed)"))
-		// The umask applied at creation: set the mode asked for.
-		if err := f.Chmod(perm.Perm()); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return &Unnamed{f: f}, nil
+		return &Unnamed{f: os.NewFile(uintptr(fd), filepath.Join(dir, "(unnamed)"))}, nil
 	}
 }
 
@@ -78,7 +73,8 @@ func (u *Unnamed) Link(dirFD int, name string) (bool, error) {
 func (u *Unnamed) Close() error { return u.f.Close() }
 
 // CreateNew creates the file path (relative to dirFD, or unix.AT_FDCWD)
-// holding data, with mode perm, the way open(2) O_CREAT|O_EXCL does but in
+// holding data, with mode perm less the umask, the way open(2)
+// O_CREAT|O_EXCL does but in
 // one step: no process ever sees it empty or partly written, and a writer
 // killed at any point leaves either nothing or the whole file. It reports
 // false, nil when path already exists. There is no fsync. On a file system
