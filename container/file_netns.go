@@ -31,13 +31,16 @@ func (f *netnsFile) Path() string { return filepath.Join(f.dir, f.name, f.base) 
 // Update creates NetnsEtcDir/NAME (0755) and the file when missing. A new
 // file is seeded with the host's file of the same name and appears whole
 // (see createSeeded), so no process ever sees it empty, and a writer killed
-// at any point leaves no other file in NAME/.
+// at any point leaves no other file in NAME/. It first removes what an
+// older plumb killed mid-write left there (see NetnsLeftovers).
 func (f *netnsFile) Update(fn func(old []byte) ([]byte, error)) error {
 	dir, err := f.openDir(true)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
+	// Best effort: a leftover that cannot go must not stop an attach.
+	_ = sweepLeftovers(dir)
 	dirFD := int(dir.Fd())
 	fd, err := openBeneath(dirFD, f.base, unix.O_RDWR, 0)
 	if errors.Is(err, unix.ENOENT) {
@@ -61,9 +64,10 @@ func (f *netnsFile) Update(fn func(old []byte) ([]byte, error)) error {
 // Created reports whether an Update through this value created the file.
 func (f *netnsFile) Created() bool { return f.created.Load() }
 
-// Remove deletes the file, then NetnsEtcDir/NAME if it is empty.
-// Equivalent to: `rm -f /etc/netns/NAME/hosts; rmdir /etc/netns/NAME`.
-// A missing file or directory is success.
+// Remove deletes the file and the leftovers of older plumbs
+// (NetnsLeftovers), then NetnsEtcDir/NAME if it is empty. Equivalent to:
+// `rm -f /etc/netns/NAME/hosts /etc/netns/NAME/.*.plumb-*; rmdir
+// /etc/netns/NAME`. A missing file or directory is success.
 func (f *netnsFile) Remove() error {
 	dir, err := f.openDir(false)
 	if isGone(err) {
@@ -75,6 +79,9 @@ func (f *netnsFile) Remove() error {
 	defer dir.Close()
 	if err := unix.Unlinkat(int(dir.Fd()), f.base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return &os.PathError{Op: "unlink", Path: f.Path(), Err: err}
+	}
+	if err := sweepLeftovers(dir); err != nil {
+		return err
 	}
 	return f.removeEmptyDirs()
 }
@@ -99,8 +106,9 @@ func (f *netnsFile) removeEmptyDirs() error {
 	return nil
 }
 
-// openDir opens NetnsEtcDir/NAME as an O_PATH directory, creating both
-// levels when create is set. Equivalent to: `mkdir -p /etc/netns/NAME`.
+// openDir opens NetnsEtcDir/NAME (read-only, so that it can be listed),
+// creating both levels when create is set. Equivalent to:
+// `mkdir -p /etc/netns/NAME`.
 func (f *netnsFile) openDir(create bool) (*os.File, error) {
 	if create {
 		if err := os.MkdirAll(f.dir, 0o755); err != nil {
@@ -118,7 +126,7 @@ func (f *netnsFile) openDir(create bool) (*os.File, error) {
 			return nil, &os.PathError{Op: "mkdir", Path: dirPath, Err: err}
 		}
 	}
-	fd, err := openBeneath(topFD, f.name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	fd, err := openBeneath(topFD, f.name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: dirPath, Err: err}
 	}
