@@ -1,12 +1,8 @@
 package container
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -33,20 +29,23 @@ type netnsFile struct {
 func (f *netnsFile) Path() string { return filepath.Join(f.dir, f.name, f.base) }
 
 // Update creates NetnsEtcDir/NAME (0755) and the file when missing. A new
-// file is seeded with the host's file of the same name and appears
-// atomically (written under a temporary name, then linked into place), so no
-// process ever sees it empty.
+// file is seeded with the host's file of the same name and appears whole
+// (see createSeeded), so no process ever sees it empty, and a writer killed
+// at any point leaves no other file in NAME/. It first removes what an
+// older plumb killed mid-write left there (see NetnsLeftovers).
 func (f *netnsFile) Update(fn func(old []byte) ([]byte, error)) error {
 	dir, err := f.openDir(true)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
+	// Best effort: a leftover that cannot go must not stop an attach.
+	_ = sweepLeftovers(dir)
 	dirFD := int(dir.Fd())
 	fd, err := openBeneath(dirFD, f.base, unix.O_RDWR, 0)
 	if errors.Is(err, unix.ENOENT) {
 		var created bool
-		if created, err = f.createSeeded(dirFD); err != nil {
+		if created, err = f.createSeeded(dir); err != nil {
 			return err
 		}
 		if created {
@@ -65,9 +64,10 @@ func (f *netnsFile) Update(fn func(old []byte) ([]byte, error)) error {
 // Created reports whether an Update through this value created the file.
 func (f *netnsFile) Created() bool { return f.created.Load() }
 
-// Remove deletes the file, then NetnsEtcDir/NAME if it is empty.
-// Equivalent to: `rm -f /etc/netns/NAME/hosts; rmdir /etc/netns/NAME`.
-// A missing file or directory is success.
+// Remove deletes the file and the leftovers of older plumbs
+// (NetnsLeftovers), then NetnsEtcDir/NAME if it is empty. Equivalent to:
+// `rm -f /etc/netns/NAME/hosts /etc/netns/NAME/.*.plumb-*; rmdir
+// /etc/netns/NAME`. A missing file or directory is success.
 func (f *netnsFile) Remove() error {
 	dir, err := f.openDir(false)
 	if isGone(err) {
@@ -80,6 +80,16 @@ func (f *netnsFile) Remove() error {
 	if err := unix.Unlinkat(int(dir.Fd()), f.base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return &os.PathError{Op: "unlink", Path: f.Path(), Err: err}
 	}
+	if err := sweepLeftovers(dir); err != nil {
+		return err
+	}
+	return f.removeEmptyDirs()
+}
+
+// removeEmptyDirs removes NetnsEtcDir/NAME, the staging directory and
+// NetnsEtcDir, each only if it is empty. Equivalent to:
+// `rmdir /etc/netns/NAME /etc/netns/.plumb-tmp /etc/netns`.
+func (f *netnsFile) removeEmptyDirs() error {
 	top, err := os.Open(f.dir)
 	if err != nil {
 		return nil // the directory above vanished; nothing left to remove
@@ -89,14 +99,16 @@ func (f *netnsFile) Remove() error {
 	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 		return &os.PathError{Op: "rmdir", Path: filepath.Join(f.dir, f.name), Err: err}
 	}
+	removeStaging(top)
 	// And NetnsEtcDir itself when that leaves it empty: `ip netns` does not
 	// need it, and plumb may be the one that made it.
 	_ = os.Remove(f.dir)
 	return nil
 }
 
-// openDir opens NetnsEtcDir/NAME as an O_PATH directory, creating both
-// levels when create is set. Equivalent to: `mkdir -p /etc/netns/NAME`.
+// openDir opens NetnsEtcDir/NAME (read-only, so that it can be listed),
+// creating both levels when create is set. Equivalent to:
+// `mkdir -p /etc/netns/NAME`.
 func (f *netnsFile) openDir(create bool) (*os.File, error) {
 	if create {
 		if err := os.MkdirAll(f.dir, 0o755); err != nil {
@@ -114,72 +126,11 @@ func (f *netnsFile) openDir(create bool) (*os.File, error) {
 			return nil, &os.PathError{Op: "mkdir", Path: dirPath, Err: err}
 		}
 	}
-	fd, err := openBeneath(topFD, f.name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	fd, err := openBeneath(topFD, f.name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: dirPath, Err: err}
 	}
 	return os.NewFile(uintptr(fd), dirPath), nil
-}
-
-// createSeeded makes the file with the host's content, atomically: it writes
-// a temporary file in the same directory and hard-links it into place. It
-// reports false when another process linked its own first.
-func (f *netnsFile) createSeeded(dirFD int) (bool, error) {
-	seed, err := readHostSeed(filepath.Join(hostEtcDir, f.base))
-	if err != nil {
-		return false, err
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := "." + f.base + ".plumb-" + hex.EncodeToString(rnd[:])
-	fd, err := openBeneath(dirFD, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o644)
-	if err != nil {
-		return false, &os.PathError{Op: "create", Path: filepath.Join(f.dir, f.name, tmp), Err: err}
-	}
-	t := os.NewFile(uintptr(fd), filepath.Join(f.dir, f.name, tmp))
-	defer func() {
-		t.Close()
-		_ = unix.Unlinkat(dirFD, tmp, 0)
-	}()
-	if err := t.Chmod(0o644); err != nil {
-		return false, err
-	}
-	if _, err := t.Write(seed); err != nil {
-		return false, fmt.Errorf("writing %s: %w", t.Name(), err)
-	}
-	// No fsync, as for the file's later updates (file.go): the seed of a
-	// namespace's runtime file, like `ip netns`'s own files.
-	err = unix.Linkat(dirFD, tmp, dirFD, f.base, 0)
-	if errors.Is(err, unix.EEXIST) {
-		return false, nil
-	}
-	if err != nil {
-		return false, &os.PathError{Op: "link", Path: f.Path(), Err: err}
-	}
-	return true, nil
-}
-
-// readHostSeed reads the host's file (nil when it does not exist).
-func readHostSeed(path string) ([]byte, error) {
-	h, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s to seed a netns copy: %w", path, err)
-	}
-	defer h.Close()
-	if err := checkRegular(h); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(h, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s to seed a netns copy: %w", path, err)
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", path, maxFileSize)
-	}
-	return data, nil
 }
 
 // openBeneath is openat2(dirFD, rel, flags, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS):

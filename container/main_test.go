@@ -26,13 +26,20 @@ func TestMain(m *testing.M) {
 }
 
 // runChild is the body of a target process. arg is "" (stay where it is),
-// "ROOT" (chroot into ROOT), or "proc:ROOT" (mount a procfs at ROOT/proc,
-// privately, then chroot). It prints "ready" and lives until stdin closes, so
-// it dies with the test even when the test binary is killed.
+// "ROOT" (chroot into ROOT), "proc:ROOT" (mount a procfs at ROOT/proc,
+// privately, then chroot) or "netns-[staged-]writer:NAME"
+// (runNetnsWriter). It prints "ready" and lives until stdin closes, so it
+// dies with the test even when the test binary is killed.
 func runChild(arg string) int {
 	fail := func(err error) int {
 		os.Stderr.WriteString("child: " + err.Error() + "\n")
 		return 1
+	}
+	if name, ok := strings.CutPrefix(arg, writerPrefix); ok {
+		return runNetnsWriter(name, false)
+	}
+	if name, ok := strings.CutPrefix(arg, stagedPrefix); ok {
+		return runNetnsWriter(name, true)
 	}
 	if root, ok := strings.CutPrefix(arg, "proc:"); ok {
 		// Private first, so the mount never propagates to the host.

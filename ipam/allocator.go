@@ -90,7 +90,7 @@ func (a *Allocator) scan(id string, start netip.Addr) (netip.Addr, error) {
 		if !a.Range.Contains(ip) {
 			continue
 		}
-		if _, ok := taken[ip]; ok && !a.Store.Stale(ip) {
+		if _, ok := taken[ip]; ok && !a.Store.Damaged(ip) {
 			continue
 		}
 		ok, err := a.reserve(id, ip)
@@ -104,17 +104,19 @@ func (a *Allocator) scan(id string, start netip.Addr) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("range %s-%s: %w", a.Range.First, a.Range.Last, ErrExhausted)
 }
 
-// reserve reserves ip, taking over a damaged reservation that is stale.
+// reserve reserves ip, taking over a damaged reservation at once: called
+// with the Store's lock held, which every writer of reservations holds, it
+// knows that no one can still be writing it (a writer killed after creating
+// the file and before writing its owner, under a Reserve in two steps, or
+// plain damage). A damaged reservation that cannot be removed (say, a
+// directory with files in it) is skipped, as taken.
 func (a *Allocator) reserve(id string, ip netip.Addr) (bool, error) {
 	ok, err := a.Store.Reserve(id, ip)
 	if err != nil || ok {
 		return ok, err
 	}
-	if !a.Store.Stale(ip) {
+	if !a.Store.Damaged(ip) || a.Store.Release(ip) != nil {
 		return false, nil
-	}
-	if err := a.Store.Release(ip); err != nil {
-		return false, err
 	}
 	return a.Store.Reserve(id, ip)
 }
@@ -163,9 +165,42 @@ func (a *Allocator) Free() (free, used int, err error) {
 	return max(free, 0), len(ips), nil
 }
 
+// Owners reads, under the Store's lock, every reservation and its owner
+// id: "" for a damaged one (no owner can be read), which Allocate takes
+// over by itself. A garbage collection compares the owners with the
+// endpoint records; one with no record is an attach interrupted between
+// reserving its address and recording the endpoint, which ReleaseIf frees.
+// Equivalent to: `grep -r . networks/NET/ips`.
+func (a *Allocator) Owners() (map[netip.Addr]string, error) {
+	if err := a.Store.Lock(); err != nil {
+		return nil, err
+	}
+	defer a.Store.Unlock()
+	ips, err := a.Store.Reserved()
+	if err != nil {
+		return nil, err
+	}
+	owners := make(map[netip.Addr]string, len(ips))
+	for _, ip := range ips {
+		owner, ok, err := a.Store.Owner(ip)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			owners[ip] = owner
+		}
+	}
+	return owners, nil
+}
+
 // ReleaseIf frees, under the Store's lock, every address whose owner
 // orphan reports true: what a garbage collection of interrupted attaches
-// finds. An address whose owner cannot be read is left alone.
+// finds. A damaged reservation (no owner can be read) is offered as owner
+// "": no writer can still be writing it, so it is garbage too.
+//
+// orphan is called with the Store's lock held, but the caller must also
+// keep attaches out while it decides (the network's lock): an attach that
+// has reserved and not yet recorded its endpoint looks orphaned.
 func (a *Allocator) ReleaseIf(orphan func(owner string) bool) error {
 	if err := a.Store.Lock(); err != nil {
 		return err
@@ -177,7 +212,7 @@ func (a *Allocator) ReleaseIf(orphan func(owner string) bool) error {
 	}
 	var errs []error
 	for _, ip := range ips {
-		if owner, ok, err := a.Store.Owner(ip); err == nil && ok && owner != "" && orphan(owner) {
+		if owner, ok, err := a.Store.Owner(ip); err == nil && ok && orphan(owner) {
 			if err := a.Store.Release(ip); err != nil {
 				errs = append(errs, err)
 			}

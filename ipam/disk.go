@@ -9,17 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/plumbnet/plumb/internal/atomicfile"
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
-// staleAfter is how old a damaged reservation file must be before it may be
-// taken over: long enough that the process that created it has either
-// finished writing it or died.
-const staleAfter = 30 * time.Second
+// testHookReserve, when set, runs inside Reserve once the owner is written
+// and before the address file gets its name.
+var testHookReserve func(ip netip.Addr)
 
 // DiskStore is the file-backed Store. Under Dir it keeps:
 //
@@ -67,8 +66,40 @@ func (s *DiskStore) ipPath(ip netip.Addr) string {
 	return filepath.Join(s.Dir, "ips", ip.String())
 }
 
-// Reserve creates ips/<ip> exclusively, holding id.
+// Reserve creates ips/<ip> holding id, in one step: id is written to an
+// unnamed file that link(2) then names ips/<ip>, so the file never exists
+// without its owner and a Reserve killed at any point leaves either
+// nothing or the whole reservation. It returns false, nil when ips/<ip>
+// exists. Equivalent to: `ln TMPFILE-HOLDING-ID ips/IP`.
+//
+// On a file system without unnamed files (O_TMPFILE) it creates ips/<ip>
+// O_EXCL and then writes id: a writer killed in between leaves an empty
+// file, which Damaged reports and the Allocator takes over.
 func (s *DiskStore) Reserve(id string, ip netip.Addr) (bool, error) {
+	path := s.ipPath(ip)
+	u, err := atomicfile.CreateUnnamed(unix.AT_FDCWD, filepath.Dir(path), 0o644)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return s.reserveInPlace(id, ip)
+	}
+	if err != nil {
+		return false, fmt.Errorf("reserving %s: %w", ip, err)
+	}
+	defer u.Close()
+	if _, err := u.Write([]byte(id)); err != nil {
+		return false, fmt.Errorf("reserving %s: %w", ip, err)
+	}
+	if testHookReserve != nil {
+		testHookReserve(ip)
+	}
+	ok, err := u.Link(unix.AT_FDCWD, path)
+	if err != nil {
+		return false, fmt.Errorf("reserving %s: %w", ip, err)
+	}
+	return ok, nil
+}
+
+// reserveInPlace is Reserve in two steps: create ips/<ip> O_EXCL, write id.
+func (s *DiskStore) reserveInPlace(id string, ip netip.Addr) (bool, error) {
 	f, err := os.OpenFile(s.ipPath(ip), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return false, nil
@@ -93,14 +124,15 @@ func (s *DiskStore) Release(ip netip.Addr) error {
 	return nil
 }
 
-// Owner reads the owner id of ip.
+// Owner reads the owner id of ip. A reservation that cannot be read, or
+// holds no valid id (empty, garbage, a directory), is reserved with owner "".
 func (s *DiskStore) Owner(ip netip.Addr) (string, bool, error) {
 	b, err := os.ReadFile(s.ipPath(ip))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("reading reservation of %s: %w", ip, err)
+		return "", true, nil
 	}
 	id := strings.TrimSpace(string(b))
 	if !validID(id) {
@@ -148,16 +180,11 @@ func (s *DiskStore) SetLastReserved(ip netip.Addr) error {
 	return nil
 }
 
-// Stale reports whether ips/<ip> holds no valid owner id and was last
-// written more than staleAfter ago.
-func (s *DiskStore) Stale(ip netip.Addr) bool {
-	p := s.ipPath(ip)
-	st, err := os.Stat(p)
-	if err != nil || time.Since(st.ModTime()) < staleAfter {
-		return false
-	}
-	b, err := os.ReadFile(p)
-	return err == nil && !validID(strings.TrimSpace(string(b)))
+// Damaged reports whether ips/<ip> exists and holds no valid owner id:
+// empty, garbage, unreadable or not a regular file.
+func (s *DiskStore) Damaged(ip netip.Addr) bool {
+	owner, ok, err := s.Owner(ip)
+	return err == nil && ok && owner == ""
 }
 
 // validID reports whether id looks like an id a caller wrote: non-empty,

@@ -1,6 +1,9 @@
 // Package ipam hands out IPv4 addresses from one network's range, with its
-// state in plain files: one file per reserved address, created O_EXCL in the
-// network's directory, holding the id of the endpoint that owns it.
+// state in plain files: one file per reserved address in the network's
+// directory, holding the id of the endpoint that owns it. A file appears
+// with its owner in one step (an unnamed file linked into place, exclusive
+// as O_EXCL is), and every writer holds the network's ipam lock, so a
+// reservation without an owner is garbage the next allocation takes over.
 //
 // The shape follows the CNI host-local plugin: a pure Allocator that walks a
 // Range, over a small Store interface, with a disk backend. There is no

@@ -10,7 +10,8 @@ type Store interface {
 	Lock() error
 	Unlock() error
 	// Reserve records ip as owned by id. It returns false, nil when ip is
-	// already reserved.
+	// already reserved. It should make the reservation appear with its
+	// owner in one step, so that a crash leaves no damaged reservation.
 	Reserve(id string, ip netip.Addr) (bool, error)
 	// Release frees ip. An address that is not reserved is not an error.
 	Release(ip netip.Addr) error
@@ -24,7 +25,9 @@ type Store interface {
 	LastReserved() netip.Addr
 	// SetLastReserved records ip as the address handed out last.
 	SetLastReserved(ip netip.Addr) error
-	// Stale reports whether the reservation of ip is damaged and old enough
-	// that no live process can still be writing it, so that it may be taken over.
-	Stale(ip netip.Addr) bool
+	// Damaged reports whether ip is reserved with no owner that can be
+	// read. Asked with the lock held it means "garbage, take it over":
+	// every writer of reservations holds the lock, so none can still be
+	// writing it.
+	Damaged(ip netip.Addr) bool
 }

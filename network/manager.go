@@ -78,10 +78,6 @@ func NewManager(stateDir string) *Manager {
 	return &Manager{StateDir: stateDir}
 }
 
-// FirewallLock orders plumb's firewall changes across processes and state
-// directories: the firewall is one per host, whatever the state dir.
-var FirewallLock = "/run/plumb/firewall.lock"
-
 // init fills in the real dependencies left nil, but the firewall (fw).
 func (m *Manager) init() {
 	m.once.Do(func() {
@@ -109,11 +105,13 @@ func (m *Manager) daemon() Daemon   { m.init(); return m.Daemon }
 func (m *Manager) targets() Targets { m.init(); return m.Targets }
 
 // fw is the firewall, the real one made on first use: an attach without
-// ports never needs it.
+// ports never needs it. Its writes are ordered across processes by
+// RUNDIR/firewall.lock: the run dir is per plumb instance, as the firewall
+// is per network namespace.
 func (m *Manager) fw() (firewall.Firewall, error) {
 	m.fwOnce.Do(func() {
 		if m.Firewall == nil {
-			m.Firewall, m.fwErr = iptables.New(FirewallLock)
+			m.Firewall, m.fwErr = iptables.New(filepath.Join(m.runDir(), "firewall.lock"))
 		}
 	})
 	if m.fwErr != nil {

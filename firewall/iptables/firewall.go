@@ -28,8 +28,9 @@ var _ firewall.Firewall = (*Firewall)(nil)
 //
 // Every call that writes holds an exclusive flock on lockPath (created,
 // with its directory, if missing) from the moment it reads the ruleset
-// until it has written it. Every plumb process must pass the same path (for
-// example /run/plumb/firewall.lock): the read-compute-write cycle is not
+// until it has written it. Every plumb process that changes one firewall
+// (one network namespace's) must pass the same path (plumb passes
+// RUNDIR/firewall.lock): the read-compute-write cycle is not
 // atomic otherwise, and two processes creating two networks at once could
 // both see a jump missing and both insert it. With lockPath "" no file is
 // locked and the caller must serialize calls across processes itself.
@@ -44,6 +45,10 @@ func New(lockPath string) (*Firewall, error) {
 func newFirewall(r runner, lockPath string) *Firewall {
 	return &Firewall{run: r, lockPath: lockPath}
 }
+
+// LockPath is the file whose flock orders this Firewall's writes across
+// processes ("" when none is taken).
+func (f *Firewall) LockPath() string { return f.lockPath }
 
 // Backend returns "iptables".
 func (f *Firewall) Backend() string { return "iptables" }
