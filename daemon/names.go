@@ -165,9 +165,12 @@ func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
 	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(mdns.ResponseWriter) (dns.Scope, bool) {
 		return *sb.scope.Load(), true
 	}}
+	// Every client of this listener is the namespace itself (127.0.0.1):
+	// one client, so its share of TCP connections is the whole listener.
+	srv := &dns.Server{Handler: h, MaxTCPConnsPerClient: dns.DefaultMaxTCPConns}
 	go func() {
 		defer close(sb.done)
-		if err := dns.Serve(ctx, pc, ln, h); err != nil {
+		if err := srv.Serve(ctx, pc, ln); err != nil {
 			log.Printf("plumb daemon: listener of %q: %v", ep.Target, err)
 		}
 	}()
@@ -203,6 +206,9 @@ func (s *nameService) ensureGateway(n *network.Network) error {
 	ctx, cancel := context.WithCancel(s.ctx)
 	g := &gateway{subnet: n.Subnet, addr: n.Gateway, cancel: cancel, done: make(chan struct{})}
 	scope := dns.Scope{Networks: []string{n.Name}, Internal: n.Internal}
+	// ScopeOf also filters TCP at accept time (dns.Server.Admit's default):
+	// a client outside the subnet has its connection closed at once and
+	// holds no slot; each member gets at most its share of the listener.
 	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(w mdns.ResponseWriter) (dns.Scope, bool) {
 		ap, ok := dns.RemoteAddrPort(w)
 		return scope, ok && g.subnet.Contains(ap.Addr().Unmap())
