@@ -60,6 +60,24 @@ func (s *nameService) ensureGateway(n *network.Network) error {
 	return nil
 }
 
+// serveGateway is ensureGateway for the retries of up and sync, which
+// would otherwise log the same failure on every call while n's bridge is
+// missing: a failure is logged once per network and cause (its error
+// text), and the first success after one is logged as a recovery. Called
+// with s.mu held.
+func (s *nameService) serveGateway(n *network.Network) {
+	err := s.ensureGateway(n)
+	last, failing := s.gatewayFailures[n.Name]
+	switch {
+	case err != nil && (!failing || last != err.Error()):
+		s.gatewayFailures[n.Name] = err.Error()
+		s.logf("plumb daemon: %v (retried on each sync; logged again only when it changes)", err)
+	case err == nil && failing:
+		delete(s.gatewayFailures, n.Name)
+		s.logf("plumb daemon: gateway listener of %q on %s is serving again", n.Name, n.Gateway)
+	}
+}
+
 // closeGateway stops the gateway listener of netName. Called with s.mu held.
 func (s *nameService) closeGateway(netName string) {
 	if g := s.gateways[netName]; g != nil {

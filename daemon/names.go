@@ -33,6 +33,9 @@ type nameService struct {
 	where     map[string]uint64   // endpoint key -> its sandbox
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*network.Network
+	// gatewayFailures is the last failure logged for a network whose
+	// gateway listener cannot be made (serveGateway), by network name.
+	gatewayFailures map[string]string
 
 	gatewayPort uint16               // 53; tests use another
 	logf        func(string, ...any) // log.Printf; tests capture it
@@ -52,7 +55,7 @@ func newNameService(ctx context.Context, fwd dns.Forwarder) *nameService {
 	return &nameService{ctx: ctx, table: dns.NewTable(), fwd: fwd,
 		sandboxes: map[uint64]*sandbox{}, where: map[string]uint64{},
 		gateways: map[string]*gateway{}, nets: map[string]*network.Network{},
-		gatewayPort: 53, logf: log.Printf}
+		gatewayFailures: map[string]string{}, gatewayPort: 53, logf: log.Printf}
 }
 
 // up serves ep of network n: its names in the table, a listener in its
@@ -77,9 +80,7 @@ func (s *nameService) up(n *network.Network, ep *network.Endpoint) error {
 		s.rescope(sb)
 	}
 	s.table.Set(ep.Network, ep.ID, ep.DNSNames(), ep.IP.Addr(), netip.Addr{})
-	if err := s.ensureGateway(n); err != nil {
-		s.logf("plumb daemon: %v", err)
-	}
+	s.serveGateway(n)
 	return nil
 }
 
@@ -192,10 +193,13 @@ func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
 			s.closeGateway(name)
 		}
 	}
-	for _, n := range nets {
-		if err := s.ensureGateway(n); err != nil {
-			s.logf("plumb daemon: %v", err)
+	for name := range s.gatewayFailures {
+		if s.nets[name] == nil {
+			delete(s.gatewayFailures, name) // created again, it is news again
 		}
+	}
+	for _, n := range nets {
+		s.serveGateway(n)
 	}
 	live := map[string]bool{}
 	for _, ep := range eps {
