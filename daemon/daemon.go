@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -50,10 +49,7 @@ type daemon struct {
 // deletes the retired veths left over, so that a daemon killed and started
 // again serves what it served before with no command repeated.
 func Run(ctx context.Context, m *network.Manager, o Options) error {
-	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
-		return fmt.Errorf("run directory: %w", err)
-	}
-	lock, err := lockfile.TryAcquire(filepath.Join(o.RunDir, "daemon.lock"))
+	lock, err := claim(o.RunDir)
 	if err != nil {
 		return err
 	}
@@ -83,7 +79,7 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 		return fmt.Errorf("control socket %s: %w", sock, err)
 	}
 	os.Chmod(sock, 0o600)
-	pidFile := filepath.Join(o.RunDir, "plumb.pid")
+	pidFile := control.PIDPath(o.RunDir)
 	os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 	defer os.Remove(pidFile)
 	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
@@ -91,6 +87,15 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	go d.watch(ctx, cancel)
 	control.Serve(ctx, ln, d.handle)
 	return nil
+}
+
+// claim makes runDir and takes the daemon's lock on it, or returns nil
+// when another daemon holds it.
+func claim(runDir string) (*lockfile.Lock, error) {
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	return lockfile.TryAcquire(control.LockPath(runDir))
 }
 
 // handle answers one control request.
