@@ -46,13 +46,13 @@ type daemon struct {
 // Run runs the daemon over the state directory of m until ctx ends (or,
 // with ExitWhenIdle, until no network is left). Only one runs per run
 // directory: a second one returns nil at once (control.Running tells
-// whether one runs, and its pid). What a SIGKILLed daemon left in the run
-// directory (its pid file and socket) is removed as soon as the lock is
-// held; the pid file is written once the socket listens, and removed at
-// exit. At start it rebuilds every
-// listener, every name and every held port from the state on disk, and
-// deletes the retired veths left over, so that a daemon killed and started
-// again serves what it served before with no command repeated.
+// whether one runs, and its pid). At start it rebuilds every listener,
+// every name and every held port from the state on disk, and deletes the
+// retired veths left over, so that a daemon killed and started again
+// serves what it served before with no command repeated. What a SIGKILLed
+// daemon left in the run directory (its pid file and socket) is removed as
+// soon as the lock is held; the pid file is written once the socket
+// listens, and removed at exit.
 func Run(ctx context.Context, m *network.Manager, o Options) error {
 	lock, err := claim(o.RunDir)
 	if err != nil {
