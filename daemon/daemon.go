@@ -8,12 +8,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/dns"
+	"github.com/plumbnet/plumb/internal/atomicfile"
 	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/network"
 	"github.com/plumbnet/plumb/portmap"
@@ -45,15 +45,16 @@ type daemon struct {
 
 // Run runs the daemon over the state directory of m until ctx ends (or,
 // with ExitWhenIdle, until no network is left). Only one runs per run
-// directory: a second one returns nil at once. At start it rebuilds every
-// listener, every name and every held port from the state on disk, and
-// deletes the retired veths left over, so that a daemon killed and started
-// again serves what it served before with no command repeated.
+// directory: a second one returns nil at once (control.Running tells
+// whether one runs, and its pid). At start it rebuilds every listener,
+// every name and every held port from the state on disk, and deletes the
+// retired veths left over, so that a daemon killed and started again
+// serves what it served before with no command repeated. What a SIGKILLed
+// daemon left in the run directory (its pid file and socket) is removed as
+// soon as the lock is held; the pid file is written once the socket
+// listens, and removed at exit.
 func Run(ctx context.Context, m *network.Manager, o Options) error {
-	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
-		return fmt.Errorf("run directory: %w", err)
-	}
-	lock, err := lockfile.TryAcquire(filepath.Join(o.RunDir, "daemon.lock"))
+	lock, err := claim(o.RunDir)
 	if err != nil {
 		return err
 	}
@@ -76,21 +77,47 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	d.sync()
 	d.reaper.sweep()
 
-	sock := control.SocketPath(o.RunDir)
-	os.Remove(sock)
+	sock := control.SocketPath(o.RunDir) // claim removed a stale one
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		return fmt.Errorf("control socket %s: %w", sock, err)
 	}
 	os.Chmod(sock, 0o600)
-	pidFile := filepath.Join(o.RunDir, "plumb.pid")
-	os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	// Written once the socket listens, whole or not at all; removed before
+	// the lock is let go.
+	pidFile := control.PIDPath(o.RunDir)
+	if err := atomicfile.Replace(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		log.Printf("plumb daemon: %v", err)
+	}
 	defer os.Remove(pidFile)
 	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
 
 	go d.watch(ctx, cancel)
 	control.Serve(ctx, ln, d.handle)
 	return nil
+}
+
+// claim makes runDir and takes the daemon's lock on it, or returns nil
+// when another daemon holds it (and then touches nothing). Holding the
+// lock, it removes the pid file and socket it finds: only a daemon that
+// died without its cleanup (SIGKILL) leaves them, and its pid may by now
+// be another process's. So the pid file names no process at all until
+// this daemon writes its own, once its socket listens.
+func claim(runDir string) (*lockfile.Lock, error) {
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	lock, err := lockfile.TryAcquire(control.LockPath(runDir))
+	if lock == nil || err != nil {
+		return nil, err
+	}
+	for _, stale := range []string{control.PIDPath(runDir), control.SocketPath(runDir)} {
+		if err := os.Remove(stale); err != nil && !errors.Is(err, os.ErrNotExist) {
+			lock.Unlock()
+			return nil, fmt.Errorf("removing %s left by a killed daemon: %w", stale, err)
+		}
+	}
+	return lock, nil
 }
 
 // handle answers one control request.

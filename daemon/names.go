@@ -34,6 +34,12 @@ type nameService struct {
 	where     map[string]uint64   // endpoint key -> its sandbox
 	gateways  map[string]*gateway // by network name
 	nets      map[string]*network.Network
+	// gatewayFailures is the last failure logged for a network whose
+	// gateway listener cannot be made (serveGateway), by network name.
+	gatewayFailures map[string]string
+
+	gatewayPort uint16               // 53; tests use another
+	logf        func(string, ...any) // log.Printf; tests capture it
 }
 
 // sandbox is one attached namespace and its 127.0.0.11 listener. Its scope
@@ -47,19 +53,11 @@ type sandbox struct {
 	done   chan struct{}
 }
 
-// gateway is the listener on one network's gateway address, for runtimes
-// and CNI, answering only clients from that network's subnet.
-type gateway struct {
-	subnet netip.Prefix
-	addr   netip.Addr
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 func newNameService(ctx context.Context, fwd dns.Forwarder) *nameService {
 	return &nameService{ctx: ctx, table: dns.NewTable(), fwd: fwd,
 		sandboxes: map[uint64]*sandbox{}, where: map[string]uint64{},
-		gateways: map[string]*gateway{}, nets: map[string]*network.Network{}}
+		gateways: map[string]*gateway{}, nets: map[string]*network.Network{},
+		gatewayFailures: map[string]string{}, gatewayPort: 53, logf: log.Printf}
 }
 
 // up serves ep of network n: its names in the table, a listener in its
@@ -85,9 +83,7 @@ func (s *nameService) up(n *network.Network, ep *network.Endpoint) error {
 		s.rescope(sb)
 	}
 	s.table.Set(ep.Network, ep.ID, ep.DNSNames(), ep.IP.Addr(), netip.Addr{})
-	if err := s.ensureGateway(n); err != nil {
-		log.Printf("plumb daemon: %v", err)
-	}
+	s.serveGateway(n)
 	return nil
 }
 
@@ -174,10 +170,13 @@ func (s *nameService) openSandbox(ep *network.Endpoint) (*sandbox, error) {
 	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(mdns.ResponseWriter) (dns.Scope, bool) {
 		return *sb.scope.Load(), true
 	}}
+	// Every client of this listener is the namespace itself (127.0.0.1):
+	// one client, so its share of TCP connections is the whole listener.
+	srv := &dns.Server{Handler: h, MaxTCPConnsPerClient: dns.DefaultMaxTCPConns}
 	go func() {
 		defer close(sb.done)
-		if err := dns.Serve(ctx, pc, ln, h); err != nil {
-			log.Printf("plumb daemon: listener of %q: %v", ep.Target, err)
+		if err := srv.Serve(ctx, pc, ln); err != nil {
+			s.logf("plumb daemon: listener of %q: %v", ep.Target, err)
 		}
 	}()
 	return sb, nil
@@ -189,51 +188,6 @@ func (s *nameService) closeSandbox(sb *sandbox) {
 	<-sb.done
 	sb.ns.Close()
 	delete(s.sandboxes, sb.id)
-}
-
-// ensureGateway serves DNS on n's gateway address, for clients of n's
-// subnet. Called with s.mu held.
-func (s *nameService) ensureGateway(n *network.Network) error {
-	if g := s.gateways[n.Name]; g != nil {
-		if g.addr == n.Gateway && g.subnet == n.Subnet {
-			return nil
-		}
-		s.closeGateway(n.Name)
-	}
-	addr := netip.AddrPortFrom(n.Gateway, 53).String()
-	pc, err := net.ListenPacket("udp4", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s for %q: %w", addr, n.Name, err)
-	}
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		pc.Close()
-		return fmt.Errorf("listening on %s for %q: %w", addr, n.Name, err)
-	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	g := &gateway{subnet: n.Subnet, addr: n.Gateway, cancel: cancel, done: make(chan struct{})}
-	scope := dns.Scope{Networks: []string{n.Name}, Internal: n.Internal}
-	h := &dns.Handler{Table: s.table, Forwarder: s.fwd, ScopeOf: func(w mdns.ResponseWriter) (dns.Scope, bool) {
-		ap, ok := dns.RemoteAddrPort(w)
-		return scope, ok && g.subnet.Contains(ap.Addr().Unmap())
-	}}
-	go func() {
-		defer close(g.done)
-		if err := dns.Serve(ctx, pc, ln, h); err != nil {
-			log.Printf("plumb daemon: gateway listener of %q: %v", n.Name, err)
-		}
-	}()
-	s.gateways[n.Name] = g
-	return nil
-}
-
-// closeGateway stops the gateway listener of netName. Called with s.mu held.
-func (s *nameService) closeGateway(netName string) {
-	if g := s.gateways[netName]; g != nil {
-		g.cancel()
-		<-g.done
-		delete(s.gateways, netName)
-	}
 }
 
 // sync serves exactly nets and the endpoints of eps whose namespace is
@@ -249,10 +203,13 @@ func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
 			s.closeGateway(name)
 		}
 	}
-	for _, n := range nets {
-		if err := s.ensureGateway(n); err != nil {
-			log.Printf("plumb daemon: %v", err)
+	for name := range s.gatewayFailures {
+		if s.nets[name] == nil {
+			delete(s.gatewayFailures, name) // created again, it is news again
 		}
+	}
+	for _, n := range nets {
+		s.serveGateway(n)
 	}
 	live := map[string]bool{}
 	for _, ep := range eps {
@@ -271,7 +228,7 @@ func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
 	for _, ep := range eps {
 		if n := s.nets[ep.Network]; n != nil && live[control.Key(ep.Network, ep.ID)] {
 			if err := s.up(n, ep); err != nil {
-				log.Printf("plumb daemon: %v", err)
+				s.logf("plumb daemon: %v", err)
 			}
 		}
 	}

@@ -48,8 +48,10 @@
 //     no allocation; everything else goes through the Handler, which is the
 //     reference: the fast path writes the very bytes it would (tests and
 //     FuzzFastPath compare them). TCP is served by miekg/dns.
-//   - TCP connections have read, write and idle timeouts (2s, 2s, 8s) and a
-//     per-listener limit; upstream forwarding has a per-server timeout and a
-//     limit on queries in flight. None of the limits queues: past them,
-//     queries fail fast.
+//   - TCP connections have read, write and idle timeouts (2s, 2s, 8s), a
+//     per-listener limit (256) and a per-client-address share of it (16). A
+//     client ScopeOf refuses has its TCP connection closed as soon as it is
+//     accepted, so strangers hold no slot. Upstream forwarding has a
+//     per-server timeout and a limit on queries in flight. None of the
+//     limits queues: past them, queries fail fast.
 package dns

@@ -68,7 +68,11 @@ type Scope struct {
 // Over UDP, Server answers the common query for a name of the table
 // without calling ServeDNS (answerFast), with the bytes ServeDNS's reply
 // would have; ScopeOf is then called with a ResponseWriter that is valid
-// only during the call.
+// only during the call. Over TCP, Server also calls ScopeOf when it
+// accepts a connection, with a ResponseWriter that has the connection's
+// addresses and cannot write, and closes the connection at once when the
+// client is refused: ScopeOf must decide from the addresses alone, and
+// quickly (it runs in the accept loop).
 //
 // ServeDNS never panics on any message miekg/dns can unpack; FuzzHandler
 // checks that. A Handler is safe for concurrent use; its fields must not

@@ -18,6 +18,10 @@ const (
 	DefaultWriteTimeout = 2 * time.Second // each TCP write
 	DefaultIdleTimeout  = 8 * time.Second // between queries on a TCP connection (RFC 7766)
 	DefaultMaxTCPConns  = 256             // per listener
+	// DefaultMaxTCPConnsPerClient is one client address's share of a
+	// listener's TCP connections: 16 addresses at least are served at once
+	// however greedy the others are.
+	DefaultMaxTCPConnsPerClient = 16
 )
 
 // udpReadSize is the buffer a UDP query is read into; a larger datagram is
@@ -39,6 +43,18 @@ type Server struct {
 	// accepted and closed at once, so the client fails fast instead of
 	// waiting in the kernel's backlog. Zero: DefaultMaxTCPConns.
 	MaxTCPConns int
+	// MaxTCPConnsPerClient bounds the open TCP connections of one client
+	// address (its IP, whatever the port), so one client cannot take the
+	// whole listener; one over it is closed at once like one over
+	// MaxTCPConns. Zero: DefaultMaxTCPConnsPerClient.
+	MaxTCPConnsPerClient int
+	// Admit decides, when a TCP connection is accepted and before it holds
+	// anything, whether its client may talk to the server at all; a refused
+	// connection is closed at once and counts against no limit. Nil: a
+	// *Handler's ScopeOf decides, as it does for every UDP datagram (so a
+	// stranger holds no TCP slot, as it gets no UDP answer); for any other
+	// handler every client is admitted.
+	Admit func(client netip.AddrPort) bool
 }
 
 // Serve is (&Server{Handler: h}).Serve(ctx, pc, ln).
@@ -57,7 +73,9 @@ func Serve(ctx context.Context, pc net.PacketConn, ln net.Listener, h mdns.Handl
 // sees the query, is replaced, so the handler decides even that per client);
 // responses are dropped, so two servers cannot loop. Over UDP a *Handler's
 // ScopeOf is asked first, so a stranger gets no answer even to bytes that
-// are not DNS; common queries for the table's names are answered by the
+// are not DNS; over TCP it is asked (or s.Admit) when a connection is
+// accepted, so a stranger's connection is closed at once and holds none of
+// the connection slots (MaxTCPConns, MaxTCPConnsPerClient); common queries for the table's names are answered by the
 // loop itself (Handler.answerFast), byte for byte as ServeDNS would.
 //
 // It runs on the caller's goroutine, with one more for TCP when there are
@@ -147,13 +165,9 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	return nil
 }
 
-// tcpServer is the miekg/dns server of ln, with s's timeouts and its
-// bound on open connections.
+// tcpServer is the miekg/dns server of ln, with s's timeouts, its
+// admission check and its bounds on open connections.
 func (s *Server) tcpServer(ln net.Listener) *mdns.Server {
-	maxConns := s.MaxTCPConns
-	if maxConns <= 0 {
-		maxConns = DefaultMaxTCPConns
-	}
 	idle := or(s.IdleTimeout, DefaultIdleTimeout)
 	tcp := &mdns.Server{
 		Handler:       s.Handler,
@@ -162,11 +176,9 @@ func (s *Server) tcpServer(ln net.Listener) *mdns.Server {
 		IdleTimeout:   func() time.Duration { return idle },
 		MsgAcceptFunc: acceptQueries,
 	}
-	tcp.Listener = &limitListener{
-		Listener:     ln,
-		slots:        make(chan struct{}, maxConns),
-		writeTimeout: tcp.WriteTimeout, // miekg/dns does not apply it itself
-	}
+	tcp.Listener = newLimitListener(ln, s.admitter(), orInt(s.MaxTCPConns, DefaultMaxTCPConns),
+		orInt(s.MaxTCPConnsPerClient, DefaultMaxTCPConnsPerClient),
+		tcp.WriteTimeout) // miekg/dns does not apply it itself
 	return tcp
 }
 
@@ -186,46 +198,11 @@ func or(d, def time.Duration) time.Duration {
 	return def
 }
 
-// limitListener hands out at most cap(slots) connections at once; the
-// connections it returns enforce a write deadline on every write.
-type limitListener struct {
-	net.Listener
-	slots        chan struct{}
-	writeTimeout time.Duration
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.slots <- struct{}{}:
-			return &limitedConn{Conn: c, l: l}, nil
-		default:
-			_ = c.Close()
-		}
+func orInt(n, def int) int {
+	if n > 0 {
+		return n
 	}
-}
-
-type limitedConn struct {
-	net.Conn
-	l    *limitListener
-	once sync.Once
-}
-
-func (c *limitedConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.l.writeTimeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
-}
-
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { <-c.l.slots })
-	return err
+	return def
 }
 
 // RemoteAddrPort returns the client address of a query, IPv4-mapped

@@ -291,8 +291,8 @@ func TestAddrPortHelpers(t *testing.T) {
 func TestTCPWriteTimeout(t *testing.T) {
 	server, peer := net.Pipe() // unbuffered: a write blocks until the peer reads
 	defer peer.Close()
-	l := &limitListener{slots: make(chan struct{}, 1), writeTimeout: 100 * time.Millisecond}
-	l.slots <- struct{}{}
+	l := newLimitListener(nil, nil, 1, 1, 100*time.Millisecond)
+	l.take(netip.Addr{})
 	c := &limitedConn{Conn: server, l: l}
 	done := make(chan error, 1)
 	go func() {
@@ -310,8 +310,8 @@ func TestTCPWriteTimeout(t *testing.T) {
 	}
 	c.Close()
 	c.Close() // the slot is released once only
-	if len(l.slots) != 0 {
-		t.Errorf("%d slots still taken after close", len(l.slots))
+	if l.open != 0 || len(l.per) != 0 {
+		t.Errorf("after close: %d open, per client %v; want none", l.open, l.per)
 	}
 }
 

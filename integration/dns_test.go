@@ -17,8 +17,9 @@ import (
 
 // dig asks server for name (A) from inside namespace ns and returns the
 // answer addresses, one per line ("" when none).
-func dig(ns, server, name string) string {
-	out, _ := testutil.InNS(ns, "dig", "+short", "+time=1", "+tries=2", "@"+server, name, "A")
+func dig(ns, server, name string, opts ...string) string {
+	args := append([]string{"+short", "+time=1", "+tries=2"}, opts...)
+	out, _ := testutil.InNS(ns, "dig", append(args, "@"+server, name, "A")...)
 	return strings.TrimSpace(out)
 }
 
@@ -86,6 +87,12 @@ func TestPrivilegedDNS(t *testing.T) {
 	}
 	if got := dig(b, "10.231.20.1", a); got != ipA {
 		t.Fatalf("through the gateway: %q, want %s", got, ipA)
+	}
+	// Over TCP too: the listeners' accept-time check admits members.
+	for _, server := range []string{"127.0.0.11", "10.231.20.1"} {
+		if got := dig(b, server, a, "+tcp"); got != ipA {
+			t.Fatalf("%s asks %s over tcp for %s: %q, want %s", b, server, a, got, ipA)
+		}
 	}
 	// The namespace's own resolver setup: getent goes through resolv.conf.
 	if out, err := testutil.InNS(a, "getent", "hosts", b); err != nil || !strings.Contains(out, ipB) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
+	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/internal/testutil"
 	"github.com/plumbnet/plumb/veth"
 )
@@ -92,14 +93,11 @@ func (h *host) removeAll() {
 	h.stopDaemon()
 }
 
-// daemonPID is the pid of h's plumb daemon, or 0.
+// daemonPID is the pid of h's plumb daemon, or 0. It asks who holds the
+// daemon's lock, not the pid file: a SIGKILLed daemon leaves its pid file
+// naming a pid that may by now be any process, which stopDaemon would kill.
 func (h *host) daemonPID() int {
-	b, err := os.ReadFile(filepath.Join(h.runDir, "plumb.pid"))
-	if err != nil {
-		return 0
-	}
-	var pid int
-	fmt.Sscan(string(b), &pid)
+	pid, _ := control.Running(h.runDir)
 	return pid
 }
 

@@ -28,8 +28,8 @@ every attached namespace and on every network's gateway address, answering the n
 the client's networks and forwarding the rest to the upstream servers, from the host.
 
 The first attach starts it when it is not running; lab/plumb.service runs it under systemd.
-Upstreams: --upstream, else $PLUMB_DNS_UPSTREAM (comma-separated, "none" for no
-forwarding), else the nameservers of the host's /etc/resolv.conf.`,
+Upstreams: --upstream (repeatable), else $PLUMB_DNS_UPSTREAM (comma-separated); either
+may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.conf.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ups, err := upstreamServers(upstreams)
@@ -42,21 +42,28 @@ forwarding), else the nameservers of the host's /etc/resolv.conf.`,
 			return daemon.Run(ctx, m, daemon.Options{RunDir: m.RunDirPath(), Upstreams: ups, ExitWhenIdle: exitIdle})
 		},
 	}
-	c.Flags().StringArrayVar(&upstreams, "upstream", nil, "upstream DNS server IP[:PORT] (repeatable)")
+	c.Flags().StringArrayVar(&upstreams, "upstream", nil, `upstream DNS server IP[:PORT] (repeatable), or "none" for no forwarding`)
 	c.Flags().BoolVar(&exitIdle, "exit-when-idle", false, "exit once no network is left (set when attach starts the daemon)")
 	return c
 }
 
 // upstreamServers picks the daemon's upstreams: flags, else
-// $PLUMB_DNS_UPSTREAM, else the host's resolv.conf.
+// $PLUMB_DNS_UPSTREAM, else the host's resolv.conf. "none", alone, in the
+// flags or the variable means no forwarding (nil); beside servers it is an
+// error.
 func upstreamServers(flags []string) ([]netip.AddrPort, error) {
 	list := flags
 	if len(list) == 0 {
 		if env := os.Getenv("PLUMB_DNS_UPSTREAM"); env != "" {
-			if env == "none" {
-				return nil, nil
-			}
 			list = strings.Split(env, ",")
+		}
+	}
+	for _, s := range list {
+		if strings.TrimSpace(s) == "none" {
+			if len(list) > 1 {
+				return nil, fmt.Errorf("upstreams %q: \"none\" turns forwarding off and cannot go with servers", strings.Join(list, ","))
+			}
+			return nil, nil
 		}
 	}
 	if len(list) == 0 {

@@ -54,6 +54,14 @@ func NewClient(runDir string, start func() error) *Client {
 // SocketPath is the control socket of the daemon of runDir.
 func SocketPath(runDir string) string { return filepath.Join(runDir, "plumb.sock") }
 
+// PIDPath is the daemon's pid file in runDir: for people and service
+// managers. A program asks Running, which cannot be stale.
+func PIDPath(runDir string) string { return filepath.Join(runDir, "plumb.pid") }
+
+// LockPath is the file whose flock the daemon of runDir holds for its
+// whole life: one daemon per run directory.
+func LockPath(runDir string) string { return filepath.Join(runDir, "daemon.lock") }
+
 // Close drops the connection, if any.
 func (c *Client) Close() error {
 	c.mu.Lock()
