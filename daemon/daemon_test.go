@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -188,38 +187,6 @@ func TestBadRequests(t *testing.T) {
 		if rep := d.handle(req); rep.Error == "" {
 			t.Errorf("%+v: no error", req)
 		}
-	}
-}
-
-// TestRunServesAndStops runs the whole daemon over an empty state: its
-// socket answers, a second daemon for the same run dir returns at once,
-// and it stops with its context, removing its pid file.
-func TestRunServesAndStops(t *testing.T) {
-	s := newState(t)
-	runDir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, s.m, Options{RunDir: runDir}) }()
-	c := control.NewClient(runDir, nil)
-	defer c.Close()
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if err = c.Ping(); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("daemon never answered: %v", err)
-	}
-	if err := Run(context.Background(), s.m, Options{RunDir: runDir}); err != nil {
-		t.Fatalf("second daemon: %v", err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(runDir, "plumb.pid")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("pid file left: %v", err)
 	}
 }
 
