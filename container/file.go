@@ -40,6 +40,10 @@ type File interface {
 	// (e.g. in the endpoint state) and later calls Remove.
 	Created() bool
 
+	// Read returns the file's content, changing nothing and creating
+	// nothing: a missing file is an error matching fs.ErrNotExist.
+	Read() ([]byte, error)
+
 	// Remove deletes the file, and its /etc/netns/NAME directory when that
 	// is left empty. It is only meaningful for netns targets, whose files
 	// plumb owns; for every other kind it does nothing and returns nil,
@@ -164,4 +168,29 @@ func lock(f *os.File) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// readRegular reads the regular file at path, at most maxFileSize bytes.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return readOpen(f)
+}
+
+// readOpen reads f, a regular file, at most maxFileSize bytes, and closes it.
+func readOpen(f *os.File) ([]byte, error) {
+	defer f.Close()
+	if err := checkRegular(f); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", f.Name(), maxFileSize)
+	}
+	return b, nil
 }

@@ -39,5 +39,7 @@ func (f *hostFile) Update(fn func(old []byte) ([]byte, error)) error {
 // Created is always false: Docker's files are never created by plumb.
 func (f *hostFile) Created() bool { return false }
 
+func (f *hostFile) Read() ([]byte, error) { return readRegular(f.path) }
+
 // Remove does nothing: the file belongs to Docker.
 func (f *hostFile) Remove() error { return nil }

@@ -64,6 +64,8 @@ func (f *netnsFile) Update(fn func(old []byte) ([]byte, error)) error {
 // Created reports whether an Update through this value created the file.
 func (f *netnsFile) Created() bool { return f.created.Load() }
 
+func (f *netnsFile) Read() ([]byte, error) { return readRegular(f.Path()) }
+
 // Remove deletes the file and the leftovers of older plumbs
 // (NetnsLeftovers), then NetnsEtcDir/NAME if it is empty. Equivalent to:
 // `rm -f /etc/netns/NAME/hosts /etc/netns/NAME/.*.plumb-*; rmdir

@@ -48,6 +48,20 @@ func (f *rootFile) Update(fn func(old []byte) ([]byte, error)) error {
 	return rewrite(file, fn)
 }
 
+// Read reads the file through the same RESOLVE_IN_ROOT walk as Update.
+func (f *rootFile) Read() ([]byte, error) {
+	rootFD, err := openRoot(f.root, f.rootID)
+	if err != nil {
+		return nil, err
+	}
+	defer rootFD.Close()
+	fd, err := openInRoot(int(rootFD.Fd()), f.rel, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: f.Path(), Err: err}
+	}
+	return readOpen(os.NewFile(uintptr(fd), f.Path()))
+}
+
 // Created reports whether an Update created the file in the process's root.
 func (f *rootFile) Created() bool { return f.created.Load() }
 

@@ -96,3 +96,31 @@ func RemoveHosts(f File, tag string) error {
 	}
 	return Tidy(f)
 }
+
+// HasHosts reports whether the hosts file f holds lines tagged tag. A
+// missing file holds none.
+func HasHosts(f File, tag string) (bool, error) {
+	b, err := f.Read()
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for line := range bytes.Lines(b) {
+		if isTaggedHostsLine(line, tag) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Pointed reports whether the resolv.conf f is plumb's, pointing at
+// 127.0.0.11 (PointResolv wrote it). A missing file is not.
+func Pointed(f File) (bool, error) {
+	b, err := f.Read()
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return bytes.HasPrefix(b, []byte(resolvHeader)), err
+}

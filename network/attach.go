@@ -146,10 +146,12 @@ func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachO
 }
 
 // previous handles an earlier record of the target: it returns that
-// endpoint when the target is attached already in this very namespace;
-// otherwise (the namespace is gone: a restarted container) it clears what
-// is left and has this attach give the target its address and published
-// ports back, as Docker keeps them over a restart. A damaged record is
+// endpoint when the target is attached already, in this very namespace,
+// and whole (verified: a record alone proves nothing, an attach may have
+// been killed half way). Otherwise (the namespace is gone: a restarted
+// container; or the endpoint is not whole) it clears what is left and has
+// this attach make it again with its address, published ports, aliases
+// and links, as Docker keeps them over a restart. A damaged record is
 // cleared.
 func (a *attachOp) previous() (*Endpoint, error) {
 	prev, err := a.m.Endpoint(a.n.Name, a.t.Key)
@@ -159,11 +161,11 @@ func (a *attachOp) previous() (*Endpoint, error) {
 	if err != nil {
 		return nil, nil
 	}
-	if prev.SameNS(a.ns) && a.m.links().Exists(prev.HostVeth) {
+	if prev.SameNS(a.ns) && a.m.links().Exists(prev.HostVeth) && a.m.whole(a.n, prev, a.t) == nil {
 		return prev, nil
 	}
 	if err := a.m.teardown(prev, a.t); err != nil {
-		return nil, fmt.Errorf("clearing the stale endpoint of %q: %w", a.t.Spec, err)
+		return nil, fmt.Errorf("clearing the earlier endpoint of %q: %w", a.t.Spec, err)
 	}
 	if !a.static.IsValid() {
 		a.static = prev.IP.Addr()
@@ -171,7 +173,39 @@ func (a *attachOp) previous() (*Endpoint, error) {
 	if len(a.o.Publish) == 0 {
 		a.o.Publish = prev.portSpecs()
 	}
+	if len(a.o.Aliases) == 0 {
+		a.o.Aliases = prev.Aliases
+	}
+	if len(a.o.Links) == 0 {
+		a.o.Links = prev.Links
+	}
 	return nil, nil
+}
+
+// whole reports the first thing endpoint ep of n lacks, nil when nothing:
+// what Verify checks (bridge, veth, rules, the peer's interface, address
+// and routes), its hosts lines and resolv.conf in the files of t, and its
+// names served in its namespace.
+func (m *Manager) whole(n *Network, ep *Endpoint, t *container.Target) error {
+	if err := m.Verify(n.Name, ep.ID, t.NetNSPath, Expect{}); err != nil {
+		return err
+	}
+	if t.HostsFile != nil && len(ep.Names())+len(ep.Links) > 0 {
+		if ok, err := container.HasHosts(t.HostsFile, hostsTag(ep)); err != nil || !ok {
+			return fmt.Errorf("its lines in %s are missing", t.HostsFile.Path())
+		}
+	}
+	if t.ResolvFile != nil {
+		if ok, err := container.Pointed(t.ResolvFile); err != nil || !ok {
+			return fmt.Errorf("%s does not point at 127.0.0.11", t.ResolvFile.Path())
+		}
+	}
+	if !m.NoDNS && ep.Kind != KindCNI {
+		if l, _ := m.daemon().Listeners(); !l.Namespaces[ep.NamespaceKey()] {
+			return errors.New("its names are not served in its namespace")
+		}
+	}
+	return nil
 }
 
 // prepare reads the namespace and builds the endpoint the steps make:

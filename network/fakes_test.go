@@ -429,6 +429,7 @@ type tempFile struct{ path string }
 func (f *tempFile) Path() string  { return f.path }
 func (f *tempFile) Created() bool { return false }
 func (f *tempFile) Remove() error { return nil }
+func (f *tempFile) Read() ([]byte, error) { return os.ReadFile(f.path) }
 
 func (f *tempFile) Update(fn func([]byte) ([]byte, error)) error {
 	old, err := os.ReadFile(f.path)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -223,5 +224,39 @@ func TestRemoveForceLeavesNothing(t *testing.T) {
 	}
 	if !slices.Equal(StepNames("nope"), nil) {
 		t.Fatal("StepNames of an unknown operation")
+	}
+}
+
+// TestReattachRepairsAHalfBuiltEndpoint (issue 13, defect 4): attaching an
+// attached target again answers "already attached" only when the endpoint
+// is whole; an attach killed half way (no hosts line, no resolv.conf, no
+// names, no address) is made whole again, with the same address.
+func TestReattachRepairsAHalfBuiltEndpoint(t *testing.T) {
+	w := attachWorld(t)
+	o := attachOpts()
+	ep, _, err := w.m.Attach(context.Background(), "web", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := w.dump()
+	web := w.targets["web"]
+	ns := w.links.nss[ep.NetNS]
+	for name, breakIt := range map[string]func(){
+		"hosts line":  func() { os.WriteFile(web.HostsFile.Path(), []byte("127.0.0.1 localhost\n"), 0o644) },
+		"resolv.conf": func() { os.WriteFile(web.ResolvFile.Path(), []byte("nameserver 192.0.2.53\n"), 0o644) },
+		"names":       func() { w.d.Down("n1", ep.ID) },
+		"address":     func() { delete(ns.addrs, ep.IfName) },
+	} {
+		breakIt()
+		got, already, err := w.m.Attach(context.Background(), "web", o)
+		if err != nil || already || got.IP != ep.IP {
+			t.Fatalf("re-attach with its %s missing: %+v already %v, %v", name, got, already, err)
+		}
+		if d := w.dump(); d != whole {
+			t.Fatalf("re-attach with its %s missing left:\n%s\nwant:\n%s", name, d, whole)
+		}
+	}
+	if _, already, err := w.m.Attach(context.Background(), "web", o); err != nil || !already {
+		t.Fatalf("re-attach of a whole endpoint: already %v, %v", already, err)
 	}
 }
