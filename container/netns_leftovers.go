@@ -84,6 +84,19 @@ func NetnsLeftovers(name string) ([]string, error) {
 // the namespace: for `plumb doctor`. Equivalent to:
 // `ls -d /etc/netns/*/.*.plumb-* | cut -d/ -f4 | sort -u`.
 func NetnsLeftoverNames() ([]string, error) {
+	names, err := NetnsNames()
+	var out []string
+	for _, name := range names {
+		if l, err := NetnsLeftovers(name); err == nil && len(l) > 0 {
+			out = append(out, name)
+		}
+	}
+	return out, err
+}
+
+// NetnsNames lists the namespaces that have a directory of files in
+// NetnsEtcDir (/etc/netns/NAME), plumb's or anybody's.
+func NetnsNames() ([]string, error) {
 	ents, err := os.ReadDir(NetnsEtcDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -93,10 +106,7 @@ func NetnsLeftoverNames() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if !e.IsDir() || e.Name() == stagingDir || checkNetnsName(e.Name()) != nil {
-			continue
-		}
-		if l, err := NetnsLeftovers(e.Name()); err == nil && len(l) > 0 {
+		if e.IsDir() && e.Name() != stagingDir && checkNetnsName(e.Name()) == nil {
 			out = append(out, e.Name())
 		}
 	}

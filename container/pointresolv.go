@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // resolvHeader marks a resolv.conf plumb wrote.
@@ -123,4 +124,28 @@ func Pointed(f File) (bool, error) {
 		return false, nil
 	}
 	return bytes.HasPrefix(b, []byte(resolvHeader)), err
+}
+
+// HostsTags lists the tags of the plumb lines in the hosts file f (each
+// "NET/ID"), once each. A missing file has none.
+func HostsTags(f File) ([]string, error) {
+	b, err := f.Read()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for line := range bytes.Lines(b) {
+		i := bytes.LastIndex(line, []byte("# "+hostsTagPrefix))
+		if i < 0 {
+			continue
+		}
+		tag := string(bytes.TrimSpace(line[i+2+len(hostsTagPrefix):]))
+		if isTaggedHostsLine(line, tag) && !slices.Contains(out, tag) {
+			out = append(out, tag)
+		}
+	}
+	return out, nil
 }

@@ -149,6 +149,7 @@ func (d *daemon) handle(req control.Request) control.Reply {
 		d.ports.release(control.Key(req.Network, req.Endpoint))
 	case control.OpListeners:
 		rep.Namespaces, rep.NoRoute = d.names.listeners()
+		rep.Held = d.ports.h.Keys()
 	default:
 		err = fmt.Errorf("unknown op %q", req.Op)
 	}

@@ -199,6 +199,17 @@ func (f *Fake) Snapshot() (Checker, error) {
 type fakeChecker struct{ f *Fake }
 
 func (c fakeChecker) CheckNetwork(n Network) error { return c.f.check(n, "", nil) }
+
+func (c fakeChecker) PortOwners() map[string][]string {
+	out := map[string][]string{}
+	for n, owners := range c.f.ports {
+		for o := range owners {
+			out[n] = append(out[n], o)
+		}
+		slices.Sort(out[n])
+	}
+	return out
+}
 func (c fakeChecker) CheckEndpoint(n Network, owner string, ports []Port) error {
 	return c.f.check(n, owner, ports)
 }

@@ -54,4 +54,7 @@ type Firewall interface {
 type Checker interface {
 	CheckNetwork(n Network) error
 	CheckEndpoint(n Network, owner string, ports []Port) error
+	// PortOwners lists, by network name, the owners that have published
+	// ports.
+	PortOwners() map[string][]string
 }

@@ -114,18 +114,34 @@ func validateCreate(o CreateOptions) error {
 
 // writeState makes the network's directory, its address store and its
 // config file.
+// The directory is made whole under a hidden name, then renamed into
+// place: a network's directory never exists without its network.json, so
+// a directory without one is damaged, not a create in progress, and a
+// killed create leaves only a hidden directory that no command reads.
 func (c *createOp) writeState() error {
 	m, n := c.m, c.n
-	if err := os.MkdirAll(m.endpointsDir(n.Name), 0o755); err != nil {
+	tmp, err := os.MkdirTemp(m.networksDir(), ".create-"+n.Name+"-")
+	if err != nil {
 		return fmt.Errorf("creating state for %q: %w", n.Name, err)
 	}
-	if _, err := ipam.NewDiskStore(m.netDir(n.Name)); err != nil {
-		os.RemoveAll(m.netDir(n.Name))
+	fail := func(err error) error {
+		os.RemoveAll(tmp)
 		return err
 	}
-	if err := m.saveNetwork(n); err != nil {
-		os.RemoveAll(m.netDir(n.Name))
-		return err
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "endpoints"), 0o755); err != nil {
+		return fail(fmt.Errorf("creating state for %q: %w", n.Name, err))
+	}
+	if _, err := ipam.NewDiskStore(tmp); err != nil {
+		return fail(err)
+	}
+	if err := m.writeNetwork(filepath.Join(tmp, "network.json"), n); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, m.netDir(n.Name)); err != nil {
+		return fail(fmt.Errorf("creating state for %q: %w", n.Name, err))
 	}
 	return nil
 }

@@ -383,7 +383,8 @@ func (d *fakeDaemon) Release(network, id string) error {
 	return nil
 }
 
-func (d *fakeDaemon) Sync() error { return nil }
+func (d *fakeDaemon) Sync() error  { return nil }
+func (d *fakeDaemon) Start() error { return nil }
 
 func (d *fakeDaemon) Records(network string) ([]control.Record, error) { return nil, nil }
 
@@ -426,9 +427,9 @@ func (f fakeTargets) Resolve(_ context.Context, spec string) (*container.Target,
 // tempFile is a container.File over a plain file.
 type tempFile struct{ path string }
 
-func (f *tempFile) Path() string  { return f.path }
-func (f *tempFile) Created() bool { return false }
-func (f *tempFile) Remove() error { return nil }
+func (f *tempFile) Path() string          { return f.path }
+func (f *tempFile) Created() bool         { return false }
+func (f *tempFile) Remove() error         { return nil }
 func (f *tempFile) Read() ([]byte, error) { return os.ReadFile(f.path) }
 
 func (f *tempFile) Update(fn func([]byte) ([]byte, error)) error {

@@ -54,6 +54,7 @@ type Manager struct {
 
 // Daemon is what network needs of the plumb daemon (control.Client).
 type Daemon interface {
+	Start() error
 	Up(network, id string) error
 	Down(network, id string) error
 	Reap(r control.Reap) error

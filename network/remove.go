@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/firewall"
 )
 
@@ -44,7 +45,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	}
 	defer nlock.Unlock()
 	eps, err := m.Endpoints(name)
-	if err != nil {
+	if err != nil && !force {
 		return err
 	}
 	if len(eps) > 0 && !force {
@@ -69,7 +70,9 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	} else if err := fw.DeleteNetwork(name); err != nil {
 		errs = append(errs, err)
 	}
-	if err := m.links().DeleteBridge(n.Bridge); err != nil {
+	// A link of the bridge's name that is not a bridge is someone else's
+	// (a damaged or edited config can name any link): it stays.
+	if err := m.links().DeleteBridge(n.Bridge); err != nil && !errors.Is(err, bridge.ErrNotBridge) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

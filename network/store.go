@@ -42,9 +42,13 @@ func (m *Manager) Get(name string) (*Network, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(m.netDir(name), "network.json"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
-	}
-	if err != nil {
+		if _, serr := os.Stat(m.netDir(name)); serr != nil {
+			return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
+		}
+		// Create renames a whole directory into place: one without its
+		// config is damaged.
+		b = nil
+	} else if err != nil {
 		return nil, fmt.Errorf("reading network %q: %w", name, err)
 	}
 	var n Network
@@ -54,12 +58,13 @@ func (m *Manager) Get(name string) (*Network, error) {
 	return &n, nil
 }
 
-func (m *Manager) saveNetwork(n *Network) error {
+// writeNetwork writes n's config to path, atomically and synced.
+func (m *Manager) writeNetwork(path string, n *Network) error {
 	b, err := json.MarshalIndent(n, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(m.netDir(n.Name), "network.json"), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // List returns every network, sorted by name. A network whose config is
@@ -208,12 +213,12 @@ func (m *Manager) AllEndpoints(netName string) ([]*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A network whose endpoints cannot be listed (its endpoints directory
+	// replaced by a file) costs its own endpoints, not everybody's:
+	// `plumb doctor` reports it.
 	var out []*Endpoint
 	for _, n := range names {
-		eps, err := m.Endpoints(n)
-		if err != nil {
-			return nil, err
-		}
+		eps, _ := m.Endpoints(n)
 		out = append(out, eps...)
 	}
 	return out, nil

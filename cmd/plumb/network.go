@@ -100,7 +100,12 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 				return err
 			}
 			m := a.manager()
-			nets, lerr := m.List()
+			nets, damaged := m.List()
+			// A damaged network is no reason to hide the others, nor to
+			// fail: one line on stderr says which, and doctor repairs it.
+			if damaged != nil {
+				fmt.Fprintln(a.err, "plumb: warning: "+oneLine(damaged.Error())+" (`plumb doctor --fix` removes it)")
+			}
 			if format == "json" {
 				if nets == nil {
 					nets = []*network.Network{}
@@ -108,13 +113,13 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 				if err := writeJSON(a.out, nets); err != nil {
 					return err
 				}
-				return lerr
+				return nil
 			}
 			if quiet {
 				for _, n := range nets {
 					fmt.Fprintln(a.out, shortID(n.ID))
 				}
-				return lerr
+				return nil
 			}
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tGATEWAY\tBRIDGE\tENDPOINTS")
@@ -125,7 +130,7 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			return lerr
+			return nil
 		},
 	}
 	c.Flags().StringVar(&format, "format", "", "output format: table or json")

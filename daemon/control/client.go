@@ -144,6 +144,13 @@ func (c *Client) Ping() error {
 	return err
 }
 
+// Start starts the daemon if it is not running, and returns once it
+// answers.
+func (c *Client) Start() error {
+	_, err := c.Do(Request{Op: OpPing}, true)
+	return err
+}
+
 // Up has the daemon serve endpoint id of network, starting the daemon if
 // needed; it returns once the endpoint's names resolve.
 func (c *Client) Up(network, id string) error {
@@ -214,12 +221,13 @@ func (c *Client) Release(network, id string) error {
 type Listening struct {
 	Namespaces map[uint64]bool
 	NoRoute    map[string]bool
+	Held       map[string]bool // endpoints (Key) whose host ports the daemon holds
 }
 
 // Listeners asks the daemon what it serves. A daemon that is not running
 // serves nothing: an empty Listening and ErrNotRunning.
 func (c *Client) Listeners() (Listening, error) {
-	l := Listening{Namespaces: map[uint64]bool{}, NoRoute: map[string]bool{}}
+	l := Listening{Namespaces: map[uint64]bool{}, NoRoute: map[string]bool{}, Held: map[string]bool{}}
 	rep, err := c.Do(Request{Op: OpListeners}, false)
 	if err != nil {
 		return l, err
@@ -229,6 +237,9 @@ func (c *Client) Listeners() (Listening, error) {
 	}
 	for _, k := range rep.NoRoute {
 		l.NoRoute[k] = true
+	}
+	for _, k := range rep.Held {
+		l.Held[k] = true
 	}
 	return l, nil
 }

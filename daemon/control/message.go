@@ -60,6 +60,7 @@ type Reply struct {
 	Ports      []portmap.Mapping `json:"ports,omitempty"`      // OpHold
 	Namespaces []uint64          `json:"namespaces,omitempty"` // OpListeners
 	NoRoute    []string          `json:"noRoute,omitempty"`    // OpListeners
+	Held       []string          `json:"held,omitempty"`       // OpListeners: keys holding host ports
 }
 
 // Reap names a retired veth pair to delete: by its host end's name and

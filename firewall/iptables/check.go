@@ -111,3 +111,25 @@ func (c *chain) rulesOrNil() [][]string {
 	}
 	return c.rules
 }
+
+// PortOwners lists, by network name, the owners of the port rules in
+// plumb's nat chains (comment "plumb:NAME/OWNER").
+func (c checker) PortOwners() map[string][]string {
+	seen := map[string]bool{}
+	out := map[string][]string{}
+	for _, d := range skeleton {
+		if d.table != TableNAT {
+			continue
+		}
+		for _, r := range c.s.tables[d.table].chain(d.name).rulesOrNil() {
+			rest, ok := strings.CutPrefix(specValue(r, "--comment"), commentNetworkPrefix)
+			netName, owner, ok2 := strings.Cut(rest, "/")
+			if !ok || !ok2 || seen[rest] {
+				continue
+			}
+			seen[rest] = true
+			out[netName] = append(out[netName], owner)
+		}
+	}
+	return out
+}
