@@ -13,6 +13,7 @@ import (
 	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/portmap"
 )
@@ -40,6 +41,10 @@ type Manager struct {
 	Links Links
 	// Firewall holds the rules; nil: the iptables backend.
 	Firewall firewall.Firewall
+	// Guard keeps route_localnet on the bridges from opening the host's
+	// loopback; nil: Firewall when it is a firewall.LocalnetGuard too (the
+	// Fake is), else the one in plumb's nftables table.
+	Guard firewall.LocalnetGuard
 	// Daemon is the plumb daemon; nil: a control.Client of RunDir.
 	Daemon Daemon
 	// Targets resolves target specs; nil: container.Resolver with Docker.
@@ -119,6 +124,18 @@ func (m *Manager) fw() (firewall.Firewall, error) {
 		return nil, m.fwErr
 	}
 	return m.Firewall, nil
+}
+
+// guard is the localnet guard (see Manager.Guard). It opens nothing until
+// called.
+func (m *Manager) guard() firewall.LocalnetGuard {
+	if m.Guard != nil {
+		return m.Guard
+	}
+	if g, ok := m.Firewall.(firewall.LocalnetGuard); ok {
+		return g
+	}
+	return nftables.NewLocalnetGuard(FirewallLock)
 }
 
 func (m *Manager) fault(step string) error {

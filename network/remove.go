@@ -10,12 +10,13 @@ import (
 	"github.com/plumbnet/plumb/firewall"
 )
 
-// Remove deletes network name: its firewall rules, its bridge and its
-// state. It refuses while endpoints remain, unless force is set, in which
-// case it detaches them first. A network whose config is damaged can be
-// removed with force. When the last network goes, what plumb changed on the
-// host (ip_forward) is put back. On success `iptables-save` and
-// `ip -o link` are what they were before the network was created.
+// Remove deletes network name: its firewall rules, its bridge, then its
+// bridge's localnet guard, and its state. It refuses while endpoints
+// remain, unless force is set, in which case it detaches them first. A
+// network whose config is damaged can be removed with force. When the last
+// network goes, what plumb changed on the host (ip_forward) is put back. On success `iptables-save`, `nft list
+// ruleset` and `ip -o link` are what they were before the network was
+// created.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if err := ValidateName(name); err != nil {
 		return err
@@ -69,7 +70,10 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	} else if err := fw.DeleteNetwork(name); err != nil {
 		errs = append(errs, err)
 	}
+	// The guard goes only once the bridge, and its route_localnet, is gone.
 	if err := m.links().DeleteBridge(n.Bridge); err != nil {
+		errs = append(errs, err)
+	} else if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
