@@ -15,7 +15,6 @@ import (
 	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/ipam"
-	"github.com/plumbnet/plumb/veth"
 )
 
 // BridgeName is the default bridge of network name: "pb-" and 12 hex digits
@@ -92,26 +91,6 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 		return nil, err
 	}
 	return n, nil
-}
-
-// validateCreate checks the options that need no state.
-func validateCreate(o CreateOptions) error {
-	if err := ValidateName(o.Name); err != nil {
-		return err
-	}
-	if o.Bridge != "" && !veth.ValidName(o.Bridge) {
-		return fmt.Errorf("bridge name %q: %w: an interface name is 1-15 characters without '/', ':' or spaces", o.Bridge, ErrInvalid)
-	}
-	if o.MTU != 0 && (o.MTU < 68 || o.MTU > 65535) {
-		return fmt.Errorf("mtu %d: %w: must be between 68 and 65535", o.MTU, ErrInvalid)
-	}
-	if o.Subnet.IsValid() && !o.Subnet.Addr().Is4() {
-		return fmt.Errorf("subnet %s: %w: only IPv4 is supported", o.Subnet, ErrInvalid)
-	}
-	if o.Subnet.IsValid() && o.Subnet != o.Subnet.Masked() {
-		return fmt.Errorf("subnet %s: %w: host bits set (did you mean %s?)", o.Subnet, ErrInvalid, o.Subnet.Masked())
-	}
-	return nil
 }
 
 // writeState makes the network's directory, its address store and its
