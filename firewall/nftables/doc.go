@@ -53,7 +53,17 @@
 // # Concurrency and namespaces
 //
 // Every write is one netlink batch, which the kernel applies atomically.
-// DeleteLocalnetGuard reads before it writes (is this the last bridge?),
-// so plumb processes share a lock file (NewLocalnetGuard). Every call
-// works in the network namespace of the calling thread.
+// Ensure and Delete read the table before they write (is the guard sound,
+// so that one element will do? is this the last bridge?), so plumb
+// processes share a lock file (NewLocalnetGuard). Every call works in the
+// network namespace of the calling thread.
+//
+// # Cost
+//
+// On the 6.18 lab kernel a read of the table is about 1 ms (five dumps),
+// a batch that only adds elements about 0.2 ms, and any batch that deletes
+// (an element, a rule, the table) or updates a base chain about 13 ms: the
+// kernel waits for an RCU grace period before it frees what it replaced.
+// So Ensure of one more bridge costs about 1.3 ms, the first Ensure and
+// every Delete about 14 ms.
 package nftables

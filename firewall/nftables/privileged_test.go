@@ -81,6 +81,20 @@ func TestPrivilegedGuardLifecycle(t *testing.T) {
 	if n := strings.Count(got, "drop"); n != 2 {
 		t.Errorf("%d rules after three ensures, want 2:\n%s", n, got)
 	}
+	// A sound guard gets an element only: the rules keep their handles.
+	chain := func() string {
+		out, err := testutil.InNS(name, "nft", "-a", "list", "chain", "inet", "plumb", "localnet_guard")
+		if err != nil {
+			t.Fatalf("nft -a list chain: %v\n%s", err, out)
+		}
+		return counterRE.ReplaceAllString(out, "")
+	}
+	handles := chain()
+	inNS(t, name, func() error { return g.EnsureLocalnetGuard("br-c") })
+	if again := chain(); again != handles {
+		t.Errorf("EnsureLocalnetGuard of one more bridge rewrote the chain:\n%s\nwas:\n%s", again, handles)
+	}
+	inNS(t, name, func() error { return g.DeleteLocalnetGuard("br-c") })
 	inNS(t, name, func() error {
 		if err := errors.Join(g.CheckLocalnetGuard("br-a"), g.CheckLocalnetGuard("br-b")); err != nil {
 			t.Errorf("CheckLocalnetGuard after Ensure: %v", err)
@@ -134,6 +148,16 @@ func TestPrivilegedGuardRepairs(t *testing.T) {
 			c.SetDeleteElements(guardSet(), []nft.SetElement{{Key: ifnameKey("br-a")}})
 		}},
 		{"chain deleted", "chain localnet_guard missing", func(c *nft.Conn) { c.DelChain(guardChain()) }},
+		{"chain made a regular chain", "is not type filter hook input", func(c *nft.Conn) {
+			c.DelChain(guardChain())
+			c.AddChain(&nft.Chain{Name: ChainName, Table: plumbTable()})
+		}},
+		{"chain at another priority", "is not type filter hook input", func(c *nft.Conn) {
+			c.DelChain(guardChain())
+			ch := guardChain()
+			ch.Priority = nft.ChainPriorityRef(10)
+			c.AddChain(ch)
+		}},
 		{"table deleted", "table inet plumb missing", func(c *nft.Conn) { c.DelTable(plumbTable()) }},
 	}
 	for _, d := range damage {

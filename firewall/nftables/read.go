@@ -105,9 +105,9 @@ func (st *tableState) onlyGuard() bool {
 	return st.use == uint32(len(st.chains)+len(st.sets))
 }
 
-// problems lists what keeps bridge's guard from being as
-// EnsureLocalnetGuard leaves it.
-func (st *tableState) problems(bridge string) []error {
+// structureProblems lists what keeps the table from holding the guard as
+// EnsureLocalnetGuard leaves it, whichever bridges it guards.
+func (st *tableState) structureProblems() []error {
 	if !st.exists {
 		return []error{fmt.Errorf("table inet %s missing", TableName)}
 	}
@@ -117,20 +117,24 @@ func (st *tableState) problems(bridge string) []error {
 		out = append(out, fmt.Errorf("set %s missing", SetName))
 	case st.set.KeyType.Name != nft.TypeIFName.Name || st.set.Interval || st.set.IsMap:
 		out = append(out, fmt.Errorf("set %s is not a plain set of type ifname", SetName))
-	case !st.guarded[bridge]:
-		out = append(out, fmt.Errorf("bridge %q not in set %s", bridge, SetName))
 	}
-	want := guardChain()
-	switch ch := st.chain; {
+	switch {
 	case !st.hasChain:
 		out = append(out, fmt.Errorf("chain %s missing", ChainName))
-	case ch.Type != want.Type || ch.Hooknum == nil || *ch.Hooknum != *want.Hooknum ||
-		ch.Priority == nil || *ch.Priority != *want.Priority || ch.Policy == nil || *ch.Policy != *want.Policy:
+	case !st.chainHooked():
 		out = append(out, fmt.Errorf("chain %s is not type filter hook input priority filter policy accept", ChainName))
 	case !sameRules(st.rules):
 		out = append(out, fmt.Errorf("chain %s does not hold exactly the guard's rules", ChainName))
 	}
 	return out
+}
+
+// chainHooked reports whether the guard's chain, which exists, is the base
+// chain guardChain describes.
+func (st *tableState) chainHooked() bool {
+	ch, want := st.chain, guardChain()
+	return ch.Type == want.Type && ch.Hooknum != nil && *ch.Hooknum == *want.Hooknum &&
+		ch.Priority != nil && *ch.Priority == *want.Priority && ch.Policy != nil && *ch.Policy == *want.Policy
 }
 
 // sameRules reports whether rules are the guard's rules, in order, the
