@@ -25,8 +25,9 @@ type Config struct {
 	// RouteLocalnet lets the host reach published ports on localhost: a
 	// connection to 127.0.0.1 DNATed to a container leaves through the
 	// bridge with a loopback source, which the kernel drops as martian
-	// unless route_localnet is set on the bridge. The firewall's INPUT guard
-	// keeps containers from using it to reach the host's loopback services.
+	// unless route_localnet is set on the bridge. The caller guards the
+	// bridge first (firewall.LocalnetGuard) so that containers cannot use
+	// it to reach the host's loopback services.
 	RouteLocalnet bool
 }
 

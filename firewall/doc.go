@@ -12,14 +12,22 @@
 // (EnableIPForward, DisableIPForward), which every network that is not
 // internal needs.
 //
+// LocalnetGuard is the second, smaller interface: the guard that keeps
+// route_localnet on plumb's bridges from opening the host's loopback to
+// containers, made to survive a flush of iptables (see its doc for the
+// order its callers keep with route_localnet).
+//
 // # Backends
 //
 //   - firewall/iptables: plumb's own PLUMB-* chains, reached by one jump
 //     each from the built-in chains, read with iptables-save and written
 //     in batches with iptables-restore (see its package doc).
-//   - firewall/nftables (to come): one table plumb owns whole, over netlink,
-//     implementing the same interface.
+//   - firewall/nftables: one table plumb owns whole, `table inet plumb`,
+//     over netlink. Today it holds the LocalnetGuard, whatever the
+//     Firewall backend; the nftables Firewall is to come, in the same
+//     table.
 //
 // Fake, in memory, implements Firewall with the iptables backend's
-// semantics, for the unit tests of other packages.
+// semantics and LocalnetGuard with firewall/nftables's, for the unit tests
+// of other packages.
 package firewall

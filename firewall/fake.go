@@ -30,14 +30,25 @@ import (
 //     same rules (the subnet masked, Masquerade ignored when Internal);
 //     CheckEndpoint fails too when one of the ports is not published.
 //
-// FailNext makes a method fail; Networks, Network, Ports, Empty, String and
-// Calls read the state. A Fake is safe for concurrent use.
+// It is a LocalnetGuard too, with the semantics of package
+// firewall/nftables's: a set of guarded bridge names, independent of the
+// networks (see fake_localnet.go).
+//
+// FailNext makes a method fail; Networks, Network, Ports, Guarded, Empty,
+// String and Calls read the state. A Fake is safe for concurrent use.
 type Fake struct {
 	mu    sync.Mutex
 	nets  map[string]Network
 	ports map[string]map[string][]Port // network name -> owner -> ports, in AddPorts order
 	fail  map[string][]error           // method -> the errors of its next calls
 	calls []string
+
+	guards map[string]bool // bridges whose localnet guard is in place
+
+	// RouteLocalnet, when set, tells DeleteLocalnetGuard whether an
+	// interface of that name has route_localnet on, in which case it
+	// refuses as the backend does; nil: never.
+	RouteLocalnet func(bridge string) bool
 }
 
 var _ Firewall = (*Fake)(nil)
@@ -48,12 +59,14 @@ func NewFake() *Fake {
 }
 
 // methods are the methods FailNext accepts.
-var methods = []string{"EnsureNetwork", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint", "Snapshot"}
+var methods = []string{"EnsureNetwork", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint", "Snapshot",
+	"EnsureLocalnetGuard", "DeleteLocalnetGuard", "CheckLocalnetGuard"}
 
-// FailNext makes the next call of method (a Firewall method name, such as
-// "AddPorts") return err, unwrapped, without changing anything. Calls
-// queue: FailNext twice fails the next two calls. It panics on a name that
-// is not a Firewall method, so that a typo cannot make a test pass.
+// FailNext makes the next call of method (a Firewall or LocalnetGuard
+// method name, such as "AddPorts") return err, unwrapped, without changing
+// anything. Calls queue: FailNext twice fails the next two calls. It panics
+// on a name that is not such a method, so that a typo cannot make a test
+// pass.
 func (f *Fake) FailNext(method string, err error) {
 	if !slices.Contains(methods, method) {
 		panic(fmt.Sprintf("firewall.Fake.FailNext: no method %q (want one of %s)", method, strings.Join(methods, ", ")))

@@ -31,12 +31,12 @@ func (f *Fake) Ports(network, owner string) []Port {
 	return slices.Clone(f.ports[network][owner])
 }
 
-// Empty reports whether no network is ensured and no port published: what
-// the backend leaves once the last network is deleted.
+// Empty reports whether no network is ensured, no port published and no
+// bridge guarded: what the backends leave once the last network is deleted.
 func (f *Fake) Empty() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.nets) == 0 && len(f.ports) == 0
+	return len(f.nets) == 0 && len(f.ports) == 0 && len(f.guards) == 0
 }
 
 // Calls returns every call made so far, failed ones included, one string
@@ -55,7 +55,11 @@ func (f *Fake) Calls() []string {
 //	web/ep1 0.0.0.0:8080->172.30.0.2:80/tcp 127.0.0.1:53->172.30.0.2:53/udp
 //
 // The ports of a network that is not ensured are listed without their
-// network line. The empty Fake is "".
+// network line. Then one line per guarded bridge, sorted:
+//
+//	guard br-web
+//
+// The empty Fake is "".
 func (f *Fake) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -78,6 +82,9 @@ func (f *Fake) String() string {
 			}
 			lines = append(lines, name+"/"+owner+" "+strings.Join(ps, " "))
 		}
+	}
+	for _, br := range slices.Sorted(maps.Keys(f.guards)) {
+		lines = append(lines, "guard "+br)
 	}
 	return strings.Join(lines, "\n")
 }

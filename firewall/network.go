@@ -29,11 +29,6 @@ var ErrInvalidNetwork = errors.New("invalid network")
 // out of reach of ":" and spaces.
 func nameOK(s string) bool { return s != "" && name.Valid(s, 1, len(s), false) }
 
-// bridgeOK, [A-Za-z0-9_.-]+, excludes "+", which iptables reads as an
-// interface wildcard, and everything the kernel refuses in an interface
-// name.
-func bridgeOK(s string) bool { return s != "" && name.Token(s) }
-
 // maxNameLen keeps "plumb:" + Name within the 256 bytes of xt_comment.
 const maxNameLen = 200
 
@@ -45,10 +40,10 @@ func (n Network) Validate() error {
 	if err := ValidateName(n.Name); err != nil {
 		return err
 	}
-	switch {
-	case !bridgeOK(n.Bridge) || len(n.Bridge) > 15 || n.Bridge == "." || n.Bridge == "..":
-		return fmt.Errorf("bridge name %q: %w: want 1 to 15 bytes of [A-Za-z0-9_.-]", n.Bridge, ErrInvalidNetwork)
-	case !n.Subnet.IsValid() || !n.Subnet.Addr().Is4():
+	if err := ValidateBridge(n.Bridge); err != nil {
+		return err
+	}
+	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
 		return fmt.Errorf("subnet %s: %w: want an IPv4 prefix", n.Subnet, ErrInvalidNetwork)
 	}
 	return nil

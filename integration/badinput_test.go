@@ -31,6 +31,16 @@ func TestPrivilegedBadInputChangesNothing(t *testing.T) {
 		{[]string{"network", "create", "x/y"}, "x/y"},
 		{[]string{"network", "create", "good"}, "good"},
 		{[]string{"network", "create", "x", "--subnet", "10.231.14.0/24", "--bridge", "hostroute0"}, "hostroute0"},
+		// Subnets a bridge cannot serve, and a bridge name that reads as
+		// an address (issue 13, defect 8).
+		{[]string{"network", "create", "x", "--subnet", "127.0.0.0/8"}, "127.0.0.0/8"},
+		{[]string{"network", "create", "x", "--subnet", "127.5.0.0/16"}, "127.5.0.0/16"},
+		{[]string{"network", "create", "x", "--subnet", "224.0.0.0/4"}, "224.0.0.0/4"},
+		{[]string{"network", "create", "x", "--subnet", "240.0.0.0/4"}, "240.0.0.0/4"},
+		{[]string{"network", "create", "x", "--subnet", "0.0.0.0/8"}, "0.0.0.0/8"},
+		{[]string{"network", "create", "x", "--subnet", "169.254.0.0/16"}, "169.254.0.0/16"},
+		{[]string{"network", "create", "x", "--subnet", "10.231.14.0/31"}, "10.231.14.0/31"},
+		{[]string{"network", "create", "x", "--subnet", "10.231.14.0/24", "--bridge", "127.0.0.1"}, "127.0.0.1"},
 		{[]string{"attach", "netns:" + c, "--net", "nope"}, "nope"},
 		{[]string{"attach", "netns:no-such-ns", "--net", "good"}, "no-such-ns"},
 		{[]string{"attach", "pid:999999999", "--net", "good"}, "999999999"},

@@ -51,8 +51,10 @@ done
 # debian-archive-keyring lets lab/build-images debootstrap Debian from an
 # Ubuntu host too; ruby checks that the Vagrantfile parses (`ruby -c`, a
 # test); util-linux brings nsenter and unshare for the lab's tests and build.
+# nftables is for the tests only, which read `nft list ruleset`: plumb
+# speaks nftables over netlink and never runs nft.
 packages=(
-	iptables iproute2 debootstrap dnsutils busybox-static conntrack
+	iptables nftables iproute2 debootstrap dnsutils busybox-static conntrack
 	iputils-ping curl ca-certificates procps kmod make git gcc libc6-dev
 	debian-archive-keyring ruby util-linux containernetworking-plugins
 )

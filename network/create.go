@@ -15,7 +15,6 @@ import (
 	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/ipam"
-	"github.com/plumbnet/plumb/veth"
 )
 
 // BridgeName is the default bridge of network name: "pb-" and 12 hex digits
@@ -34,15 +33,17 @@ type createOp struct {
 // createSteps are the steps of a network create, each with its undo.
 var createSteps = []step[*createOp]{
 	{"state", (*createOp).writeState, (*createOp).removeState},
+	{"guard", (*createOp).guard, (*createOp).deleteGuard},
 	{"bridge", (*createOp).bridge, (*createOp).deleteBridge},
 	{"firewall", (*createOp).firewall, (*createOp).deleteFirewall},
 }
 
-// Create makes a network: its state directory, its bridge with the gateway
-// address, its firewall rules and ip_forward (createSteps); a running
-// daemon then serves its gateway. Without a subnet it picks a free private
-// /24 that overlaps no host address or route and no other plumb network.
-// On any error nothing is left behind.
+// Create makes a network: its state directory, the localnet guard of its
+// bridge, its bridge with the gateway address, its firewall rules and
+// ip_forward (createSteps); a running daemon then serves its gateway.
+// Without a subnet it picks a free private /24 that overlaps no host
+// address or route and no other plumb network. On any error nothing is
+// left behind.
 func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	if err := validateCreate(o); err != nil {
 		return nil, err
@@ -92,26 +93,6 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	return n, nil
 }
 
-// validateCreate checks the options that need no state.
-func validateCreate(o CreateOptions) error {
-	if err := ValidateName(o.Name); err != nil {
-		return err
-	}
-	if o.Bridge != "" && !veth.ValidName(o.Bridge) {
-		return fmt.Errorf("bridge name %q: %w: an interface name is 1-15 characters without '/', ':' or spaces", o.Bridge, ErrInvalid)
-	}
-	if o.MTU != 0 && (o.MTU < 68 || o.MTU > 65535) {
-		return fmt.Errorf("mtu %d: %w: must be between 68 and 65535", o.MTU, ErrInvalid)
-	}
-	if o.Subnet.IsValid() && !o.Subnet.Addr().Is4() {
-		return fmt.Errorf("subnet %s: %w: only IPv4 is supported", o.Subnet, ErrInvalid)
-	}
-	if o.Subnet.IsValid() && o.Subnet != o.Subnet.Masked() {
-		return fmt.Errorf("subnet %s: %w: host bits set (did you mean %s?)", o.Subnet, ErrInvalid, o.Subnet.Masked())
-	}
-	return nil
-}
-
 // writeState makes the network's directory, its address store and its
 // config file.
 // The directory is made whole under a hidden name, then renamed into
@@ -147,6 +128,14 @@ func (c *createOp) writeState() error {
 }
 
 func (c *createOp) removeState() error { return os.RemoveAll(c.m.netDir(c.n.Name)) }
+
+// guard guards the bridge's name before the bridge exists: bridge.Ensure
+// turns route_localnet on as it makes the bridge.
+func (c *createOp) guard() error { return c.m.guard().EnsureLocalnetGuard(c.n.Bridge) }
+
+// deleteGuard runs after deleteBridge in a rollback: the guard goes once
+// the bridge, and its route_localnet with it, is gone.
+func (c *createOp) deleteGuard() error { return c.m.guard().DeleteLocalnetGuard(c.n.Bridge) }
 
 func (c *createOp) bridge() error {
 	if _, err := c.m.links().EnsureBridge(c.n.bridgeConfig()); err != nil {
@@ -220,9 +209,10 @@ func (n *Network) ipRange() (ipam.Range, error) {
 }
 
 // bridgeIndex returns the index of n's bridge. A bridge that vanished (a
-// reboot, or someone ran `ip link del`) is rebuilt, rules included, so that
-// attach repairs the network instead of failing. It runs under the
-// network's lock; the firewall has its own, so it needs no global lock.
+// reboot, or someone ran `ip link del`) is rebuilt, its localnet guard
+// first and its rules after, so that attach repairs the network instead of
+// failing. It runs under the network's lock; the firewall has its own, so
+// it needs no global lock.
 func (m *Manager) bridgeIndex(n *Network) (int, error) {
 	idx, err := m.links().BridgeIndex(n.Bridge)
 	if err == nil {
@@ -230,6 +220,9 @@ func (m *Manager) bridgeIndex(n *Network) (int, error) {
 	}
 	if errors.Is(err, bridge.ErrNotBridge) {
 		return 0, linkError(err)
+	}
+	if err := m.guard().EnsureLocalnetGuard(n.Bridge); err != nil {
+		return 0, err
 	}
 	if idx, err = m.links().EnsureBridge(n.bridgeConfig()); err != nil {
 		return 0, linkError(err)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,11 @@ type fakeLinks struct {
 	isolated map[string]bool
 	hairpin  map[string]bool
 	nextIdx  int
+	// guarded, when set, reports whether a bridge name has its localnet
+	// guard: EnsureBridge refuses to turn route_localnet on without it.
+	guarded func(bridge string) bool
+	// failDelete makes DeleteBridge of these names fail.
+	failDelete map[string]bool
 }
 
 type fakeVeth struct {
@@ -87,6 +93,9 @@ func (f *fakeLinks) String() string {
 }
 
 func (f *fakeLinks) EnsureBridge(c bridge.Config) (int, error) {
+	if c.RouteLocalnet && f.guarded != nil && !f.guarded(c.Name) {
+		return 0, fmt.Errorf("bridge %q: route_localnet on without its localnet guard", c.Name)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.veths[c.Name]; ok {
@@ -94,6 +103,14 @@ func (f *fakeLinks) EnsureBridge(c bridge.Config) (int, error) {
 	}
 	f.bridges[c.Name] = c
 	return 1, nil
+}
+
+// routeLocalnet reports whether bridge name exists with route_localnet on.
+func (f *fakeLinks) routeLocalnet(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.bridges[name]
+	return ok && c.RouteLocalnet
 }
 
 func (f *fakeLinks) BridgeIndex(name string) (int, error) {
@@ -108,6 +125,9 @@ func (f *fakeLinks) BridgeIndex(name string) (int, error) {
 func (f *fakeLinks) DeleteBridge(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failDelete[name] {
+		return fmt.Errorf("deleting bridge %q: injected failure", name)
+	}
 	delete(f.bridges, name)
 	return nil
 }
@@ -460,6 +480,10 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, links: l, fw: firewall.NewFake(), d: newFakeDaemon(l), targets: fakeTargets{}}
 	w.m = &Manager{StateDir: t.TempDir(), Links: w.links, Firewall: w.fw, Daemon: w.d, Targets: w.targets}
 	w.d.m = w.m
+	// The guard comes before route_localnet and goes after it, as on the
+	// kernel (firewall.LocalnetGuard).
+	l.guarded = func(br string) bool { return slices.Contains(w.fw.Guarded(), br) }
+	w.fw.RouteLocalnet = l.routeLocalnet
 	return w
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/portmap"
 )
@@ -40,6 +41,10 @@ type Manager struct {
 	Links Links
 	// Firewall holds the rules; nil: the iptables backend.
 	Firewall firewall.Firewall
+	// Guard keeps route_localnet on the bridges from opening the host's
+	// loopback; nil: Firewall when it is a firewall.LocalnetGuard too (the
+	// Fake is), else the one in plumb's nftables table.
+	Guard firewall.LocalnetGuard
 	// Daemon is the plumb daemon; nil: a control.Client of RunDir.
 	Daemon Daemon
 	// Targets resolves target specs; nil: container.Resolver with Docker.
@@ -112,7 +117,7 @@ func (m *Manager) targets() Targets { m.init(); return m.Targets }
 func (m *Manager) fw() (firewall.Firewall, error) {
 	m.fwOnce.Do(func() {
 		if m.Firewall == nil {
-			m.Firewall, m.fwErr = iptables.New(filepath.Join(m.runDir(), "firewall.lock"))
+			m.Firewall, m.fwErr = iptables.New(m.firewallLock())
 		}
 	})
 	if m.fwErr != nil {
@@ -120,6 +125,22 @@ func (m *Manager) fw() (firewall.Firewall, error) {
 	}
 	return m.Firewall, nil
 }
+
+// guard is the localnet guard (see Manager.Guard). It opens nothing until
+// called.
+func (m *Manager) guard() firewall.LocalnetGuard {
+	if m.Guard != nil {
+		return m.Guard
+	}
+	if g, ok := m.Firewall.(firewall.LocalnetGuard); ok {
+		return g
+	}
+	return nftables.NewLocalnetGuard(m.firewallLock())
+}
+
+// firewallLock orders the firewall's writes (iptables and the nftables
+// guard) across plumb processes of this run dir.
+func (m *Manager) firewallLock() string { return filepath.Join(m.runDir(), "firewall.lock") }
 
 func (m *Manager) fault(step string) error {
 	if m.Fault == nil {

@@ -11,12 +11,13 @@ import (
 	"github.com/plumbnet/plumb/firewall"
 )
 
-// Remove deletes network name: its firewall rules, its bridge and its
-// state. It refuses while endpoints remain, unless force is set, in which
-// case it detaches them first. A network whose config is damaged can be
-// removed with force. When the last network goes, what plumb changed on the
-// host (ip_forward) is put back. On success `iptables-save` and
-// `ip -o link` are what they were before the network was created.
+// Remove deletes network name: its firewall rules, its bridge, then its
+// bridge's localnet guard, and its state. It refuses while endpoints
+// remain, unless force is set, in which case it detaches them first. A
+// network whose config is damaged can be removed with force. When the last
+// network goes, what plumb changed on the host (ip_forward) is put back. On success `iptables-save`, `nft list
+// ruleset` and `ip -o link` are what they were before the network was
+// created.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if err := ValidateName(name); err != nil {
 		return err
@@ -71,9 +72,20 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 		errs = append(errs, err)
 	}
 	// A link of the bridge's name that is not a bridge is someone else's
-	// (a damaged or edited config can name any link): it stays.
-	if err := m.links().DeleteBridge(n.Bridge); err != nil && !errors.Is(err, bridge.ErrNotBridge) {
+	// (a damaged or edited config can name any link): it stays, and so
+	// does its guard while it has route_localnet on. The guard of plumb's
+	// bridge goes only once the bridge, and its route_localnet, is gone.
+	switch err := m.links().DeleteBridge(n.Bridge); {
+	case errors.Is(err, bridge.ErrNotBridge):
+		if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil && !errors.Is(err, firewall.ErrLocalnetOn) {
+			errs = append(errs, err)
+		}
+	case err != nil:
 		errs = append(errs, err)
+	default:
+		if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

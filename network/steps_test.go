@@ -17,6 +17,7 @@ import (
 var stepEffects = map[string]map[string]string{
 	"create": {
 		"state":    "the network's directory and network.json",
+		"guard":    "the bridge's localnet guard",
 		"bridge":   "the bridge",
 		"firewall": "the network's rules",
 	},

@@ -81,7 +81,9 @@ func NetworkComment(name string) string { return commentNetworkPrefix + name }
 // network so that an attach without ports needs no iptables call:
 // localhost reaches a published port through the bridge, which needs
 // route_localnet on it, and the INPUT rule is kube-proxy's guard that keeps
-// route_localnet from exposing the host's loopback services to containers;
+// route_localnet from exposing the host's loopback services to containers
+// (firewall/nftables holds the same guard where an iptables flush cannot
+// remove it);
 // the two MASQUERADEs give a connection from localhost, or a hairpin
 // connection from the network itself, a source the container can answer.
 //
