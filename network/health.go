@@ -143,6 +143,9 @@ func (m *Manager) newSurvey(names []string) *survey {
 		for name, n := range s.nets {
 			if n != nil {
 				s.netRules[name] = s.fw.CheckNetwork(n.firewall())
+				if err := m.guard().CheckLocalnetGuard(n.Bridge); err != nil && s.netRules[name] == nil {
+					s.netRules[name] = err
+				}
 			}
 		}
 	}

@@ -25,10 +25,14 @@ func (m *Manager) NetworkNames() ([]string, error) { return m.networkNames() }
 
 // CheckNetwork reports the first thing wrong with network n's kernel
 // side: its bridge (missing, down, without its address, or a link of its
-// name that is not a bridge) and its firewall rules. Nil when whole.
+// name that is not a bridge), the guard of its route_localnet, and its
+// firewall rules. Nil when whole.
 func (m *Manager) CheckNetwork(n *Network) error {
 	if err := m.links().CheckBridge(n.bridgeConfig()); err != nil {
 		return linkError(err)
+	}
+	if err := m.guard().CheckLocalnetGuard(n.Bridge); err != nil {
+		return fmt.Errorf("the guard of route_localnet on %s: %w", n.Bridge, err)
 	}
 	fw, err := m.fw()
 	if err != nil {
@@ -54,6 +58,10 @@ func (m *Manager) RestoreNetwork(name string) error {
 		return err
 	}
 	if err := m.ensureStateDirs(n.Name); err != nil {
+		return err
+	}
+	// The guard first: EnsureBridge turns route_localnet on.
+	if err := m.guard().EnsureLocalnetGuard(n.Bridge); err != nil {
 		return err
 	}
 	if _, err := m.links().EnsureBridge(n.bridgeConfig()); err != nil {
