@@ -31,7 +31,9 @@ func (h *host) runJSON(v any, args ...string) error {
 // the endpoint's record and whether its namespace is gone.
 type psEntry struct {
 	network.Endpoint
-	Stale bool `json:"stale"`
+	State  string `json:"state"`  // up, down, broken, stale
+	Reason string `json:"reason"` // what is down or missing
+	Stale  bool   `json:"stale"`
 }
 
 // endpointOf returns the first row of `plumb ps --format json` (of

@@ -197,6 +197,8 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 		missing = append(missing, "127.0.0.11 listener")
 	}
 	switch {
+	case len(missing) > 0 && len(down) > 0:
+		return Health{StateBroken, "missing: " + strings.Join(missing, ", ") + "; down: " + strings.Join(down, ", ")}
 	case len(missing) > 0:
 		return Health{StateBroken, "missing: " + strings.Join(missing, ", ")}
 	case len(down) > 0:
