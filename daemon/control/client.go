@@ -227,11 +227,16 @@ type Listening struct {
 // Listeners asks the daemon what it serves. A daemon that is not running
 // serves nothing: an empty Listening and ErrNotRunning.
 func (c *Client) Listeners() (Listening, error) {
-	l := Listening{Namespaces: map[uint64]bool{}, NoRoute: map[string]bool{}, Held: map[string]bool{}}
 	rep, err := c.Do(Request{Op: OpListeners}, false)
 	if err != nil {
-		return l, err
+		return ListeningOf(&Reply{}), err
 	}
+	return ListeningOf(rep), nil
+}
+
+// ListeningOf is the Listening an OpListeners reply says.
+func ListeningOf(rep *Reply) Listening {
+	l := Listening{Namespaces: map[uint64]bool{}, NoRoute: map[string]bool{}, Held: map[string]bool{}}
 	for _, id := range rep.Namespaces {
 		l.Namespaces[id] = true
 	}
@@ -241,7 +246,7 @@ func (c *Client) Listeners() (Listening, error) {
 	for _, k := range rep.Held {
 		l.Held[k] = true
 	}
-	return l, nil
+	return l
 }
 
 func notRunningOK(_ *Reply, err error) error {
