@@ -45,7 +45,7 @@ func fakeReport() *Report {
 	}
 	res.Truth = &TruthResults{Networks: truthNets, Endpoints: truthNets * truthPerNet, States: map[string]int{"up": 1000},
 		StatesAfter: map[string]int{"up": 999, "broken": 1}, Odd: []string{"bt1-7 on truth-1: broken (missing: veth)"},
-		BaselineListed: 1000, DoctorExits: map[int]int{0: 3}, DoctorExit: 1,
+		BaselineListed: 1000, DoctorExits: map[int]int{0: 3}, Doctored: true, DoctorExit: 1,
 		Findings: []TruthFinding{{Check: "ip-forward", Severity: "problem", Subject: "host", What: "ip_forward is 0"}}}
 	p.BaselinePlumb, p.BaselineWhat = "/tmp/x/plumb-baseline", "17695de (bench results)"
 	res.Bursts = []*BurstRun{{Tool: "plumb", N: 200, Wall: time.Second}, {Tool: "CNI bridge+host-local", N: 200, Wall: 4 * time.Second, Dups: 1}}

@@ -46,7 +46,8 @@ type TruthResults struct {
 	// DoctorExits counts the timed doctor runs by exit code.
 	DoctorExits map[int]int `json:"doctor_exits"`
 	// Findings are doctor --format json's, run once untimed before the
-	// rounds; DoctorExit its exit code.
+	// rounds (Doctored); DoctorExit its exit code.
+	Doctored   bool           `json:"doctored"`
 	Findings   []TruthFinding `json:"findings"`
 	DoctorExit int            `json:"doctor_exit"`
 }
@@ -122,6 +123,7 @@ func (w *worker) truthBench(ctx context.Context) error {
 	if t.Findings, t.DoctorExit, err = w.doctorFindings(); err != nil {
 		return err
 	}
+	t.Doctored = true
 	cmds = append(cmds, &truthCmd{s: w.res.add(&Series{Key: "truth.doctor", Tool: "plumb", Op: "doctor"}),
 		argv: plumbArgv(p, "doctor"), exit: true})
 

@@ -91,8 +91,11 @@ func (r *Report) truthSection(b *strings.Builder) {
 	}
 	rows = append(rows, r.row("truth.doctor"), r.row("truth.attach"), r.row("truth.rm"))
 	table(b, rows)
-	fmt.Fprintf(b, "\n- States `plumb ps --format json` gave before the timed rounds: %s; after them: %s.\n",
-		stateCounts(t.States), stateCounts(t.StatesAfter))
+	fmt.Fprintln(b)
+	if t.States != nil {
+		fmt.Fprintf(b, "- States `plumb ps --format json` gave before the timed rounds: %s; after them: %s.\n",
+			stateCounts(t.States), stateCounts(t.StatesAfter))
+	}
 	for _, o := range t.Odd {
 		fmt.Fprintf(b, "  - not up: %s\n", o)
 	}
@@ -104,6 +107,9 @@ func (r *Report) truthSection(b *strings.Builder) {
 	}
 	if e := t.exits(); e != "" {
 		fmt.Fprintf(b, "- `plumb doctor` (timed): %s.\n", e)
+	}
+	if !t.Doctored {
+		return
 	}
 	fmt.Fprintf(b, "- `plumb doctor --format json` once before the rounds: exit %d, ", t.DoctorExit)
 	if len(t.Findings) == 0 {
