@@ -132,6 +132,7 @@ func TestTruthTargetsWithoutBaseline(t *testing.T) {
 	r := fakeReport()
 	r.Results.Series = slices.DeleteFunc(r.Results.Series, func(s *Series) bool { return s.Key == "truth.ps.baseline" })
 	r.Results.Truth.DoctorExits = map[int]int{0: 1, 1: 2}
+	r.Results.Truth.DoctorFails = []string{"round 3, exit 1: [problem] plumb daemon: not answering"}
 	r.Plan.BaselinePlumb, r.Plan.BaselineSkip = "", "building -baseline nope: \"nope\" is not a commit"
 	var b strings.Builder
 	r.truthTargets(&b)
@@ -142,6 +143,9 @@ func TestTruthTargetsWithoutBaseline(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("targets lack %q:\n%s", want, b.String())
 		}
+	}
+	if md := r.Markdown(); !strings.Contains(md, "  - `round 3, exit 1: [problem] plumb daemon: not answering`") {
+		t.Errorf("the report does not show what a failed doctor run printed:\n%s", md)
 	}
 	r.Plan.BaselineSkip, r.Results.Truth.BaselineErr = "", "its ps --format json lists 0 endpoints, want 1000"
 	b.Reset()

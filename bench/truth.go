@@ -43,8 +43,10 @@ type TruthResults struct {
 	// BaselineErr why it was left out of the rounds ("" when it was not).
 	BaselineListed int    `json:"baseline_listed"`
 	BaselineErr    string `json:"baseline_err,omitempty"`
-	// DoctorExits counts the timed doctor runs by exit code.
+	// DoctorExits counts the timed doctor runs by exit code; DoctorFails
+	// is what the first few that did not exit 0 printed.
 	DoctorExits map[int]int `json:"doctor_exits"`
+	DoctorFails []string    `json:"doctor_fails,omitempty"`
 	// Findings are doctor --format json's, run once untimed before the
 	// rounds (Doctored); DoctorExit its exit code.
 	Doctored   bool           `json:"doctored"`
@@ -146,6 +148,9 @@ func (w *worker) truthBench(ctx context.Context) error {
 				c.s.Samples = append(c.s.Samples, x)
 				if c.exit {
 					t.DoctorExits[code]++
+					if code != 0 && len(t.DoctorFails) < 3 {
+						t.DoctorFails = append(t.DoctorFails, fmt.Sprintf("round %d, exit %d: %s", j, code, tail([]byte(w.run.Output()), 800)))
+					}
 				}
 			}
 		}

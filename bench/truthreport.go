@@ -108,6 +108,9 @@ func (r *Report) truthSection(b *strings.Builder) {
 	if e := t.exits(); e != "" {
 		fmt.Fprintf(b, "- `plumb doctor` (timed): %s.\n", e)
 	}
+	for _, f := range t.DoctorFails {
+		fmt.Fprintf(b, "  - `%s`\n", strings.ReplaceAll(f, "`", "'"))
+	}
 	if !t.Doctored {
 		return
 	}
