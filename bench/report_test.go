@@ -168,3 +168,19 @@ func TestParseConfigTruth(t *testing.T) {
 		t.Error("-truth-n 0 accepted")
 	}
 }
+
+// TestDoctorFailed tells a doctor run that failed for this run's own
+// state from one that failed only for other processes' /etc/netns files.
+func TestDoctorFailed(t *testing.T) {
+	p := &Plan{Prefix: "bt42-"}
+	tr := &TruthResults{}
+	foreign := "[problem] /etc/netns/hcxa1/hosts: lines of endpoint web/ns-1, which no longer exists. X. Fix: remove them.\n" +
+		"[problem] /etc/netns/pt9/resolv.conf: points at 127.0.0.11. Y. Fix: remove the file plumb wrote.\n2 problems, 0 notes\n"
+	tr.doctorFailed(p, 1, 1, foreign)
+	own := "[problem] /etc/netns/bt42-7/hosts: lines of endpoint truth-1/x, which no longer exists. X. Fix: remove them.\n1 problem, 0 notes\n"
+	tr.doctorFailed(p, 2, 1, own)
+	if tr.DoctorForeign != 1 || len(tr.DoctorFails) != 1 || !strings.HasPrefix(tr.DoctorFails[0], "round 2, exit 1:") ||
+		!slices.Equal(tr.Foreign, []string{"/etc/netns/hcxa1/hosts", "/etc/netns/pt9/resolv.conf"}) {
+		t.Errorf("doctorFailed: %+v", tr)
+	}
+}

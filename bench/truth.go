@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,9 +45,14 @@ type TruthResults struct {
 	BaselineListed int    `json:"baseline_listed"`
 	BaselineErr    string `json:"baseline_err,omitempty"`
 	// DoctorExits counts the timed doctor runs by exit code; DoctorFails
-	// is what the first few that did not exit 0 printed.
-	DoctorExits map[int]int `json:"doctor_exits"`
-	DoctorFails []string    `json:"doctor_fails,omitempty"`
+	// is what the first few that did not exit 0 for a problem of this
+	// run's own printed. DoctorForeign counts those that exited non-zero
+	// only for files of other processes' namespaces in /etc/netns (see
+	// foreignSubject), and Foreign names the first few of those files.
+	DoctorExits   map[int]int `json:"doctor_exits"`
+	DoctorFails   []string    `json:"doctor_fails,omitempty"`
+	DoctorForeign int         `json:"doctor_foreign"`
+	Foreign       []string    `json:"foreign,omitempty"`
 	// Findings are doctor --format json's, run once untimed before the
 	// rounds (Doctored); DoctorExit its exit code.
 	Doctored   bool           `json:"doctored"`
@@ -148,8 +154,8 @@ func (w *worker) truthBench(ctx context.Context) error {
 				c.s.Samples = append(c.s.Samples, x)
 				if c.exit {
 					t.DoctorExits[code]++
-					if code != 0 && len(t.DoctorFails) < 3 {
-						t.DoctorFails = append(t.DoctorFails, fmt.Sprintf("round %d, exit %d: %s", j, code, tail([]byte(w.run.Output()), 800)))
+					if code != 0 {
+						t.doctorFailed(p, j, code, w.run.Output())
 					}
 				}
 			}
@@ -242,4 +248,46 @@ func (w *worker) doctorFindings() ([]TruthFinding, int, error) {
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity }) // problems first
 	return fs, code, nil
+}
+
+// doctorFailed records a timed doctor run that exited code in round j,
+// having printed out.
+func (t *TruthResults) doctorFailed(p *Plan, j, code int, out string) {
+	var own, foreign []string
+	for _, l := range strings.Split(out, "\n") {
+		// "[problem] SUBJECT: what. Means. Fix: ..." (cmd/plumb/doctor.go)
+		rest, ok := strings.CutPrefix(l, "[problem] ")
+		if !ok {
+			continue
+		}
+		subject, _, _ := strings.Cut(rest, ": ")
+		if foreignSubject(p, subject) {
+			foreign = append(foreign, subject)
+		} else {
+			own = append(own, subject)
+		}
+	}
+	if len(own) == 0 && len(foreign) > 0 {
+		t.DoctorForeign++
+		for _, f := range foreign {
+			if len(t.Foreign) < 6 && !slices.Contains(t.Foreign, f) {
+				t.Foreign = append(t.Foreign, f)
+			}
+		}
+		return
+	}
+	if len(t.DoctorFails) < 3 {
+		t.DoctorFails = append(t.DoctorFails, fmt.Sprintf("round %d, exit %d: %s", j, code, tail([]byte(out), 800)))
+	}
+}
+
+// foreignSubject reports whether a doctor finding's subject is a file of
+// /etc/netns/NAME where NAME is none of this run's targets. /etc/netns is
+// the host's, whatever the network namespace: every plumb on the machine
+// (other people's tests, with their own state dirs) writes its netns
+// targets' hosts and resolv.conf there, and doctor judges every file
+// there against its own state dir.
+func foreignSubject(p *Plan, subject string) bool {
+	name, ok := strings.CutPrefix(subject, "/etc/netns/")
+	return ok && !strings.HasPrefix(name, p.Prefix)
 }

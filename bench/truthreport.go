@@ -57,6 +57,9 @@ func (t *TruthResults) exits() string {
 		if c != 0 {
 			s = "**" + s + "**"
 		}
+		if c != 0 && t.DoctorForeign > 0 {
+			s += fmt.Sprintf(" (%d of them only for other processes' files in the host's /etc/netns)", t.DoctorForeign)
+		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
@@ -111,6 +114,12 @@ func (r *Report) truthSection(b *strings.Builder) {
 	for _, f := range t.DoctorFails {
 		fmt.Fprintf(b, "  - `%s`\n", strings.ReplaceAll(f, "`", "'"))
 	}
+	if t.DoctorForeign > 0 {
+		fmt.Fprintf(b, "  - %d run%s exited 1 only for files in /etc/netns of namespaces that are none of this run's "+
+			"(%s): other plumb instances on the machine (parallel tests, with state dirs of their own) wrote them. "+
+			"/etc/netns is the host's whatever the network namespace, and doctor judges every file there against its "+
+			"own state dir, as problems it owns (`--fix` would remove them).\n", t.DoctorForeign, plural(t.DoctorForeign), strings.Join(t.Foreign, ", "))
+	}
 	if !t.Doctored {
 		return
 	}
@@ -125,7 +134,11 @@ func (r *Report) truthSection(b *strings.Builder) {
 			fmt.Fprintf(b, "  - … and %d more\n", len(t.Findings)-i)
 			break
 		}
-		fmt.Fprintf(b, "  - [%s] %s (%s): %s\n", f.Severity, f.Subject, f.Check, f.What)
+		other := ""
+		if foreignSubject(p, f.Subject) {
+			other = " (not this run's: another process's namespace)"
+		}
+		fmt.Fprintf(b, "  - [%s] %s (%s): %s%s\n", f.Severity, f.Subject, f.Check, f.What, other)
 	}
 }
 
