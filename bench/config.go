@@ -25,6 +25,10 @@ type Config struct {
 	DataSecs int // length of each iperf3 and request-rate run, in seconds
 	Rounds   int // data-path rounds; each setup is measured once per round, interleaved
 
+	TruthN      int    // truth section: samples of each of ps, baseline ps and doctor
+	Baseline    string // truth section: git revision of plumb before issue 13, built by the supervisor
+	BaselineBin string // truth section: a baseline binary given instead of building Baseline
+
 	DNS      bool // run the DNS benchmark (plumb's daemon against aardvark-dns)
 	DNSNames int  // names the daemon holds, over dnsNets networks
 	DNSSecs  int  // length of each DNS load run, in seconds
@@ -33,7 +37,7 @@ type Config struct {
 }
 
 // sections are the parts of the run -only can choose, in run order.
-var sections = []string{"floors", "latency", "burst", "ports", "cni", "dns", "datapath"}
+var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "dns", "datapath"}
 
 // runs reports whether section s is part of this run.
 func (c *Config) runs(s string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, s) }
@@ -46,13 +50,15 @@ const maxBridgePorts = 1023
 // parseConfig reads the flags; BENCH_QUICK=1 changes the defaults to a short run.
 func parseConfig(args []string) (Config, error) {
 	c := Config{Samples: 100, Levels: []int{1, 100, 500, 1000}, Burst: 200, Docker: true,
-		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10, CNIN: 200}
+		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10, CNIN: 200,
+		TruthN: 40, Baseline: defaultBaseline}
 	levels := "1,100,500,1000"
 	if os.Getenv("BENCH_QUICK") == "1" {
 		c.Samples, levels = 20, "1,100"
 		c.CNIN = 50
 		c.DataSecs, c.Rounds = 2, 1
 		c.DNSNames, c.DNSSecs = 100, 5
+		c.TruthN = 10
 	}
 	var only string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -71,6 +77,9 @@ func parseConfig(args []string) (Config, error) {
 	fs.BoolVar(&c.DNS, "dns", c.DNS, "run the DNS benchmark: plumb's daemon against aardvark-dns, with dnsperf (installed with apt-get when missing)")
 	fs.IntVar(&c.DNSNames, "dns-names", c.DNSNames, fmt.Sprintf("names (target namespaces) the daemon holds in the DNS benchmark, over %d networks (BENCH_QUICK=1: 100)", dnsNets))
 	fs.IntVar(&c.DNSSecs, "dns-secs", c.DNSSecs, "length of each DNS load run, in seconds (BENCH_QUICK=1: 5)")
+	fs.IntVar(&c.TruthN, "truth-n", c.TruthN, fmt.Sprintf("truth section: samples of plumb ps, the baseline's ps and plumb doctor at %d networks / %d endpoints, taking turns (BENCH_QUICK=1: 10)", truthNets, truthNets*truthPerNet))
+	fs.StringVar(&c.Baseline, "baseline", c.Baseline, "truth section: the git revision of plumb before issue 13, whose ps plumb's is compared with; the bench builds it from this repository into its temp dir (`git archive`, `go build`) and removes it at the end")
+	fs.StringVar(&c.BaselineBin, "baseline-bin", "", "truth section: a baseline plumb binary to use instead of building -baseline")
 	fs.StringVar(&only, "only", "", "run only these sections, comma-separated, of: "+strings.Join(sections, ",")+
 		" (the report goes to bench/results/REPORT-SECTIONS.md unless -out is given)")
 	if err := fs.Parse(args); err != nil {
@@ -104,6 +113,12 @@ func parseConfig(args []string) (Config, error) {
 	}
 	if c.Burst < 1 || c.Burst > maxBridgePorts {
 		return c, fmt.Errorf("-burst must be 1..%d (a Linux bridge holds at most %d ports)", maxBridgePorts, maxBridgePorts)
+	}
+	if c.TruthN < 1 {
+		return c, fmt.Errorf("-truth-n must be at least 1")
+	}
+	if c.Baseline == "" && c.BaselineBin == "" {
+		return c, fmt.Errorf("-baseline is empty: give a git revision, or a binary with -baseline-bin")
 	}
 	if c.DataSecs < 1 || c.Rounds < 1 {
 		return c, fmt.Errorf("-data-secs and -rounds must be at least 1")
@@ -151,6 +166,10 @@ type Plan struct {
 	DockerImage   string   // the offline busybox image the Docker containers run
 	DockerSubnets []string // the Docker networks': level test, its anchor, data path, DNS
 	Label         string   // org.plumbnet.bench=Label marks every Docker object of this run
+
+	BaselinePlumb string // the truth section's baseline plumb, built into TmpDir or -baseline-bin; "": none
+	BaselineSkip  string // why there is no baseline plumb
+	BaselineWhat  string // what the baseline is, for the report
 
 	DNSSkip      string   // why the DNS benchmark cannot run (no dnsperf); "" to run it
 	AardvarkSkip string   // why the aardvark-dns peer is skipped; "" to run it

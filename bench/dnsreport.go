@@ -85,6 +85,9 @@ func (r *Report) dnsTargets(b *strings.Builder) {
 // dnsSection writes the DNS benchmark's section.
 func (r *Report) dnsSection(b *strings.Builder) {
 	d, p := r.Results.DNS, r.Plan
+	if d == nil && !p.runs("dns") {
+		return // not chosen with -only: not "stopped before it"
+	}
 	fmt.Fprintf(b, "\n## DNS: plumb's daemon against aardvark-dns and Docker's embedded DNS\n\n")
 	if d == nil {
 		fmt.Fprintf(b, "Not run (the run stopped before it).\n")

@@ -16,6 +16,11 @@
 //   - burst: 200 attaches started at once, plumb and the CNI reference: wall
 //     time, p99 and duplicate addresses;
 //   - ports: what publishing a port (-p) adds to a plumb attach;
+//   - truth: `plumb ps` (each endpoint's state from kernel facts, issue 13)
+//     and `plumb doctor` at 100 networks / 1000 endpoints, with `plumb ps`
+//     of a baseline plumb from before issue 13 (-baseline REV, built from
+//     the repository into the temp dir; or -baseline-bin) on the same state
+//     dir, the three taking turns (see truth.go);
 //   - dns: plumb's embedded DNS against aardvark-dns (see dns.go);
 //   - datapath: iperf3 and short-request rates between two endpoints of a plumb
 //     network, of a Docker bridge network and of a bare veth pair, and from
@@ -27,6 +32,7 @@
 //	BENCH_QUICK=1 make bench          # levels 1,100; 20 samples; under 5 minutes
 //	make bench BENCH_ARGS="-only latency,burst -levels 1,100,300 -out /tmp/r.md"
 //	make bench BENCH_ARGS="-only floors"   # the start-up floors alone, in seconds
+//	make bench BENCH_ARGS="-only truth"    # ps and doctor at 1000 endpoints, about 2 minutes
 //
 // Missing peers are installed with apt-get (containernetworking-plugins,
 // netavark, iperf3, dnsperf, aardvark-dns) or skipped with a line saying

@@ -176,6 +176,9 @@ func plumbNamespaces(plan *Plan) int {
 	if plan.runs("cni") {
 		n = max(n, plan.CNIN, floorRuns)
 	}
+	if plan.runs("truth") {
+		n = max(n, truthNets*truthPerNet)
+	}
 	if plan.runs("dns") && plan.DNS {
 		n = max(n, plan.DNSNames)
 	}

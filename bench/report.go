@@ -73,6 +73,7 @@ func (r *Report) Markdown() string {
 	if res.get("plumb.cni.add") != nil {
 		r.cniSection(&b)
 	}
+	r.truthSection(&b)
 	r.dataSections(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,14 @@ func fakeReport() *Report {
 	for k, x := range map[string]float64{"floor.true": 0.7, "floor.hello": 1.4, "floor.plumb": 2.0} {
 		res.add(&Series{Key: k, Tool: "process", Op: k}).Samples = []Sample{ms(x), ms(x + 0.1), ms(x + 5)}
 	}
+	for k, x := range map[string]float64{"truth.ps": 100, "truth.ps.baseline": 40, "truth.doctor": 800} {
+		res.add(&Series{Key: k, Tool: "plumb", Op: k}).Samples = []Sample{ms(x - 1), ms(x), ms(x + 1)}
+	}
+	res.Truth = &TruthResults{Networks: truthNets, Endpoints: truthNets * truthPerNet, States: map[string]int{"up": 1000},
+		StatesAfter: map[string]int{"up": 999, "broken": 1}, Odd: []string{"bt1-7 on truth-1: broken (missing: veth)"},
+		BaselineListed: 1000, DoctorExits: map[int]int{0: 3}, Doctored: true, DoctorExit: 1,
+		Findings: []TruthFinding{{Check: "ip-forward", Severity: "problem", Subject: "host", What: "ip_forward is 0"}}}
+	p.BaselinePlumb, p.BaselineWhat = "/tmp/x/plumb-baseline", "17695de (bench results)"
 	res.Bursts = []*BurstRun{{Tool: "plumb", N: 200, Wall: time.Second}, {Tool: "CNI bridge+host-local", N: 200, Wall: 4 * time.Second, Dups: 1}}
 	res.DNS = &DNSResults{Names: 1000, Networks: dnsNets,
 		Perf: []DNSRun{{Key: "plumb.lo", Server: "plumb daemon @127.0.0.11 (in the client's netns)", QPS: 80000},
@@ -85,6 +94,11 @@ func TestChartsAndReport(t *testing.T) {
 		"10.00 Gbit/s (10.00 Gbit/s–20.00 Gbit/s)",
 		"| plumb ps floor p50 <= 1.5x Go hello world floor (start-up, interleaved) | 1.40 (2.10 ms / 1.50 ms) | PASS |",
 		"| process floor: Go hello world (fmt.Println; CGO_ENABLED=0, -trimpath, built by the bench) | 1.50 ms |",
+		"| plumb ps at 1000 endpoints p50 <= 2x its time before issue 13 | 2.50x (100.00 ms / 40.00 ms, interleaved) | MISS |",
+		"| plumb doctor at 100 networks / 1000 endpoints p50 <= 1 s | 800.00 ms (exit 0 in 3 of 3 runs) | PASS |",
+		"| ratio plumb ps / the baseline's | 2.50 |",
+		"States `plumb ps --format json` gave before the timed rounds: up 1000; after them: broken 1, up 999.",
+		"exit 1, 1 finding:\n  - [problem] host (ip-forward): ip_forward is 0",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
@@ -109,5 +123,64 @@ func TestParseLevels(t *testing.T) {
 		if _, err := parseLevels(in); (err == nil) != ok {
 			t.Errorf("parseLevels(%q): %v, want ok=%v", in, err, ok)
 		}
+	}
+}
+
+// TestTruthTargetsWithoutBaseline: no baseline, or one that failed, says
+// why in the ps row; doctor's non-zero exits stand out.
+func TestTruthTargetsWithoutBaseline(t *testing.T) {
+	r := fakeReport()
+	r.Results.Series = slices.DeleteFunc(r.Results.Series, func(s *Series) bool { return s.Key == "truth.ps.baseline" })
+	r.Results.Truth.DoctorExits = map[int]int{0: 1, 1: 2}
+	r.Results.Truth.DoctorFails = []string{"round 3, exit 1: [problem] plumb daemon: not answering"}
+	r.Plan.BaselinePlumb, r.Plan.BaselineSkip = "", "building -baseline nope: \"nope\" is not a commit"
+	var b strings.Builder
+	r.truthTargets(&b)
+	for _, want := range []string{
+		"| no baseline: building -baseline nope",
+		"(exit 0 in 1 of 3 runs, **exit 1 in 2 of 3 runs**) | PASS |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("targets lack %q:\n%s", want, b.String())
+		}
+	}
+	if md := r.Markdown(); !strings.Contains(md, "  - `round 3, exit 1: [problem] plumb daemon: not answering`") {
+		t.Errorf("the report does not show what a failed doctor run printed:\n%s", md)
+	}
+	r.Plan.BaselineSkip, r.Results.Truth.BaselineErr = "", "its ps --format json lists 0 endpoints, want 1000"
+	b.Reset()
+	r.truthTargets(&b)
+	if !strings.Contains(b.String(), "| the baseline failed: its ps --format json lists 0 endpoints") {
+		t.Errorf("targets do not say the baseline failed:\n%s", b.String())
+	}
+}
+
+func TestParseConfigTruth(t *testing.T) {
+	t.Setenv("BENCH_QUICK", "1")
+	c, err := parseConfig([]string{"-only", "truth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.runs("truth") || c.runs("latency") || c.TruthN != 10 || c.Baseline != defaultBaseline || c.Out != "bench/results/REPORT-truth.md" {
+		t.Errorf("-only truth with BENCH_QUICK=1: %+v", c)
+	}
+	if _, err := parseConfig([]string{"-truth-n", "0"}); err == nil {
+		t.Error("-truth-n 0 accepted")
+	}
+}
+
+// TestDoctorFailed tells a doctor run that failed for this run's own
+// state from one that failed only for other processes' /etc/netns files.
+func TestDoctorFailed(t *testing.T) {
+	p := &Plan{Prefix: "bt42-"}
+	tr := &TruthResults{}
+	foreign := "[problem] /etc/netns/hcxa1/hosts: lines of endpoint web/ns-1, which no longer exists. X. Fix: remove them.\n" +
+		"[problem] /etc/netns/pt9/resolv.conf: points at 127.0.0.11. Y. Fix: remove the file plumb wrote.\n2 problems, 0 notes\n"
+	tr.doctorFailed(p, 1, 1, foreign)
+	own := "[problem] /etc/netns/bt42-7/hosts: lines of endpoint truth-1/x, which no longer exists. X. Fix: remove them.\n1 problem, 0 notes\n"
+	tr.doctorFailed(p, 2, 1, own)
+	if tr.DoctorForeign != 1 || len(tr.DoctorFails) != 1 || !strings.HasPrefix(tr.DoctorFails[0], "round 2, exit 1:") ||
+		!slices.Equal(tr.Foreign, []string{"/etc/netns/hcxa1/hosts", "/etc/netns/pt9/resolv.conf"}) {
+		t.Errorf("doctorFailed: %+v", tr)
 	}
 }

@@ -91,6 +91,7 @@ func (r *Report) targets(b *strings.Builder) {
 		"floor.plumb", "floor.hello", targetPsVsHello, true)
 	r.burstTargets(b)
 	r.cniTargets(b)
+	r.truthTargets(b)
 	r.dnsTargets(b)
 	r.dataTargets(b)
 	if x, ok1 := r.p50("ports.attach.one"); ok1 {

@@ -126,6 +126,9 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		}
 		rep.SetupNotes = append(rep.SetupNotes, note)
 	}
+	if plan.runs("truth") {
+		rep.SetupNotes = append(rep.SetupNotes, prepareBaseline(ctx, plan))
+	}
 
 	var names []string // every target name this run may have made, for /etc/netns
 	cl.Push(func() { rep.HostNotes = append(rep.HostNotes, tidyEtcNetns(before, names)...) })

@@ -84,6 +84,7 @@ func (w *worker) all(ctx context.Context) error {
 		{"ports", "published-port attach", w.portsAttach},
 		{"cni", "plumb as a CNI plugin", w.plumbCNI},
 		{"cni", "CNI DEL floors", w.cniDelFloors},
+		{"truth", "ps and doctor at 100 networks / 1000 endpoints", w.truthBench},
 		{"dns", "DNS", w.dnsBench},
 	}
 	for _, s := range steps {
