@@ -49,10 +49,11 @@ func checkForwardRules(v *hostView) []*Finding {
 	var out []*Finding
 	for _, fr := range forwardRules(v) {
 		f := &Finding{Check: "forward-rule", Severity: Note, Subject: fmt.Sprintf("rule %d of iptables %s", fr.rule.Position, fr.rule.Chain),
-			What:  fmt.Sprintf("`%s` comes before plumb's jump in FORWARD", fr.rule),
+			What:  fmt.Sprintf("`%s` is reached from FORWARD before plumb's jump", fr.rule),
 			Means: strings.Join(fr.effects, "; "),
 			Fix:   "if it is not meant for plumb's networks, delete it (`" + fr.rule.DeleteCommand() + "`)"}
 		if fr.rule.Chain == "FORWARD" {
+			f.What = fmt.Sprintf("`%s` comes before plumb's jump in FORWARD", fr.rule)
 			f.Fix += " or move it below plumb's jump (`" + fr.rule.DeleteCommand() + " && " + fr.rule.InsertCommand(v.ipt.Jump) + "`)"
 		}
 		if fr.definite {

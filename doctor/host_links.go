@@ -58,9 +58,13 @@ func overlapFinding(n *network.Network, p bridge.HostPrefix) *Finding {
 		f.What = fmt.Sprintf("the host routes %s%s, which holds its subnet %s", p.Prefix, on, n.Subnet)
 		f.Means = fmt.Sprintf("the bridge's more specific route wins: the hosts of %s behind that route cannot be reached from here", n.Subnet)
 		f.Fix = fmt.Sprintf("if the route is not needed, `ip route del %s%s`; otherwise %s", p.Prefix, devArg(p), move)
+	case p.Prefix.Bits() > n.Subnet.Bits():
+		f.What = fmt.Sprintf("the host routes %s%s, inside its subnet %s", p.Prefix, on, n.Subnet)
+		f.Means = fmt.Sprintf("the more specific route wins: traffic to %s goes there, not to the bridge, and the containers with those addresses are cut off", p.Prefix)
+		f.Fix = fmt.Sprintf("if the route is not needed, `ip route del %s%s`; otherwise %s", p.Prefix, devArg(p), move)
 	default:
-		f.What = fmt.Sprintf("the host routes %s%s, over its subnet %s", p.Prefix, on, n.Subnet)
-		f.Means = fmt.Sprintf("traffic to %s goes there, or to the bridge, by metric: the containers with those addresses, or the hosts behind that route, are cut off", p.Prefix)
+		f.What = fmt.Sprintf("the host routes its subnet %s%s too", p.Prefix, on)
+		f.Means = "of the two routes the one with the lower metric wins: either the containers or the hosts behind that route are cut off"
 		f.Fix = fmt.Sprintf("if the route is not needed, `ip route del %s%s`; otherwise %s", p.Prefix, devArg(p), move)
 	}
 	return f

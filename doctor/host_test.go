@@ -246,3 +246,19 @@ func TestBrNetfilterNote(t *testing.T) {
 		t.Errorf("no network: got %+v", fs)
 	}
 }
+
+func TestOverlapWording(t *testing.T) {
+	for _, tc := range []struct {
+		p    string
+		want string
+	}{
+		{"10.94.0.128/25", "the more specific route wins"},
+		{"10.94.0.0/24", "lower metric wins"},
+		{"10.0.0.0/8", "the bridge's more specific route wins"},
+	} {
+		f := overlapFinding(web, bridge.HostPrefix{Prefix: netip.MustParsePrefix(tc.p), Link: "tun0"})
+		if !strings.Contains(f.Means, tc.want) || !strings.Contains(f.Fix, "ip route del "+tc.p+" dev tun0") {
+			t.Errorf("%s: %+v, want it to say %q", tc.p, f, tc.want)
+		}
+	}
+}
