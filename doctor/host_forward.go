@@ -50,7 +50,7 @@ func checkForwardRules(v *hostView) []*Finding {
 	for _, fr := range forwardRules(v) {
 		f := &Finding{Check: "forward-rule", Severity: Note, Subject: fmt.Sprintf("rule %d of iptables %s", fr.rule.Position, fr.rule.Chain),
 			What:  fmt.Sprintf("`%s` is reached from FORWARD before plumb's jump", fr.rule),
-			Means: strings.Join(fr.effects, "; "),
+			Means: strings.Join(fr.effects, "; ") + " (plumb's next network create, or a repair of its rules, moves its jump back above it)",
 			Fix:   "if it is not meant for plumb's networks, delete it (`" + fr.rule.DeleteCommand() + "`)"}
 		if fr.rule.Chain == "FORWARD" {
 			f.What = fmt.Sprintf("`%s` comes before plumb's jump in FORWARD", fr.rule)

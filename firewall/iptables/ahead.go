@@ -211,3 +211,26 @@ func addrMatch(value string, p netip.Prefix, neg bool) match {
 	}
 	return noMatch
 }
+
+// Names reports whether the rule is about interface iface: one of its -i
+// or -o matches names it, or a + wildcard covers it. `! -i X` and `-i +`
+// name nothing. A rule that names a bridge is meant for it; one that
+// matches it only by matching everything may not be.
+func (r ForeignRule) Names(iface string) bool {
+	neg := false
+	for i := 0; i+1 < len(r.Spec); i++ {
+		switch tok := r.Spec[i]; {
+		case tok == "-j" || tok == "-g":
+			return false
+		case tok == "!":
+			neg = true
+			continue
+		case (tok == "-i" || tok == "-o") && !neg && r.Spec[i+1] != "+":
+			if ifaceMatch(r.Spec[i+1], iface, false) == always {
+				return true
+			}
+		}
+		neg = false
+	}
+	return false
+}

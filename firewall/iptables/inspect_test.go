@@ -152,3 +152,23 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("an incompatible table: got %+v", b)
 	}
 }
+
+func TestForeignRuleNames(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want bool
+	}{
+		{"-i pb-1 -j DROP", true},
+		{"-o pb-+ -p tcp -j DROP", true},
+		{"! -i pb-1 -j DROP", false},
+		{"-i + -j DROP", false},
+		{"-m conntrack --ctstate INVALID -j DROP", false},
+		{"-i eth0 -o pb-1 -j DROP", true},
+		{"-i eth0 -j DROP", false},
+	} {
+		r := ForeignRule{Chain: "FORWARD", Spec: strings.Fields(tc.spec)}
+		if got := r.Names("pb-1"); got != tc.want {
+			t.Errorf("%q names pb-1: %v, want %v", tc.spec, got, tc.want)
+		}
+	}
+}
