@@ -32,7 +32,7 @@ func checkForwardJump(v *hostView) []*Finding {
 		return []*Finding{{Check: "forward-jump", Severity: Note, Subject: "iptables FORWARD",
 			What:  fmt.Sprintf("plumb's jump to %s is rule %d, not the first", iptables.ChainForward, h.Jump),
 			Means: "none of the rules above it stops plumb's traffic now, but a rule added there later (in DOCKER-USER, say) applies before plumb's",
-			Fix:   "move it back to the top, as network create does (" + jump + ")", Owned: true,
+			Fix:   "move it back to the top, as network create does", Owned: true,
 			repair: restoreAny(v.m, v.nets)}}
 	}
 	return nil

@@ -123,7 +123,7 @@ func TestHostChecks(t *testing.T) {
 		}, nil, ""},
 		{"jump below harmless rules", []*network.Network{web}, func(t *testing.T, v *testView) {
 			v.setIPT(t, save("DROP", "-A FORWARD -m conntrack --ctstate INVALID -j DROP\n", "-A FORWARD -i eth9 -j DROP\n"))
-		}, []string{"forward-jump note true"}, "iptables -I FORWARD 1"},
+		}, []string{"forward-jump note true"}, "move it back"},
 		{"a DOCKER-USER drop of the bridge", []*network.Network{web}, func(t *testing.T, v *testView) {
 			v.setIPT(t, save("DROP", "-A FORWARD -j DOCKER-USER\n", "-A DOCKER-USER -i pb-web -j DROP\n"))
 		}, []string{"forward-rule problem false"}, "`iptables -D DOCKER-USER -i pb-web -j DROP`"},
