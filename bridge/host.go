@@ -13,7 +13,43 @@ import (
 // (but not loopback's), each masked. Equivalent to:
 // `ip -4 route show table main; ip -4 addr show`.
 func HostPrefixes() ([]netip.Prefix, error) {
-	var out []netip.Prefix
+	ps, err := HostPrefixesOnLinks()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = p.Prefix
+	}
+	return out, nil
+}
+
+// HostPrefix is one prefix the host uses and where: a route's destination
+// or an address's subnet, masked.
+type HostPrefix struct {
+	Prefix netip.Prefix
+	// Link is the name of the link the route or address is on; "" for a
+	// route through no single link (blackhole, unreachable, multipath).
+	Link string
+	// Addr is the address whose subnet Prefix is; invalid for a route.
+	Addr netip.Addr
+}
+
+// HostPrefixesOnLinks is HostPrefixes with the link of each prefix, so
+// that a caller can tell its own bridges' prefixes from the rest.
+// Equivalent to: `ip -4 route show table main; ip -4 addr show`.
+func HostPrefixesOnLinks() ([]HostPrefix, error) {
+	var out []HostPrefix
+	names := map[int]string{}
+	name := func(idx int) string {
+		if n, ok := names[idx]; ok || idx == 0 {
+			return n
+		}
+		if l, err := netlink.LinkByIndex(idx); err == nil {
+			names[idx] = l.Attrs().Name
+		}
+		return names[idx]
+	}
 	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: 0}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("listing host routes: %w", err)
@@ -27,7 +63,7 @@ func HostPrefixes() ([]netip.Prefix, error) {
 			continue
 		}
 		if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok {
-			out = append(out, netip.PrefixFrom(a, ones).Masked())
+			out = append(out, HostPrefix{Prefix: netip.PrefixFrom(a, ones).Masked(), Link: name(r.LinkIndex)})
 		}
 	}
 	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
@@ -37,7 +73,7 @@ func HostPrefixes() ([]netip.Prefix, error) {
 	for _, a := range addrs {
 		ones, _ := a.Mask.Size()
 		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok && !ip.IsLoopback() {
-			out = append(out, netip.PrefixFrom(ip, ones).Masked())
+			out = append(out, HostPrefix{Prefix: netip.PrefixFrom(ip, ones).Masked(), Link: name(a.LinkIndex), Addr: ip})
 		}
 	}
 	return out, nil

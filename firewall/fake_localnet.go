@@ -66,3 +66,6 @@ func (f *Fake) Guarded() []string {
 	defer f.mu.Unlock()
 	return slices.Sorted(maps.Keys(f.guards))
 }
+
+// GuardedBridges is Guarded, as firewall.LocalnetGuard has it.
+func (f *Fake) GuardedBridges() ([]string, error) { return f.Guarded(), nil }

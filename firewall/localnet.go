@@ -43,6 +43,12 @@ type LocalnetGuard interface {
 	// as EnsureLocalnetGuard leaves it. It changes nothing; the error
 	// lists every problem found.
 	CheckLocalnetGuard(bridge string) error
+
+	// GuardedBridges lists the bridges whose guard is in place, sorted,
+	// whether or not a network still has them (doctor looks for those
+	// left by an interrupted create). It changes nothing. Equivalent to:
+	//	nft list set inet plumb localnet_bridges
+	GuardedBridges() ([]string, error)
 }
 
 // ErrLocalnetOn is wrapped by DeleteLocalnetGuard's error when the bridge

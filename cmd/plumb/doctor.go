@@ -28,7 +28,8 @@ command to run. Without --fix, doctor changes nothing.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			d := &doctor.Doctor{M: a.manager(), Host: doctor.HostChecks}
+			m := a.manager()
+			d := &doctor.Doctor{M: m, Host: doctor.HostChecks(m)}
 			found := d.Examine(cmd.Context())
 			if fix {
 				d.Fix(cmd.Context(), found)

@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 
@@ -164,4 +165,21 @@ func sameRules(rules []*nft.Rule) bool {
 		}
 	}
 	return true
+}
+
+// GuardedBridges returns the bridges the guard holds (the elements of set
+// localnet_bridges), sorted; none when the table or the set is missing. It
+// changes nothing and takes no lock. Equivalent to: `nft list set inet
+// plumb localnet_bridges`.
+func (g *LocalnetGuard) GuardedBridges() ([]string, error) {
+	c, err := dial()
+	if err != nil {
+		return nil, fmt.Errorf("listing the bridges the localnet guard holds: %w", err)
+	}
+	defer c.CloseLasting()
+	st, err := readTable(c)
+	if err != nil {
+		return nil, fmt.Errorf("listing the bridges the localnet guard holds: %w", err)
+	}
+	return slices.Sorted(maps.Keys(st.guarded)), nil
 }
