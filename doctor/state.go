@@ -138,12 +138,18 @@ func targetFiles(d *Doctor) []*Finding {
 			}
 		}
 	}
-	if pointed, err := d.M.PointedTargets(); err == nil {
-		for _, ns := range pointed {
-			out = append(out, &Finding{Check: "stray-resolv", Severity: Problem, Subject: "/etc/netns/" + ns + "/resolv.conf",
-				What: "points at 127.0.0.11 though no endpoint of netns:" + ns + " is left", Means: "`ip netns exec " + ns + "` resolves nothing",
-				Fix: "remove the file plumb wrote", Owned: true,
-				repair: func(context.Context) error { return d.M.RestoreTargetResolv(ns) }})
+	if strays, err := d.M.StrayResolvs(); err == nil {
+		for _, sr := range strays {
+			f := &Finding{Check: "stray-resolv", Severity: Problem, Subject: "/etc/netns/" + sr.NS + "/resolv.conf",
+				What: "points at 127.0.0.11 though no endpoint of netns:" + sr.NS + " is left", Means: "`ip netns exec " + sr.NS + "` resolves nothing",
+				Fix: "put back the file it had before plumb", Owned: true,
+				repair: func(context.Context) error { return d.M.RestoreTargetResolv(sr) }}
+			if !sr.Pointed {
+				f.What = "its original is still kept in plumb's state though no endpoint of netns:" + sr.NS + " is left"
+				f.Means = "a copy plumb no longer needs, left by a detach cut short"
+				f.Fix = "drop the kept copy"
+			}
+			out = append(out, f)
 		}
 	}
 	return append(out, netnsLeftovers()...)
