@@ -98,6 +98,9 @@ func checkLeaks(ctx context.Context, d *Doctor) []*Finding {
 		}
 		for ip, owner := range addrs {
 			what := fmt.Sprintf("address %s is reserved for %s, which has no record", ip, ownerName(owner))
+			if ep, err := d.M.Endpoint(n.Name, owner); err == nil {
+				what = fmt.Sprintf("address %s is reserved for %s, whose record names %s", ip, owner, ep.IP.Addr())
+			}
 			out = append(out, &Finding{Check: "orphan-address", Severity: Problem, Subject: addrSubject(n, ip),
 				What: what, Means: "the address is never handed out again: a leak of an interrupted attach",
 				Fix: "free it", Owned: true,
