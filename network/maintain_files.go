@@ -28,18 +28,21 @@ type netnsTarget struct {
 // files this state directory wrote: those an endpoint record names, and
 // those whose original resolv.conf it keeps though no record is left (a
 // detach cut short, a damaged record cleared). The key of a namespace is
-// read only for the latter, and only when there are some.
+// read only for the latter, and only when there are some. It fails when
+// the records cannot all be read (records).
 func (m *Manager) netnsTargets() (map[string]netnsTarget, error) {
-	all, err := m.AllEndpoints("")
+	recs, err := m.records()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]netnsTarget{}
 	ids := map[string]bool{}
-	for _, ep := range all {
-		ids[ep.ID] = true
-		if container.Kind(ep.Kind) == container.KindNetNS {
-			out[filepath.Base(ep.NetNS)] = netnsTarget{recorded: true}
+	for _, eps := range recs {
+		for _, ep := range eps {
+			ids[ep.ID] = true
+			if container.Kind(ep.Kind) == container.KindNetNS {
+				out[filepath.Base(ep.NetNS)] = netnsTarget{recorded: true}
+			}
 		}
 	}
 	saved := map[string]bool{}

@@ -8,20 +8,44 @@ import (
 	"github.com/plumbnet/plumb/veth"
 )
 
+// records lists the endpoint records of every network, by network, or
+// fails when any network's cannot be listed (its endpoints directory, or
+// the networks directory, unreadable or not a directory): what no record
+// owns is then unknown, and a leak check that went on would call live
+// endpoints' links, rules and files leaks, for doctor --fix to delete.
+func (m *Manager) records() (map[string][]*Endpoint, error) {
+	names, err := m.networkNames()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]*Endpoint{}
+	for _, name := range names {
+		eps, err := m.Endpoints(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = eps
+	}
+	return out, nil
+}
+
 // StrayLinks lists the host's links plumb made and no record owns: veths
 // named like plumb's host ends (HostVethName) that no endpoint of any
 // network has, and retired pairs (veth.RetiredPrefix) the daemon did not
-// delete. Equivalent to: `ip -o link` and reading it.
+// delete. It fails when the records cannot all be read (records).
+// Equivalent to: `ip -o link` and reading it.
 func (m *Manager) StrayLinks() ([]string, error) {
 	host, err := m.links().HostLinks()
 	if err != nil {
 		return nil, err
 	}
+	recs, err := m.records()
+	if err != nil {
+		return nil, err
+	}
 	owned := map[string]bool{}
-	names, _ := m.networkNames()
-	for _, name := range names {
+	for name, eps := range recs {
 		n, err := m.Get(name)
-		eps, _ := m.Endpoints(name)
 		for _, ep := range eps {
 			owned[ep.HostVeth] = true
 			if err == nil {
@@ -58,7 +82,8 @@ func (m *Manager) DeleteLinks(names []string) error {
 }
 
 // StrayPortRules lists, by network, the owners of published-port rules
-// that no endpoint record has: rules a killed detach or attach left.
+// that no endpoint record has: rules a killed detach or attach left. It
+// fails when the records cannot all be read (records).
 func (m *Manager) StrayPortRules() (map[string][]string, error) {
 	fw, err := m.fw()
 	if err != nil {
@@ -68,9 +93,13 @@ func (m *Manager) StrayPortRules() (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	recs, err := m.records()
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]string{}
 	for netName, owners := range c.PortOwners() {
-		eps, _ := m.Endpoints(netName)
+		eps := recs[netName]
 		for _, owner := range owners {
 			if !slices.ContainsFunc(eps, func(ep *Endpoint) bool { return ep.ID == owner && len(ep.Ports) > 0 }) {
 				out[netName] = append(out[netName], owner)
