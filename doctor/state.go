@@ -55,9 +55,20 @@ func checkEndpoints(ctx context.Context, d *Doctor) []*Finding {
 	if err != nil {
 		return nil // checkNetworks reports what makes the records unreadable
 	}
+	// A network whose config is unreadable is checkNetworks' finding, and
+	// its fix (removing the network) removes its endpoints: a repair of
+	// theirs would only fail.
+	damaged := map[string]bool{}
 	var out []*Finding
 	for i, ep := range eps {
 		h := hs[i]
+		if _, seen := damaged[ep.Network]; !seen {
+			_, err := d.M.Get(ep.Network)
+			damaged[ep.Network] = err != nil
+		}
+		if damaged[ep.Network] {
+			continue
+		}
 		subject := fmt.Sprintf("endpoint %s on %s (%s)", ep.Target, ep.Network, ep.IP.Addr())
 		switch h.State {
 		case network.StateUp:
