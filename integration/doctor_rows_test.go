@@ -61,6 +61,13 @@ var doctorRows = []doctorRow{
 		inject: func(t *testing.T, w *doctorWorld) {
 			mustSh(t, w.host, "ip", "link", "set", w.rec(t, w.a).HostVeth, "down")
 		}},
+	{name: "interface-name-taken", checks: []string{"endpoint"},
+		inject: func(t *testing.T, w *doctorWorld) {
+			// a's pair is gone, and its name went to a's next attach.
+			mustSh(t, w.host, "ip", "link", "del", w.rec(t, w.a).HostVeth)
+			w.must("network", "create", "dr2", "--subnet", "10.232.73.0/24")
+			w.must("attach", "netns:"+w.a, "--net", "dr2")
+		}},
 	{name: "peer-address-removed", checks: []string{"endpoint"},
 		inject: func(t *testing.T, w *doctorWorld) {
 			mustSh(t, w.host, "ip", "-n", w.a, "addr", "flush", "dev", w.rec(t, w.a).IfName)

@@ -48,14 +48,14 @@ func (w *doctorWorld) attach(t *testing.T) {
 	w.must("attach", "netns:"+w.b, "--net", drNet)
 }
 
-// whole checks that a and b are up in ps and reach the gateway, that a's
+// whole checks that a and b are up in ps (on dr) and reach the gateway, that a's
 // published port answers from the host, that each target's hosts file
 // has its line and its resolv.conf points at 127.0.0.11, and that nothing
 // is left behind.
 func (w *doctorWorld) whole(t *testing.T) {
 	t.Helper()
 	var rows []psState
-	if err := w.runJSON(&rows, "ps", "--format", "json"); err != nil {
+	if err := w.runJSON(&rows, "ps", "--net", drNet, "--format", "json"); err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) != 2 {

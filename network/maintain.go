@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -83,7 +84,9 @@ func (m *Manager) ensureStateDirs(name string) error {
 // Repair makes endpoint ep whole again in the namespace it lives in: as
 // attaching its target again does (Attach verifies, tears down what is
 // left of a half-built endpoint and attaches it with its address, ports,
-// aliases and links).
+// aliases and links). Its interface keeps its name unless another
+// endpoint of the namespace took the name while this one's pair was gone:
+// then it gets the next free one, as an attach without --ifname does.
 func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
 	o := AttachOptions{Network: ep.Network, IP: ep.IP.Addr(), MAC: ep.MAC, IfName: ep.IfName,
 		Aliases: ep.Aliases, Links: ep.Links, Publish: ep.portSpecs()}
@@ -93,6 +96,13 @@ func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
 		return err
 	}
 	_, _, err := m.Attach(ctx, ep.Target, o)
+	if errors.Is(err, ErrExists) {
+		// The attach cleared what was left of ep before it found the
+		// name taken: attaching again starts afresh, with ep's address
+		// and ports, which are free now.
+		o.IfName = ""
+		_, _, err = m.Attach(ctx, ep.Target, o)
+	}
 	return err
 }
 
