@@ -135,6 +135,14 @@ func checkLeaks(ctx context.Context, d *Doctor) []*Finding {
 			}
 		}
 	}
+	if paths, err := d.M.StateLeftovers(); err == nil {
+		for _, p := range paths {
+			out = append(out, &Finding{Check: "state-leftover", Severity: Problem, Subject: p,
+				What: "a leftover of a write cut short (a network create, an endpoint record)", Means: "nothing reads it: it only takes room in plumb's state",
+				Fix: "remove it", Owned: true,
+				repair: func(context.Context) error { return d.M.RemoveStateLeftover(p) }})
+		}
+	}
 	out = append(out, targetFiles(d)...)
 	return out
 }

@@ -103,6 +103,18 @@ var doctorRows = []doctorRow{
 		}},
 	{name: "record-removed", checks: []string{"stray-hosts-line", "stray-resolv", "stray-link", "orphan-address"}, after: "reattach",
 		inject: func(t *testing.T, w *doctorWorld) { rm(t, w.path("endpoints", w.rec(t, w.b).ID+".json")) }},
+	{name: "create-staging-dir-left", checks: []string{"state-leftover"},
+		inject: func(t *testing.T, w *doctorWorld) {
+			dir := filepath.Join(w.state, "networks", ".create-dx-0123456789")
+			if err := os.MkdirAll(filepath.Join(dir, "endpoints"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(dir, "network.json"), "{}\n")
+		}},
+	{name: "record-temp-file-left", checks: []string{"state-leftover"},
+		inject: func(t *testing.T, w *doctorWorld) {
+			write(t, w.path("endpoints", "."+w.rec(t, w.b).ID+".json.tmp0123456"), "{")
+		}},
 	{name: "stray-hosts-line", checks: []string{"stray-hosts-line"},
 		inject: func(t *testing.T, w *doctorWorld) {
 			appendTo(t, filepath.Join("/etc/netns", w.a, "hosts"), "10.232.70.77\tghost\t# plumb:"+drNet+"/ns-4242\n")

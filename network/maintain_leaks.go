@@ -2,6 +2,9 @@ package network
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 
@@ -116,4 +119,47 @@ func (m *Manager) DeletePortRules(netName, owner string) error {
 		return err
 	}
 	return fw.DeletePorts(netName, owner)
+}
+
+// StateLeftovers lists, as paths, what interrupted writes left in the
+// state directory, which no command reads: the staging directories of
+// network creates (networks/.create-NAME-*), listed under the global lock
+// every create holds while it has one, and the temporary files of record
+// writes (networks/NET/endpoints/.ID.json.tmp*), listed under the
+// network's lock every record writer holds: none is a write in progress.
+// Equivalent to: `ls -d networks/.create-* networks/*/endpoints/.*.tmp*`.
+func (m *Manager) StateLeftovers() ([]string, error) {
+	glock, err := m.lockGlobal()
+	if err != nil {
+		return nil, err
+	}
+	staging, err := filepath.Glob(filepath.Join(m.networksDir(), ".create-*"))
+	glock.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	names, err := m.networkNames()
+	if err != nil {
+		return nil, err
+	}
+	out := staging
+	for _, name := range names {
+		nlock, err := m.lockNetwork(name)
+		if err != nil {
+			continue
+		}
+		tmps, _ := filepath.Glob(filepath.Join(m.endpointsDir(name), ".*.json.tmp*"))
+		nlock.Unlock()
+		out = append(out, tmps...)
+	}
+	return out, nil
+}
+
+// RemoveStateLeftover removes path, one of StateLeftovers, whole: no
+// writer is left to finish it. Equivalent to: `rm -r PATH`.
+func (m *Manager) RemoveStateLeftover(path string) error {
+	if err := os.RemoveAll(path); err != nil {
+		return fmt.Errorf("removing %s: %w", path, err)
+	}
+	return nil
 }
