@@ -185,7 +185,7 @@ func (c *chaos) removeAll(before, nftBefore string) {
 	}
 	for _, ns := range c.all() {
 		if ents, err := os.ReadDir(filepath.Join("/etc/netns", ns)); err == nil {
-			c.t.Errorf("/etc/netns/%s is still there: %v", ns, ents)
+			c.t.Errorf("/etc/netns/%s is still there: %v\nhosts:\n%s\nresolv.conf:\n%s", ns, ents, hostsOf(ns), resolvOf(ns))
 		}
 	}
 	if s := readState(c.t, c.h.state); len(s.nets)+len(s.odd)+len(s.recs) > 0 {
