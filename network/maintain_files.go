@@ -146,7 +146,8 @@ func (m *Manager) StrayResolvs() ([]StrayResolv, error) {
 // RestoreTargetResolv puts back the resolv.conf of s.NS as it was before
 // plumb pointed it at 127.0.0.11, from the original kept under s.Key,
 // unless someone else rewrote it since; a file that then adds nothing to
-// the host's goes, and so does the kept original (container.RestoreResolv).
+// the host's goes, and so does the kept original: as a detach does
+// (restoreResolv).
 func (m *Manager) RestoreTargetResolv(s StrayResolv) error {
-	return container.RestoreResolv(container.ResolvFileOf(container.KindNetNS, "netns:"+s.NS, ""), m.resolvOrigPath(s.Key))
+	return m.restoreResolv(container.ResolvFileOf(container.KindNetNS, "netns:"+s.NS, ""), s.Key, "")
 }
