@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,11 +22,8 @@ import (
 // in the throwaway host namespace and SIGKILLed after a random delay.
 
 // chaosNet is a network of the chaos test: made by `plumb network
-// create`, or by the first CNI ADD (cni).
-type chaosNet struct {
-	name, subnet string
-	cni          bool
-}
+// create`, or for the last of chaos.nets by the first CNI ADD.
+type chaosNet struct{ name, subnet string }
 
 // chaosOp is one operation: plumb's arguments (CLI), or its CNI
 // environment and config, and when to SIGKILL it or the daemon.
@@ -83,37 +82,69 @@ func (c *chaos) draw() *chaosOp {
 	return c.drawKind(kind)
 }
 
-// drawKind builds an operation of kind with random arguments.
+// drawKind builds an operation of kind with random arguments, most of
+// the time ones that change something in the state as it is (pick).
 func (c *chaos) drawKind(kind string) *chaosOp {
 	op := &chaosOp{kind: kind}
-	net := c.nets[c.rng.Intn(len(c.nets))]
-	switch kind {
-	case "create":
-		// The CNI network is made by ADD; one that is missing first.
-		net = c.nets[c.rng.Intn(len(c.nets)-1)]
-		for _, n := range c.nets[:len(c.nets)-1] {
-			if _, err := os.Stat(filepath.Join(c.h.state, "networks", n.name)); err != nil {
-				net = n
+	s := readState(c.t, c.h.state)
+	var nets, cliNets, existing, missing []string
+	for i, n := range c.nets {
+		nets = append(nets, n.name)
+		_, ok := s.nets[n.name]
+		if i < len(c.nets)-1 { // the CNI network is made by ADD
+			cliNets = append(cliNets, n.name)
+			if !ok {
+				missing = append(missing, n.name)
 			}
 		}
-		op.args = []string{"network", "create", net.name, "--subnet", net.subnet}
+		if ok {
+			existing = append(existing, n.name)
+		}
+	}
+	switch kind {
+	case "create":
+		name := c.pick(missing, cliNets)
+		op.args = []string{"network", "create", name, "--subnet", c.subnet(name)}
 	case "rm":
-		op.args = []string{"network", "rm", net.name}
+		op.args = []string{"network", "rm", c.pick(existing, nets)}
 		if c.rng.Intn(2) == 0 {
 			op.args = append(op.args, "--force")
 		}
 	case "attach":
-		op.args = []string{"attach", "netns:" + c.targets[c.rng.Intn(len(c.targets))], "--net", net.name}
+		var all, useful []string
+		for _, t := range c.targets {
+			for _, n := range nets {
+				all = append(all, t+" "+n)
+				if slices.Contains(existing, n) && s.recOf("netns:"+t, n) == nil {
+					useful = append(useful, t+" "+n)
+				}
+			}
+		}
+		t, n, _ := strings.Cut(c.pick(useful, all), " ")
+		op.args = []string{"attach", "netns:" + t, "--net", n}
 		if c.rng.Intn(5) < 2 {
 			op.args = append(op.args, "-p", fmt.Sprintf("%d:80", 8081+c.rng.Intn(3)))
 		}
 	case "detach":
-		op.args = []string{"detach", "netns:" + c.targets[c.rng.Intn(len(c.targets))]}
+		var attached []string
+		for _, t := range c.targets {
+			if s.recOf("netns:"+t, "") != nil {
+				attached = append(attached, t)
+			}
+		}
+		op.args = []string{"detach", "netns:" + c.pick(attached, c.targets)}
 		if c.rng.Intn(2) == 0 {
-			op.args = append(op.args, "--net", net.name)
+			op.args = append(op.args, "--net", nets[c.rng.Intn(len(nets))])
 		}
 	case "cni-add", "cni-del":
-		i := c.rng.Intn(len(c.cniNS))
+		var all, useful []string
+		for i := range c.cniNS {
+			all = append(all, strconv.Itoa(i))
+			if (s.recOf(fmt.Sprintf("cni:chaos-ctr-%d", i), "") == nil) == (kind == "cni-add") {
+				useful = append(useful, strconv.Itoa(i))
+			}
+		}
+		i, _ := strconv.Atoi(c.pick(useful, all))
 		cmd := map[string]string{"cni-add": "ADD", "cni-del": "DEL"}[kind]
 		op.env = []string{"CNI_COMMAND=" + cmd, fmt.Sprintf("CNI_CONTAINERID=chaos-ctr-%d", i),
 			"CNI_NETNS=/var/run/netns/" + c.cniNS[i], "CNI_IFNAME=eth0", "CNI_PATH=" + filepath.Dir(plumbBin)}
@@ -121,6 +152,27 @@ func (c *chaos) drawKind(kind string) *chaosOp {
 	}
 	op.delay = c.delay(kind)
 	return op
+}
+
+// pick draws from useful (the choices that change something now) four
+// times in five when there are some, else from all: the rest exercise the
+// paths that find nothing to do (create of a network that exists, detach
+// of a target that is not attached).
+func (c *chaos) pick(useful, all []string) string {
+	if len(useful) > 0 && c.rng.Intn(5) > 0 {
+		return useful[c.rng.Intn(len(useful))]
+	}
+	return all[c.rng.Intn(len(all))]
+}
+
+// subnet is the subnet of the chaos network name.
+func (c *chaos) subnet(name string) string {
+	for _, n := range c.nets {
+		if n.name == name {
+			return n.subnet
+		}
+	}
+	return ""
 }
 
 // cniConf is the CNI config of the CNI network, publishing a port or not.
@@ -136,8 +188,8 @@ func (c *chaos) cniConf(publish bool) []byte {
 	return b
 }
 
-// delay draws when to kill an operation of kind: uniform from half the
-// time a plumb process takes to start (a kill before that finds nothing
+// delay draws when to kill an operation of kind: uniform from three
+// quarters of the time a plumb process takes to start (a kill before that finds nothing
 // begun) to a bit more than such an operation takes uncut (calibrate), so
 // that most kills land while it runs and a few after it is done.
 func (c *chaos) delay(kind string) time.Duration {
@@ -145,7 +197,7 @@ func (c *chaos) delay(kind string) time.Duration {
 	if d == 0 {
 		d = c.took["attach"]
 	}
-	lo := c.took["start"] / 2
+	lo := c.took["start"] * 3 / 4
 	hi := max(d*11/10, lo)
 	return lo + time.Duration(c.rng.Int63n(int64(hi-lo)+1))
 }

@@ -77,7 +77,7 @@ func TestPrivilegedKillAnywhere(t *testing.T) {
 
 func newChaos(t *testing.T, seed int64) *chaos {
 	c := &chaos{t: t, h: newHost(t), rng: newRand(seed), took: map[string]time.Duration{}}
-	c.nets = []chaosNet{{"k0", "10.232.60.0/24", false}, {"k1", "10.232.61.0/24", false}, {"kc", "10.232.62.0/24", true}}
+	c.nets = []chaosNet{{"k0", "10.232.60.0/24"}, {"k1", "10.232.61.0/24"}, {"kc", "10.232.62.0/24"}}
 	mustSh(t, c.h, "ip", "link", "set", "lo", "up")
 	for range 5 {
 		c.targets = append(c.targets, target(t))

@@ -115,3 +115,13 @@ func (s *diskState) rec(netName, id string) *diskRec {
 	}
 	return nil
 }
+
+// recOf is the record of target on netName (any network when ""), or nil.
+func (s *diskState) recOf(target, netName string) *diskRec {
+	for _, r := range s.recs {
+		if r.Target == target && (netName == "" || r.Network == netName) {
+			return r
+		}
+	}
+	return nil
+}

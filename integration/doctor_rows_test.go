@@ -124,7 +124,10 @@ var doctorRows = []doctorRow{
 			write(t, filepath.Join("/etc/netns", w.a, ".hosts.plumb-0123456789ab"), "127.0.0.1\tlocalhost\n")
 		}},
 	{name: "daemon-stopped", checks: []string{"daemon"},
-		inject: func(t *testing.T, w *doctorWorld) { w.stopDaemon(); waitFor(t, func() bool { return w.daemonPID() == 0 }, "the daemon to stop") }},
+		inject: func(t *testing.T, w *doctorWorld) {
+			w.stopDaemon()
+			waitFor(t, func() bool { return w.daemonPID() == 0 }, "the daemon to stop")
+		}},
 	{name: "daemon-killed", checks: []string{"daemon-files", "daemon"},
 		inject: func(t *testing.T, w *doctorWorld) {
 			pid := w.daemonPID()
