@@ -101,13 +101,20 @@ func (c *chaos) drawKind(kind string) *chaosOp {
 			existing = append(existing, n.name)
 		}
 	}
+	// The networks come and go: a create with every network there removes
+	// one instead, and an rm with none there creates one.
+	if kind == "create" && len(missing) == 0 {
+		op.kind, kind = "rm", "rm"
+	} else if kind == "rm" && len(existing) == 0 {
+		op.kind, kind = "create", "create"
+	}
 	switch kind {
 	case "create":
 		name := c.pick(missing, cliNets)
 		op.args = []string{"network", "create", name, "--subnet", c.subnet(name)}
 	case "rm":
 		op.args = []string{"network", "rm", c.pick(existing, nets)}
-		if c.rng.Intn(2) == 0 {
+		if c.rng.Intn(4) > 0 {
 			op.args = append(op.args, "--force")
 		}
 	case "attach":
