@@ -24,7 +24,7 @@ type doctorRow struct {
 }
 
 // doctorRows are every problem doctor checks for, but the host's own
-// settings (doctor/host.go).
+// firewall and settings (doctor/host*.go).
 var doctorRows = []doctorRow{
 	{name: "config-unreadable", checks: []string{"network-config"}, after: "removed",
 		inject: func(t *testing.T, w *doctorWorld) { write(t, w.path("network.json"), "{garbage") }},
