@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -267,35 +264,6 @@ func (c *chaos) run(op *chaosOp) (outcome string, took time.Duration) {
 		return "cut", took
 	}
 	return "early", took
-}
-
-// fingerprint sums up what an operation changes: the state directory's
-// entries and sizes, the host's links (not the retired ones the daemon
-// deletes in the background) and its rules.
-func (c *chaos) fingerprint() string {
-	h := sha256.New()
-	filepath.WalkDir(c.h.state, func(p string, d fs.DirEntry, err error) error {
-		if err == nil {
-			info, _ := d.Info()
-			if info != nil {
-				fmt.Fprintf(h, "%s %d\n", p, info.Size())
-			}
-		}
-		return nil
-	})
-	links, _ := c.h.sh("ip", "-o", "link", "show")
-	for _, l := range strings.Split(links, "\n") {
-		if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(f[1], "pgone") {
-			fmt.Fprintln(h, f[1])
-		}
-	}
-	rules, _ := c.h.sh("iptables-save")
-	for _, l := range strings.Split(rules, "\n") {
-		if !strings.HasPrefix(l, "#") {
-			fmt.Fprintln(h, strings.Split(l, " [")[0])
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // seed is $PLUMB_CHAOS_SEED, else the clock's.

@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -206,6 +209,35 @@ func (c *chaos) removeAll(before, nftBefore string) {
 	if s := readState(c.t, c.h.state); len(s.nets)+len(s.odd)+len(s.recs) > 0 {
 		c.t.Errorf("state left: networks %v, records %d, other %v", s.nets, len(s.recs), s.odd)
 	}
+}
+
+// fingerprint sums up what an operation changes: the state directory's
+// entries and sizes, the host's links (not the retired ones the daemon
+// deletes in the background) and its rules.
+func (c *chaos) fingerprint() string {
+	h := sha256.New()
+	filepath.WalkDir(c.h.state, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			info, _ := d.Info()
+			if info != nil {
+				fmt.Fprintf(h, "%s %d\n", p, info.Size())
+			}
+		}
+		return nil
+	})
+	links, _ := c.h.sh("ip", "-o", "link", "show")
+	for _, l := range strings.Split(links, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(f[1], "pgone") {
+			fmt.Fprintln(h, f[1])
+		}
+	}
+	rules, _ := c.h.sh("iptables-save")
+	for _, l := range strings.Split(rules, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			fmt.Fprintln(h, strings.Split(l, " [")[0])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // psState is a row of `plumb ps --format json`: the endpoint and its state.
