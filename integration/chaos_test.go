@@ -63,6 +63,10 @@ func TestPrivilegedKillAnywhere(t *testing.T) {
 		outcomes[outcome]++
 		byKind[op.kind+":"+outcome]++
 		t.Logf("op %3d: %v: %s in %v", i, op, outcome, took.Round(100*time.Microsecond))
+		// No address is ever handed out twice, not even before doctor.
+		for _, d := range duplicates(readState(t, c.h.state), c.all()) {
+			t.Errorf("after op %d: address handed out twice: %s", i, d)
+		}
 		if outcome == "done" && !op.daemon {
 			// What an operation takes uncut drifts with the machine's
 			// load: follow it, so that the kills keep landing inside.

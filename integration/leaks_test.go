@@ -3,12 +3,11 @@ package integration
 import (
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/plumbnet/plumb/internal/testutil"
 )
 
 // What is left behind, counted with the test's own means and not with
@@ -182,16 +181,22 @@ func (l *leaks) countTargetFiles(s *diskState, targets []string) {
 // name.
 func (l *leaks) countDuplicates(t *testing.T, s *diskState, targets []string) {
 	t.Helper()
+	for _, d := range duplicates(s, targets) {
+		l.add("dup-addresses", "%s", d)
+	}
+}
+
+// duplicates lists the addresses that two of the namespaces targets hold
+// at once (`ip -n NS -4 addr`), and those two records of one network name.
+func duplicates(s *diskState, targets []string) []string {
+	var out []string
 	held := map[netip.Addr][]string{}
 	for _, ns := range targets {
-		out, _ := testutil.InNS(ns, "ip", "-4", "-o", "addr", "show")
-		for _, line := range strings.Split(out, "\n") {
+		b, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show").Output()
+		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.Fields(line)
 			for i := 0; i+1 < len(f); i++ {
-				if f[i] != "inet" {
-					continue
-				}
-				if p, err := netip.ParsePrefix(f[i+1]); err == nil && !p.Addr().IsLoopback() {
+				if p, err := netip.ParsePrefix(f[i+1]); f[i] == "inet" && err == nil && !p.Addr().IsLoopback() {
 					held[p.Addr()] = append(held[p.Addr()], ns)
 				}
 			}
@@ -199,15 +204,16 @@ func (l *leaks) countDuplicates(t *testing.T, s *diskState, targets []string) {
 	}
 	for ip, nss := range held {
 		if len(nss) > 1 {
-			l.add("dup-addresses", "%s held by %v", ip, nss)
+			out = append(out, fmt.Sprintf("%s held by %v", ip, nss))
 		}
 	}
 	recorded := map[string]string{}
 	for _, r := range s.recs {
 		k := r.Network + " " + r.IP.Addr().String()
 		if other, dup := recorded[k]; dup {
-			l.add("dup-addresses", "%s recorded for %s and %s", k, other, r.ID)
+			out = append(out, fmt.Sprintf("%s recorded for %s and %s", k, other, r.ID))
 		}
 		recorded[k] = r.ID
 	}
+	return out
 }
