@@ -77,13 +77,20 @@ func checkEndpoints(ctx context.Context, d *Doctor) []*Finding {
 				What:  h.Reason,
 				Means: "its target stopped or was restarted: its address is kept for it (as Docker keeps a stopped container's)",
 				Fix:   fmt.Sprintf("`plumb attach %s --net %s` when it runs again, or `plumb detach %s` to free its address", ep.Target, ep.Network, ep.Target)})
-		default:
+		case network.StateBroken, network.StateDown:
 			ep := ep
-			out = append(out, &Finding{Check: "endpoint", Severity: Problem, Subject: subject,
+			f := &Finding{Check: "endpoint", Severity: Problem, Subject: subject,
 				What:  h.State + ": " + h.Reason,
 				Means: "its traffic, names or published ports do not work as attach made them",
 				Fix:   "tear down what is left and attach it again, with the same address and ports", Owned: true,
-				repair: func(ctx context.Context) error { return d.M.Repair(ctx, ep) }})
+				repair: func(ctx context.Context) error { return d.M.Repair(ctx, ep) }}
+			if h.DaemonSilent {
+				// A repair is an attach, which needs the daemon: it would
+				// tear the endpoint down and stall half way.
+				f.Owned, f.repair = false, nil
+				f.Fix = "make the daemon answer (see its finding), then run `plumb doctor --fix`"
+			}
+			out = append(out, f)
 		}
 	}
 	return out

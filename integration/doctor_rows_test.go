@@ -19,6 +19,7 @@ type doctorRow struct {
 	manual bool     // not plumb's to repair: --fix keeps the finding, undo puts it right
 	passes int      // --fix runs needed: a repair may reveal what the problem hid (default 1)
 	after  string   // what --fix leaves (doctorWorld.after); "" is whole again
+	slow   bool     // skipped with -short: it waits out the daemon's request timeouts
 	inject func(t *testing.T, w *doctorWorld)
 	undo   func(t *testing.T, w *doctorWorld)
 }
@@ -134,6 +135,9 @@ var doctorRows = []doctorRow{
 			syscall.Kill(pid, syscall.SIGKILL)
 			waitGone(t, pid)
 		}},
+	{name: "daemon-not-answering", checks: []string{"daemon"}, manual: true, slow: true,
+		inject: func(t *testing.T, w *doctorWorld) { syscall.Kill(w.daemonPID(), syscall.SIGSTOP) },
+		undo:   func(t *testing.T, w *doctorWorld) { syscall.Kill(w.daemonPID(), syscall.SIGCONT) }},
 	{name: "host-port-not-held", checks: []string{"held-port"},
 		inject: func(t *testing.T, w *doctorWorld) {
 			if err := control.NewClient(w.runDir, nil).Release(drNet, w.rec(t, w.a).ID); err != nil {

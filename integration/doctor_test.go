@@ -80,6 +80,9 @@ func TestPrivilegedDoctor(t *testing.T) {
 }
 
 func (r *doctorRow) run(t *testing.T) {
+	if r.slow && testing.Short() {
+		t.Skip("-short: this row waits out the daemon's request timeouts (about 40 s)")
+	}
 	w := newDoctorWorld(t)
 	r.inject(t, w)
 	found, ok := w.doctor(false)
