@@ -51,8 +51,8 @@ var opWeights = []struct {
 	kind   string
 	weight int
 }{
-	{"attach", 28}, {"detach", 14}, {"cni-add", 16}, {"cni-del", 10},
-	{"create", 8}, {"rm", 8}, {"daemon", 16},
+	{"attach", 26}, {"detach", 12}, {"cni-add", 14}, {"cni-del", 10},
+	{"create", 12}, {"rm", 12}, {"daemon", 14},
 }
 
 // draw picks the next operation, its arguments and its delay.
@@ -110,7 +110,13 @@ func (c *chaos) drawKind(kind string) *chaosOp {
 		name := c.pick(missing, cliNets)
 		op.args = []string{"network", "create", name, "--subnet", c.subnet(name)}
 	case "rm":
-		op.args = []string{"network", "rm", c.pick(existing, nets)}
+		// The CLI's networks first, so that their creates come back
+		// (the CNI network is made again by the next ADD anyway).
+		useful := slices.DeleteFunc(slices.Clone(existing), func(n string) bool { return !slices.Contains(cliNets, n) })
+		if len(useful) == 0 {
+			useful = existing
+		}
+		op.args = []string{"network", "rm", c.pick(useful, nets)}
 		if c.rng.Intn(4) > 0 {
 			op.args = append(op.args, "--force")
 		}
