@@ -55,9 +55,20 @@ func checkEndpoints(ctx context.Context, d *Doctor) []*Finding {
 	if err != nil {
 		return nil // checkNetworks reports what makes the records unreadable
 	}
+	// A network whose config is unreadable is checkNetworks' finding, and
+	// its fix (removing the network) removes its endpoints: a repair of
+	// theirs would only fail.
+	damaged := map[string]bool{}
 	var out []*Finding
 	for i, ep := range eps {
 		h := hs[i]
+		if _, seen := damaged[ep.Network]; !seen {
+			_, err := d.M.Get(ep.Network)
+			damaged[ep.Network] = err != nil
+		}
+		if damaged[ep.Network] {
+			continue
+		}
 		subject := fmt.Sprintf("endpoint %s on %s (%s)", ep.Target, ep.Network, ep.IP.Addr())
 		switch h.State {
 		case network.StateUp:
@@ -66,13 +77,20 @@ func checkEndpoints(ctx context.Context, d *Doctor) []*Finding {
 				What:  h.Reason,
 				Means: "its target stopped or was restarted: its address is kept for it (as Docker keeps a stopped container's)",
 				Fix:   fmt.Sprintf("`plumb attach %s --net %s` when it runs again, or `plumb detach %s` to free its address", ep.Target, ep.Network, ep.Target)})
-		default:
+		case network.StateBroken, network.StateDown:
 			ep := ep
-			out = append(out, &Finding{Check: "endpoint", Severity: Problem, Subject: subject,
+			f := &Finding{Check: "endpoint", Severity: Problem, Subject: subject,
 				What:  h.State + ": " + h.Reason,
 				Means: "its traffic, names or published ports do not work as attach made them",
 				Fix:   "tear down what is left and attach it again, with the same address and ports", Owned: true,
-				repair: func(ctx context.Context) error { return d.M.Repair(ctx, ep) }})
+				repair: func(ctx context.Context) error { return d.M.Repair(ctx, ep) }}
+			if h.DaemonSilent {
+				// A repair is an attach, which needs the daemon: it would
+				// tear the endpoint down and stall half way.
+				f.Owned, f.repair = false, nil
+				f.Fix = "make the daemon answer (see its finding), then run `plumb doctor --fix`"
+			}
+			out = append(out, f)
 		}
 	}
 	return out
@@ -98,6 +116,9 @@ func checkLeaks(ctx context.Context, d *Doctor) []*Finding {
 		}
 		for ip, owner := range addrs {
 			what := fmt.Sprintf("address %s is reserved for %s, which has no record", ip, ownerName(owner))
+			if ep, err := d.M.Endpoint(n.Name, owner); err == nil {
+				what = fmt.Sprintf("address %s is reserved for %s, whose record names %s", ip, owner, ep.IP.Addr())
+			}
 			out = append(out, &Finding{Check: "orphan-address", Severity: Problem, Subject: addrSubject(n, ip),
 				What: what, Means: "the address is never handed out again: a leak of an interrupted attach",
 				Fix: "free it", Owned: true,
@@ -121,6 +142,14 @@ func checkLeaks(ctx context.Context, d *Doctor) []*Finding {
 			}
 		}
 	}
+	if paths, err := d.M.StateLeftovers(); err == nil {
+		for _, p := range paths {
+			out = append(out, &Finding{Check: "state-leftover", Severity: Problem, Subject: p,
+				What: "a leftover of a write cut short (a network create, an endpoint record)", Means: "nothing reads it: it only takes room in plumb's state",
+				Fix: "remove it", Owned: true,
+				repair: func(context.Context) error { return d.M.RemoveStateLeftover(p) }})
+		}
+	}
 	out = append(out, targetFiles(d)...)
 	return out
 }
@@ -138,12 +167,18 @@ func targetFiles(d *Doctor) []*Finding {
 			}
 		}
 	}
-	if pointed, err := d.M.PointedTargets(); err == nil {
-		for _, ns := range pointed {
-			out = append(out, &Finding{Check: "stray-resolv", Severity: Problem, Subject: "/etc/netns/" + ns + "/resolv.conf",
-				What: "points at 127.0.0.11 though no endpoint of netns:" + ns + " is left", Means: "`ip netns exec " + ns + "` resolves nothing",
-				Fix: "remove the file plumb wrote", Owned: true,
-				repair: func(context.Context) error { return d.M.RestoreTargetResolv(ns) }})
+	if strays, err := d.M.StrayResolvs(); err == nil {
+		for _, sr := range strays {
+			f := &Finding{Check: "stray-resolv", Severity: Problem, Subject: "/etc/netns/" + sr.NS + "/resolv.conf",
+				What: "points at 127.0.0.11 though no endpoint of netns:" + sr.NS + " is left", Means: "`ip netns exec " + sr.NS + "` resolves nothing",
+				Fix: "put back the file it had before plumb", Owned: true,
+				repair: func(context.Context) error { return d.M.RestoreTargetResolv(sr) }}
+			if !sr.Pointed {
+				f.What = "its original is still kept in plumb's state though no endpoint of netns:" + sr.NS + " is left"
+				f.Means = "a copy plumb no longer needs, left by a detach cut short"
+				f.Fix = "drop the kept copy"
+			}
+			out = append(out, f)
 		}
 	}
 	return append(out, netnsLeftovers()...)

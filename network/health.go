@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -24,6 +25,9 @@ const (
 type Health struct {
 	State  string `json:"state"`
 	Reason string `json:"reason,omitempty"`
+	// DaemonSilent: the daemon runs but did not answer, so the endpoint's
+	// names are not served and what it serves could not be read.
+	DaemonSilent bool `json:"-"`
 }
 
 // Health tells the state of each endpoint of eps (in order) from kernel
@@ -76,7 +80,7 @@ func (s *survey) check(eps []*Endpoint) []Health {
 			sv, err := s.m.links().NewSurvey()
 			for i := range work {
 				if err != nil {
-					out[i] = Health{StateBroken, "namespaces unreadable: " + err.Error()}
+					out[i] = Health{State: StateBroken, Reason: "namespaces unreadable: " + err.Error()}
 					continue
 				}
 				out[i] = s.health(sv, eps[i])
@@ -103,6 +107,7 @@ type survey struct {
 	fw        firewall.Checker
 	fwErr     error
 	listening control.Listening // the daemon's listeners; nil maps when it is not running
+	silent    bool              // the daemon runs and did not answer
 	netRules  map[string]error  // each network's rules, checked once
 }
 
@@ -131,7 +136,9 @@ func (m *Manager) newSurvey(names []string) *survey {
 	go func() {
 		defer wg.Done()
 		if !m.NoDNS {
-			s.listening, _ = m.daemon().Listeners()
+			var err error
+			s.listening, err = m.daemon().Listeners()
+			s.silent = err != nil && !errors.Is(err, ErrDaemonNotRunning)
 		}
 	}()
 	if fw, err := m.fw(); err != nil {
@@ -158,10 +165,10 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 	var down, missing []string
 	n := s.nets[ep.Network]
 	if n == nil {
-		return Health{StateBroken, "network config unreadable"}
+		return Health{State: StateBroken, Reason: "network config unreadable"}
 	}
 	if s.hostErr != nil {
-		return Health{StateBroken, "host links unreadable: " + s.hostErr.Error()}
+		return Health{State: StateBroken, Reason: "host links unreadable: " + s.hostErr.Error()}
 	}
 	br, ok := s.host[n.Bridge]
 	switch {
@@ -178,11 +185,11 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 	switch {
 	case !ok || !hv.Veth:
 		if !ep.Alive() {
-			return Health{StateStale, "namespace gone"}
+			return Health{State: StateStale, Reason: "namespace gone"}
 		}
 		missing = append(missing, "veth "+HostVethName(n, ep.ID))
 	case !ep.Alive():
-		return Health{StateStale, "namespace replaced"}
+		return Health{State: StateStale, Reason: "namespace replaced"}
 	default:
 		if br.Index != 0 && hv.MasterIndex != br.Index {
 			missing = append(missing, "veth "+hv.Name+" on bridge "+n.Bridge)
@@ -193,16 +200,21 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 		down, missing = s.peer(sv, ep, hv, down, missing)
 	}
 	missing = append(missing, s.rules(n, ep)...)
-	if ep.Kind != KindCNI && !s.m.NoDNS && !s.listening.Namespaces[ep.NamespaceKey()] {
-		missing = append(missing, "127.0.0.11 listener")
+	if ep.Kind != KindCNI && !s.m.NoDNS {
+		switch {
+		case s.silent:
+			missing = append(missing, "answers from the daemon (it runs and does not answer)")
+		case !s.listening.Namespaces[ep.NamespaceKey()]:
+			missing = append(missing, "127.0.0.11 listener")
+		}
 	}
 	switch {
 	case len(missing) > 0 && len(down) > 0:
 		return Health{StateBroken, "missing: " + strings.Join(missing, ", ") + "; down: " + strings.Join(down, ", ")}
 	case len(missing) > 0:
-		return Health{StateBroken, "missing: " + strings.Join(missing, ", ")}
+		return Health{State: StateBroken, Reason: "missing: " + strings.Join(missing, ", "), DaemonSilent: s.silent}
 	case len(down) > 0:
-		return Health{StateDown, "down: " + strings.Join(down, ", ")}
+		return Health{State: StateDown, Reason: "down: " + strings.Join(down, ", ")}
 	}
 	return Health{State: StateUp}
 }

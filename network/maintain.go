@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
-	"slices"
-	"sort"
 
-	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/daemon/control"
-	"github.com/plumbnet/plumb/veth"
 )
 
 // What `plumb doctor` asks of the model: each function compares one part
@@ -89,7 +84,9 @@ func (m *Manager) ensureStateDirs(name string) error {
 // Repair makes endpoint ep whole again in the namespace it lives in: as
 // attaching its target again does (Attach verifies, tears down what is
 // left of a half-built endpoint and attaches it with its address, ports,
-// aliases and links).
+// aliases and links). Its interface keeps its name unless another
+// endpoint of the namespace took the name while this one's pair was gone:
+// then it gets the next free one, as an attach without --ifname does.
 func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
 	o := AttachOptions{Network: ep.Network, IP: ep.IP.Addr(), MAC: ep.MAC, IfName: ep.IfName,
 		Aliases: ep.Aliases, Links: ep.Links, Publish: ep.portSpecs()}
@@ -99,239 +96,14 @@ func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
 		return err
 	}
 	_, _, err := m.Attach(ctx, ep.Target, o)
+	if errors.Is(err, ErrExists) {
+		// The attach cleared what was left of ep before it found the
+		// name taken: attaching again starts afresh, with ep's address
+		// and ports, which are free now.
+		o.IfName = ""
+		_, _, err = m.Attach(ctx, ep.Target, o)
+	}
 	return err
-}
-
-// Orphans are the address files of network n that no endpoint owns (an
-// attach killed between reserving the address and writing its record), by
-// address with their owner ("" for a damaged file), and the endpoints whose
-// record names an address the allocator has no file for, or a file of
-// another owner. It takes the network's lock for the reading: an attach in
-// progress is no orphan.
-func (m *Manager) Orphans(n *Network) (addrs map[netip.Addr]string, unreserved []*Endpoint, err error) {
-	nlock, err := m.lockNetwork(n.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer nlock.Unlock()
-	alloc, err := m.allocator(n)
-	if err != nil {
-		return nil, nil, err
-	}
-	owners, err := alloc.Owners()
-	if err != nil {
-		return nil, nil, err
-	}
-	eps, err := m.Endpoints(n.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	recorded := map[string]bool{}
-	for _, id := range m.damagedEndpoints(n.Name) {
-		recorded[id] = true
-	}
-	for _, ep := range eps {
-		recorded[ep.ID] = true
-		if owners[ep.IP.Addr()] != ep.ID {
-			unreserved = append(unreserved, ep)
-		}
-	}
-	addrs = map[netip.Addr]string{}
-	for ip, owner := range owners {
-		if owner == "" || !recorded[owner] {
-			addrs[ip] = owner
-		}
-	}
-	return addrs, unreserved, nil
-}
-
-// ReleaseOrphans frees network n's address files that no endpoint owns,
-// and the host ports the daemon holds for their owners, under the
-// network's lock.
-func (m *Manager) ReleaseOrphans(n *Network) error {
-	nlock, err := m.lockNetwork(n.Name)
-	if err != nil {
-		return err
-	}
-	defer nlock.Unlock()
-	alloc, err := m.allocator(n)
-	if err != nil {
-		return err
-	}
-	recorded := map[string]bool{}
-	eps, _ := m.Endpoints(n.Name)
-	for _, ep := range eps {
-		recorded[ep.ID] = true
-	}
-	for _, id := range m.damagedEndpoints(n.Name) {
-		recorded[id] = true
-	}
-	var freed []string
-	if err := alloc.ReleaseIf(func(owner string) bool {
-		orphan := owner == "" || !recorded[owner]
-		if orphan && owner != "" {
-			freed = append(freed, owner)
-		}
-		return orphan
-	}); err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range freed {
-		errs = append(errs, m.daemon().Release(n.Name, id))
-	}
-	return errors.Join(errs...)
-}
-
-// Reserve gives endpoint ep back the address its record names, when the
-// allocator has no file for it. An address another endpoint holds is
-// refused (ErrInUse): two endpoints share it, and one must be detached.
-func (m *Manager) Reserve(ep *Endpoint) error {
-	nlock, err := m.lockNetwork(ep.Network)
-	if err != nil {
-		return err
-	}
-	defer nlock.Unlock()
-	n, err := m.Get(ep.Network)
-	if err != nil {
-		return err
-	}
-	alloc, err := m.allocator(n)
-	if err != nil {
-		return err
-	}
-	if owners, err := alloc.Owners(); err == nil && owners[ep.IP.Addr()] == ep.ID {
-		return nil
-	}
-	if _, err := alloc.Allocate(ep.ID, ep.IP.Addr()); err != nil {
-		return fmt.Errorf("endpoint %s of %q: %w", ep.ID, ep.Network, ipamError(err))
-	}
-	return nil
-}
-
-// StrayLinks lists the host's links plumb made and no record owns: veths
-// named like plumb's host ends (HostVethName) that no endpoint of any
-// network has, and retired pairs (veth.RetiredPrefix) the daemon did not
-// delete. Equivalent to: `ip -o link` and reading it.
-func (m *Manager) StrayLinks() ([]string, error) {
-	host, err := m.links().HostLinks()
-	if err != nil {
-		return nil, err
-	}
-	owned := map[string]bool{}
-	names, _ := m.networkNames()
-	for _, name := range names {
-		n, err := m.Get(name)
-		eps, _ := m.Endpoints(name)
-		for _, ep := range eps {
-			owned[ep.HostVeth] = true
-			if err == nil {
-				owned[HostVethName(n, ep.ID)] = true
-			}
-		}
-		for _, id := range m.damagedEndpoints(name) {
-			if err == nil {
-				owned[HostVethName(n, id)] = true
-			}
-		}
-	}
-	var out []string
-	for name, l := range host {
-		if !l.Veth || owned[name] {
-			continue
-		}
-		if isHostVethName(name) || name == veth.RetiredName(l.Index) {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// DeleteLinks deletes the veths named (`ip link del NAME`), each only if
-// it is still a veth; gone is success.
-func (m *Manager) DeleteLinks(names []string) error {
-	var errs []error
-	for _, name := range names {
-		errs = append(errs, m.links().DeleteVeth(name))
-	}
-	return errors.Join(errs...)
-}
-
-// StrayPortRules lists, by network, the owners of published-port rules
-// that no endpoint record has: rules a killed detach or attach left.
-func (m *Manager) StrayPortRules() (map[string][]string, error) {
-	fw, err := m.fw()
-	if err != nil {
-		return nil, err
-	}
-	c, err := fw.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for netName, owners := range c.PortOwners() {
-		eps, _ := m.Endpoints(netName)
-		for _, owner := range owners {
-			if !slices.ContainsFunc(eps, func(ep *Endpoint) bool { return ep.ID == owner && len(ep.Ports) > 0 }) {
-				out[netName] = append(out[netName], owner)
-			}
-		}
-	}
-	return out, nil
-}
-
-// DeletePortRules removes the published-port rules of owner on netName.
-func (m *Manager) DeletePortRules(netName, owner string) error {
-	fw, err := m.fw()
-	if err != nil {
-		return err
-	}
-	return fw.DeletePorts(netName, owner)
-}
-
-// TargetFileLeftovers lists, for the netns targets plumb writes files for
-// (/etc/netns/NAME), the hosts tags (NET/ID) no endpoint record has any
-// more, by netns name: lines a killed detach left.
-func (m *Manager) TargetFileLeftovers() (map[string][]string, error) {
-	names, err := container.NetnsNames()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for _, ns := range names {
-		f := container.HostsFileOf(container.KindNetNS, "netns:"+ns, "")
-		tags, err := container.HostsTags(f)
-		if err != nil {
-			continue
-		}
-		for _, tag := range tags {
-			netName, id, ok := cutTag(tag)
-			if !ok {
-				continue
-			}
-			if _, err := m.Endpoint(netName, id); errors.Is(err, ErrNotAttached) {
-				out[ns] = append(out[ns], tag)
-			}
-		}
-	}
-	return out, nil
-}
-
-// RemoveTargetHosts removes the hosts lines tagged tag from the hosts
-// file of netns target ns.
-func (m *Manager) RemoveTargetHosts(ns, tag string) error {
-	return container.RemoveHosts(container.HostsFileOf(container.KindNetNS, "netns:"+ns, ""), tag)
-}
-
-// cutTag splits a hosts tag NET/ID.
-func cutTag(tag string) (netName, id string, ok bool) {
-	for i := 0; i < len(tag); i++ {
-		if tag[i] == '/' {
-			return tag[:i], tag[i+1:], tag[:i] != "" && tag[i+1:] != ""
-		}
-	}
-	return "", "", false
 }
 
 // StartDaemon starts the daemon if it is not running, and has it serve
@@ -347,42 +119,3 @@ func (m *Manager) StartDaemon() error {
 // listener, the endpoints there without their default route, and the
 // endpoints whose host ports it holds. ErrDaemonNotRunning when none runs.
 func (m *Manager) Served() (control.Listening, error) { return m.daemon().Listeners() }
-
-// RestoreTargetResolv puts back the resolv.conf of netns target ns that
-// plumb pointed at 127.0.0.11 when no endpoint of it is left: its saved
-// original when there is one, else none (the file plumb made goes).
-func (m *Manager) RestoreTargetResolv(ns string) error {
-	f := container.ResolvFileOf(container.KindNetNS, "netns:"+ns, "")
-	if f == nil {
-		return nil
-	}
-	return f.Remove()
-}
-
-// PointedTargets lists the netns targets (/etc/netns/NAME) whose
-// resolv.conf plumb wrote while no endpoint record names them: a killed
-// detach's leftovers.
-func (m *Manager) PointedTargets() ([]string, error) {
-	names, err := container.NetnsNames()
-	if err != nil {
-		return nil, err
-	}
-	all, err := m.AllEndpoints("")
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, ns := range names {
-		f := container.ResolvFileOf(container.KindNetNS, "netns:"+ns, "")
-		if f == nil {
-			continue
-		}
-		if ok, _ := container.Pointed(f); !ok {
-			continue
-		}
-		if !slices.ContainsFunc(all, func(ep *Endpoint) bool { return ep.Target == "netns:"+ns }) {
-			out = append(out, ns)
-		}
-	}
-	return out, nil
-}
