@@ -210,7 +210,7 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 	}
 	switch {
 	case len(missing) > 0 && len(down) > 0:
-		return Health{StateBroken, "missing: " + strings.Join(missing, ", ") + "; down: " + strings.Join(down, ", ")}
+		return Health{State: StateBroken, Reason: "missing: " + strings.Join(missing, ", ") + "; down: " + strings.Join(down, ", "), DaemonSilent: s.silent}
 	case len(missing) > 0:
 		return Health{State: StateBroken, Reason: "missing: " + strings.Join(missing, ", "), DaemonSilent: s.silent}
 	case len(down) > 0:
