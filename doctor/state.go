@@ -17,6 +17,8 @@ func checkNetworks(ctx context.Context, d *Doctor) []*Finding {
 			What: err.Error(), Means: "plumb cannot read its networks", Fix: "check the directory's permissions and file system"}}
 	}
 	var out []*Finding
+	good, _ := d.M.List()
+	broken := d.M.CheckNetworks(good) // one reading of the firewall and the guard for all
 	for _, name := range names {
 		n, err := d.M.Get(name)
 		if err != nil {
@@ -33,7 +35,7 @@ func checkNetworks(ctx context.Context, d *Doctor) []*Finding {
 				Fix: "make its endpoints directory a directory again", Owned: true,
 				repair: func(context.Context) error { return d.M.RestoreNetwork(name) }})
 		}
-		if err := d.M.CheckNetwork(n); err != nil {
+		if err := broken[name]; err != nil {
 			f := &Finding{Check: "network", Severity: Problem, Subject: "network " + name,
 				What:  err.Error(),
 				Means: "its endpoints may be cut off, or unprotected: forwarding, isolation and masquerade depend on it",

@@ -69,3 +69,14 @@ func (f *Fake) Guarded() []string {
 
 // GuardedBridges is Guarded, as firewall.LocalnetGuard has it.
 func (f *Fake) GuardedBridges() ([]string, error) { return f.Guarded(), nil }
+
+// CheckLocalnetGuards is CheckLocalnetGuard for each of bridges.
+func (f *Fake) CheckLocalnetGuards(bridges []string) (map[string]error, error) {
+	out := map[string]error{}
+	for _, br := range bridges {
+		if err := f.CheckLocalnetGuard(br); err != nil {
+			out[br] = err
+		}
+	}
+	return out, nil
+}

@@ -49,6 +49,11 @@ type LocalnetGuard interface {
 	// left by an interrupted create). It changes nothing. Equivalent to:
 	//	nft list set inet plumb localnet_bridges
 	GuardedBridges() ([]string, error)
+
+	// CheckLocalnetGuards is CheckLocalnetGuard for each of bridges from
+	// one reading of the guard: the error of each bridge whose guard is not
+	// in place (none for a sound one). It changes nothing.
+	CheckLocalnetGuards(bridges []string) (map[string]error, error)
 }
 
 // ErrLocalnetOn is wrapped by DeleteLocalnetGuard's error when the bridge

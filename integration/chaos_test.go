@@ -190,15 +190,6 @@ func (c *chaos) removeAll(before, nftBefore string) {
 		}
 	}
 	after, nftAfter := c.h.snapshot(), nftRuleset(c.t, c.h)
-	if after != before && withoutEmptyTables(after) == before && withoutEmptyNftTables(nftAfter) == nftBefore {
-		// Known, and not this change's to fix (firewall/iptables): a
-		// `network rm` of the last network killed between its two
-		// iptables-restores (plumb's chains and jumps, then the empty
-		// tables it made) leaves those tables, empty, and without the
-		// jumps that marked them plumb's, which every later rm keeps.
-		c.t.Logf("KNOWN DEFECT: empty iptables tables left after the last network went:\n%s", after)
-		after, nftAfter = before, nftBefore
-	}
 	if after != before {
 		c.t.Errorf("after removing every network the host has:\n%s\nand had:\n%s", after, before)
 	}

@@ -141,21 +141,14 @@ func (m *Manager) newSurvey(names []string) *survey {
 			s.silent = err != nil && !errors.Is(err, ErrDaemonNotRunning)
 		}
 	}()
-	if fw, err := m.fw(); err != nil {
-		s.fwErr = err
-	} else {
-		s.fw, s.fwErr = fw.Snapshot()
-	}
-	if s.fwErr == nil {
-		for name, n := range s.nets {
-			if n != nil {
-				s.netRules[name] = s.fw.CheckNetwork(n.firewall())
-				if err := m.guard().CheckLocalnetGuard(n.Bridge); err != nil && s.netRules[name] == nil {
-					s.netRules[name] = err
-				}
-			}
+	s.fw, s.fwErr = m.snapshot()
+	var nets []*Network
+	for _, n := range s.nets {
+		if n != nil {
+			nets = append(nets, n)
 		}
 	}
+	s.netRules = m.checkRules(nets, s.fw, s.fwErr)
 	wg.Wait()
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // What `plumb doctor` asks of the model: each function compares one part
@@ -23,17 +24,56 @@ func (m *Manager) NetworkNames() ([]string, error) { return m.networkNames() }
 // name that is not a bridge), the guard of its route_localnet, and its
 // firewall rules. Nil when whole.
 func (m *Manager) CheckNetwork(n *Network) error {
-	if err := m.links().CheckBridge(n.bridgeConfig()); err != nil {
-		return linkError(err)
+	return m.CheckNetworks([]*Network{n})[n.Name]
+}
+
+// CheckNetworks is CheckNetwork for each of nets, reading the firewall and
+// the guard once for all: the error of each network that is not whole.
+func (m *Manager) CheckNetworks(nets []*Network) map[string]error {
+	out := map[string]error{}
+	c, err := m.snapshot()
+	rules := m.checkRules(nets, c, err)
+	for _, n := range nets {
+		if err := m.links().CheckBridge(n.bridgeConfig()); err != nil {
+			out[n.Name] = linkError(err)
+		} else if err := rules[n.Name]; err != nil {
+			out[n.Name] = err
+		}
 	}
-	if err := m.guard().CheckLocalnetGuard(n.Bridge); err != nil {
-		return fmt.Errorf("the guard of route_localnet on %s: %w", n.Bridge, err)
-	}
+	return out
+}
+
+// snapshot reads the firewall's rules once (Firewall.Snapshot).
+func (m *Manager) snapshot() (firewall.Checker, error) {
 	fw, err := m.fw()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return fw.CheckNetwork(n.firewall())
+	return fw.Snapshot()
+}
+
+// checkRules checks the guard and the firewall rules of nets, the rules
+// against c (one reading, whose error is err), the guard from one reading.
+func (m *Manager) checkRules(nets []*Network, c firewall.Checker, err error) map[string]error {
+	out := map[string]error{}
+	var bridges []string
+	for _, n := range nets {
+		bridges = append(bridges, n.Bridge)
+	}
+	guards, gerr := m.guard().CheckLocalnetGuards(bridges)
+	for _, n := range nets {
+		switch {
+		case gerr != nil:
+			out[n.Name] = fmt.Errorf("the guard of route_localnet on %s: %w", n.Bridge, gerr)
+		case guards[n.Bridge] != nil:
+			out[n.Name] = fmt.Errorf("the guard of route_localnet on %s: %w", n.Bridge, guards[n.Bridge])
+		case err != nil:
+			out[n.Name] = err
+		default:
+			out[n.Name] = c.CheckNetwork(n.firewall())
+		}
+	}
+	return out
 }
 
 // RestoreNetwork makes network name's kernel side whole again: its state

@@ -212,6 +212,11 @@ func (f *Firewall) DeleteNetwork(name string) error {
 			}
 		}
 	}
+	for _, t := range p.whole {
+		if err := f.dropWhole(t, p.wholeOps[t]); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) == 0 {
 		for _, t := range p.drop {
 			if err := f.run.restore(dropPayload(t), false); err != nil {
@@ -221,6 +226,30 @@ func (f *Firewall) DeleteNetwork(name string) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
+	}
+	return nil
+}
+
+// dropWhole drops table t, plumb's rules and chains with it, in one
+// restore. Should that fail, it removes plumb's rules and chains one
+// command at a time (ops), then the empty table. Equivalent to:
+// `printf '*nat\nCOMMIT\n' | iptables-restore`.
+func (f *Firewall) dropWhole(t string, ops []op) error {
+	err := f.run.restore(dropPayload(t), false)
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	for _, o := range ops {
+		if err := f.run.apply(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(append([]error{err}, errs...)...)
+	}
+	if err := f.run.restore(dropPayload(t), false); err != nil {
+		return fmt.Errorf("removing empty table %s: %w", t, err)
 	}
 	return nil
 }

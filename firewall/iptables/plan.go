@@ -60,6 +60,12 @@ type plan struct {
 	// drop lists tables to remove afterwards: tables plumb created that
 	// hold nothing once plumb's chains are gone (iptables-nft only).
 	drop []string
+	// whole lists tables plumb created that hold nothing but plumb's
+	// chains and the jumps into them: each is dropped in one step, its
+	// rules with it, and wholeOps[table] removes them one by one should
+	// the drop fail.
+	whole    []string
+	wholeOps map[string][]op
 }
 
 // payload renders the ops as iptables-restore input, one *TABLE ... COMMIT
@@ -241,6 +247,7 @@ func planDelete(s *snapshot, name string) (plan, error) {
 		if t == nil {
 			continue
 		}
+		var ops []op
 		owned := false
 		for _, d := range skeleton {
 			if d.table != tname || !d.fromBuiltin() {
@@ -248,7 +255,7 @@ func planDelete(s *snapshot, name string) (plan, error) {
 			}
 			for _, r := range t.chain(d.parent).rules {
 				if specValue(r, "-j") == d.name {
-					p.ops = append(p.ops, op{kind: opDelete, table: tname, chain: d.parent, spec: r})
+					ops = append(ops, op{kind: opDelete, table: tname, chain: d.parent, spec: r})
 					owned = owned || specValue(r, "--comment") == commentCreatedTable
 				}
 			}
@@ -256,15 +263,56 @@ func planDelete(s *snapshot, name string) (plan, error) {
 		for _, kind := range []opKind{opFlush, opDeleteChain} {
 			for _, d := range skeleton {
 				if d.table == tname && t.chain(d.name) != nil {
-					p.ops = append(p.ops, op{kind: kind, table: tname, chain: d.name})
+					ops = append(ops, op{kind: kind, table: tname, chain: d.name})
 				}
 			}
 		}
+		// A table plumb created that holds only plumb's chains and its
+		// marked jumps is dropped whole, in one step: removing plumb's
+		// rules first and the table after left, when killed in between, an
+		// empty table no later rm would know to be plumb's.
+		if s.nft && owned && onlyPlumb(t) {
+			p.whole = append(p.whole, tname)
+			if p.wholeOps == nil {
+				p.wholeOps = map[string][]op{}
+			}
+			p.wholeOps[tname] = ops
+			continue
+		}
+		p.ops = append(p.ops, ops...)
 		if s.nft && owned && emptyWithoutPlumb(t) {
 			p.drop = append(p.drop, tname)
 		}
 	}
 	return p, nil
+}
+
+// onlyPlumb reports whether t holds nothing but plumb's chains and, in its
+// built-in chains (policy ACCEPT), plumb's jumps into them with plumb's
+// comment: nothing another writer put there would go with the table.
+func onlyPlumb(t *table) bool {
+	ours := map[string]bool{}
+	for _, d := range skeleton {
+		if d.table == t.name {
+			ours[d.name] = true
+		}
+	}
+	for _, name := range t.order {
+		c := t.chains[name]
+		if ours[name] {
+			continue
+		}
+		if !c.builtin() || c.policy != "ACCEPT" {
+			return false
+		}
+		for _, r := range c.rules {
+			cm := specValue(r, "--comment")
+			if !ours[specValue(r, "-j")] || (cm != commentPlumb && cm != commentCreatedTable) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // emptyWithoutPlumb reports whether t holds nothing once plumb's chains and
