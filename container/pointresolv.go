@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/plumbnet/plumb/internal/atomicfile"
 )
 
 // resolvHeader marks a resolv.conf plumb wrote.
@@ -30,27 +32,25 @@ func embeddedResolvConf() []byte {
 
 // PointResolv points the target's resolv.conf f at 127.0.0.11, in place.
 // The first time, the content it replaces is kept in the file save (its
-// directory made if needed), for RestoreResolv to put back.
+// directory made if needed), for RestoreResolv to put back: kept first,
+// whole (written aside and renamed), and only then is f rewritten, so that
+// a kill at any moment leaves either f untouched or its original kept.
 func PointResolv(f File, save string) error {
 	want := embeddedResolvConf()
-	var orig []byte
 	err := f.Update(func(old []byte) ([]byte, error) {
-		if !bytes.HasPrefix(old, []byte(resolvHeader)) {
-			orig = append([]byte(nil), old...)
+		if bytes.HasPrefix(old, []byte(resolvHeader)) {
+			return want, nil
+		}
+		if err := os.MkdirAll(filepath.Dir(save), 0o755); err != nil {
+			return nil, err
+		}
+		if err := atomicfile.Replace(save, old, 0o644); err != nil {
+			return nil, fmt.Errorf("saving the original resolv.conf: %w", err)
 		}
 		return want, nil
 	})
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", f.Path(), err)
-	}
-	if orig == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(save), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(save, orig, 0o644); err != nil {
-		return fmt.Errorf("saving the original resolv.conf: %w", err)
 	}
 	return nil
 }

@@ -80,6 +80,38 @@ func (d *Doctor) Fix(ctx context.Context, fs []*Finding) {
 	}
 }
 
+// Heal examines, repairs what plumb owns, and examines again, up to three
+// rounds: a repair can bring out what it hid (a network's endpoints can
+// be judged only once its endpoints directory is one again). It returns
+// every finding of every round, in order, and the problems the last
+// examination still finds.
+func (d *Doctor) Heal(ctx context.Context) (all []*Finding, remaining int) {
+	found := d.Examine(ctx)
+	for round := 0; ; round++ {
+		d.Fix(ctx, found)
+		all = append(all, found...)
+		again := d.Examine(ctx)
+		if round == 2 || !anyOwnedProblem(again) {
+			for _, f := range again {
+				if f.Severity == Problem {
+					remaining++
+				}
+			}
+			return all, remaining
+		}
+		found = again
+	}
+}
+
+func anyOwnedProblem(fs []*Finding) bool {
+	for _, f := range fs {
+		if f.Owned && f.Severity == Problem {
+			return true
+		}
+	}
+	return false
+}
+
 // Remaining counts the problems --fix did not (or could not) repair.
 func Remaining(fs []*Finding) int {
 	n := 0

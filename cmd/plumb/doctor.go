@@ -30,9 +30,13 @@ command to run. Without --fix, doctor changes nothing.`,
 			}
 			m := a.manager()
 			d := &doctor.Doctor{M: m, Host: doctor.HostChecks(m)}
-			found := d.Examine(cmd.Context())
+			var found []*doctor.Finding
+			var remaining int
 			if fix {
-				d.Fix(cmd.Context(), found)
+				found, remaining = d.Heal(cmd.Context())
+			} else {
+				found = d.Examine(cmd.Context())
+				remaining = doctor.Remaining(found)
 			}
 			if format == "json" {
 				if found == nil {
@@ -44,8 +48,12 @@ command to run. Without --fix, doctor changes nothing.`,
 			} else {
 				printFindings(a.out, found, fix)
 			}
-			if n := doctor.Remaining(found); n > 0 {
-				return errors.New(plural(n, "problem") + " remain" + map[bool]string{true: "s", false: ""}[n == 1])
+			if remaining > 0 {
+				verb := " remain"
+				if remaining == 1 {
+					verb = " remains"
+				}
+				return errors.New(plural(remaining, "problem") + verb)
 			}
 			return nil
 		},
@@ -66,11 +74,14 @@ func printFindings(w io.Writer, fs []*doctor.Finding, fixed bool) {
 		case f.FixError != "":
 			status = "fix failed: " + f.FixError
 		}
-		fix := f.Fix
-		if !f.Owned {
-			fix = "run: " + fix
+		label := "Fix"
+		switch {
+		case f.Severity == doctor.Note:
+			label = "What to do"
+		case !f.Owned:
+			label = "Fix by hand"
 		}
-		fmt.Fprintf(w, "[%s] %s: %s. %s. Fix: %s.\n", status, f.Subject, f.What, capital(f.Means), fix)
+		fmt.Fprintf(w, "[%s] %s: %s. %s. %s: %s.\n", status, f.Subject, f.What, capital(f.Means), label, f.Fix)
 		if f.Severity == doctor.Problem {
 			problems++
 		} else {
