@@ -89,6 +89,9 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err := validateAttach(n, &o); err != nil {
 		return nil, false, err
 	}
+	if err := m.stillRecorded(n, o.Repair); err != nil {
+		return nil, false, err
+	}
 	if err := m.fault("resolve"); err != nil {
 		return nil, false, err
 	}
@@ -96,7 +99,24 @@ func (m *Manager) Attach(ctx context.Context, spec string, o AttachOptions) (_ *
 	if err != nil {
 		return nil, false, err
 	}
+	if o.Repair != "" && t.Key != o.Repair {
+		// The spec names another target now (a namespace made again under
+		// the same name): the endpoint to repair is stale, not broken.
+		return nil, false, fmt.Errorf("endpoint %s: %q is another target now: %w", o.Repair, spec, ErrNotAttached)
+	}
 	return m.attach(n, t, spec, o)
+}
+
+// stillRecorded is nil unless repair names an endpoint n has no record of
+// (ErrNotAttached): a detach went first.
+func (m *Manager) stillRecorded(n *Network, repair string) error {
+	if repair == "" {
+		return nil
+	}
+	if _, err := m.Endpoint(n.Name, repair); errors.Is(err, ErrNotAttached) {
+		return fmt.Errorf("endpoint %s %w to %q any more", repair, ErrNotAttached, n.Name)
+	}
+	return nil
 }
 
 // attachOp is one attach in progress: what its steps read and build.

@@ -126,10 +126,19 @@ func (m *Manager) ensureStateDirs(name string) error {
 // left of a half-built endpoint and attaches it with its address, ports,
 // aliases and links). Its interface keeps its name unless another
 // endpoint of the namespace took the name while this one's pair was gone:
-// then it gets the next free one, as an attach without --ifname does.
+// then it gets the next free one, as an attach without --ifname does. An
+// endpoint detached meanwhile stays detached: nil.
 func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
+	err := m.repair(ctx, ep)
+	if errors.Is(err, ErrNotAttached) {
+		return nil
+	}
+	return err
+}
+
+func (m *Manager) repair(ctx context.Context, ep *Endpoint) error {
 	o := AttachOptions{Network: ep.Network, IP: ep.IP.Addr(), MAC: ep.MAC, IfName: ep.IfName,
-		Aliases: ep.Aliases, Links: ep.Links, Publish: ep.portSpecs()}
+		Aliases: ep.Aliases, Links: ep.Links, Publish: ep.portSpecs(), Repair: ep.ID}
 	if ep.Kind == KindCNI {
 		_, _, err := m.AttachNamespace(ctx, NamespaceTarget{ID: ep.ID, Spec: ep.Target, Kind: ep.Kind,
 			NetNS: ep.NetNS, ContainerID: ep.ContainerID}, o)

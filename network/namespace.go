@@ -53,6 +53,9 @@ func (m *Manager) AttachNamespace(ctx context.Context, t NamespaceTarget, o Atta
 	if err := validateAttach(n, &o); err != nil {
 		return nil, nil, err
 	}
+	if err := m.stillRecorded(n, o.Repair); err != nil {
+		return nil, nil, err
+	}
 	if _, err := os.Stat(m.endpointPath(n.Name, t.ID)); errors.Is(err, os.ErrNotExist) {
 		// No record, yet the veth may be there: a DEL handed it to the
 		// daemon to delete and this ADD of the same pair came first, or an

@@ -151,4 +151,10 @@ type AttachOptions struct {
 	// lock before anything is changed; its error fails the attach (the CNI
 	// plugin refuses a config that contradicts the network).
 	Check func(*Network) error
+	// Repair, when set, is the id of the endpoint this attach makes whole
+	// again: when, under the network's lock, the network has no record of
+	// it any more (it was detached meanwhile), the attach does nothing and
+	// returns ErrNotAttached. A repair never brings back what a detach
+	// took away.
+	Repair string
 }
