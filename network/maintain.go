@@ -150,6 +150,7 @@ func (m *Manager) repair(ctx context.Context, ep *Endpoint) error {
 		// name taken: attaching again starts afresh, with ep's address
 		// and ports, which are free now.
 		o.IfName = ""
+		o.Repair = "" // the first attempt removed the record itself
 		_, _, err = m.Attach(ctx, ep.Target, o)
 	}
 	return err
