@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/plumbnet/plumb/internal/atomicfile"
 )
 
@@ -44,7 +46,7 @@ func PointResolv(f File, save string) error {
 		if err := os.MkdirAll(filepath.Dir(save), 0o755); err != nil {
 			return nil, err
 		}
-		if err := atomicfile.Replace(save, old, 0o644); err != nil {
+		if err := keep(save, old); err != nil {
 			return nil, fmt.Errorf("saving the original resolv.conf: %w", err)
 		}
 		return want, nil
@@ -53,6 +55,21 @@ func PointResolv(f File, save string) error {
 		return fmt.Errorf("writing %s: %w", f.Path(), err)
 	}
 	return nil
+}
+
+// keep writes data to save whole. The usual first save is one unnamed file
+// linked into place, which a kill at any moment leaves whole or absent; a
+// save already there (f was rewritten by someone since) is replaced by
+// rename, whose temporary file a kill can leave (doctor removes it).
+func keep(save string, data []byte) error {
+	made, err := atomicfile.CreateNew(unix.AT_FDCWD, save, data, 0o644)
+	if err == nil && made {
+		return nil
+	}
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return atomicfile.Replace(save, data, 0o644)
 }
 
 // RestoreResolv puts back into f the resolv.conf PointResolv kept in save,

@@ -3,6 +3,7 @@ package integration
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plumbnet/plumb/doctor"
 )
@@ -34,10 +35,24 @@ func withTarget(d *docHost) {
 
 // reaches fails the test unless src reaches addr (or, with want false,
 // unless it does not).
+// reaches checks that src does (want) or does not reach addr. Reaching is
+// polled up to a deadline, since a loaded host may drop a first SYN; not
+// reaching is one dial, which itself waits out its timeout.
 func reaches(d *docHost, src, addr string, want bool) {
 	d.t.Helper()
-	if got := tcpFrom(src, addr) != ""; got != want {
-		d.t.Errorf("%s reaches %s: %v, want %v", src, addr, got, want)
+	if !want {
+		if tcpFrom(src, addr) != "" {
+			d.t.Errorf("%s reaches %s, want it not to", src, addr)
+		}
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for tcpFrom(src, addr) == "" {
+		if time.Now().After(deadline) {
+			d.t.Errorf("%s does not reach %s, want it to", src, addr)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -127,7 +127,11 @@ func (m *Manager) DeletePortRules(netName, owner string) error {
 // every create holds while it has one, and the temporary files of record
 // writes (networks/NET/endpoints/.ID.json.tmp*), listed under the
 // network's lock every record writer holds: none is a write in progress.
-// Equivalent to: `ls -d networks/.create-* networks/*/endpoints/.*.tmp*`.
+// It adds the temporary files of resolv.conf originals being replaced
+// (targets/.*.tmp*), which no lock covers: such a replace is rare (the
+// target's file was rewritten by someone else while attached) and one
+// that loses its file to a concurrent doctor --fix fails whole.
+// Equivalent to: `ls -d networks/.create-* networks/*/endpoints/.*.tmp* targets/.*.tmp*`.
 func (m *Manager) StateLeftovers() ([]string, error) {
 	glock, err := m.lockGlobal()
 	if err != nil {
@@ -142,7 +146,10 @@ func (m *Manager) StateLeftovers() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := staging
+	// a resolv.conf original being replaced when a kill came (the first
+	// save of one leaves nothing: container.PointResolv).
+	kept, _ := filepath.Glob(filepath.Join(m.StateDir, "targets", ".*.tmp*"))
+	out := append(staging, kept...)
 	for _, name := range names {
 		nlock, err := m.lockNetwork(name)
 		if err != nil {
