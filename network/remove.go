@@ -52,43 +52,8 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if len(eps) > 0 && !force {
 		return fmt.Errorf("network %q is %w: %d endpoint(s) attached; detach them or use --force", name, ErrInUse, len(eps))
 	}
-	var errs []error
-	for _, ep := range eps {
-		if err := m.teardown(ep, nil); err != nil {
-			errs = append(errs, fmt.Errorf("detaching %q: %w", ep.Target, err))
-		}
-	}
-	if n.ID != "" {
-		// Records too damaged to list still name a veth by their id.
-		for _, id := range m.damagedEndpoints(name) {
-			if err := m.clearDamaged(n, id); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if fw, err := m.fw(); err != nil {
-		errs = append(errs, err)
-	} else if err := fw.DeleteNetwork(name); err != nil {
-		errs = append(errs, err)
-	}
-	// A link of the bridge's name that is not a bridge is someone else's
-	// (a damaged or edited config can name any link): it stays, and so
-	// does its guard while it has route_localnet on. The guard of plumb's
-	// bridge goes only once the bridge, and its route_localnet, is gone.
-	switch err := m.links().DeleteBridge(n.Bridge); {
-	case errors.Is(err, bridge.ErrNotBridge):
-		if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil && !errors.Is(err, firewall.ErrLocalnetOn) {
-			errs = append(errs, err)
-		}
-	case err != nil:
-		errs = append(errs, err)
-	default:
-		if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := m.unplumb(n, eps); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(m.netDir(name)); err != nil {
 		return fmt.Errorf("removing state of %q: %w", name, err)
@@ -146,3 +111,46 @@ func (m *Manager) restoreHost() error {
 // dockerBridge is Docker's default bridge: while it exists, Docker needs
 // ip_forward on.
 const dockerBridge = "docker0"
+
+// unplumb undoes in the kernel what n and its endpoints eps made: every
+// endpoint, the records too damaged to list, the firewall rules, the
+// bridge and its localnet guard. It goes on past errors and returns them
+// all; the state directory is untouched.
+func (m *Manager) unplumb(n *Network, eps []*Endpoint) error {
+	var errs []error
+	for _, ep := range eps {
+		if err := m.teardown(ep, nil); err != nil {
+			errs = append(errs, fmt.Errorf("detaching %q: %w", ep.Target, err))
+		}
+	}
+	if n.ID != "" {
+		// Records too damaged to list still name a veth by their id.
+		for _, id := range m.damagedEndpoints(n.Name) {
+			if err := m.clearDamaged(n, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if fw, err := m.fw(); err != nil {
+		errs = append(errs, err)
+	} else if err := fw.DeleteNetwork(n.Name); err != nil {
+		errs = append(errs, err)
+	}
+	// A link of the bridge's name that is not a bridge is someone else's
+	// (a damaged or edited config can name any link): it stays, and so
+	// does its guard while it has route_localnet on. The guard of plumb's
+	// bridge goes only once the bridge, and its route_localnet, is gone.
+	switch err := m.links().DeleteBridge(n.Bridge); {
+	case errors.Is(err, bridge.ErrNotBridge):
+		if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil && !errors.Is(err, firewall.ErrLocalnetOn) {
+			errs = append(errs, err)
+		}
+	case err != nil:
+		errs = append(errs, err)
+	default:
+		if err := m.guard().DeleteLocalnetGuard(n.Bridge); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
