@@ -32,6 +32,43 @@ type Options struct {
 	// CheckEvery is how often namespaces are checked for having gone away;
 	// zero: 2s.
 	CheckEvery time.Duration
+	// StaleGrace is how long an endpoint whose namespace is gone keeps its
+	// address (and its names and ports, in its record) for its target to
+	// come back; then it is detached. Zero: DefaultStaleGrace.
+	StaleGrace time.Duration
+	// ReconcileEvery is the period of the reconciler's full pass, the
+	// safety net beside the notifications; zero: DefaultReconcileEvery.
+	ReconcileEvery time.Duration
+	// FirewallPoll is the period of the full pass when the firewall gives
+	// no notification of changes (iptables-legacy); zero:
+	// DefaultFirewallPoll.
+	FirewallPoll time.Duration
+	// NoReconcile leaves the kernel as it finds it: no repair, no boot
+	// restore, stale endpoints kept (for tests of what drifted).
+	NoReconcile bool
+}
+
+// The reconciler's defaults (Options).
+const (
+	DefaultStaleGrace     = 10 * time.Minute
+	DefaultReconcileEvery = 30 * time.Second
+	DefaultFirewallPoll   = 2 * time.Second
+)
+
+// defaults fills in o's zero durations.
+func (o *Options) defaults() {
+	if o.CheckEvery == 0 {
+		o.CheckEvery = 2 * time.Second
+	}
+	if o.StaleGrace == 0 {
+		o.StaleGrace = DefaultStaleGrace
+	}
+	if o.ReconcileEvery == 0 {
+		o.ReconcileEvery = DefaultReconcileEvery
+	}
+	if o.FirewallPoll == 0 {
+		o.FirewallPoll = DefaultFirewallPoll
+	}
 }
 
 // daemon is one running `plumb daemon`: its parts and the state it reads.
@@ -41,6 +78,7 @@ type daemon struct {
 	names  *nameService
 	ports  *portHolder
 	reaper *reaper
+	rec    *reconciler // nil with NoReconcile
 }
 
 // Run runs the daemon over the state directory of m until ctx ends (or,
@@ -63,9 +101,7 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 		return nil
 	}
 	defer lock.Unlock()
-	if o.CheckEvery == 0 {
-		o.CheckEvery = 2 * time.Second
-	}
+	o.defaults()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fwd dns.Forwarder
@@ -74,6 +110,12 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	}
 	d := &daemon{state: m, opts: o, names: newNameService(ctx, fwd), ports: newPortHolder(), reaper: newReaper()}
 	defer d.close()
+	// The daemon's own repairs (an attach again, a network restored) ask
+	// it to serve names and hold ports in-process.
+	m.Daemon = local{d}
+	if !o.NoReconcile {
+		d.rec = newReconciler(d, o.StaleGrace, o.ReconcileEvery, log.Printf)
+	}
 	d.sync()
 	d.reaper.sweep()
 
@@ -93,6 +135,11 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
 
 	go d.watch(ctx, cancel)
+	if d.rec != nil {
+		go d.rec.watchLinks(ctx)
+		go d.rec.watchFirewall(ctx, o.FirewallPoll)
+		go d.rec.run(ctx)
+	}
 	control.Serve(ctx, ln, d.handle)
 	return nil
 }
@@ -169,6 +216,9 @@ func (d *daemon) up(netName, id string) error {
 	if err != nil {
 		return fmt.Errorf("endpoint %s of %q: %w", id, netName, err)
 	}
+	if d.rec != nil {
+		d.rec.watchEndpoint(n, ep)
+	}
 	return d.names.up(n, ep)
 }
 
@@ -184,6 +234,9 @@ func (d *daemon) sync() {
 	}
 	d.ports.sync(eps)
 	d.names.sync(nets, eps)
+	if d.rec != nil {
+		d.rec.track(nets, eps)
+	}
 }
 
 // watch closes the listeners of namespaces that went away (their

@@ -22,13 +22,14 @@ func (p *portHolder) hold(key string, reqs []portmap.Request) ([]portmap.Mapping
 // release lets key's ports go.
 func (p *portHolder) release(key string) { p.h.Release(key) }
 
-// sync makes the holder hold exactly the recorded ports of eps: a daemon
-// started again takes back every port it held, and a port whose endpoint
-// is gone is let go. A port it cannot take back is logged.
+// sync makes the holder hold exactly the recorded ports of eps' live
+// endpoints: a daemon started again takes back every port it held, and a
+// port whose endpoint is gone, or whose namespace is (a stale endpoint),
+// is let go. A port it cannot take back is logged.
 func (p *portHolder) sync(eps []*network.Endpoint) {
 	want := map[string]bool{}
 	for _, ep := range eps {
-		if len(ep.Ports) == 0 {
+		if len(ep.Ports) == 0 || !ep.StaleSince.IsZero() || !ep.Alive() {
 			continue
 		}
 		key := control.Key(ep.Network, ep.ID)

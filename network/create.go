@@ -86,8 +86,13 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	if err := runSteps(m.fault, createSteps, &createOp{m: m, n: n}); err != nil {
 		return nil, err
 	}
-	// A running daemon opens the gateway listener now; none is started.
-	if err := m.daemon().Sync(); err != nil {
+	// The daemon runs whenever a network exists: it keeps the network true
+	// (its reconciler) and serves its gateway's names. Without the name
+	// service (a CNI config with DNS off) none is started.
+	if m.NoDNS {
+		return n, nil
+	}
+	if err := m.StartDaemon(); err != nil {
 		return nil, err
 	}
 	return n, nil

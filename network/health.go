@@ -28,7 +28,24 @@ type Health struct {
 	// DaemonSilent: the daemon runs but did not answer, so the endpoint's
 	// names are not served and what it serves could not be read.
 	DaemonSilent bool `json:"-"`
+	// Damage says which parts are missing or down, for a repair to pick
+	// its means.
+	Damage Damage `json:"-"`
 }
+
+// Damage is a set of the parts of an endpoint that are not whole.
+type Damage uint8
+
+const (
+	// DamageNetwork: its network's bridge or rules (RestoreNetwork).
+	DamageNetwork Damage = 1 << iota
+	// DamageLinks: its veth pair, its address or its route (Repair).
+	DamageLinks
+	// DamagePorts: its published ports' rules (RestorePorts).
+	DamagePorts
+	// DamageNames: its 127.0.0.11 listener (the daemon's own).
+	DamageNames
+)
 
 // Health tells the state of each endpoint of eps (in order) from kernel
 // facts, and changes nothing. An endpoint is up when its host veth is up
@@ -153,12 +170,38 @@ func (m *Manager) newSurvey(names []string) *survey {
 	return s
 }
 
+// verdict gathers what one endpoint's check finds missing or down.
+type verdict struct {
+	down, missing []string
+	damage        Damage
+}
+
+func (v *verdict) miss(part Damage, what string) {
+	v.missing = append(v.missing, what)
+	v.damage |= part
+}
+func (v *verdict) off(part Damage, what string) { v.down = append(v.down, what); v.damage |= part }
+
+// health is what v found, as a Health.
+func (v *verdict) health(silent bool) Health {
+	h := Health{State: StateUp, Damage: v.damage}
+	switch {
+	case len(v.missing) > 0 && len(v.down) > 0:
+		h.State, h.Reason, h.DaemonSilent = StateBroken, "missing: "+strings.Join(v.missing, ", ")+"; down: "+strings.Join(v.down, ", "), silent
+	case len(v.missing) > 0:
+		h.State, h.Reason, h.DaemonSilent = StateBroken, "missing: "+strings.Join(v.missing, ", "), silent
+	case len(v.down) > 0:
+		h.State, h.Reason = StateDown, "down: "+strings.Join(v.down, ", ")
+	}
+	return h
+}
+
 // health is one endpoint's state.
 func (s *survey) health(sv Survey, ep *Endpoint) Health {
-	var down, missing []string
+	var v verdict
 	n := s.nets[ep.Network]
 	if n == nil {
-		return Health{State: StateBroken, Reason: "network config unreadable"}
+		return Health{State: StateBroken, Reason: "network config unreadable", Damage: DamageNetwork}
 	}
 	if s.hostErr != nil {
 		return Health{State: StateBroken, Reason: "host links unreadable: " + s.hostErr.Error()}
@@ -166,9 +209,9 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 	br, ok := s.host[n.Bridge]
 	switch {
 	case !ok:
-		missing = append(missing, "bridge "+n.Bridge)
+		v.miss(DamageNetwork, "bridge "+n.Bridge)
 	case !br.Up:
-		down = append(down, "bridge "+n.Bridge)
+		v.off(DamageNetwork, "bridge "+n.Bridge)
 	}
 	// The veth exists only while its peer's namespace does, and while
 	// that namespace exists no other can have its inode: a veth there and
@@ -180,72 +223,62 @@ func (s *survey) health(sv Survey, ep *Endpoint) Health {
 		if !ep.Alive() {
 			return Health{State: StateStale, Reason: "namespace gone"}
 		}
-		missing = append(missing, "veth "+HostVethName(n, ep.ID))
+		v.miss(DamageLinks, "veth "+HostVethName(n, ep.ID))
 	case !ep.Alive():
 		return Health{State: StateStale, Reason: "namespace replaced"}
 	default:
 		if br.Index != 0 && hv.MasterIndex != br.Index {
-			missing = append(missing, "veth "+hv.Name+" on bridge "+n.Bridge)
+			v.miss(DamageLinks, "veth "+hv.Name+" on bridge "+n.Bridge)
 		}
 		if !hv.Up {
-			down = append(down, "veth "+hv.Name)
+			v.off(DamageLinks, "veth "+hv.Name)
 		}
-		down, missing = s.peer(sv, ep, hv, down, missing)
+		s.peer(sv, ep, hv, &v)
 	}
-	missing = append(missing, s.rules(n, ep)...)
+	s.rules(n, ep, &v)
 	if ep.Kind != KindCNI && !s.m.NoDNS {
 		switch {
 		case s.silent:
-			missing = append(missing, "answers from the daemon (it runs and does not answer)")
+			v.miss(DamageNames, "answers from the daemon (it runs and does not answer)")
 		case !s.listening.Namespaces[ep.NamespaceKey()]:
-			missing = append(missing, "127.0.0.11 listener")
+			v.miss(DamageNames, "127.0.0.11 listener")
 		}
 	}
-	switch {
-	case len(missing) > 0 && len(down) > 0:
-		return Health{State: StateBroken, Reason: "missing: " + strings.Join(missing, ", ") + "; down: " + strings.Join(down, ", "), DaemonSilent: s.silent}
-	case len(missing) > 0:
-		return Health{State: StateBroken, Reason: "missing: " + strings.Join(missing, ", "), DaemonSilent: s.silent}
-	case len(down) > 0:
-		return Health{State: StateDown, Reason: "down: " + strings.Join(down, ", ")}
-	}
-	return Health{State: StateUp}
+	return v.health(s.silent)
 }
 
 // peer checks the namespace side: the peer, up, with its address, and the
 // default route the attach made.
-func (s *survey) peer(sv Survey, ep *Endpoint, hv veth.HostEnd, down, missing []string) ([]string, []string) {
+func (s *survey) peer(sv Survey, ep *Endpoint, hv veth.HostEnd, v *verdict) {
 	addrs, err := sv.PeerAddrs(hv.PeerNSID, hv.PeerIndex)
 	if err != nil {
-		return down, append(missing, "namespace unreadable: "+err.Error())
+		v.miss(DamageLinks, "namespace unreadable: "+err.Error())
+		return
 	}
 	if hv.Up && !hv.Carrier {
 		// Both ends up make a veth's carrier: the peer is down.
-		down = append(down, "interface "+ep.IfName)
+		v.off(DamageLinks, "interface "+ep.IfName)
 	}
 	if !containsPrefix(addrs, ep.IP) {
-		missing = append(missing, "address "+ep.IP.String())
+		v.miss(DamageLinks, "address "+ep.IP.String())
 	}
 	if ep.DefaultRoute && !s.hasRoute(sv, ep) {
-		missing = append(missing, "default route")
+		v.miss(DamageLinks, "default route")
 	}
-	return down, missing
 }
 
-// rules lists the firewall rules of n and of ep's ports that are missing.
-func (s *survey) rules(n *Network, ep *Endpoint) []string {
-	if s.fwErr != nil {
-		return []string{"firewall unreadable: " + s.fwErr.Error()}
-	}
-	if s.netRules[n.Name] != nil {
-		return []string{"rules of network " + n.Name}
-	}
-	if len(ep.Ports) > 0 {
+// rules finds the firewall rules of n and of ep's ports that are missing.
+func (s *survey) rules(n *Network, ep *Endpoint, v *verdict) {
+	switch {
+	case s.fwErr != nil:
+		v.miss(DamageNetwork, "firewall unreadable: "+s.fwErr.Error())
+	case s.netRules[n.Name] != nil:
+		v.miss(DamageNetwork, "rules of network "+n.Name)
+	case len(ep.Ports) > 0:
 		if err := s.fw.CheckEndpoint(n.firewall(), ep.ID, firewallPorts(ep)); err != nil {
-			return []string{"published port rules"}
+			v.miss(DamagePorts, "published port rules")
 		}
 	}
-	return nil
 }
 
 // hasRoute reports whether ep's namespace has its default route via the

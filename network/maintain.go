@@ -169,3 +169,26 @@ func (m *Manager) StartDaemon() error {
 // listener, the endpoints there without their default route, and the
 // endpoints whose host ports it holds. ErrDaemonNotRunning when none runs.
 func (m *Manager) Served() (control.Listening, error) { return m.daemon().Listeners() }
+
+// firewallWatcher is a firewall that tells when its rules change
+// (firewall.Watcher).
+type firewallWatcher interface {
+	Watch(ctx context.Context, changed func()) error
+}
+
+// WatchFirewall calls changed after each change of the host's rules, by
+// anyone, until ctx ends (then nil); the daemon's reconciler checks plumb's
+// rules then. It returns an error matching errors.ErrUnsupported at once
+// when the firewall backend cannot tell (iptables-legacy): poll instead.
+// Equivalent to: `nft monitor`.
+func (m *Manager) WatchFirewall(ctx context.Context, changed func()) error {
+	fw, err := m.fw()
+	if err != nil {
+		return err
+	}
+	w, ok := fw.(firewallWatcher)
+	if !ok {
+		return fmt.Errorf("the %s firewall: %w", fw.Backend(), errors.ErrUnsupported)
+	}
+	return w.Watch(ctx, changed)
+}

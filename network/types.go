@@ -64,6 +64,9 @@ type Endpoint struct {
 	Links         []string        `json:"links,omitempty"`
 	Ports         []PublishedPort `json:"ports,omitempty"`
 	Created       time.Time       `json:"created"`
+	// StaleSince is when the daemon found the endpoint's namespace gone
+	// and let its published ports go (MarkStale); zero while it lives.
+	StaleSince time.Time `json:"staleSince,omitzero"`
 }
 
 // Names are the names the endpoint answers to on its network, in order:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,7 @@ import (
 func newDaemonCmd(a *app) *cobra.Command {
 	var upstreams []string
 	var exitIdle bool
+	var grace, every time.Duration
 	c := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the name service (Docker's embedded DNS at 127.0.0.11)",
@@ -27,7 +29,14 @@ func newDaemonCmd(a *app) *cobra.Command {
 every attached namespace and on every network's gateway address, answering the names of
 the client's networks and forwarding the rest to the upstream servers, from the host.
 
-The first attach starts it when it is not running; lab/plumb.service runs it under systemd.
+It also keeps the host true: at start it restores every network and every endpoint whose
+namespace still exists (after a reboot), then repairs what drifts (a firewall flush, a
+deleted bridge or veth) and follows Docker's container starts to attach restarted
+containers again. An endpoint whose namespace is gone has its published ports let go at
+once and keeps its address for --stale-grace, then is detached.
+
+The first network create or attach starts it when it is not running; lab/plumb.service
+runs it under systemd, the way for hosts that reboot.
 Upstreams: --upstream (repeatable), else $PLUMB_DNS_UPSTREAM (comma-separated); either
 may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.conf.`,
 		Args: cobra.NoArgs,
@@ -38,13 +47,41 @@ may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			if err := durationFlags(cmd, &grace, &every); err != nil {
+				return err
+			}
 			m := a.manager()
-			return daemon.Run(ctx, m, daemon.Options{RunDir: m.RunDirPath(), Upstreams: ups, ExitWhenIdle: exitIdle})
+			return daemon.Run(ctx, m, daemon.Options{RunDir: m.RunDirPath(), Upstreams: ups, ExitWhenIdle: exitIdle,
+				StaleGrace: grace, ReconcileEvery: every})
 		},
 	}
 	c.Flags().StringArrayVar(&upstreams, "upstream", nil, `upstream DNS server IP[:PORT] (repeatable), or "none" for no forwarding`)
-	c.Flags().BoolVar(&exitIdle, "exit-when-idle", false, "exit once no network is left (set when attach starts the daemon)")
+	c.Flags().BoolVar(&exitIdle, "exit-when-idle", false, "exit once no network is left (set when a command starts the daemon)")
+	c.Flags().DurationVar(&grace, "stale-grace", daemon.DefaultStaleGrace,
+		"how long an endpoint whose namespace is gone keeps its address for its container to come back ($PLUMB_STALE_GRACE)")
+	c.Flags().DurationVar(&every, "reconcile-every", daemon.DefaultReconcileEvery,
+		"period of the full check of the kernel against the state, beside the kernel's notifications")
 	return c
+}
+
+// durationFlags takes --stale-grace from $PLUMB_STALE_GRACE when the flag
+// is not given (a daemon started by another command inherits it), and
+// refuses durations that are not positive.
+func durationFlags(cmd *cobra.Command, grace, every *time.Duration) error {
+	if env := os.Getenv("PLUMB_STALE_GRACE"); env != "" && !cmd.Flags().Changed("stale-grace") {
+		d, err := time.ParseDuration(env)
+		if err != nil {
+			return fmt.Errorf("PLUMB_STALE_GRACE=%q: not a duration (e.g. 10m, 30s)", env)
+		}
+		*grace = d
+	}
+	if *grace <= 0 {
+		return fmt.Errorf("--stale-grace %s: must be positive", *grace)
+	}
+	if *every <= 0 {
+		return fmt.Errorf("--reconcile-every %s: must be positive", *every)
+	}
+	return nil
 }
 
 // upstreamServers picks the daemon's upstreams: flags, else
