@@ -32,17 +32,31 @@ const (
 	settleMax = 200 * time.Millisecond
 )
 
+// model is what the reconciler asks of network.Manager: the comparison
+// of the state directory with the kernel, and the repairs beside it.
+type model interface {
+	List() ([]*network.Network, error)
+	CheckNetworks(nets []*network.Network) map[string]error
+	RestoreNetwork(name string) error
+	EndpointsHealth(netName string) ([]*network.Endpoint, []network.Health, error)
+	Repair(ctx context.Context, ep *network.Endpoint) error
+	RestorePorts(ep *network.Endpoint) error
+	MarkStale(ep *network.Endpoint, now time.Time) (bool, error)
+	ExpireStale(ctx context.Context, ep *network.Endpoint, grace time.Duration, now time.Time) (bool, error)
+	WatchFirewall(ctx context.Context, changed func()) error
+}
+
 // reconciler is the daemon's part that keeps the kernel true to the state
 // directory. One goroutine (run) owns it; kick and watch are safe from any.
 type reconciler struct {
-	m     *network.Manager // its Daemon is this daemon, in-process
-	d     *daemon
-	grace time.Duration // how long a stale endpoint keeps its address
-	every atomic.Int64  // the period of the full pass, a time.Duration
-	logf  func(string, ...any)
-	now   func() time.Time
+	m      model         // the daemon's Manager, whose Daemon is this daemon, in-process
+	resync func()        // has the daemon serve what the state directory says
+	grace  time.Duration // how long a stale endpoint keeps its address
+	every  atomic.Int64  // the period of the full pass, a time.Duration
+	logf   func(string, ...any)
+	now    func() time.Time
 
-	wake chan struct{} // a pass is wanted; buffered, 1
+	wake  chan struct{} // a pass is wanted; buffered, 1
 	tries *backoff
 
 	expiry time.Time // when the earliest stale endpoint's grace ends; zero: none
@@ -52,8 +66,8 @@ type reconciler struct {
 	veths   map[string]bool // the host veths of live endpoints, by name
 }
 
-func newReconciler(d *daemon, grace, every time.Duration, logf func(string, ...any)) *reconciler {
-	r := &reconciler{m: d.state, d: d, grace: grace, logf: logf, now: time.Now,
+func newReconciler(m model, resync func(), grace, every time.Duration, logf func(string, ...any)) *reconciler {
+	r := &reconciler{m: m, resync: resync, grace: grace, logf: logf, now: time.Now,
 		wake: make(chan struct{}, 1), tries: newBackoff(),
 		bridges: map[string]bool{}, veths: map[string]bool{}}
 	r.every.Store(int64(every))
@@ -151,7 +165,7 @@ func (r *reconciler) pass(ctx context.Context) {
 		names = r.endpoint(ctx, ep, hs[i]) || names
 	}
 	if names {
-		r.d.sync()
+		r.resync()
 	}
 	r.track(nets, eps)
 	r.expiry = r.nextExpiry(eps)
