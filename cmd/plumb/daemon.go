@@ -22,6 +22,7 @@ func newDaemonCmd(a *app) *cobra.Command {
 	var upstreams []string
 	var exitIdle bool
 	var grace, every time.Duration
+	var reconcile bool
 	c := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the name service (Docker's embedded DNS at 127.0.0.11)",
@@ -50,15 +51,23 @@ may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.
 			if err := durationFlags(cmd, &grace, &every); err != nil {
 				return err
 			}
+			if v := os.Getenv("PLUMB_RECONCILE"); v != "" && !cmd.Flags().Changed("reconcile") {
+				if v != "on" && v != "off" {
+					return fmt.Errorf("PLUMB_RECONCILE=%q: want on or off", v)
+				}
+				reconcile = v == "on"
+			}
 			m := a.manager()
 			return daemon.Run(ctx, m, daemon.Options{RunDir: m.RunDirPath(), Upstreams: ups, ExitWhenIdle: exitIdle,
-				StaleGrace: grace, ReconcileEvery: every})
+				StaleGrace: grace, ReconcileEvery: every, NoReconcile: !reconcile})
 		},
 	}
 	c.Flags().StringArrayVar(&upstreams, "upstream", nil, `upstream DNS server IP[:PORT] (repeatable), or "none" for no forwarding`)
 	c.Flags().BoolVar(&exitIdle, "exit-when-idle", false, "exit once no network is left (set when a command starts the daemon)")
 	c.Flags().DurationVar(&grace, "stale-grace", daemon.DefaultStaleGrace,
 		"how long an endpoint whose namespace is gone keeps its address for its container to come back ($PLUMB_STALE_GRACE)")
+	c.Flags().BoolVar(&reconcile, "reconcile", true,
+		"repair what drifts and restore at start; with --reconcile=false drift stays for `plumb doctor` to find ($PLUMB_RECONCILE=on|off)")
 	c.Flags().DurationVar(&every, "reconcile-every", daemon.DefaultReconcileEvery,
 		"period of the full check of the kernel against the state, beside the kernel's notifications")
 	return c
