@@ -9,17 +9,17 @@ import (
 // which the reconciler backs off: the drift comes back as fast as it is
 // repaired, so something else is fighting plumb.
 const (
-	loopWindow  = time.Minute
-	loopLimit   = 5
-	maxBackoff  = time.Minute
+	loopWindow   = time.Minute
+	loopLimit    = 5
+	maxBackoff   = time.Minute
 	firstBackoff = 2 * time.Second
 )
 
 // backoff counts each subject's repairs and spaces them out once they
 // loop: past loopLimit repairs in loopWindow, the next is allowed only
-// after a delay that doubles with each repair, up to maxBackoff. It says
-// so in one log line per subject until the subject stays whole for a
-// window, with the count of repairs so far. Not safe for concurrent use:
+// after a delay that doubles with each repair, up to maxBackoff, until the
+// subject stays whole for a window. It says so in one log line when the
+// loop starts, and one when it ends. Not safe for concurrent use:
 // the reconciler's one goroutine owns it.
 type backoff struct {
 	subjects map[string]*repairs
@@ -54,7 +54,7 @@ func (b *backoff) repaired(subject string, now time.Time) string {
 		b.subjects[subject] = r
 	}
 	r.at = append(recent(r.at, now), now)
-	if len(r.at) <= loopLimit {
+	if len(r.at) <= loopLimit && !r.told {
 		return ""
 	}
 	if r.delay == 0 {
