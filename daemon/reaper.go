@@ -53,3 +53,11 @@ func (rp *reaper) sweep() {
 
 // wait returns once every deletion started has finished.
 func (rp *reaper) wait() { rp.wg.Wait() }
+
+// sweepNow is sweep, and returns once the pairs it found are deleted: a
+// repair that attaches again must not find a retired peer still holding
+// the address in the target (a detach or rm killed before its reap).
+func (rp *reaper) sweepNow() {
+	rp.sweep()
+	rp.wait()
+}

@@ -51,6 +51,7 @@ type model interface {
 type reconciler struct {
 	m      model         // the daemon's Manager, whose Daemon is this daemon, in-process
 	resync func()        // has the daemon serve what the state directory says
+	sweep  func()        // deletes the retired veth pairs left, before a repair
 	grace  time.Duration // how long a stale endpoint keeps its address
 	every  atomic.Int64  // the period of the full pass, a time.Duration
 	logf   func(string, ...any)
@@ -66,8 +67,8 @@ type reconciler struct {
 	veths   map[string]bool // the host veths of live endpoints, by name
 }
 
-func newReconciler(m model, resync func(), grace, every time.Duration, logf func(string, ...any)) *reconciler {
-	r := &reconciler{m: m, resync: resync, grace: grace, logf: logf, now: time.Now,
+func newReconciler(m model, resync, sweep func(), grace, every time.Duration, logf func(string, ...any)) *reconciler {
+	r := &reconciler{m: m, resync: resync, sweep: sweep, grace: grace, logf: logf, now: time.Now,
 		wake: make(chan struct{}, 1), tries: newBackoff(),
 		bridges: map[string]bool{}, veths: map[string]bool{}}
 	r.every.Store(int64(every))
@@ -148,6 +149,11 @@ func (r *reconciler) untilNext() time.Duration {
 func (r *reconciler) pass(ctx context.Context) {
 	nets, _ := r.m.List()
 	broken := r.m.CheckNetworks(nets)
+	swept := false
+	if len(broken) > 0 {
+		r.sweep()
+		swept = true
+	}
 	for _, n := range nets {
 		subject := "network " + n.Name
 		if err := broken[n.Name]; err != nil {
@@ -159,6 +165,9 @@ func (r *reconciler) pass(ctx context.Context) {
 	eps, hs, err := r.m.EndpointsHealth("")
 	if err != nil {
 		r.logf("plumb daemon: reading the endpoints: %v", err)
+	}
+	if !swept && needsRepair(hs) {
+		r.sweep()
 	}
 	names := false
 	for i, ep := range eps {
@@ -191,6 +200,16 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 		r.repair(subject, h.Reason, "published ports restored", func() error { return r.m.RestorePorts(ep) })
 	case h.Damage&network.DamageNames != 0:
 		return true
+	}
+	return false
+}
+
+// needsRepair reports whether some endpoint of hs is to be attached again.
+func needsRepair(hs []network.Health) bool {
+	for _, h := range hs {
+		if h.State != network.StateUp && h.State != network.StateStale && h.Damage&network.DamageLinks != 0 {
+			return true
+		}
 	}
 	return false
 }

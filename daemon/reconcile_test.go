@@ -91,7 +91,7 @@ func (l *logs) all() string {
 func newTestReconciler(f *fakeModel) (*reconciler, *logs, *int) {
 	l := &logs{}
 	resyncs := new(int)
-	r := newReconciler(f, func() { *resyncs++ }, 10*time.Minute, time.Hour, l.printf)
+	r := newReconciler(f, func() { *resyncs++ }, func() {}, 10*time.Minute, time.Hour, l.printf)
 	return r, l, resyncs
 }
 

@@ -32,7 +32,7 @@ type docHost struct {
 const docSubnet = "10.94.0.0/24"
 
 func newDocHost(t *testing.T) *docHost {
-	h := newHost(t)
+	h := newStillHost(t)
 	h.must("network", "create", "web", "--subnet", docSubnet)
 	return &docHost{host: h, t: t, br: network.BridgeName("web")}
 }

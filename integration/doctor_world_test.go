@@ -27,7 +27,7 @@ const (
 
 func newDoctorWorld(t *testing.T) *doctorWorld {
 	t.Helper()
-	h := newHost(t)
+	h := newStillHost(t)
 	mustSh(t, h, "ip", "link", "set", "lo", "up")
 	w := &doctorWorld{host: h, a: target(t), b: target(t)}
 	for _, ns := range []string{w.a, w.b} {

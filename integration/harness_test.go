@@ -69,6 +69,16 @@ func newHost(t *testing.T) *host {
 	return h
 }
 
+// newStillHost is newHost whose daemon repairs nothing
+// (PLUMB_RECONCILE=off): for the tests of drift itself, which make the
+// kernel differ from the state and read what ps and doctor say of it.
+func newStillHost(t *testing.T) *host {
+	t.Helper()
+	h := newHost(t)
+	h.env = append(h.env, "PLUMB_RECONCILE=off")
+	return h
+}
+
 // rootHost runs plumb in the real host namespace, with a private state dir.
 func rootHost(t *testing.T) *host {
 	t.Helper()

@@ -12,7 +12,7 @@ import (
 // taken away shows with its reason, and `plumb port` says the mapping does
 // not answer.
 func TestPrivilegedPsTellsTheKernel(t *testing.T) {
-	h := newHost(t)
+	h := newStillHost(t)
 	h.must("network", "create", "st", "--subnet", "10.231.42.0/24")
 	x := target(t)
 	h.must("attach", "netns:"+x, "--net", "st", "-p", "8096:80")
