@@ -85,7 +85,11 @@ func vethNames(t *testing.T, h *host, ns string) []string {
 	out := shOut(t, h, "ip", args...)
 	var names []string
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) > 1 {
+		// "IDX: NAME@PEER: ...": ip also prints notes of its own on
+		// lines of their own ("Peer netns reference is invalid." while
+		// a pair's namespace goes away), which name no link.
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasSuffix(f[0], ":") && isDigits(strings.TrimSuffix(f[0], ":")) {
 			names = append(names, strings.TrimSuffix(strings.Split(f[1], "@")[0], ":"))
 		}
 	}
@@ -216,4 +220,13 @@ func duplicates(s *diskState, targets []string) []string {
 		recorded[k] = r.ID
 	}
 	return out
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
