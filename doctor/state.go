@@ -77,7 +77,7 @@ func checkEndpoints(ctx context.Context, d *Doctor) []*Finding {
 		case network.StateStale:
 			out = append(out, &Finding{Check: "stale-endpoint", Severity: Note, Subject: subject,
 				What:  h.Reason,
-				Means: "its target stopped or was restarted: its address is kept for it (as Docker keeps a stopped container's)",
+				Means: "its target stopped or was restarted: the daemon lets its published ports go and keeps its address for it (--stale-grace, 10 min by default), then detaches it",
 				Fix:   fmt.Sprintf("`plumb attach %s --net %s` when it runs again, or `plumb detach %s` to free its address", ep.Target, ep.Network, ep.Target)})
 		case network.StateBroken, network.StateDown:
 			ep := ep
