@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/portmap"
 )
 
 // doctorRow is one problem of TestPrivilegedDoctor: how to make it in a
@@ -141,6 +142,15 @@ var doctorRows = []doctorRow{
 	{name: "host-port-not-held", checks: []string{"held-port"},
 		inject: func(t *testing.T, w *doctorWorld) {
 			if err := control.NewClient(w.runDir, nil).Release(drNet, w.rec(t, w.a).ID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	{name: "stray-hold", checks: []string{"stray-hold"}, after: "unheld",
+		inject: func(t *testing.T, w *doctorWorld) {
+			// What an attach -p killed after the daemon took its port and
+			// before its record was written leaves.
+			reqs := []portmap.Request{{Proto: "tcp", HostPort: 8099, Port: 80}}
+			if _, err := control.NewClient(w.runDir, nil).Hold(drNet, "ns-4242", reqs); err != nil {
 				t.Fatal(err)
 			}
 		}},

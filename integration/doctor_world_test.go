@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +103,8 @@ func (w *doctorWorld) noLeaks(t *testing.T, targets ...string) {
 // after checks what --fix left, as the row says: "" (whole again),
 // "removed" (the network is gone and the host is as before it),
 // "reattach" (the network is empty and clean, and attaching a and b again
-// makes it whole), "stale" (a is whole, b's namespace is gone and b stale).
+// makes it whole), "stale" (a is whole, b's namespace is gone and b stale),
+// "unheld" (whole, and host port 8099 free).
 func (w *doctorWorld) after(t *testing.T, what string) {
 	t.Helper()
 	switch what {
@@ -125,6 +127,11 @@ func (w *doctorWorld) after(t *testing.T, what string) {
 		w.noLeaks(t, w.a, w.b)
 		w.attach(t)
 		w.whole(t)
+	case "unheld":
+		w.whole(t)
+		if err := listenable(w.ns, "8099"); err != nil {
+			t.Errorf("host port 8099 is still held: %v", err)
+		}
 	case "stale":
 		if r := w.endpointState(t, w.b); r.State != "stale" {
 			t.Errorf("b is %s (%s), want stale", r.State, r.Reason)
@@ -178,6 +185,18 @@ func (w *doctorWorld) bridge(t *testing.T) string {
 		t.Fatal("dr's config is unreadable")
 	}
 	return n.Bridge
+}
+
+// listenable is nil when TCP port can be listened on in namespace ns:
+// nobody holds it.
+func listenable(ns, port string) error {
+	return inNS(ns, func() error {
+		l, err := net.Listen("tcp", "0.0.0.0:"+port)
+		if err == nil {
+			l.Close()
+		}
+		return err
+	})
 }
 
 // write writes a file, or fails t.
