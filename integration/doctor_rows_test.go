@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/internal/dockertest"
+	"github.com/plumbnet/plumb/internal/testutil"
 	"github.com/plumbnet/plumb/portmap"
 )
 
@@ -156,6 +158,16 @@ var doctorRows = []doctorRow{
 		}},
 	{name: "namespace-gone", checks: []string{"stale-endpoint"}, note: true, after: "stale",
 		inject: func(t *testing.T, w *doctorWorld) { mustSh(t, w.host, "ip", "netns", "del", w.b) }},
+	{name: "sandbox-on-no-network", checks: []string{"sandbox-detached"}, note: true, after: "holder-kept",
+		inject: func(t *testing.T, w *doctorWorld) {
+			// What a sandbox create killed before its attach, or an rm
+			// killed after its detach, leaves: a holder on no network.
+			dockertest.Require(t)
+			w.holder = "plumb-dr-" + testutil.UniqueName("")
+			t.Cleanup(func() { dockertest.Remove(t, w.holder) })
+			w.must("sandbox", "create", w.holder, "--net", drNet)
+			w.must("detach", w.holder)
+		}},
 }
 
 func rm(t *testing.T, path string) {
