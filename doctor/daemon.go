@@ -52,6 +52,24 @@ func checkDaemon(ctx context.Context, d *Doctor) []*Finding {
 			Fix:   "have the daemon take them back (it fails if some other process holds one)", Owned: true,
 			repair: func(context.Context) error { return d.M.StartDaemon() }})
 	}
+	return append(out, strayHolds(d, served.Held)...)
+}
+
+// strayHolds finds the host ports the daemon holds for an endpoint that
+// has no record with ports (network.StrayHolds).
+func strayHolds(d *Doctor, held map[string]bool) []*Finding {
+	strays, err := d.M.StrayHolds(held)
+	if err != nil {
+		return nil // checkNetworks reports what makes the records unreadable
+	}
+	var out []*Finding
+	for _, s := range strays {
+		out = append(out, &Finding{Check: "stray-hold", Severity: Problem, Subject: "host ports held for " + s.Network + "/" + s.ID,
+			What:  "the daemon holds host ports for an endpoint that has no record",
+			Means: "no endpoint can publish those ports: a leak of an attach cut short",
+			Fix:   "have the daemon let them go", Owned: true,
+			repair: func(context.Context) error { return d.M.ReleaseStrayHold(s) }})
+	}
 	return out
 }
 

@@ -49,6 +49,7 @@ var checks = []func(context.Context, *Doctor) []*Finding{
 	checkEndpoints,
 	checkLeaks,
 	checkDaemon,
+	checkSandboxes,
 }
 
 // Examine runs every check and returns what it found, in order. It

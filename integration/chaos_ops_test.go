@@ -32,6 +32,9 @@ type chaosOp struct {
 	delay time.Duration
 	// daemon: SIGKILL the daemon after delay, not the operation.
 	daemon bool
+	// out is what it printed and exit its exit code, once run (-1: killed).
+	out  string
+	exit int
 }
 
 func (o *chaosOp) String() string {
@@ -257,6 +260,7 @@ func (c *chaos) run(op *chaosOp) (outcome string, took time.Duration) {
 		c.t.Fatalf("%v still runs 30 s after its kill:\n%s", op, out.String())
 	}
 	took = time.Since(start)
+	op.out, op.exit = out.String(), cmd.ProcessState.ExitCode()
 	before := c.fp
 	c.fp = c.fingerprint()
 	if op.daemon {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -25,14 +26,21 @@ type chaos struct {
 	cniNS   []string   // the namespace of CNI container chaos-ctr-I
 	took    map[string]time.Duration
 	fp      string // fingerprint after the last operation
+	// more, when set, adds to the fingerprint what the host's links,
+	// rules and state directory do not show (the sandbox test's holder
+	// containers).
+	more func(io.Writer)
 }
 
 // chaosOps is how many operations the test runs: $PLUMB_CHAOS_OPS, else 100.
-func chaosOps(t *testing.T) int {
-	n := 100
-	if s := os.Getenv("PLUMB_CHAOS_OPS"); s != "" {
+func chaosOps(t *testing.T) int { return opsFrom(t, "PLUMB_CHAOS_OPS", 100) }
+
+// opsFrom is the number in $env, else def.
+func opsFrom(t *testing.T, env string, def int) int {
+	n := def
+	if s := os.Getenv(env); s != "" {
 		if _, err := fmt.Sscan(s, &n); err != nil {
-			t.Fatalf("PLUMB_CHAOS_OPS=%q: %v", s, err)
+			t.Fatalf("%s=%q: %v", env, s, err)
 		}
 	}
 	return n
@@ -46,8 +54,9 @@ func chaosOps(t *testing.T) int {
 // record, rule, hosts line or resolv.conf without its endpoint, and no
 // address held twice. Then doctor finds nothing, every endpoint left is
 // up and reaches its gateway, and removing every network leaves the host
-// namespace as it was. Sandboxes are left out: they need dockerd, which
-// runs in the real host namespace only. The seed is logged; replay with
+// namespace as it was. Sandboxes have their own test beside this one,
+// TestPrivilegedKillSandbox (it needs dockerd; plumb still runs in a
+// throwaway host namespace). The seed is logged; replay with
 // PLUMB_CHAOS_SEED (the delays are the same, the timing not quite).
 func TestPrivilegedKillAnywhere(t *testing.T) {
 	seed := chaosSeed(t)
@@ -231,6 +240,9 @@ func (c *chaos) fingerprint() string {
 		if !strings.HasPrefix(l, "#") {
 			fmt.Fprintln(h, strings.Split(l, " [")[0])
 		}
+	}
+	if c.more != nil {
+		c.more(h)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

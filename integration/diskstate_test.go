@@ -23,15 +23,16 @@ type diskNet struct {
 
 // diskRec is an endpoint record as the test reads it.
 type diskRec struct {
-	ID       string            `json:"id"`
-	Network  string            `json:"network"`
-	Target   string            `json:"target"`
-	Kind     string            `json:"kind"`
-	NetNS    string            `json:"netns"`
-	IP       netip.Prefix      `json:"ip"`
-	HostVeth string            `json:"hostVeth"`
-	IfName   string            `json:"ifname"`
-	Ports    []json.RawMessage `json:"ports"`
+	ID          string            `json:"id"`
+	Network     string            `json:"network"`
+	Target      string            `json:"target"`
+	Kind        string            `json:"kind"`
+	ContainerID string            `json:"containerId"`
+	NetNS       string            `json:"netns"`
+	IP          netip.Prefix      `json:"ip"`
+	HostVeth    string            `json:"hostVeth"`
+	IfName      string            `json:"ifname"`
+	Ports       []json.RawMessage `json:"ports"`
 }
 
 // diskState is the state directory read as files.

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/internal/dockertest"
+	"github.com/plumbnet/plumb/internal/testutil"
+	"github.com/plumbnet/plumb/portmap"
 )
 
 // doctorRow is one problem of TestPrivilegedDoctor: how to make it in a
@@ -144,8 +147,27 @@ var doctorRows = []doctorRow{
 				t.Fatal(err)
 			}
 		}},
+	{name: "stray-hold", checks: []string{"stray-hold"}, after: "unheld",
+		inject: func(t *testing.T, w *doctorWorld) {
+			// What an attach -p killed after the daemon took its port and
+			// before its record was written leaves.
+			reqs := []portmap.Request{{Proto: "tcp", HostPort: 8099, Port: 80}}
+			if _, err := control.NewClient(w.runDir, nil).Hold(drNet, "ns-4242", reqs); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	{name: "namespace-gone", checks: []string{"stale-endpoint"}, note: true, after: "stale",
 		inject: func(t *testing.T, w *doctorWorld) { mustSh(t, w.host, "ip", "netns", "del", w.b) }},
+	{name: "sandbox-on-no-network", checks: []string{"sandbox-detached"}, note: true, after: "holder-kept",
+		inject: func(t *testing.T, w *doctorWorld) {
+			// What a sandbox create killed before its attach, or an rm
+			// killed after its detach, leaves: a holder on no network.
+			dockertest.Require(t)
+			w.holder = "plumb-dr-" + testutil.UniqueName("")
+			t.Cleanup(func() { dockertest.Remove(t, w.holder) })
+			w.must("sandbox", "create", w.holder, "--net", drNet)
+			w.must("detach", w.holder)
+		}},
 }
 
 func rm(t *testing.T, path string) {

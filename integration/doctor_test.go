@@ -19,6 +19,7 @@ type finding struct {
 	Severity string `json:"severity"`
 	Subject  string `json:"subject"`
 	What     string `json:"what"`
+	Fix      string `json:"fix"`
 	Owned    bool   `json:"owned"`
 	Fixed    bool   `json:"fixed"`
 	FixError string `json:"fixError"`

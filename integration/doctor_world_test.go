@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumbnet/plumb/internal/dockertest"
 )
 
 // doctorWorld is the healthy setup a row of TestPrivilegedDoctor starts
@@ -16,6 +20,7 @@ type doctorWorld struct {
 	a, b     string
 	empty    string // the host's snapshot before the network was made
 	emptyNft string
+	holder   string // a sandbox's holder container a row made, if any
 }
 
 const (
@@ -102,7 +107,9 @@ func (w *doctorWorld) noLeaks(t *testing.T, targets ...string) {
 // after checks what --fix left, as the row says: "" (whole again),
 // "removed" (the network is gone and the host is as before it),
 // "reattach" (the network is empty and clean, and attaching a and b again
-// makes it whole), "stale" (a is whole, b's namespace is gone and b stale).
+// makes it whole), "stale" (a is whole, b's namespace is gone and b stale),
+// "holder-kept" (whole, and the row's holder container is still there:
+// doctor removes no container), "unheld" (whole, and host port 8099 free).
 func (w *doctorWorld) after(t *testing.T, what string) {
 	t.Helper()
 	switch what {
@@ -125,6 +132,20 @@ func (w *doctorWorld) after(t *testing.T, what string) {
 		w.noLeaks(t, w.a, w.b)
 		w.attach(t)
 		w.whole(t)
+	case "holder-kept":
+		w.whole(t)
+		if !dockertest.Exists(t, w.holder) {
+			t.Errorf("doctor --fix removed the holder %s", w.holder)
+		}
+		finish := "`plumb sandbox create " + w.holder + " --net " + drNet + "`"
+		if fs, _ := w.doctor(false); !slices.ContainsFunc(fs, func(f finding) bool { return strings.Contains(f.Fix, finish) }) {
+			t.Errorf("doctor does not say %s: %+v", finish, fs)
+		}
+	case "unheld":
+		w.whole(t)
+		if err := listenable(w.ns, "8099"); err != nil {
+			t.Errorf("host port 8099 is still held: %v", err)
+		}
 	case "stale":
 		if r := w.endpointState(t, w.b); r.State != "stale" {
 			t.Errorf("b is %s (%s), want stale", r.State, r.Reason)
@@ -178,6 +199,18 @@ func (w *doctorWorld) bridge(t *testing.T) string {
 		t.Fatal("dr's config is unreadable")
 	}
 	return n.Bridge
+}
+
+// listenable is nil when TCP port can be listened on in namespace ns:
+// nobody holds it.
+func listenable(ns, port string) error {
+	return inNS(ns, func() error {
+		l, err := net.Listen("tcp", "0.0.0.0:"+port)
+		if err == nil {
+			l.Close()
+		}
+		return err
+	})
 }
 
 // write writes a file, or fails t.

@@ -18,12 +18,20 @@ import (
 // sandboxes.
 const Label = "org.plumbnet.plumb.sandbox"
 
+// NetworkLabel, on a holder, names the network the `sandbox create` that
+// made it attached it to: what `plumb doctor` tells to finish a create cut
+// short before its attach.
+const NetworkLabel = "org.plumbnet.plumb.sandbox.network"
+
 // Sandbox is one holder container of this state directory.
 type Sandbox struct {
 	Name        string              `json:"name"`
 	ContainerID string              `json:"containerId"`
 	Running     bool                `json:"running"`
 	Endpoints   []*network.Endpoint `json:"endpoints"`
+	// CreatedFor is the network the holder was made for (NetworkLabel);
+	// empty for a holder an older plumb made.
+	CreatedFor string `json:"createdFor,omitempty"`
 }
 
 // validName: a Docker container name that is also a host name and a DNS
@@ -113,7 +121,7 @@ func Create(ctx context.Context, m *network.Manager, name string, o network.Atta
 			undo = func() error { return dc.StopContainer(bg, id, 0) }
 		}
 	case errors.Is(err, docker.ErrNotFound):
-		id, err := createHolder(ctx, m, dc, name)
+		id, err := createHolder(ctx, m, dc, name, o.Network)
 		if err != nil {
 			return nil, false, err
 		}
@@ -132,10 +140,10 @@ func Create(ctx context.Context, m *network.Manager, name string, o network.Atta
 	return ep, already && undo == nil, nil
 }
 
-// createHolder creates (does not start) the holder container name. The
-// image is checked, and imported if needed, first; if another plumb build
-// pruned it in between, it is imported again once.
-func createHolder(ctx context.Context, m *network.Manager, dc *docker.Client, name string) (string, error) {
+// createHolder creates (does not start) the holder container name, for
+// network netName. The image is checked, and imported if needed, first;
+// if another plumb build pruned it in between, it is imported again once.
+func createHolder(ctx context.Context, m *network.Manager, dc *docker.Client, name, netName string) (string, error) {
 	var err error
 	for try := 0; try < 2; try++ {
 		var image, id string
@@ -144,7 +152,7 @@ func createHolder(ctx context.Context, m *network.Manager, dc *docker.Client, na
 		}
 		id, err = dc.CreateContainer(ctx, docker.ContainerSpec{
 			Name: name, Image: image, Hostname: name, NetworkMode: "none",
-			Labels: map[string]string{Label: owner(m)}, Hardened: true,
+			Labels: map[string]string{Label: owner(m), NetworkLabel: netName}, Hardened: true,
 		})
 		if !errors.Is(err, docker.ErrNotFound) {
 			return id, err
@@ -220,7 +228,8 @@ func List(ctx context.Context, m *network.Manager) ([]*Sandbox, error) {
 		if c.Labels[Label] != own {
 			continue
 		}
-		sb := &Sandbox{Name: c.Name, ContainerID: c.ID, Running: c.Running, Endpoints: []*network.Endpoint{}}
+		sb := &Sandbox{Name: c.Name, ContainerID: c.ID, Running: c.Running, Endpoints: []*network.Endpoint{},
+			CreatedFor: c.Labels[NetworkLabel]}
 		for _, ep := range all {
 			if ep.ContainerID == c.ID {
 				sb.Endpoints = append(sb.Endpoints, ep)
