@@ -114,7 +114,7 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	// it to serve names and hold ports in-process.
 	m.Daemon = local{d}
 	if !o.NoReconcile {
-		d.rec = newReconciler(m, d.sync, d.reaper.sweepNow, o.StaleGrace, o.ReconcileEvery, log.Printf)
+		d.rec = newReconciler(m, parts{resync: d.sync, sweep: d.reaper.sweepNow, held: d.ports.keys}, o.StaleGrace, o.ReconcileEvery, log.Printf)
 	}
 	d.sync()
 	d.reaper.sweep()

@@ -142,7 +142,7 @@ func TestScopeFollowsTheNetworksOfANamespace(t *testing.T) {
 
 // TestHoldAndReleaseThroughTheProtocol: the holder answers hold and
 // release, reports a taken port with the in-use code, and a sync holds
-// exactly the recorded ports.
+// the recorded ports and lets none go.
 func TestHoldAndReleaseThroughTheProtocol(t *testing.T) {
 	s := newState(t)
 	d := s.daemon()
@@ -156,11 +156,18 @@ func TestHoldAndReleaseThroughTheProtocol(t *testing.T) {
 	if taken.Code != control.CodeInUse || !strings.Contains(taken.Error, "already in use") {
 		t.Fatalf("hold of a taken port: %+v", taken)
 	}
-	// No record holds ports: a sync lets e1's go.
+	// No record publishes e1's port yet: a sync keeps it all the same (an
+	// attach takes its ports before it writes its record); a release lets
+	// it go.
 	d.handle(control.Request{Op: control.OpSync})
+	if ln, err := net.Listen("tcp4", netip.AddrPortFrom(lo, port).String()); err == nil {
+		ln.Close()
+		t.Fatalf("port %d let go by a sync while its attach may be in progress", port)
+	}
+	d.handle(control.Request{Op: control.OpRelease, Network: "n1", Endpoint: "e1"})
 	ln, err := net.Listen("tcp4", netip.AddrPortFrom(lo, port).String())
 	if err != nil {
-		t.Fatalf("port %d still held after a sync with no record of it: %v", port, err)
+		t.Fatalf("port %d still held after its release: %v", port, err)
 	}
 	ln.Close()
 	// A record with a port: the sync takes it.

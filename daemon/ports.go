@@ -22,18 +22,18 @@ func (p *portHolder) hold(key string, reqs []portmap.Request) ([]portmap.Mapping
 // release lets key's ports go.
 func (p *portHolder) release(key string) { p.h.Release(key) }
 
-// sync makes the holder hold exactly the recorded ports of eps' live
-// endpoints: a daemon started again takes back every port it held, and a
-// port whose endpoint is gone, or whose namespace is (a stale endpoint),
-// is let go. A port it cannot take back is logged.
+// sync has the holder hold the recorded ports of eps' live endpoints: a
+// daemon started again takes back every port it held. A port it cannot
+// take back is logged. It lets nothing go: a hold with no record may be an
+// attach in progress (it takes its ports before it writes its record), so
+// holds go only under their network's lock: by detach, by MarkStale, and
+// by the reconciler's release of stray holds (network.ReleaseStrayHold).
 func (p *portHolder) sync(eps []*network.Endpoint) {
-	want := map[string]bool{}
 	for _, ep := range eps {
 		if len(ep.Ports) == 0 || !ep.StaleSince.IsZero() || !ep.Alive() {
 			continue
 		}
 		key := control.Key(ep.Network, ep.ID)
-		want[key] = true
 		if p.h.Held(key) != nil {
 			continue
 		}
@@ -41,11 +41,15 @@ func (p *portHolder) sync(eps []*network.Endpoint) {
 			log.Printf("plumb daemon: endpoint %s: %v", key, err)
 		}
 	}
-	for _, key := range p.h.Keys() {
-		if !want[key] {
-			p.h.Release(key)
-		}
+}
+
+// keys is the set of the endpoints (control.Key) whose ports are held.
+func (p *portHolder) keys() map[string]bool {
+	out := map[string]bool{}
+	for _, k := range p.h.Keys() {
+		out[k] = true
 	}
+	return out
 }
 
 func (p *portHolder) close() { p.h.Close() }

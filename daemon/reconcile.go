@@ -44,18 +44,26 @@ type model interface {
 	MarkStale(ep *network.Endpoint, now time.Time) (bool, error)
 	ExpireStale(ctx context.Context, ep *network.Endpoint, grace time.Duration, now time.Time) (bool, error)
 	WatchFirewall(ctx context.Context, changed func()) error
+	StrayHolds(held map[string]bool) ([]network.StrayHold, error)
+	ReleaseStrayHold(s network.StrayHold) error
+}
+
+// parts are the daemon's parts the reconciler works with.
+type parts struct {
+	resync func()                 // has the daemon serve what the state directory says
+	sweep  func()                 // deletes the retired veth pairs left, before a repair
+	held   func() map[string]bool // the endpoints whose host ports are held
 }
 
 // reconciler is the daemon's part that keeps the kernel true to the state
 // directory. One goroutine (run) owns it; kick and watch are safe from any.
 type reconciler struct {
-	m      model         // the daemon's Manager, whose Daemon is this daemon, in-process
-	resync func()        // has the daemon serve what the state directory says
-	sweep  func()        // deletes the retired veth pairs left, before a repair
-	grace  time.Duration // how long a stale endpoint keeps its address
-	every  atomic.Int64  // the period of the full pass, a time.Duration
-	logf   func(string, ...any)
-	now    func() time.Time
+	m model // the daemon's Manager, whose Daemon is this daemon, in-process
+	parts
+	grace time.Duration // how long a stale endpoint keeps its address
+	every atomic.Int64  // the period of the full pass, a time.Duration
+	logf  func(string, ...any)
+	now   func() time.Time
 
 	wake  chan struct{} // a pass is wanted; buffered, 1
 	tries *backoff
@@ -67,8 +75,8 @@ type reconciler struct {
 	veths   map[string]bool // the host veths of live endpoints, by name
 }
 
-func newReconciler(m model, resync, sweep func(), grace, every time.Duration, logf func(string, ...any)) *reconciler {
-	r := &reconciler{m: m, resync: resync, sweep: sweep, grace: grace, logf: logf, now: time.Now,
+func newReconciler(m model, p parts, grace, every time.Duration, logf func(string, ...any)) *reconciler {
+	r := &reconciler{m: m, parts: p, grace: grace, logf: logf, now: time.Now,
 		wake: make(chan struct{}, 1), tries: newBackoff(),
 		bridges: map[string]bool{}, veths: map[string]bool{}}
 	r.every.Store(int64(every))
@@ -176,6 +184,7 @@ func (r *reconciler) pass(ctx context.Context) {
 	if names {
 		r.resync()
 	}
+	r.releaseStrayHolds()
 	r.track(nets, eps)
 	r.expiry = r.nextExpiry(eps)
 }
@@ -202,6 +211,28 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 		return true
 	}
 	return false
+}
+
+// releaseStrayHolds lets go of the host ports held for endpoints with no
+// record that publishes them: an attach -p killed after the daemon took
+// its ports and before it wrote its record (the release takes the
+// network's lock, which an attach in progress holds).
+func (r *reconciler) releaseStrayHolds() {
+	held := r.held()
+	if len(held) == 0 {
+		return
+	}
+	strays, err := r.m.StrayHolds(held)
+	if err != nil {
+		return
+	}
+	for _, st := range strays {
+		if err := r.m.ReleaseStrayHold(st); err != nil {
+			r.logf("plumb daemon: host ports held for %s/%s, which publishes none: %v", st.Network, st.ID, err)
+			continue
+		}
+		r.logf("plumb daemon: host ports held for %s/%s, which publishes none (an attach killed half way): let go", st.Network, st.ID)
+	}
 }
 
 // needsRepair reports whether some endpoint of hs is to be attached again.

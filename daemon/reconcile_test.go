@@ -62,6 +62,8 @@ func (f *fakeModel) MarkStale(ep *network.Endpoint, _ time.Time) (bool, error) {
 func (f *fakeModel) ExpireStale(_ context.Context, ep *network.Endpoint, _ time.Duration, _ time.Time) (bool, error) {
 	return true, f.call("expire " + ep.ID)
 }
+func (f *fakeModel) StrayHolds(map[string]bool) ([]network.StrayHold, error) { return nil, nil }
+func (f *fakeModel) ReleaseStrayHold(network.StrayHold) error                { return nil }
 func (f *fakeModel) WatchFirewall(ctx context.Context, changed func()) error {
 	if f.watchErr != nil {
 		return f.watchErr
@@ -91,7 +93,7 @@ func (l *logs) all() string {
 func newTestReconciler(f *fakeModel) (*reconciler, *logs, *int) {
 	l := &logs{}
 	resyncs := new(int)
-	r := newReconciler(f, func() { *resyncs++ }, func() {}, 10*time.Minute, time.Hour, l.printf)
+	r := newReconciler(f, parts{resync: func() { *resyncs++ }, sweep: func() {}, held: func() map[string]bool { return nil }}, 10*time.Minute, time.Hour, l.printf)
 	return r, l, resyncs
 }
 
