@@ -69,13 +69,14 @@ func isDockerEndpoint(ep *network.Endpoint) bool {
 }
 
 // containerStarted re-attaches every endpoint recorded here of the Docker
-// container with full id id, each under its network's lock as `plumb
-// attach` takes it (network.Manager.Repair). An endpoint detached
-// meanwhile stays detached; one still whole in the container's namespace
-// (an application sharing a holder's namespace restarted) is left as it
-// is. Each re-attach is logged in one line, and so is each failure. A
-// container with no record costs one failed open per network: a Docker
-// container's endpoint is recorded under its container id.
+// container with full id id whose recorded namespace is gone, each under
+// its network's lock as `plumb attach` takes it (network.Manager.Repair).
+// An endpoint detached meanwhile stays detached. One whose namespace
+// lives is left to the reconciler: the start was replayed, or the
+// container shares another's namespace. Each re-attach is logged in one
+// line, and so is each failure. A container with no record costs one
+// failed open per network: a Docker container's endpoint is recorded
+// under its container id.
 func (d *daemon) containerStarted(id string) {
 	if !isContainerID(id) {
 		return
@@ -83,7 +84,8 @@ func (d *daemon) containerStarted(id string) {
 	names, _ := d.state.NetworkNames()
 	var eps []*network.Endpoint
 	for _, n := range names {
-		if ep, err := d.state.Endpoint(n, id); err == nil && isDockerEndpoint(ep) && ep.ContainerID == id {
+		ep, err := d.state.Endpoint(n, id)
+		if err == nil && isDockerEndpoint(ep) && ep.ContainerID == id && !ep.Alive() {
 			eps = append(eps, ep)
 		}
 	}
@@ -110,8 +112,12 @@ func (d *daemon) reattach(ctx context.Context, m *network.Manager, ep *network.E
 		return
 	}
 	now, err := d.state.Endpoint(ep.Network, ep.ID)
-	if err != nil || now.NamespaceKey() == ep.NamespaceKey() {
-		return // detached meanwhile, or whole where it was: nothing done
+	if err != nil {
+		return // detached meanwhile: nothing done
+	}
+	if now.NamespaceKey() == ep.NamespaceKey() {
+		log.Printf("plumb daemon: container %s started again: not re-attached to %s: %q is another target now (renamed?); `plumb attach` it again", who, ep.Network, ep.Target)
+		return
 	}
 	log.Printf("plumb daemon: container %s started in a new namespace: re-attached to %s as %s on %s with %d published ports, in %v",
 		who, ep.Network, now.IP, now.IfName, len(now.Ports), time.Since(began).Round(time.Millisecond))

@@ -29,24 +29,26 @@ func (f *fakeTargets) Resolve(_ context.Context, spec string) (*container.Target
 }
 
 // TestContainerStartedRepairsItsEndpointsOnly: a start repairs each
-// endpoint of that container, on every network, and no other: not another
-// container's, not a CNI attachment's of the same id; an id that is no
-// container id, or has no record, costs nothing.
+// endpoint of that container whose namespace is gone, on every network,
+// and no other: not one whose namespace lives, not another container's,
+// not a CNI attachment's of the same id; an id that is no container id,
+// or has no record, costs nothing.
 func TestContainerStartedRepairsItsEndpointsOnly(t *testing.T) {
 	s := newState(t)
 	id, other := id64('a'), id64('b')
-	record := func(netName, subnet, epID, containerID, kind, target string) {
+	record := func(netName, subnet, epID, containerID, kind, target string, alive bool) {
 		s.network(netName, subnet, false)
 		p := netip.MustParsePrefix(subnet)
-		ep := &network.Endpoint{ID: epID, Network: netName, Target: target, Kind: kind, ContainerID: containerID,
-			NetNS: "/proc/2147483647/ns/net", IP: netip.PrefixFrom(p.Addr().Next().Next(), p.Bits()),
-			MAC: "02:42:0a:00:00:02", IfName: "eth0"}
+		ep := dockerEP(t, containerID, alive)
+		ep.ID, ep.Network, ep.Target, ep.Kind = epID, netName, target, kind
+		ep.IP, ep.MAC, ep.IfName = netip.PrefixFrom(p.Addr().Next().Next(), p.Bits()), "02:42:0a:00:00:02", "eth0"
 		s.write(filepath.Join(s.m.StateDir, "networks", netName, "endpoints", epID+".json"), ep)
 	}
-	record("n1", "10.1.0.0/24", id, id, "docker", "web")
-	record("n2", "10.2.0.0/24", id, id, "docker", "web")
-	record("n3", "10.3.0.0/24", other, other, "docker", "db")
-	record("n4", "10.4.0.0/24", id, id, network.KindCNI, "cni:x")
+	record("n1", "10.1.0.0/24", id, id, "docker", "web", false)
+	record("n2", "10.2.0.0/24", id, id, "docker", "web", false)
+	record("n5", "10.5.0.0/24", id, id, "docker", "web-alive", true)
+	record("n3", "10.3.0.0/24", other, other, "docker", "db", false)
+	record("n4", "10.4.0.0/24", id, id, network.KindCNI, "cni:x", false)
 	tg := &fakeTargets{}
 	s.m.Targets = tg
 	d := s.daemon()
@@ -61,7 +63,7 @@ func TestContainerStartedRepairsItsEndpointsOnly(t *testing.T) {
 	if len(tg.specs) != 2 {
 		t.Fatalf("starts of containers without records resolved %q", tg.specs[2:])
 	}
-	if eps := d.dockerEndpoints(); len(eps) != 3 {
-		t.Errorf("dockerEndpoints = %d records, want the 3 of Docker containers", len(eps))
+	if eps := d.dockerEndpoints(); len(eps) != 4 {
+		t.Errorf("dockerEndpoints = %d records, want the 4 of Docker containers", len(eps))
 	}
 }
