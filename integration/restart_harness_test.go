@@ -128,9 +128,17 @@ func (l *restartLab) daemonLog() string {
 	return string(b)
 }
 
-// finish removes the network and checks that the host is as it was.
+// finish logs the daemon's lines about containers, removes the network
+// and checks that the host is as it was.
 func (l *restartLab) finish() {
 	l.t.Helper()
+	var lines []string
+	for _, line := range strings.Split(l.daemonLog(), "\n") {
+		if strings.Contains(line, "container") {
+			lines = append(lines, line)
+		}
+	}
+	l.t.Logf("the daemon's lines about containers:\n%s", strings.Join(lines, "\n"))
 	l.h.must("network", "rm", "--force", l.net)
 	if files := stateFiles(l.t, l.h.state); files != "" {
 		l.t.Errorf("state files left:\n%s", files)

@@ -83,7 +83,6 @@ func TestPrivilegedDockerRestartReattaches(t *testing.T) {
 	if e := l.h.endpointOf(web, l.net); e.State != "up" || e.IP.Addr().String() != ip || e.MAC != mac {
 		t.Errorf("web's endpoint after the restart: %s %s %s, want up %s %s", e.State, e.IP, e.MAC, ip, mac)
 	}
-	t.Logf("daemon log:\n%s", l.daemonLog())
 	l.finish()
 }
 
