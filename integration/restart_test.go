@@ -2,7 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -120,6 +122,12 @@ func TestPrivilegedDockerRestartStopStart(t *testing.T) {
 	}
 	began := time.Now()
 	d := l.h.command(nil, "daemon", "--exit-when-idle")
+	logf, err := os.OpenFile(filepath.Join(l.h.runDir, "daemon.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	d.Stdout, d.Stderr = logf, logf
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
