@@ -8,6 +8,7 @@ import (
 
 	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/veth"
 )
 
 // Restarted containers. Each time Docker starts a container that runs
@@ -119,8 +120,15 @@ func (d *daemon) reattach(ctx context.Context, m *network.Manager, ep *network.E
 		log.Printf("plumb daemon: container %s started again: not re-attached to %s: %q is another target now (renamed?); `plumb attach` it again", who, ep.Network, ep.Target)
 		return
 	}
-	log.Printf("plumb daemon: container %s started in a new namespace: re-attached to %s as %s on %s with %d published ports, in %v",
-		who, ep.Network, now.IP, now.IfName, len(now.Ports), time.Since(began).Round(time.Millisecond))
+	took := time.Since(began).Round(time.Millisecond)
+	// Who sent to the address while it was gone waits for its next ARP
+	// request, a second later, unless told.
+	announced := ""
+	if err := veth.Announce(now.NetNS, now.IfName, now.IP.Addr()); err != nil {
+		announced = " (" + err.Error() + ")"
+	}
+	log.Printf("plumb daemon: container %s started in a new namespace: re-attached to %s as %s on %s with %d published ports, in %v%s",
+		who, ep.Network, now.IP, now.IfName, len(now.Ports), took, announced)
 }
 
 // inProcess is a Manager over the daemon's state directory whose Daemon is
