@@ -134,6 +134,7 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	defer os.Remove(pidFile)
 	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
 
+	defer d.followDocker(ctx)() // re-attaches restarted containers; stopped before d.close
 	go d.watch(ctx, cancel)
 	if d.rec != nil {
 		go d.rec.watchLinks(ctx)

@@ -3,11 +3,12 @@
 //
 // It exists so that plumb needs neither the docker CLI nor the Docker SDK:
 // plumb looks a container up to find its network namespace and its
-// /etc/hosts and /etc/resolv.conf (package container), and it starts and
-// removes the holder containers of sandboxes (package sandbox). That is ten
-// requests; the SDK would bring its whole dependency tree for them. A
-// [Client] speaks only to a local unix:// socket, bounds every call with a
-// timeout, and reads bounded answers.
+// /etc/hosts and /etc/resolv.conf (package container), it starts and
+// removes the holder containers of sandboxes (package sandbox), and the
+// daemon follows containers' start events. That is eleven requests; the
+// SDK would bring its whole dependency tree for them. A [Client] speaks
+// only to a local unix:// socket, bounds every call but the event stream
+// with a timeout, and reads bounded answers.
 //
 // The Engine API calls it makes, with the docker CLI command each is:
 //
@@ -21,6 +22,7 @@
 //	GET    /images/json?filters=             docker images --filter label=L      [Client.ImageRefs]
 //	POST   /images/create?fromSrc=-          docker import - REPO:TAG            [Client.ImportImage]
 //	DELETE /images/{ref}                     docker rmi REF                      [Client.RemoveImage]
+//	GET    /events?filters=&since=           docker events --since T             [Client.ContainerEvents]
 //
 // Errors callers branch on wrap [ErrNotFound], [ErrExists] or
 // [ErrUnavailable]. This is a leaf package: it imports no other plumb package.

@@ -4,28 +4,53 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Event is one container event of the Engine's event stream.
 type Event struct {
-	Action string // "start", "die", ...
-	ID     string // the container's id
-	Name   string // the container's name, without "/"
+	Action string    // "start", "die", ...
+	ID     string    // the container's id
+	Name   string    // the container's name, without "/"
+	Time   time.Time // when dockerd emitted it (its timeNano), zero if it gave none
 }
 
-// ContainerEvents streams the Engine's events of containers with one of
-// actions ("start", "die", ...) as they happen, calling f for each, until
-// ctx ends (nil) or the stream breaks (an error: the daemon restarted, or
-// went away). Events before the call are not replayed. Equivalent to:
-// `docker events --filter type=container --filter event=start`.
-func (c *Client) ContainerEvents(ctx context.Context, actions []string, f func(Event)) error {
-	filters, _ := json.Marshal(map[string][]string{"type": {"container"}, "event": actions})
-	u := "http://docker/events?" + url.Values{"filters": {string(filters)}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// Follow says which container events ContainerEvents streams.
+type Follow struct {
+	// Actions are the actions wanted ("start", "die", ...); none: all.
+	Actions []string
+	// Since, when not zero, has the Engine first replay the events it
+	// still keeps from that time on (dockerd keeps its last 256 in memory;
+	// a restarted dockerd has none), then stream the new ones. A
+	// subscription from a moment before the call misses nothing in
+	// between: dockerd subscribes and reads its buffer at once.
+	Since time.Time
+	// Ready, when not nil, is called once dockerd has answered the
+	// request, before the first event.
+	Ready func()
+}
+
+// ContainerEvents streams the Engine's events of containers that o asks
+// for as they happen, calling f for each in the order dockerd sent them,
+// until ctx ends (nil) or the stream breaks (an error: dockerd restarted,
+// or went away). Equivalent to: `docker events --filter type=container
+// --filter event=start --since T`.
+func (c *Client) ContainerEvents(ctx context.Context, o Follow, f func(Event)) error {
+	filter := map[string][]string{"type": {"container"}}
+	if len(o.Actions) > 0 {
+		filter["event"] = o.Actions
+	}
+	filters, _ := json.Marshal(filter)
+	q := url.Values{"filters": {string(filters)}}
+	if !o.Since.IsZero() {
+		q.Set("since", fmt.Sprintf("%d.%09d", o.Since.Unix(), o.Since.Nanosecond()))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/events?"+q.Encode(), nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("following docker events: %w", err)
 	}
 	resp, err := c.slow.Do(req)
 	if err != nil {
@@ -36,13 +61,18 @@ func (c *Client) ContainerEvents(ctx context.Context, actions []string, f func(E
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("following docker events: docker daemon answered %d", resp.StatusCode)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		return answered("following docker events", resp.StatusCode, body)
+	}
+	if o.Ready != nil {
+		o.Ready()
 	}
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var m struct {
-			Action string `json:"Action"`
-			Actor  struct {
+			Action   string `json:"Action"`
+			TimeNano int64  `json:"timeNano"`
+			Actor    struct {
 				ID         string            `json:"ID"`
 				Attributes map[string]string `json:"Attributes"`
 			} `json:"Actor"`
@@ -53,6 +83,10 @@ func (c *Client) ContainerEvents(ctx context.Context, actions []string, f func(E
 			}
 			return fmt.Errorf("following docker events: %w", err)
 		}
-		f(Event{Action: m.Action, ID: m.Actor.ID, Name: m.Actor.Attributes["name"]})
+		e := Event{Action: m.Action, ID: m.Actor.ID, Name: m.Actor.Attributes["name"]}
+		if m.TimeNano != 0 {
+			e.Time = time.Unix(0, m.TimeNano)
+		}
+		f(e)
 	}
 }

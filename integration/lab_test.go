@@ -219,8 +219,9 @@ func labDemo(t *testing.T, round int) {
 }
 
 // TestPrivilegedDockerRestartGetsItsAddressBack: a --network=none container
-// that restarts has a new namespace; ps shows its endpoint stale, and
-// attaching it again gives it the same address (and the ps row is up).
+// that restarts while no daemon runs has a new namespace; ps shows its
+// endpoint stale, and attaching it again gives it the same address (and
+// the ps row is up).
 func TestPrivilegedDockerRestartGetsItsAddressBack(t *testing.T) {
 	dockertest.Require(t)
 	h := newHost(t)
@@ -239,6 +240,9 @@ func TestPrivilegedDockerRestartGetsItsAddressBack(t *testing.T) {
 		t.Fatalf("endpoint of a running container shows stale")
 	}
 
+	// With no daemon running: a daemon re-attaches a restarted container
+	// by itself (TestPrivilegedDockerRestartReattaches).
+	h.stopDaemon()
 	if out, err := dockerCLI("restart", "-t", "0", name); err != nil {
 		t.Fatalf("docker restart: %v\n%s", err, out)
 	}
@@ -282,8 +286,8 @@ func staleOf(t *testing.T, h *host, target string) bool {
 }
 
 // TestPrivilegedDockerSandbox: a sandbox whose attach fails leaves no
-// holder; a holder that restarts is stale until `sandbox create` again,
-// which gives it its address back; apps find names and the network ready
+// holder; a holder that restarts while no daemon runs is stale until
+// `sandbox create` again, which gives it its address back; apps find names and the network ready
 // at start; rm is safe to repeat and refuses other containers.
 func TestPrivilegedDockerSandbox(t *testing.T) {
 	dockertest.Require(t)
@@ -327,6 +331,9 @@ func TestPrivilegedDockerSandbox(t *testing.T) {
 	}
 
 	// A restarted holder has a new namespace: stale, then its address back.
+	// With no daemon running: a daemon re-attaches it by itself
+	// (TestPrivilegedDockerRestartSandbox).
+	h.stopDaemon()
 	if out, err := dockerCLI("restart", "-t", "0", sb); err != nil {
 		t.Fatalf("docker restart %s: %v\n%s", sb, err, out)
 	}
