@@ -95,9 +95,8 @@ func (d *daemon) containerStarted(id string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), reattachTimeout)
 	defer cancel()
-	m := d.inProcess()
 	for _, ep := range eps {
-		d.reattach(ctx, m, ep)
+		d.reattach(ctx, d.state, ep) // its Daemon is this daemon, in-process (Run)
 	}
 }
 
@@ -129,15 +128,6 @@ func (d *daemon) reattach(ctx context.Context, m *network.Manager, ep *network.E
 	}
 	log.Printf("plumb daemon: container %s started in a new namespace: re-attached to %s as %s on %s with %d published ports, in %v%s",
 		who, ep.Network, now.IP, now.IfName, len(now.Ports), took, announced)
-}
-
-// inProcess is a Manager over the daemon's state directory whose Daemon is
-// this daemon, in-process (local): an attach the daemon makes serves its
-// names and holds its ports by a call, not by dialling its own socket.
-func (d *daemon) inProcess() *network.Manager {
-	s := d.state
-	return &network.Manager{StateDir: s.StateDir, RunDir: s.RunDir, NoDNS: s.NoDNS, Links: s.Links,
-		Firewall: s.Firewall, Guard: s.Guard, Targets: s.Targets, Docker: s.Docker, Daemon: local{d}}
 }
 
 // isContainerID reports whether s is a full container id, 64 lowercase

@@ -240,9 +240,14 @@ func (a *attachOp) prepare(spec string) error {
 		return err
 	}
 	ifname := a.o.IfName
-	if ifname == "" {
+	switch {
+	case ifname == "" || inside.Names[ifname] && a.o.Repair != "":
+		// A repair whose interface name another endpoint of the namespace
+		// took while its pair was gone gets the next free one, as an
+		// attach without --ifname does, in this very attach: under the
+		// lock, so that no detach can come between.
 		ifname = veth.NextFreeName(inside.Names)
-	} else if inside.Names[ifname] {
+	case inside.Names[ifname]:
 		return fmt.Errorf("interface %q %w in the namespace of %q", ifname, ErrExists, spec)
 	}
 	t := a.t

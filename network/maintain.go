@@ -145,14 +145,6 @@ func (m *Manager) repair(ctx context.Context, ep *Endpoint) error {
 		return err
 	}
 	_, _, err := m.Attach(ctx, ep.Target, o)
-	if errors.Is(err, ErrExists) {
-		// The attach cleared what was left of ep before it found the
-		// name taken: attaching again starts afresh, with ep's address
-		// and ports, which are free now.
-		o.IfName = ""
-		o.Repair = "" // the first attempt removed the record itself
-		_, _, err = m.Attach(ctx, ep.Target, o)
-	}
 	return err
 }
 
