@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/plumbnet/plumb/daemon/control"
@@ -79,6 +80,9 @@ type daemon struct {
 	ports  *portHolder
 	reaper *reaper
 	rec    *reconciler // nil with NoReconcile
+	// syncDue: a repair of the daemon's asked it to serve the state
+	// directory again (local.Sync); the reconciler does, once per pass.
+	syncDue atomic.Bool
 }
 
 // Run runs the daemon over the state directory of m until ctx ends (or,
@@ -114,7 +118,8 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	// it to serve names and hold ports in-process.
 	m.Daemon = local{d}
 	if !o.NoReconcile {
-		d.rec = newReconciler(m, parts{resync: d.sync, sweep: d.reaper.sweepNow, held: d.ports.keys}, o.StaleGrace, o.ReconcileEvery, log.Printf)
+		d.rec = newReconciler(m, parts{resync: d.sync, sweep: d.reaper.sweepNow, held: d.ports.keys,
+			syncDue: func() bool { return d.syncDue.Swap(false) }}, o.StaleGrace, o.ReconcileEvery, log.Printf)
 	}
 	d.sync()
 	d.reaper.sweep()

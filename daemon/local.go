@@ -49,9 +49,12 @@ func (l local) Release(network, id string) error {
 	return err
 }
 
+// Sync is deferred: the reconciler makes the daemon serve the state
+// directory once, at the end of its pass, however many networks it
+// restored (each restore asks for it).
 func (l local) Sync() error {
-	_, err := l.do(control.Request{Op: control.OpSync})
-	return err
+	l.d.syncDue.Store(true)
+	return nil
 }
 
 func (l local) Records(network string) ([]control.Record, error) {

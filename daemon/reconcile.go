@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +42,7 @@ type model interface {
 	RestoreNetwork(name string) error
 	EndpointsHealth(netName string) ([]*network.Endpoint, []network.Health, error)
 	Repair(ctx context.Context, ep *network.Endpoint) error
-	RestorePorts(ep *network.Endpoint) error
+	RestoreRules() (nets, endpoints int, err error)
 	MarkStale(ep *network.Endpoint, now time.Time) (bool, error)
 	ExpireStale(ctx context.Context, ep *network.Endpoint, grace time.Duration, now time.Time) (bool, error)
 	WatchFirewall(ctx context.Context, changed func()) error
@@ -53,6 +55,9 @@ type parts struct {
 	resync func()                 // has the daemon serve what the state directory says
 	sweep  func()                 // deletes the retired veth pairs left, before a repair
 	held   func() map[string]bool // the endpoints whose host ports are held
+	// syncDue reports, and forgets, whether a repair asked the daemon to
+	// serve the state directory again (local.Sync): once per pass.
+	syncDue func() bool
 }
 
 // reconciler is the daemon's part that keeps the kernel true to the state
@@ -69,6 +74,7 @@ type reconciler struct {
 	tries *backoff
 
 	expiry time.Time // when the earliest stale endpoint's grace ends; zero: none
+	acted  bool      // the pass under way repaired something
 
 	mu      sync.Mutex
 	bridges map[string]bool // the bridges of the networks, by name
@@ -152,20 +158,22 @@ func (r *reconciler) untilNext() time.Duration {
 }
 
 // pass compares the state directory with the kernel and repairs what
-// drifted: the networks first (bridges, addresses, rules), then each
-// endpoint on a whole network.
+// drifted: the firewall first, all of it in one write, then the bridges,
+// then each endpoint on a whole network. A pass that repaired anything
+// asks for another, which checks the repairs and sees what they revealed.
 func (r *reconciler) pass(ctx context.Context) {
+	r.acted = false
 	nets, _ := r.m.List()
 	broken := r.m.CheckNetworks(nets)
-	swept := false
 	if len(broken) > 0 {
 		r.sweep()
-		swept = true
+		r.restoreRules(networkNames(broken), 0)
+		broken = r.m.CheckNetworks(nets)
 	}
 	for _, n := range nets {
 		subject := "network " + n.Name
 		if err := broken[n.Name]; err != nil {
-			r.repair(subject, err.Error(), "bridge, address and rules restored", func() error { return r.m.RestoreNetwork(n.Name) })
+			r.repair(subject, err.Error(), "bridge, address and rules restored", func() error { return r.m.RestoreNetwork(n.Name) }, nil)
 		} else if line := r.tries.whole(subject, r.now()); line != "" {
 			r.logf("plumb daemon: %s", line)
 		}
@@ -174,19 +182,82 @@ func (r *reconciler) pass(ctx context.Context) {
 	if err != nil {
 		r.logf("plumb daemon: reading the endpoints: %v", err)
 	}
-	if !swept && needsRepair(hs) {
+	if needsRepair(hs) {
 		r.sweep()
+	}
+	if n := portsMissing(hs); n > 0 {
+		r.restoreRules(nil, n)
 	}
 	names := false
 	for i, ep := range eps {
 		names = r.endpoint(ctx, ep, hs[i]) || names
 	}
-	if names {
+	if names || r.syncDue() {
 		r.resync()
 	}
 	r.releaseStrayHolds()
 	r.track(nets, eps)
 	r.expiry = r.nextExpiry(eps)
+	if r.acted {
+		r.kick()
+	}
+}
+
+// restoreRules puts back plumb's whole firewall in one write
+// (network.Manager.RestoreRules), for the rules of the networks named
+// nets and the published ports of ports endpoints found missing.
+func (r *reconciler) restoreRules(nets []string, ports int) {
+	var what []string
+	if len(nets) > 0 {
+		what = append(what, "rules or bridges of networks "+shortList(nets))
+	}
+	if ports > 0 {
+		what = append(what, "published port rules of "+count(ports, "endpoint"))
+	}
+	var done string
+	r.repair("the firewall", strings.Join(what, "; "), "", func() error {
+		n, e, err := r.m.RestoreRules()
+		done = fmt.Sprintf("rules of %s and ports of %s restored in one write", count(n, "network"), count(e, "endpoint"))
+		return err
+	}, &done)
+}
+
+// count is "1 thing" or "N things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// networkNames is the sorted names of broken.
+func networkNames(broken map[string]error) []string {
+	out := make([]string, 0, len(broken))
+	for name := range broken {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// shortList names at most 5 of names, and how many more.
+func shortList(names []string) string {
+	if len(names) <= 5 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:5], ", "), len(names)-5)
+}
+
+// portsMissing counts the endpoints of hs whose published ports' rules
+// alone are missing (a repair of their links makes their ports too).
+func portsMissing(hs []network.Health) int {
+	n := 0
+	for _, h := range hs {
+		if h.Damage == network.DamagePorts && !h.DaemonSilent {
+			n++
+		}
+	}
+	return n
 }
 
 // endpoint repairs ep by what its health says is wrong, and reports
@@ -201,12 +272,10 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 			r.logf("plumb daemon: %s", line)
 		}
 	case h.DaemonSilent, h.Damage&network.DamageNetwork != 0:
-		// Its network's repair comes first; the next pass sees the rest.
+		// Its network's repair failed: the next pass tries again.
 	case h.Damage&network.DamageLinks != 0 || h.State == network.StateDown:
-		r.repair(subject, h.State+": "+h.Reason, "attached again with its address, MAC, names and ports",
-			func() error { return r.m.Repair(ctx, ep) })
-	case h.Damage&network.DamagePorts != 0:
-		r.repair(subject, h.Reason, "published ports restored", func() error { return r.m.RestorePorts(ep) })
+		r.repair(subject, h.Reason, "attached again with its address, MAC, names and ports",
+			func() error { return r.m.Repair(ctx, ep) }, nil)
 	case h.Damage&network.DamageNames != 0:
 		return true
 	}
@@ -247,7 +316,7 @@ func needsRepair(hs []network.Health) bool {
 
 // repair runs fix for subject, whose drift is what, unless subject is
 // backed off; it logs one line: what drifted, what was done (or why not).
-func (r *reconciler) repair(subject, what, done string, fix func() error) {
+func (r *reconciler) repair(subject, what, done string, fix func() error, doneAfter *string) {
 	now := r.now()
 	if !r.tries.allow(subject, now) {
 		return
@@ -255,6 +324,10 @@ func (r *reconciler) repair(subject, what, done string, fix func() error) {
 	err := fix()
 	if errors.Is(err, network.ErrNotFound) || errors.Is(err, network.ErrNotAttached) {
 		return // removed meanwhile (a network rm, a detach): nothing to repair
+	}
+	r.acted = true
+	if doneAfter != nil {
+		done = *doneAfter // what fix found it did
 	}
 	line := r.tries.repaired(subject, now)
 	switch {

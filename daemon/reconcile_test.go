@@ -55,7 +55,9 @@ func (f *fakeModel) EndpointsHealth(string) ([]*network.Endpoint, []network.Heal
 func (f *fakeModel) Repair(_ context.Context, ep *network.Endpoint) error {
 	return f.call("repair " + ep.ID)
 }
-func (f *fakeModel) RestorePorts(ep *network.Endpoint) error { return f.call("ports " + ep.ID) }
+func (f *fakeModel) RestoreRules() (int, int, error) {
+	return len(f.nets), 1, f.call("rules")
+}
 func (f *fakeModel) MarkStale(ep *network.Endpoint, _ time.Time) (bool, error) {
 	return true, f.call("mark " + ep.ID)
 }
@@ -93,7 +95,7 @@ func (l *logs) all() string {
 func newTestReconciler(f *fakeModel) (*reconciler, *logs, *int) {
 	l := &logs{}
 	resyncs := new(int)
-	r := newReconciler(f, parts{resync: func() { *resyncs++ }, sweep: func() {}, held: func() map[string]bool { return nil }}, 10*time.Minute, time.Hour, l.printf)
+	r := newReconciler(f, parts{resync: func() { *resyncs++ }, sweep: func() {}, held: func() map[string]bool { return nil }, syncDue: func() bool { return false }}, 10*time.Minute, time.Hour, l.printf)
 	return r, l, resyncs
 }
 
@@ -123,14 +125,16 @@ func TestPassRepairsByWhatIsMissing(t *testing.T) {
 	}
 	r, l, resyncs := newTestReconciler(f)
 	r.pass(context.Background())
-	want := "restore n,repair links,ports ports,repair down,mark stale,expire expired"
+	// The firewall in one write first, then the bridge the fake still
+	// finds broken, then the ports missing alone, in one write again.
+	want := "rules,restore n,rules,repair links,repair down,mark stale,expire expired"
 	if got := strings.Join(f.called(), ","); got != want {
 		t.Errorf("repairs %s, want %s", got, want)
 	}
 	if *resyncs != 1 {
 		t.Errorf("%d resyncs for a missing listener, want 1", *resyncs)
 	}
-	for _, w := range []string{"repaired network n (bridge \"pb-n\" does not exist)", "repaired endpoint netns:links on n", "published ports restored",
+	for _, w := range []string{"repaired network n (bridge \"pb-n\" does not exist)", "repaired endpoint netns:links on n (missing: veth x)", "repaired the firewall (published port rules of 1 endpoint): rules of 2 networks and ports of 1 endpoint restored in one write",
 		"endpoint netns:stale on n: namespace gone: published ports let go, address 10.0.0.2 kept for 10m0s", "stale for 10m0s: detached"} {
 		if !strings.Contains(l.all(), w) {
 			t.Errorf("log lacks %q:\n%s", w, l.all())

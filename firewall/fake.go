@@ -59,7 +59,7 @@ func NewFake() *Fake {
 }
 
 // methods are the methods FailNext accepts.
-var methods = []string{"EnsureNetwork", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint", "Snapshot",
+var methods = []string{"EnsureNetwork", "EnsureAll", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint", "Snapshot",
 	"EnsureLocalnetGuard", "DeleteLocalnetGuard", "CheckLocalnetGuard"}
 
 // FailNext makes the next call of method (a Firewall or LocalnetGuard
@@ -103,6 +103,36 @@ func (f *Fake) EnsureNetwork(n Network) error {
 		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
 	}
 	f.nets[n.Name] = n
+	return nil
+}
+
+// EnsureAll records every network of nets as ensured and the ports of
+// every owner of pubs as exactly those listed.
+func (f *Fake) EnsureAll(nets []Network, pubs []Published) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("EnsureAll", fmt.Sprint(len(nets)), fmt.Sprint(len(pubs))); err != nil {
+		return err
+	}
+	for _, n := range nets {
+		if err := n.Validate(); err != nil {
+			return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
+		}
+	}
+	for _, pb := range pubs {
+		if err := ValidatePorts(pb.Network.Name, pb.Owner, pb.Ports); err != nil {
+			return err
+		}
+	}
+	for _, n := range nets {
+		f.nets[n.Name] = n
+	}
+	for _, pb := range pubs {
+		if f.ports[pb.Network.Name] == nil {
+			f.ports[pb.Network.Name] = map[string][]Port{}
+		}
+		f.ports[pb.Network.Name][pb.Owner] = slices.Clone(pb.Ports)
+	}
 	return nil
 }
 

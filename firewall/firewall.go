@@ -34,6 +34,13 @@ type Firewall interface {
 	// network. Ports already gone are success.
 	DeletePorts(network, owner string) error
 
+	// EnsureAll makes the rules of every network of nets present exactly
+	// once, as EnsureNetwork does, and the ports of every owner of pubs
+	// published exactly as listed (what else that owner had on its network
+	// goes), in one reading and one write: what a firewall flush took, all
+	// of it, is put back at once. Networks and owners not listed are left
+	// as they are. It is safe to call twice.
+	EnsureAll(nets []Network, pubs []Published) error
 	// CheckNetwork reports whether n's rules and what every network shares
 	// are in place, as EnsureNetwork(n) leaves them. It changes nothing; the
 	// error lists every problem found.
@@ -57,4 +64,12 @@ type Checker interface {
 	// PortOwners lists, by network name, the owners that have published
 	// ports.
 	PortOwners() map[string][]string
+}
+
+// Published is the ports one owner (an endpoint id) publishes on a
+// network, for EnsureAll.
+type Published struct {
+	Network Network
+	Owner   string
+	Ports   []Port
 }

@@ -41,7 +41,7 @@ const (
 	DamageNetwork Damage = 1 << iota
 	// DamageLinks: its veth pair, its address or its route (Repair).
 	DamageLinks
-	// DamagePorts: its published ports' rules (RestorePorts).
+	// DamagePorts: its published ports' rules (RestoreRules).
 	DamagePorts
 	// DamageNames: its 127.0.0.11 listener (the daemon's own).
 	DamageNames

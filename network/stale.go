@@ -73,39 +73,3 @@ func (m *Manager) ExpireStale(ctx context.Context, ep *Endpoint, grace time.Dura
 	}
 	return true, m.teardown(cur, nil)
 }
-
-// RestorePorts publishes ep's ports again: its DNAT rules, after a
-// firewall flush took them (the daemon holds the host ports). Under
-// the network's lock it reads the record again and does nothing for an
-// endpoint detached or stale meanwhile. Safe to repeat. Equivalent to:
-// `iptables -t nat -A PLUMB-... -j DNAT ...` for each port, once.
-func (m *Manager) RestorePorts(ep *Endpoint) error {
-	nlock, err := m.lockNetwork(ep.Network)
-	if err != nil {
-		return err
-	}
-	defer nlock.Unlock()
-	cur, err := m.Endpoint(ep.Network, ep.ID)
-	if errors.Is(err, ErrNotAttached) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(cur.Ports) == 0 || !cur.StaleSince.IsZero() || !cur.Alive() {
-		return nil
-	}
-	n, err := m.Get(cur.Network)
-	if err != nil {
-		return err
-	}
-	fw, err := m.fw()
-	if err != nil {
-		return err
-	}
-	if err := fw.DeletePorts(n.Name, cur.ID); err != nil {
-		return err
-	}
-	cur.HostVeth = HostVethName(n, cur.ID) // derived, never the record's word alone
-	return m.publish(n, cur)
-}

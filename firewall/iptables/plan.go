@@ -107,8 +107,20 @@ func dropPayload(name string) []byte { return []byte("*" + name + "\nCOMMIT\n") 
 //
 // An empty plan means nothing to do.
 func planEnsure(s *snapshot, n firewall.Network) (plan, error) {
+	p, err := planSkeleton(s)
+	if err != nil {
+		return plan{}, err
+	}
+	p.ops = append(p.ops, planRules(s, NetworkComment(n.Name), Rules(n))...)
+	return p, nil
+}
+
+// planSkeleton computes what makes plumb's chains and their jumps present
+// exactly once in s: a missing chain is created; a jump that is missing,
+// duplicated or not first in its parent is deleted and inserted again at
+// position 1.
+func planSkeleton(s *snapshot) (plan, error) {
 	var p plan
-	want := Rules(n)
 	for _, tname := range tables {
 		t := s.tables[tname]
 		if t != nil && t.incompatible {
@@ -124,30 +136,35 @@ func planEnsure(s *snapshot, n firewall.Network) (plan, error) {
 				p.ops = append(p.ops, fixJump(t, d)...)
 			}
 		}
-		comment := NetworkComment(n.Name)
-		for _, d := range skeleton {
-			if d.table != tname {
-				continue
-			}
-			var need [][]string
-			for _, r := range want {
-				if r.Table == tname && r.Chain == d.name {
-					need = append(need, r.Spec)
-				}
-			}
-			have := rulesWithComment(t.chain(d.name), comment)
-			if slices.EqualFunc(have, need, slices.Equal) {
-				continue
-			}
-			for _, r := range have {
-				p.ops = append(p.ops, op{kind: opDelete, table: tname, chain: d.name, spec: r})
-			}
-			for _, r := range need {
-				p.ops = append(p.ops, op{kind: opAppend, table: tname, chain: d.name, spec: r})
-			}
-		}
 	}
 	return p, nil
+}
+
+// planRules computes what makes the rules commented comment in plumb's
+// chains exactly want, in order: in each chain whose rules of that
+// comment differ from want's (missing, extra, reordered, or from an older
+// config), they are all deleted and want's appended.
+func planRules(s *snapshot, comment string, want []Rule) []op {
+	var ops []op
+	for _, d := range skeleton {
+		var need [][]string
+		for _, r := range want {
+			if r.Table == d.table && r.Chain == d.name {
+				need = append(need, r.Spec)
+			}
+		}
+		have := rulesWithComment(s.tables[d.table].chain(d.name), comment)
+		if slices.EqualFunc(have, need, slices.Equal) {
+			continue
+		}
+		for _, r := range have {
+			ops = append(ops, op{kind: opDelete, table: d.table, chain: d.name, spec: r})
+		}
+		for _, r := range need {
+			ops = append(ops, op{kind: opAppend, table: d.table, chain: d.name, spec: r})
+		}
+	}
+	return ops
 }
 
 // fixJump returns the ops that leave exactly one jump into d, first in its
