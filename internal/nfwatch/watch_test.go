@@ -11,43 +11,10 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/plumbnet/plumb/internal/testutil"
 )
-
-// goIn runs fn on a new goroutine whose thread is in the named namespace,
-// and returns fn's error on the channel. The thread is never unlocked, so
-// the runtime discards it when fn returns, namespace and all.
-func goIn(t *testing.T, name string, fn func() error) <-chan error {
-	t.Helper()
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		defer h.Close()
-		runtime.LockOSThread()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return errc
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
 
 // Watch calls changed once when it listens and once per transaction, and
 // returns nil, leaving no goroutine, when its context ends.
@@ -58,10 +25,10 @@ func TestPrivilegedWatchEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var calls atomic.Int32
-	errc := goIn(t, name, func() error { return Watch(ctx, func() { calls.Add(1) }) })
-	waitFor(t, "the first call", func() bool { return calls.Load() == 1 })
+	errc := testutil.GoInNS(t, name, func() error { return Watch(ctx, func() { calls.Add(1) }) })
+	testutil.WaitFor(t, "the first call", func() bool { return calls.Load() == 1 })
 	inNS(t, name, "iptables", "-A", "INPUT", "-j", "ACCEPT")
-	waitFor(t, "the call for iptables -A", func() bool { return calls.Load() == 2 })
+	testutil.WaitFor(t, "the call for iptables -A", func() bool { return calls.Load() == 2 })
 	cancel()
 	select {
 	case err := <-errc:
@@ -71,7 +38,7 @@ func TestPrivilegedWatchEndsWithContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Watch did not return within 10 s of its context's end")
 	}
-	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testutil.WaitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestClassify(t *testing.T) {
