@@ -14,28 +14,39 @@ import (
 var _ firewall.Watcher = (*Firewall)(nil)
 
 // Watch calls changed after every change of the rules in the network
-// namespace of the calling thread, until ctx ends (then nil): once when it
-// listens, then once per nf_tables transaction, whoever commits it (an
-// `iptables -F` however many rules it flushes, an iptables-restore, plumb's
-// own writes, Docker's, `nft flush ruleset`). Every nftables table is
-// covered, plumb's localnet guard table (inet plumb) included, so with
-// iptables-nft this one Watch is enough for both. changed is called from
-// Watch's goroutine and must not block. Equivalent to: `nft monitor`.
+// namespace of the calling thread, whoever makes it, until ctx ends (then
+// nil): once when it listens, then once per change. changed is called
+// from Watch's goroutine and must not block.
 //
-// Watch needs iptables-nft (`iptables --version` says "(nf_tables)"):
-// iptables-legacy keeps its rules out of nf_tables and tells nobody of a
-// change, and Watch returns an error wrapping errors.ErrUnsupported, as
-// it does when the kernel refuses the notifications. The caller then
-// polls (Snapshot).
+// With iptables-nft (`iptables --version` says "(nf_tables)") a change is
+// one nf_tables transaction, heard from the kernel's notifications: an
+// `iptables -F` however many rules it flushes, an iptables-restore,
+// plumb's own writes, Docker's, `nft flush ruleset`. Every nftables table
+// is covered, plumb's localnet guard table (inet plumb) included, so this
+// one Watch is enough for both. Equivalent to: `nft monitor`.
+//
+// iptables-legacy keeps its rules in x_tables, which notify nobody: there
+// Watch polls, four times a second, the header of each legacy table
+// (getsockopt IPT_SO_GET_INFO: about 10 µs a poll, where a full check
+// costs 15 ms), and calls changed when a table's rule count, size or chain
+// offsets changed since the last poll, or a table appeared or went. The
+// one change it misses is a rule replaced by one of the same size
+// (`iptables -R`): the caller's slow periodic full check covers it.
+//
+// The error wraps errors.ErrUnsupported when the backend cannot tell at
+// all: the kernel refuses the notifications (or, legacy, the raw socket),
+// or the variant of iptables is unknown. The caller then polls Snapshot.
 func (f *Firewall) Watch(ctx context.Context, changed func()) error {
 	nft, err := f.nftVariant()
 	if err != nil {
 		return fmt.Errorf("watching the iptables rules: %w", err)
 	}
-	if !nft {
-		return fmt.Errorf("watching the iptables rules: iptables-legacy sends no notifications: %w", errors.ErrUnsupported)
+	if nft {
+		err = nfwatch.Watch(ctx, changed)
+	} else {
+		err = watchLegacy(ctx, changed)
 	}
-	if err := nfwatch.Watch(ctx, changed); err != nil {
+	if err != nil {
 		return fmt.Errorf("watching the iptables rules: %w", err)
 	}
 	return nil

@@ -4,25 +4,16 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"github.com/plumbnet/plumb/internal/testutil"
 )
 
-func TestWatchUnsupportedWithoutNFT(t *testing.T) {
+// A Firewall that cannot tell which iptables it runs (no binary: a fake
+// runner) cannot watch.
+func TestWatchUnsupportedWithoutVariant(t *testing.T) {
 	fw := newFirewall(newFake(), "")
-	if err := fw.Watch(context.Background(), func() {}); !errors.Is(err, errors.ErrUnsupported) {
+	if err := fw.Watch(context.Background(), func() { t.Error("changed called") }); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Watch with no iptables binary = %v, want ErrUnsupported", err)
-	}
-	fw.variant = func() (bool, error) { return false, nil }
-	called := false
-	if err := fw.Watch(context.Background(), func() { called = true }); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("Watch under iptables-legacy = %v, want ErrUnsupported", err)
-	}
-	if called {
-		t.Error("Watch under iptables-legacy called changed")
 	}
 }
 
@@ -43,29 +34,5 @@ func TestExecVariant(t *testing.T) {
 	}
 	if _, err := execVariant(filepath.Join(dir, "missing")); err == nil {
 		t.Error("execVariant of a missing binary: no error")
-	}
-}
-
-// TestPrivilegedWatchLegacy runs New with iptables-legacy first in $PATH,
-// as on a host whose alternative is legacy: Watch must say unsupported.
-func TestPrivilegedWatchLegacy(t *testing.T) {
-	testutil.RequirePrivileged(t)
-	multi, err := exec.LookPath("xtables-legacy-multi")
-	if err != nil {
-		t.Skip("no xtables-legacy-multi to play iptables-legacy")
-	}
-	dir := t.TempDir()
-	for _, n := range []string{"iptables", "iptables-save", "iptables-restore"} {
-		if err := os.Symlink(multi, filepath.Join(dir, n)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("PATH", dir)
-	fw, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Watch(context.Background(), func() {}); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("Watch under iptables-legacy = %v, want ErrUnsupported", err)
 	}
 }
