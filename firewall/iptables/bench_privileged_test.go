@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -67,7 +65,7 @@ func fillBench(b *testing.B) *benchHost {
 	testutil.RequirePrivileged(b)
 	h := &benchHost{name: testutil.NewNetNS(b)}
 	if os.Getenv("PLUMB_BENCH_LEGACY") != "" {
-		legacyPath(b)
+		legacyFirst(b)
 	}
 	fw, err := New(b.TempDir() + "/iptables.lock")
 	if err != nil {
@@ -101,22 +99,6 @@ func fillBench(b *testing.B) *benchHost {
 		return nil
 	})
 	return h
-}
-
-// legacyPath puts iptables-legacy first in $PATH for the rest of the
-// benchmark, as on a host whose alternative is legacy.
-func legacyPath(b testing.TB) {
-	multi, err := exec.LookPath("xtables-legacy-multi")
-	if err != nil {
-		b.Skip("no xtables-legacy-multi to play iptables-legacy")
-	}
-	dir := b.TempDir()
-	for _, n := range []string{"iptables", "iptables-save", "iptables-restore"} {
-		if err := os.Symlink(multi, filepath.Join(dir, n)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Setenv("PATH", dir)
 }
 
 // checkAll is what the daemon's full check asks of the firewall: one
@@ -214,4 +196,12 @@ func BenchmarkPrivilegedCheck100x1000(b *testing.B) {
 			b.ReportMetric(float64(h.save.saves-s0)/float64(n), "execs/op")
 		})
 	})
+	if nft, err := h.fw.nftVariant(); err == nil && !nft {
+		b.Run("LegacyProbeRead", func(b *testing.B) {
+			var p *legacyProbe
+			inNS(b, h.name, func() (err error) { p, err = openLegacyProbe(); return err })
+			defer p.Close()
+			measure(b, h.name, func() error { _, err := p.read(); return err }, nil)
+		})
+	}
 }

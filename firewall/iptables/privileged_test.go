@@ -45,7 +45,7 @@ func saveIn(t *testing.T, name string) string {
 }
 
 // nftMode reports whether `iptables` is iptables-nft.
-func nftMode(t *testing.T) bool {
+func nftMode(t testing.TB) bool {
 	out, err := exec.Command("iptables", "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("iptables --version: %v\n%s", err, out)
