@@ -16,7 +16,10 @@ type Watcher interface {
 	// from one goroutine at a time, about once per change (an nf_tables
 	// transaction, however many rules it touched), and the caller
 	// coalesces. Watch returns an error wrapping errors.ErrUnsupported when
-	// the backend cannot tell (iptables-legacy, nf_tables notifications
-	// refused): the caller then polls.
+	// the backend cannot tell (the kernel refuses its notifications, say):
+	// the caller then polls Snapshot. A backend without notifications may
+	// poll something cheap itself (iptables-legacy: see
+	// firewall/iptables), so a caller keeps a slow periodic full check
+	// either way.
 	Watch(ctx context.Context, changed func()) error
 }
