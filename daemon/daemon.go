@@ -52,8 +52,8 @@ type Options struct {
 // The reconciler's defaults (Options).
 const (
 	DefaultStaleGrace     = 10 * time.Minute
-	DefaultReconcileEvery = 30 * time.Second
-	DefaultFirewallPoll   = 2 * time.Second
+	DefaultReconcileEvery = time.Minute
+	DefaultFirewallPoll   = 5 * time.Second
 )
 
 // defaults fills in o's zero durations.

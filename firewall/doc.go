@@ -17,6 +17,12 @@
 // containers, made to survive a flush of iptables (see its doc for the
 // order its callers keep with route_localnet).
 //
+// Watcher is optional: a backend that can tell when the host's rules
+// change (any table, anyone's change) implements it, so that a reconciler
+// checks after a change instead of every few seconds. Both backends do,
+// and so does the LocalnetGuard of firewall/nftables; the nf_tables
+// notifications they share are heard in internal/nfwatch.
+//
 // # Backends
 //
 //   - firewall/iptables: plumb's own PLUMB-* chains, reached by one jump
@@ -29,5 +35,6 @@
 //
 // Fake, in memory, implements Firewall with the iptables backend's
 // semantics and LocalnetGuard with firewall/nftables's, for the unit tests
-// of other packages.
+// of other packages; as a Watcher it wakes on its own writes, on Flush
+// (drift) and on Changed.
 package firewall

@@ -34,6 +34,9 @@ import (
 // firewall/nftables's: a set of guarded bridge names, independent of the
 // networks (see fake_localnet.go).
 //
+// It is a Watcher too (see fake_watch.go): its writes, Flush and Changed
+// wake every Watch.
+//
 // FailNext makes a method fail; Networks, Network, Ports, Guarded, Empty,
 // String and Calls read the state. A Fake is safe for concurrent use.
 type Fake struct {
@@ -44,6 +47,8 @@ type Fake struct {
 	calls []string
 
 	guards map[string]bool // bridges whose localnet guard is in place
+
+	watchers map[chan struct{}]bool // the wake-ups of the running Watch calls
 
 	// RouteLocalnet, when set, tells DeleteLocalnetGuard whether an
 	// interface of that name has route_localnet on, in which case it
@@ -60,7 +65,7 @@ func NewFake() *Fake {
 
 // methods are the methods FailNext accepts.
 var methods = []string{"EnsureNetwork", "EnsureAll", "DeleteNetwork", "AddPorts", "DeletePorts", "CheckNetwork", "CheckEndpoint", "Snapshot",
-	"EnsureLocalnetGuard", "DeleteLocalnetGuard", "CheckLocalnetGuard"}
+	"EnsureLocalnetGuard", "DeleteLocalnetGuard", "CheckLocalnetGuard", "Watch"}
 
 // FailNext makes the next call of method (a Firewall or LocalnetGuard
 // method name, such as "AddPorts") return err, unwrapped, without changing
@@ -102,6 +107,9 @@ func (f *Fake) EnsureNetwork(n Network) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
 	}
+	if old, ok := f.nets[n.Name]; !ok || old != n {
+		f.notify()
+	}
 	f.nets[n.Name] = n
 	return nil
 }
@@ -124,14 +132,24 @@ func (f *Fake) EnsureAll(nets []Network, pubs []Published) error {
 			return err
 		}
 	}
+	changed := false
 	for _, n := range nets {
+		if old, ok := f.nets[n.Name]; !ok || old != n {
+			changed = true
+		}
 		f.nets[n.Name] = n
 	}
 	for _, pb := range pubs {
 		if f.ports[pb.Network.Name] == nil {
 			f.ports[pb.Network.Name] = map[string][]Port{}
 		}
+		if !slices.Equal(f.ports[pb.Network.Name][pb.Owner], pb.Ports) {
+			changed = true
+		}
 		f.ports[pb.Network.Name][pb.Owner] = slices.Clone(pb.Ports)
+	}
+	if changed {
+		f.notify()
 	}
 	return nil
 }
@@ -146,6 +164,10 @@ func (f *Fake) DeleteNetwork(name string) error {
 	}
 	if err := ValidateName(name); err != nil {
 		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
+	}
+	_, had := f.nets[name]
+	if had || len(f.ports[name]) > 0 {
+		f.notify()
 	}
 	delete(f.nets, name)
 	delete(f.ports, name)
@@ -180,6 +202,7 @@ func (f *Fake) AddPorts(n Network, owner string, ports []Port) error {
 		f.ports[n.Name] = map[string][]Port{}
 	}
 	f.ports[n.Name][owner] = append(f.ports[n.Name][owner], ports...)
+	f.notify()
 	return nil
 }
 
@@ -193,6 +216,9 @@ func (f *Fake) DeletePorts(network, owner string) error {
 	}
 	if err := ValidatePorts(network, owner, nil); err != nil {
 		return err
+	}
+	if len(f.ports[network][owner]) > 0 {
+		f.notify()
 	}
 	delete(f.ports[network], owner)
 	if len(f.ports[network]) == 0 {

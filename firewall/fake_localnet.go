@@ -21,6 +21,9 @@ func (f *Fake) EnsureLocalnetGuard(bridge string) error {
 	if f.guards == nil {
 		f.guards = map[string]bool{}
 	}
+	if !f.guards[bridge] {
+		f.notify()
+	}
 	f.guards[bridge] = true
 	return nil
 }
@@ -39,6 +42,9 @@ func (f *Fake) DeleteLocalnetGuard(bridge string) error {
 	}
 	if f.RouteLocalnet != nil && f.RouteLocalnet(bridge) {
 		return fmt.Errorf("deleting the localnet guard of %q: interface %q %w", bridge, bridge, ErrLocalnetOn)
+	}
+	if f.guards[bridge] {
+		f.notify()
 	}
 	delete(f.guards, bridge)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/plumbnet/plumb/firewall"
 )
@@ -34,15 +35,33 @@ func (f *Firewall) Snapshot() (firewall.Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return checker{s}, nil
+	return &checker{s: s, plans: map[firewall.Network][]string{}}, nil
 }
 
-// checker answers checks from one iptables-save.
-type checker struct{ s *snapshot }
+// checker answers checks from one iptables-save. It remembers what it
+// found of each network, so that checking every endpoint of a network
+// costs one network check and a map lookup per port rule.
+type checker struct {
+	s     *snapshot
+	mu    sync.Mutex
+	plans map[firewall.Network][]string // checkPlan(s, n)
+}
 
-func (c checker) CheckNetwork(n firewall.Network) error { return c.CheckEndpoint(n, "", nil) }
+func (c *checker) CheckNetwork(n firewall.Network) error { return c.CheckEndpoint(n, "", nil) }
 
-func (c checker) CheckEndpoint(n firewall.Network, owner string, ports []firewall.Port) error {
+// plan is checkPlan(c.s, n), computed once per network config.
+func (c *checker) plan(n firewall.Network) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.plans[n]
+	if !ok {
+		p = checkPlan(c.s, n)
+		c.plans[n] = p
+	}
+	return slices.Clip(p)
+}
+
+func (c *checker) CheckEndpoint(n firewall.Network, owner string, ports []firewall.Port) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
 	}
@@ -51,10 +70,9 @@ func (c checker) CheckEndpoint(n firewall.Network, owner string, ports []firewal
 			return err
 		}
 	}
-	s := c.s
-	problems := checkPlan(s, n)
+	problems := c.plan(n)
 	for _, r := range PortRules(n.Name, owner, ports) {
-		if !slices.ContainsFunc(s.tables[r.Table].chain(r.Chain).rulesOrNil(), func(h []string) bool { return slices.Equal(h, r.Spec) }) {
+		if !c.s.tables[r.Table].chain(r.Chain).hasRule(r.Spec) {
 			problems = append(problems, fmt.Sprintf("port rule missing (iptables -t %s -A %s %s)", r.Table, r.Chain, joinSpec(r.Spec)))
 		}
 	}
@@ -114,7 +132,7 @@ func (c *chain) rulesOrNil() [][]string {
 
 // PortOwners lists, by network name, the owners of the port rules in
 // plumb's nat chains (comment "plumb:NAME/OWNER").
-func (c checker) PortOwners() map[string][]string {
+func (c *checker) PortOwners() map[string][]string {
 	seen := map[string]bool{}
 	out := map[string][]string{}
 	for _, d := range skeleton {

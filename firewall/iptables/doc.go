@@ -98,4 +98,31 @@
 // DeleteNetwork removes them with the network, and their presence keeps
 // plumb's chains alive. A new chain is one skeleton entry (the chain, its
 // parent, an optional match such as `-m addrtype --dst-type LOCAL`).
+//
+// # Watching
+//
+// Firewall.Watch tells a reconciler when the rules changed. Under
+// iptables-nft it hears the kernel's nf_tables notifications (one call per
+// transaction, a flush of 1000 rules included; every table, so plumb's
+// nftables guard too). Under iptables-legacy, whose x_tables notify
+// nobody, it reads each legacy table's header (IPT_SO_GET_INFO: rule
+// count, size, chain offsets) four times a second and calls when one
+// differs. Measured at 100 networks / 1000 endpoints on the 2-core lab VM
+// (bench_privileged_test.go, watch_bench_privileged_test.go):
+//
+//	full check (Snapshot, every network and endpoint)  nft 32 ms CPU, legacy 17 ms
+//	  of which iptables-save exec and parse            nft 28 ms,     legacy 13 ms
+//	Watch, flush to call (from the start of iptables -F) nft p50 4 ms, p99 11-29 ms
+//	                                                   legacy p50 126 ms, p99 246 ms
+//	Watch idle, whole process                          nft 28 µs/s, legacy ~1 ms/s
+//	                                                   (four timer wake-ups a second)
+//	legacy header read                                 8 µs
+//
+// There is no netlink probe of plumb's iptables-nft rules: the kernel's
+// dump of 2800 rules is the cost, not iptables-save's text. Dumping them
+// (probe_bench_privileged_test.go) costs 40-75 ms CPU through
+// google/nftables or mdlayher/netlink, 8 ms with raw blocking reads: at
+// best 3.5 times cheaper than a full check, and only where Watch already
+// makes checks rare. The ruleset's generation (NFT_MSG_GETGEN, 0.2 ms)
+// tells that something changed, which Watch tells for free.
 package iptables

@@ -18,6 +18,10 @@ type Firewall struct {
 	mu       sync.Mutex
 	run      runner
 	lockPath string
+
+	// variant reports whether iptables is iptables-nft (execVariant, run
+	// once); nil with a fake runner.
+	variant func() (bool, error)
 }
 
 var _ firewall.Firewall = (*Firewall)(nil)
@@ -39,7 +43,9 @@ func New(lockPath string) (*Firewall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting up iptables: %w", err)
 	}
-	return newFirewall(r, lockPath), nil
+	f := newFirewall(r, lockPath)
+	f.variant = sync.OnceValues(func() (bool, error) { return execVariant(r.iptablesPath) })
+	return f, nil
 }
 
 func newFirewall(r runner, lockPath string) *Firewall {

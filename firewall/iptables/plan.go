@@ -205,13 +205,8 @@ func rulesWithComment(c *chain, comment string) [][]string {
 	if c == nil {
 		return nil
 	}
-	var out [][]string
-	for _, r := range c.rules {
-		if specValue(r, "--comment") == comment {
-			out = append(out, r)
-		}
-	}
-	return out
+	byComment, _ := c.index()
+	return slices.Clip(byComment[comment]) // an append never writes into the index
 }
 
 // ownedBy reports whether a rule with comment belongs to the network named

@@ -18,7 +18,7 @@ import (
 
 // inNS runs fn with the calling thread in the named namespace. fn must not
 // start goroutines; the iptables commands it execs run in the namespace.
-func inNS(t *testing.T, name string, fn func() error) {
+func inNS(t testing.TB, name string, fn func() error) {
 	t.Helper()
 	if err := ns.WithNetNSPath("/var/run/netns/"+name, func(ns.NetNS) error { return fn() }); err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func saveIn(t *testing.T, name string) string {
 }
 
 // nftMode reports whether `iptables` is iptables-nft.
-func nftMode(t *testing.T) bool {
+func nftMode(t testing.TB) bool {
 	out, err := exec.Command("iptables", "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("iptables --version: %v\n%s", err, out)

@@ -30,8 +30,9 @@ type runner interface {
 
 // execRunner runs the iptables binaries found in $PATH.
 type execRunner struct {
-	savePath    string
-	restorePath string
+	iptablesPath string
+	savePath     string
+	restorePath  string
 
 	mu   sync.Mutex
 	ipt  *goiptables.IPTables // made on first use: it execs `iptables --version`
@@ -45,7 +46,7 @@ type execRunner struct {
 func newExecRunner() (*execRunner, error) {
 	r := &execRunner{wait: true}
 	var err error
-	if _, err = lookPath("iptables"); err != nil {
+	if r.iptablesPath, err = lookPath("iptables"); err != nil {
 		return nil, err
 	}
 	if r.savePath, err = lookPath("iptables-save"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // snapshot is one parse of `iptables-save` (all tables): the state every
@@ -31,8 +32,43 @@ type table struct {
 // chain is one chain and its rules, in order.
 type chain struct {
 	name   string
-	policy string // "ACCEPT"/"DROP" for built-in chains, "-" for user chains
-	rules  [][]string
+	policy string     // "ACCEPT"/"DROP" for built-in chains, "-" for user chains
+	rules  [][]string // appended to by parseSave only
+
+	// The index of rules, made on first use (index): the checks of a
+	// thousand endpoints against one snapshot look rules up instead of
+	// scanning thousands of them each.
+	indexOnce sync.Once
+	byComment map[string][][]string // comment -> its rules, in order
+	specs     map[string]bool       // specKey of each rule
+}
+
+// index returns c's rules by comment and the set of their specKeys.
+func (c *chain) index() (byComment map[string][][]string, specs map[string]bool) {
+	c.indexOnce.Do(func() {
+		c.byComment = map[string][][]string{}
+		c.specs = make(map[string]bool, len(c.rules))
+		for _, r := range c.rules {
+			cm := specValue(r, "--comment")
+			c.byComment[cm] = append(c.byComment[cm], r)
+			c.specs[specKey(r)] = true
+		}
+	})
+	return c.byComment, c.specs
+}
+
+// specKey is spec as one map key: its tokens joined by NUL, which no token
+// holds.
+func specKey(spec []string) string { return strings.Join(spec, "\x00") }
+
+// hasRule reports whether c holds a rule equal to spec token by token; a
+// nil chain holds none.
+func (c *chain) hasRule(spec []string) bool {
+	if c == nil {
+		return false
+	}
+	_, specs := c.index()
+	return specs[specKey(spec)]
 }
 
 func (c *chain) builtin() bool { return c.policy != "-" }
