@@ -119,7 +119,8 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	m.Daemon = local{d}
 	if !o.NoReconcile {
 		d.rec = newReconciler(m, parts{resync: d.sync, sweep: d.reaper.sweepNow, held: d.ports.keys,
-			syncDue: func() bool { return d.syncDue.Swap(false) }}, o.StaleGrace, o.ReconcileEvery, log.Printf)
+			syncDue: func() bool { return d.syncDue.Swap(false) },
+			ours:    lock.Current}, o.StaleGrace, o.ReconcileEvery, log.Printf)
 	}
 	d.sync()
 	d.reaper.sweep()
@@ -136,11 +137,23 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	if err := atomicfile.Replace(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		log.Printf("plumb daemon: %v", err)
 	}
-	defer os.Remove(pidFile)
+	// The pid file and the socket are removed at exit only while the run
+	// directory is still this daemon's: once it was replaced, those paths
+	// may be another daemon's.
+	defer func() {
+		if lock.Current() {
+			os.Remove(pidFile)
+		}
+	}()
+	disown := func() {
+		if ul, ok := ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false)
+		}
+	}
 	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
 
 	defer d.followDocker(ctx)() // re-attaches restarted containers; stopped before d.close
-	go d.watch(ctx, cancel)
+	go d.watch(ctx, cancel, lock, disown)
 	if d.rec != nil {
 		go d.rec.watchLinks(ctx)
 		go d.rec.watchFirewall(ctx, o.FirewallPoll)
@@ -246,9 +259,10 @@ func (d *daemon) sync() {
 }
 
 // watch closes the listeners of namespaces that went away (their
-// container stopped, their netns was deleted), and with ExitWhenIdle stops
-// the daemon once no network is left.
-func (d *daemon) watch(ctx context.Context, stop context.CancelFunc) {
+// container stopped, their netns was deleted), stops the daemon when the
+// lock of its run directory is not the one it holds any more, and with
+// ExitWhenIdle stops it once no network is left.
+func (d *daemon) watch(ctx context.Context, stop context.CancelFunc, lock *lockfile.Lock, disown func()) {
 	t := time.NewTicker(d.opts.CheckEvery)
 	defer t.Stop()
 	for {
@@ -256,6 +270,14 @@ func (d *daemon) watch(ctx context.Context, stop context.CancelFunc) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if !lock.Current() {
+			// The run directory was removed or made again: another daemon
+			// may hold it now, and this one must not act beside it.
+			log.Printf("plumb daemon: %s is not the lock this daemon holds any more (the run directory was removed or replaced): exiting", control.LockPath(d.opts.RunDir))
+			disown()
+			stop()
+			return
 		}
 		d.names.prune()
 		if d.opts.ExitWhenIdle {

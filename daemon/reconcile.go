@@ -58,6 +58,10 @@ type parts struct {
 	// syncDue reports, and forgets, whether a repair asked the daemon to
 	// serve the state directory again (local.Sync): once per pass.
 	syncDue func() bool
+	// ours reports whether the daemon's run directory is still its own
+	// (lockfile.Lock.Current): a daemon whose run directory was replaced
+	// repairs nothing, whatever the state directory says now.
+	ours func() bool
 }
 
 // reconciler is the daemon's part that keeps the kernel true to the state
@@ -73,8 +77,9 @@ type reconciler struct {
 	wake  chan struct{} // a pass is wanted; buffered, 1
 	tries *backoff
 
-	expiry time.Time // when the earliest stale endpoint's grace ends; zero: none
-	acted  bool      // the pass under way repaired something
+	expiry time.Time                  // when the earliest stale endpoint's grace ends; zero: none
+	acted  bool                       // the pass under way repaired something
+	strays map[network.StrayHold]bool // held ports with no record, at the last pass
 
 	mu      sync.Mutex
 	bridges map[string]bool // the bridges of the networks, by name
@@ -163,6 +168,9 @@ func (r *reconciler) untilNext() time.Duration {
 // asks for another, which checks the repairs and sees what they revealed.
 func (r *reconciler) pass(ctx context.Context) {
 	r.acted = false
+	if !r.ours() {
+		return
+	}
 	nets, _ := r.m.List()
 	broken := r.m.CheckNetworks(nets)
 	if len(broken) > 0 {
@@ -284,24 +292,29 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 
 // releaseStrayHolds lets go of the host ports held for endpoints with no
 // record that publishes them: an attach -p killed after the daemon took
-// its ports and before it wrote its record (the release takes the
-// network's lock, which an attach in progress holds).
+// its ports and before it wrote its record. A hold is let go only when it
+// was a stray in the pass before too: an attach under way, or a detach
+// letting go itself, is a stray for a moment only. The release takes the
+// network's lock, which an attach in progress holds, and checks again.
 func (r *reconciler) releaseStrayHolds() {
 	held := r.held()
-	if len(held) == 0 {
-		return
-	}
 	strays, err := r.m.StrayHolds(held)
 	if err != nil {
 		return
 	}
+	seen := map[network.StrayHold]bool{}
 	for _, st := range strays {
+		seen[st] = true
+		if !r.strays[st] {
+			continue
+		}
 		if err := r.m.ReleaseStrayHold(st); err != nil {
 			r.logf("plumb daemon: host ports held for %s/%s, which publishes none: %v", st.Network, st.ID, err)
 			continue
 		}
 		r.logf("plumb daemon: host ports held for %s/%s, which publishes none (an attach killed half way): let go", st.Network, st.ID)
 	}
+	r.strays = seen
 }
 
 // needsRepair reports whether some endpoint of hs is to be attached again.

@@ -95,7 +95,7 @@ func (l *logs) all() string {
 func newTestReconciler(f *fakeModel) (*reconciler, *logs, *int) {
 	l := &logs{}
 	resyncs := new(int)
-	r := newReconciler(f, parts{resync: func() { *resyncs++ }, sweep: func() {}, held: func() map[string]bool { return nil }, syncDue: func() bool { return false }}, 10*time.Minute, time.Hour, l.printf)
+	r := newReconciler(f, parts{resync: func() { *resyncs++ }, sweep: func() {}, held: func() map[string]bool { return nil }, syncDue: func() bool { return false }, ours: func() bool { return true }}, 10*time.Minute, time.Hour, l.printf)
 	return r, l, resyncs
 }
 

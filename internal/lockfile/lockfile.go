@@ -70,6 +70,19 @@ func open(path string) (*os.File, error) {
 	return f, nil
 }
 
+// Current reports whether the file l locks is still the one at its path:
+// false once the file, or a directory above it, was removed or replaced
+// (`rm -rf` of a run directory, made again), when l no longer keeps out
+// whoever locks the path now. Equivalent to: comparing `stat -L -c %d:%i
+// PATH` with the locked descriptor's.
+func (l *Lock) Current() bool {
+	var held, now unix.Stat_t
+	if unix.Fstat(int(l.f.Fd()), &held) != nil || unix.Stat(l.f.Name(), &now) != nil {
+		return false
+	}
+	return held.Dev == now.Dev && held.Ino == now.Ino
+}
+
 // Unlock releases the lock. It is safe to call on a nil Lock and twice.
 func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {

@@ -93,3 +93,29 @@ func TestAcquireCreatesTheFile0600(t *testing.T) {
 		t.Errorf("Acquire in a missing directory: want an error")
 	}
 }
+
+func TestCurrentUntilTheFileIsReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	l, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if !l.Current() {
+		t.Fatal("a fresh lock is not current")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if l.Current() {
+		t.Fatal("current after its file was removed")
+	}
+	other, err := Acquire(path) // made again: a second holder now gets in
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Unlock()
+	if l.Current() || !other.Current() {
+		t.Fatalf("after the file was made again: old %v, new %v; want false, true", l.Current(), other.Current())
+	}
+}
