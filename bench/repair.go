@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -55,13 +56,17 @@ type RepairResults struct {
 // repairSettle more. With 2 to 4 probes, each probe's own first answers
 // are in Key.N, N the probe's index.
 type RepairVariant struct {
-	Key     string   `json:"key"`
-	What    string   `json:"what"`   // the drift, and what must answer, for the report
-	Probes  []string `json:"probes"` // probe names, the suffixes of their series keys
-	Rounds  int      `json:"rounds"` // drifts made
-	Misses  int      `json:"misses"` // rounds not answered within the bound
-	Stopped string   `json:"stopped,omitempty"`
-	Errs    []string `json:"errs,omitempty"` // the first few failed drift commands or CPU readings
+	Key    string   `json:"key"`
+	What   string   `json:"what"`   // the drift, and what must answer, for the report
+	Probes []string `json:"probes"` // probe names, the suffixes of their series keys
+	Rounds int      `json:"rounds"` // drifts made
+	Misses int      `json:"misses"` // rounds not answered within the bound
+	// Late is when the missed rounds did answer, within twice the bound,
+	// and LateCPU the daemon's CPU in them.
+	Late    []time.Duration `json:"late,omitempty"`
+	LateCPU []time.Duration `json:"late_cpu,omitempty"`
+	Stopped string          `json:"stopped,omitempty"`
+	Errs    []string        `json:"errs,omitempty"` // the first few failed drift commands or CPU readings
 }
 
 // note records a line for the repair section.
@@ -85,6 +90,7 @@ type driftRun struct {
 	pace   pacer
 	last   []time.Duration // the last wait's answers
 	cpu    bool            // read the plumb daemon's CPU over each round
+	poll   time.Duration   // between two polls; 0: repairPoll
 	// answered, when set, is told when a round's last probe answered.
 	answered func(at time.Time)
 }
@@ -108,15 +114,12 @@ func (d *driftRun) active() bool { return d.v.Stopped == "" }
 
 // round runs one round: it waits until every probe answers (the host is
 // true before the drift), drifts, and waits for every probe to answer
-// again, at most bound each time. A round that is not answered is a miss;
-// when the host is not true before a round either, the variant stops.
+// again, at most bound. A round not answered by then is a miss; the wait
+// goes on for another bound, to see when it does answer (late), and the
+// variant stops when it does not: nothing repairs that drift.
 func (d *driftRun) round(ctx context.Context, p *Plan, bound time.Duration, j int) error {
-	if _, ok := d.wait(ctx, bound); !ok {
-		why := fmt.Sprintf("before round %d, %s did not answer within %s", j, d.silent(), secs(bound))
-		if d.v.Misses > 0 {
-			why += " of the last miss's end: nothing repaired it; the remaining rounds were not run"
-		}
-		d.v.Stopped = why
+	if _, ok := d.wait(ctx, time.Now(), bound, nil); !ok {
+		d.v.Stopped = fmt.Sprintf("before round %d, %s did not answer within %s", j, d.silent(), secs(bound))
 		return ctx.Err()
 	}
 	if err := d.pace.wait(ctx); err != nil {
@@ -129,35 +132,58 @@ func (d *driftRun) round(ctx context.Context, p *Plan, bound time.Duration, j in
 	}
 	d.v.Rounds++
 	t0 := time.Now()
-	times, ok := d.wait(ctx, bound)
+	times, ok := d.wait(ctx, t0, bound, nil)
 	if !ok {
 		d.v.Misses++
 		logf("  %s: round %d: %s did not answer within %s", d.v.Key, j, d.silent(), secs(bound))
-		return ctx.Err()
+		if times, ok = d.wait(ctx, t0, 2*bound, times); !ok {
+			d.v.Stopped = fmt.Sprintf("round %d: %s did not answer within %s of the drift: nothing repaired it; the remaining rounds were not run",
+				j, d.silent(), secs(2*bound))
+			return ctx.Err()
+		}
 	}
 	if d.answered != nil {
 		d.answered(t0.Add(slices.Max(times)))
 	}
 	sleepCtx(ctx, repairSettle)
-	s := Sample{Wall: slices.Max(times)}
-	if pid2, cpu1 := daemonCPU(p); d.cpu && pid != 0 && pid2 == pid {
-		s.CPU = cpu1 - cpu0
-	} else if d.cpu && len(d.v.Errs) < 3 {
-		d.v.Errs = append(d.v.Errs, fmt.Sprintf("round %d: no daemon CPU: the daemon's pid was %d before the drift and %d after", j, pid, pid2))
+	cpu, err := d.cpuSince(p, pid, cpu0)
+	if err != nil && len(d.v.Errs) < 3 {
+		d.v.Errs = append(d.v.Errs, fmt.Sprintf("round %d: %v", j, err))
 	}
-	d.all.Samples = append(d.all.Samples, s)
+	if !ok { // answered late: no sample, the miss counts
+		d.v.Late = append(d.v.Late, slices.Max(times))
+		d.v.LateCPU = append(d.v.LateCPU, cpu)
+		return ctx.Err()
+	}
+	d.all.Samples = append(d.all.Samples, Sample{Wall: slices.Max(times), CPU: cpu})
 	for i, x := range d.per {
 		x.Samples = append(x.Samples, Sample{Wall: times[i]})
 	}
-	return nil
+	return ctx.Err()
 }
 
-// wait polls the probes, all at once, every repairPoll until each has
-// answered once, for at most bound. It returns each probe's time to its
-// first answer (0: none).
-func (d *driftRun) wait(ctx context.Context, bound time.Duration) ([]time.Duration, bool) {
-	t0 := time.Now()
-	times := make([]time.Duration, len(d.probes))
+// cpuSince is the daemon's CPU since cpu0 was read of pid, when the
+// variant reads it.
+func (d *driftRun) cpuSince(p *Plan, pid int, cpu0 time.Duration) (time.Duration, error) {
+	if !d.cpu {
+		return 0, nil
+	}
+	pid2, cpu1 := daemonCPU(p)
+	if pid == 0 || pid2 != pid {
+		return 0, fmt.Errorf("no daemon CPU: the daemon's pid was %d before the drift and %d after", pid, pid2)
+	}
+	return cpu1 - cpu0, nil
+}
+
+// wait polls the probes that have not answered yet (times[i] == 0; times
+// nil: none has), all at once, every d.poll (repairPoll when 0), until
+// each has answered once or until is past since t0. It returns each
+// probe's time from t0 to its first answer (0: none).
+func (d *driftRun) wait(ctx context.Context, t0 time.Time, until time.Duration, times []time.Duration) ([]time.Duration, bool) {
+	if times == nil {
+		times = make([]time.Duration, len(d.probes))
+	}
+	poll := cmp.Or(d.poll, repairPoll)
 	for {
 		var wg sync.WaitGroup
 		for i, p := range d.probes {
@@ -176,10 +202,10 @@ func (d *driftRun) wait(ctx context.Context, bound time.Duration) ([]time.Durati
 		if !slices.Contains(times, 0) {
 			return times, true
 		}
-		if time.Since(t0) > bound || ctx.Err() != nil {
+		if time.Since(t0) > until || ctx.Err() != nil {
 			return times, false
 		}
-		sleepCtx(ctx, repairPoll)
+		sleepCtx(ctx, poll)
 	}
 }
 

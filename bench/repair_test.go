@@ -24,6 +24,7 @@ func repairFake() *Report {
 	add("repair.one.flush", "flush → port", 10, 1, 100*time.Millisecond)
 	add("repair.scale.flush", "flush at scale → ports", 100, 1, 400*time.Millisecond)
 	add("repair.one.bridge", "bridge → ping", 5, 0, 50*time.Millisecond)
+	rr.Variants[0].Late, rr.Variants[0].LateCPU = []time.Duration{12 * time.Second}, []time.Duration{2 * time.Second}
 	rr.Idle = &IdleCPU{Networks: 100, Endpoints: 1000, Wall: 60 * time.Second, CPU: 300 * time.Millisecond, PID: 42}
 	rr.Boots = []BootRun{{Wall: 4 * time.Second, Ports: 3 * time.Second, Up: 1000, Of: 1000, CPU: time.Second, Links: 1100}}
 	r.Plan.Only = []string{"repair"}
@@ -65,6 +66,7 @@ func TestRepairReport(t *testing.T) {
 		"| idle daemon < 1% of a core at 100 networks / 1000 endpoints | 0.50% (300.00 ms of CPU over 60.0 s) | PASS |",
 		"| flush → port | 10 | 1 | 104.00 ms | 108.00 ms | **> 10 s (miss)** | **> 10 s (miss)** | 20.00 ms |",
 		"| 1 | 4000.00 ms | 3000.00 ms | 1000 of 1000 | 1000.00 ms | 1100 |  |",
+		"- repair.one.flush: 1 missed round answered late, after 12.0 s (daemon CPU 2000.00 ms).",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)

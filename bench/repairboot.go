@@ -53,28 +53,10 @@ func (w *worker) reboots(ctx context.Context, probes []probe) error {
 func (w *worker) reboot(ctx context.Context, probes []probe) BootRun {
 	p := w.plan
 	var x BootRun
-	if err := w.killDaemon(); err != nil {
-		x.Err = err.Error()
-		return x
-	}
-	links, err := w.deleteLinks()
-	x.Links = links
-	if err == nil {
-		err = w.flush()
-	}
-	if err == nil {
-		_, err = w.inHost("sysctl", "-qw", "net.ipv4.ip_forward=0")
-	}
-	if err == nil {
-		err = w.deleteGuardTable()
-	}
-	if err != nil {
+	var err error
+	if x.Links, err = w.simulateReboot(); err != nil {
 		x.Err = "simulating the reboot: " + err.Error()
 		return x
-	}
-	// A reboot empties /run: the dead daemon's socket and pid file go too.
-	for _, f := range []string{control.SocketPath(p.runDir()), control.PIDPath(p.runDir())} {
-		_ = os.Remove(f)
 	}
 	cmd, exited, err := w.startDaemon()
 	if err != nil {
@@ -82,10 +64,10 @@ func (w *worker) reboot(ctx context.Context, probes []probe) BootRun {
 		return x
 	}
 	t0 := time.Now()
-	d := &driftRun{probes: probes}
+	d := &driftRun{probes: probes, poll: repairScalePoll}
 	for time.Since(t0) <= p.bootBound() && ctx.Err() == nil {
 		if x.Ports == 0 {
-			if _, ok := d.wait(ctx, 0); ok {
+			if _, ok := d.wait(ctx, time.Now(), 0, nil); ok {
 				x.Ports = time.Since(t0)
 			}
 		}
@@ -113,6 +95,31 @@ func (w *worker) reboot(ctx context.Context, probes []probe) BootRun {
 		}
 	}
 	return x
+}
+
+// simulateReboot does to the bench's host netns what a reboot does to a
+// host: the daemon killed, every plumb bridge and host veth gone, the
+// rules flushed (plumb's own nftables table too), forwarding off, /run
+// emptied of the dead daemon's socket and pid file. It returns how many
+// links it deleted.
+func (w *worker) simulateReboot() (int, error) {
+	if err := w.killDaemon(); err != nil {
+		return 0, err
+	}
+	links, err := w.deleteLinks()
+	if err == nil {
+		err = w.flush()
+	}
+	if err == nil {
+		_, err = w.inHost("sysctl", "-qw", "net.ipv4.ip_forward=0")
+	}
+	if err == nil {
+		err = w.deleteGuardTable()
+	}
+	for _, f := range []string{control.SocketPath(w.plan.runDir()), control.PIDPath(w.plan.runDir())} {
+		_ = os.Remove(f)
+	}
+	return links, err
 }
 
 // killDaemon ends the run's daemon with SIGKILL, by the pid in its pid

@@ -48,49 +48,10 @@ func (w *worker) repairOne(ctx context.Context) error {
 	if n := stopDaemon(p.runDir(), p.Plumb, 15*time.Second); n != "" {
 		w.res.note("repair: %s", n) // a fresh daemon, started by this part's attach
 	}
-	lan, err := w.lanClient()
+	flush, bridge, err := w.repairOneSetup(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := w.createNetwork(repairOneNet, repairOneSubnet); err != nil {
-		return err
-	}
-	i := p.repairOneTarget()
-	if err := w.serveIn(i); err != nil {
-		return err
-	}
-	if _, err := w.plumb("attach", "netns:"+p.target(i), "--net", repairOneNet, "-p", fmt.Sprintf("%d:%d", repairOneHostPort, repairPort)); err != nil {
-		return err
-	}
-	net, err := w.network(repairOneNet)
-	if err != nil {
-		return err
-	}
-	host, err := w.nsThread("", 1)
-	if err != nil {
-		return err
-	}
-	ep, err := w.nsThread(netnsPath(p.target(i)), 1)
-	if err != nil {
-		return err
-	}
-	lanURL, localURL := fmt.Sprintf("%s:%d", lanHostAddr, repairOneHostPort), fmt.Sprintf("127.0.0.1:%d", repairOneHostPort)
-	probes := []probe{{"from the LAN client", func() error { return lan.httpAnswers(lanURL) }}}
-	if answersWithin(ctx, func() error { return host.httpAnswers(localURL) }, p.RepairBound) {
-		probes = append(probes, probe{"from the host's localhost", func() error { return host.httpAnswers(localURL) }})
-	} else {
-		r.note("repair-one: the published port never answered on the bench netns's localhost (%s): that probe is left out", localURL)
-	}
-	flush := newDrift(w.res, r, "repair.one.flush", "plumb daemon",
-		fmt.Sprintf("`%s` in the host netns → the port published by `attach -p %d:%d` answers", flushScript, repairOneHostPort, repairPort),
-		"flush filter+nat → published port answers (1 network, 1 endpoint)", probes, w.flush)
-	var seq uint16
-	gw := net.Gateway
-	bridge := newDrift(w.res, r, "repair.one.bridge", "plumb daemon",
-		fmt.Sprintf("`ip link del %s` (the network's bridge) → the endpoint pings its gateway %s", net.Bridge, gw),
-		"bridge deleted → the endpoint pings its gateway", []probe{{"gateway ping", func() error { seq++; return ep.pings(gw, seq) }}},
-		func() error { _, err := w.inHost("ip", "link", "del", net.Bridge); return err })
-
 	logf("  repair-one: %d rounds of each drift, at most %d of a kind a minute; each wait at most %v", p.RepairN, p.RepairPace, p.RepairBound)
 	for j := 1; j <= p.RepairN && (flush.active() || bridge.active()); j++ {
 		for _, d := range []*driftRun{flush, bridge} {
@@ -111,6 +72,56 @@ func (w *worker) repairOne(ctx context.Context) error {
 		r.note("repair-one: `network rm --force %s` failed at the end: %v", repairOneNet, err)
 	}
 	return nil
+}
+
+// repairOneSetup makes the network, its endpoint publishing a port with
+// the bench's listener behind it, and the two kinds of drift with their
+// probes.
+func (w *worker) repairOneSetup(ctx context.Context) (flush, bridge *driftRun, err error) {
+	p, r := w.plan, w.repairResults()
+	lan, err := w.lanClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := w.createNetwork(repairOneNet, repairOneSubnet); err != nil {
+		return nil, nil, err
+	}
+	i := p.repairOneTarget()
+	if err := w.serveIn(i); err != nil {
+		return nil, nil, err
+	}
+	if _, err := w.plumb("attach", "netns:"+p.target(i), "--net", repairOneNet, "-p", fmt.Sprintf("%d:%d", repairOneHostPort, repairPort)); err != nil {
+		return nil, nil, err
+	}
+	net, err := w.network(repairOneNet)
+	if err != nil {
+		return nil, nil, err
+	}
+	host, err := w.nsThread("", 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	ep, err := w.nsThread(netnsPath(p.target(i)), 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	lanURL, localURL := fmt.Sprintf("%s:%d", lanHostAddr, repairOneHostPort), fmt.Sprintf("127.0.0.1:%d", repairOneHostPort)
+	probes := []probe{{"from the LAN client", func() error { return lan.httpAnswers(lanURL) }}}
+	if answersWithin(ctx, func() error { return host.httpAnswers(localURL) }, p.RepairBound) {
+		probes = append(probes, probe{"from the host's localhost", func() error { return host.httpAnswers(localURL) }})
+	} else {
+		r.note("repair-one: the published port never answered on the bench netns's localhost (%s): that probe is left out", localURL)
+	}
+	flush = newDrift(w.res, r, "repair.one.flush", "plumb daemon",
+		fmt.Sprintf("`%s` in the host netns → the port published by `attach -p %d:%d` answers", flushScript, repairOneHostPort, repairPort),
+		"flush filter+nat → published port answers (1 network, 1 endpoint)", probes, w.flush)
+	var seq uint16
+	gw := net.Gateway
+	bridge = newDrift(w.res, r, "repair.one.bridge", "plumb daemon",
+		fmt.Sprintf("`ip link del %s` (the network's bridge) → the endpoint pings its gateway %s", net.Bridge, gw),
+		"bridge deleted → the endpoint pings its gateway", []probe{{"gateway ping", func() error { seq++; return ep.pings(gw, seq) }}},
+		func() error { _, err := w.inHost("ip", "link", "del", net.Bridge); return err })
+	return flush, bridge, nil
 }
 
 // flush runs the issue's flush inside the bench's host netns.

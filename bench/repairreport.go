@@ -117,15 +117,16 @@ func (r *Report) repairSection(b *strings.Builder) {
 		pace = "back to back (-repair-pace 0): the daemon's loop guard may back off, and the figures then show it"
 	}
 	fmt.Fprintf(b, "In plumb's throwaway host netns, with the daemon plumb starts. Each round first waits until "+
-		"everything answers, breaks something, and polls every %s (all probes at once) until everything answers again: "+
-		"the time is from the end of the breaking command to the last answer. A probe answers when an HTTP request "+
-		"gets an `HTTP/` reply (a connection alone is not enough: docker-proxy accepts one with nothing behind it), or a "+
-		"ping its echo reply. A round not answered within %s is a **miss**, counted in the percentiles as longer "+
-		"than any answer; when a round is not even true before its drift (nothing repaired the last miss), the "+
-		"kind stops. Rounds run %s. The LAN client is a namespace joined to the host netns by a veth pair, reaching "+
-		"published ports at %s; the listeners in the targets are the bench's own. The CPU column is the plumb "+
-		"daemon's (user+sys, with the iptables children it waited for) from just before the drift to %s after the answer.\n\n",
-		repairPoll, secs(rr.Bound), pace, lanHostAddr, secs(repairSettle))
+		"everything answers, breaks something, and polls every %s (%s at scale; all probes at once) until everything "+
+		"answers again: the time is from the end of the breaking command to the last answer. A probe answers when an "+
+		"HTTP request gets an `HTTP/` reply (a connection alone is not enough: docker-proxy accepts one with nothing "+
+		"behind it), or a ping its echo reply. A round not answered within %s is a **miss**, counted in the "+
+		"percentiles as longer than any answer; the wait goes on for as long again to see when it does answer (late, "+
+		"below). A kind stops when a round is not answered within twice the bound, or is not true before its drift. "+
+		"Rounds run %s. The LAN client is a namespace joined to the host netns by a veth pair, reaching published "+
+		"ports at %s; the listeners in the targets are the bench's own. The CPU column is the plumb daemon's "+
+		"(user+sys, with the iptables children it waited for) from just before the drift to %s after the answer.\n\n",
+		repairPoll, repairScalePoll, secs(rr.Bound), pace, lanHostAddr, secs(repairSettle))
 	fmt.Fprintf(b, "| drift → what must answer | rounds | missed | p50 | p90 | p99 | max | daemon CPU p50 |\n")
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, v := range rr.Variants {
@@ -161,7 +162,7 @@ func (r *Report) repairNotes(b *strings.Builder) {
 	rr := r.Results.Repair
 	fmt.Fprintln(b)
 	if x := rr.Idle; x != nil {
-		fmt.Fprintf(b, "- The idle daemon at %d networks / %d endpoints (%d published ports), after the fill and 2 s: ", x.Networks, x.Endpoints, repairNets)
+		fmt.Fprintf(b, "- The idle daemon at %d networks / %d endpoints (%d published ports), from %s after the fill: ", x.Networks, x.Endpoints, repairNets, secs(repairIdleAfter))
 		if x.Err != "" {
 			fmt.Fprintf(b, "not measured: %s.\n", x.Err)
 		} else {
@@ -193,6 +194,10 @@ func (r *Report) repairNotes(b *strings.Builder) {
 			"start event, read with `docker events`).\n")
 	}
 	for _, v := range rr.Variants {
+		if len(v.Late) > 0 {
+			fmt.Fprintf(b, "- %s: %d missed round%s answered late, after %s (daemon CPU %s).\n", v.Key, len(v.Late), plural(len(v.Late)),
+				joinDurations(v.Late), joinDurations(v.LateCPU))
+		}
 		if v.Stopped != "" {
 			fmt.Fprintf(b, "- %s: **stopped**: %s.\n", v.Key, v.Stopped)
 		}
@@ -206,6 +211,15 @@ func (r *Report) repairNotes(b *strings.Builder) {
 	for _, n := range rr.Notes {
 		fmt.Fprintf(b, "- %s\n", n)
 	}
+}
+
+// joinDurations writes ds as "1.20 ms, 14.1 s".
+func joinDurations(ds []time.Duration) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, ms(d))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // bootCell is a reboot's time, or a miss.

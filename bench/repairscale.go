@@ -12,6 +12,10 @@ const (
 	repairNets     = 100
 	repairPerNet   = 10
 	repairHostPort = 21000 // + k: the port published by network k's first endpoint
+	// repairScalePoll is the scale's poll interval: each poll sends up to
+	// 100 requests, whose failed connections each leave a conntrack entry.
+	repairScalePoll = 25 * time.Millisecond
+	repairIdleAfter = 5 * time.Second // after the fill, before the idle window
 )
 
 func repairNetName(k int) string { return fmt.Sprintf("repair-%d", k+1) }
@@ -76,13 +80,14 @@ func (w *worker) repairScale(ctx context.Context) error {
 	if err := w.buildWorld(ctx, repairWorld); err != nil {
 		return err
 	}
-	sleepCtx(ctx, 2*time.Second) // the attaches' aftermath
+	sleepCtx(ctx, repairIdleAfter) // the attaches' aftermath
 	r.Idle = w.idleCPU(ctx, p.RepairIdle)
 
 	flush := newDrift(w.res, r, "repair.scale.flush", "plumb daemon",
 		fmt.Sprintf("`%s` in the host netns → all %d published ports answer the LAN client", flushScript, len(probes)),
 		fmt.Sprintf("flush filter+nat → all %d published ports answer (%d networks, %d endpoints)", len(probes), repairNets, repairWorld.endpoints()),
 		probes, w.flush)
+	flush.poll = repairScalePoll
 	logf("  repair-scale: %d flush rounds, at most %d a minute; each wait at most %v", p.RepairN, p.RepairPace, p.RepairBound)
 	for j := 1; j <= p.RepairN && flush.active(); j++ {
 		if err := flush.round(ctx, p, p.RepairBound, j); err != nil {
