@@ -91,6 +91,7 @@ type driftRun struct {
 	last   []time.Duration // the last wait's answers
 	cpu    bool            // read the plumb daemon's CPU over each round
 	poll   time.Duration   // between two polls; 0: repairPoll
+	settle time.Duration   // after an answer; 0: repairSettle
 	// answered, when set, is told when a round's last probe answered.
 	answered func(at time.Time)
 }
@@ -133,7 +134,8 @@ func (d *driftRun) round(ctx context.Context, p *Plan, bound time.Duration, j in
 	d.v.Rounds++
 	t0 := time.Now()
 	times, ok := d.wait(ctx, t0, bound, nil)
-	if !ok {
+	missed := !ok
+	if missed {
 		d.v.Misses++
 		logf("  %s: round %d: %s did not answer within %s", d.v.Key, j, d.silent(), secs(bound))
 		if times, ok = d.wait(ctx, t0, 2*bound, times); !ok {
@@ -145,12 +147,12 @@ func (d *driftRun) round(ctx context.Context, p *Plan, bound time.Duration, j in
 	if d.answered != nil {
 		d.answered(t0.Add(slices.Max(times)))
 	}
-	sleepCtx(ctx, repairSettle)
+	sleepCtx(ctx, cmp.Or(d.settle, repairSettle))
 	cpu, err := d.cpuSince(p, pid, cpu0)
 	if err != nil && len(d.v.Errs) < 3 {
 		d.v.Errs = append(d.v.Errs, fmt.Sprintf("round %d: %v", j, err))
 	}
-	if !ok { // answered late: no sample, the miss counts
+	if missed { // answered late: no sample, the miss counts
 		d.v.Late = append(d.v.Late, slices.Max(times))
 		d.v.LateCPU = append(d.v.LateCPU, cpu)
 		return ctx.Err()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -104,5 +107,51 @@ func TestICMPChecksum(t *testing.T) {
 		if c := icmpChecksum(msg); c != 0 {
 			t.Errorf("checksum of %x with its checksum = %#x, want 0", msg, c)
 		}
+	}
+}
+
+// TestDriftRound plays rounds against a fake repairer: repaired within the
+// bound (a sample), after it (a miss, answered late), never (a miss, and
+// the kind stops).
+func TestDriftRound(t *testing.T) {
+	const bound = 100 * time.Millisecond
+	var mu sync.Mutex
+	broken := false
+	var repairIn time.Duration // < 0: never
+	probes := []probe{{"fake", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return errors.New("broken")
+		}
+		return nil
+	}}}
+	drift := func() error {
+		mu.Lock()
+		broken = true
+		mu.Unlock()
+		if repairIn >= 0 {
+			time.AfterFunc(repairIn, func() { mu.Lock(); broken = false; mu.Unlock() })
+		}
+		return nil
+	}
+	res, rr := &Results{}, &RepairResults{Bound: bound}
+	d := newDrift(res, rr, "repair.test", "fake", "what", "op", probes, drift)
+	d.cpu, d.settle, d.poll = false, time.Millisecond, time.Millisecond
+	p := &Plan{}
+	for j, in := range []time.Duration{20 * time.Millisecond, 150 * time.Millisecond, -1} {
+		repairIn = in
+		if err := d.round(context.Background(), p, bound, j+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, s := d.v, res.get("repair.test")
+	if v.Rounds != 3 || v.Misses != 2 || len(s.Samples) != 1 || len(v.Late) != 1 ||
+		s.Samples[0].Wall < 20*time.Millisecond || s.Samples[0].Wall > bound ||
+		v.Late[0] < 150*time.Millisecond || v.Late[0] > 2*bound || !strings.Contains(v.Stopped, "round 3:") {
+		t.Errorf("rounds %d, misses %d, samples %+v, late %v, stopped %q", v.Rounds, v.Misses, s.Samples, v.Late, v.Stopped)
+	}
+	if d.active() {
+		t.Error("a kind whose drift nothing repairs is still active")
 	}
 }
