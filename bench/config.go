@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is what the user chose, from flags and the environment.
@@ -29,6 +30,13 @@ type Config struct {
 	Baseline    string // truth section: git revision of plumb before issue 13, built by the supervisor
 	BaselineBin string // truth section: a baseline binary given instead of building Baseline
 
+	RepairN       int           // repair section: rounds of each drift
+	RepairBound   time.Duration // repair section: the longest wait for an answer after a drift
+	RepairPace    int           // repair section: at most this many drifts of one kind a minute; 0: no limit
+	RepairIdle    int           // repair section: the idle daemon's CPU window, in seconds
+	RepairBoots   int           // repair section: simulated reboots
+	RepairDockerN int           // repair section: docker restarts of each container
+
 	DNS      bool // run the DNS benchmark (plumb's daemon against aardvark-dns)
 	DNSNames int  // names the daemon holds, over dnsNets networks
 	DNSSecs  int  // length of each DNS load run, in seconds
@@ -37,10 +45,24 @@ type Config struct {
 }
 
 // sections are the parts of the run -only can choose, in run order.
-var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "dns", "datapath"}
+var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "repair", "dns", "datapath"}
 
-// runs reports whether section s is part of this run.
-func (c *Config) runs(s string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, s) }
+// repairParts are the parts of the repair section -only can choose alone.
+var repairParts = []string{"repair-one", "repair-scale", "repair-docker"}
+
+// runs reports whether section s is part of this run. "repair" runs when
+// any of its parts does, and each part when "repair" was chosen.
+func (c *Config) runs(s string) bool {
+	switch {
+	case len(c.Only) == 0 || slices.Contains(c.Only, s):
+		return true
+	case s == "repair":
+		return slices.ContainsFunc(c.Only, func(x string) bool { return slices.Contains(repairParts, x) })
+	case slices.Contains(repairParts, s):
+		return slices.Contains(c.Only, "repair")
+	}
+	return false
+}
 
 // maxBridgePorts is how many ports a Linux bridge can hold (port numbers
 // 1..1023, BR_MAX_PORTS-1 in net/bridge/br_private.h); the next
@@ -51,7 +73,8 @@ const maxBridgePorts = 1023
 func parseConfig(args []string) (Config, error) {
 	c := Config{Samples: 100, Levels: []int{1, 100, 500, 1000}, Burst: 200, Docker: true,
 		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10, CNIN: 200,
-		TruthN: 40, Baseline: defaultBaseline}
+		TruthN: 40, Baseline: defaultBaseline,
+		RepairN: 50, RepairBound: 10 * time.Second, RepairPace: 5, RepairIdle: 60, RepairBoots: 3, RepairDockerN: 20}
 	levels := "1,100,500,1000"
 	if os.Getenv("BENCH_QUICK") == "1" {
 		c.Samples, levels = 20, "1,100"
@@ -59,6 +82,7 @@ func parseConfig(args []string) (Config, error) {
 		c.DataSecs, c.Rounds = 2, 1
 		c.DNSNames, c.DNSSecs = 100, 5
 		c.TruthN = 10
+		c.RepairN, c.RepairIdle, c.RepairBoots, c.RepairDockerN = 5, 10, 1, 3
 	}
 	var only string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -80,8 +104,14 @@ func parseConfig(args []string) (Config, error) {
 	fs.IntVar(&c.TruthN, "truth-n", c.TruthN, fmt.Sprintf("truth section: samples of plumb ps, the baseline's ps and plumb doctor at %d networks / %d endpoints, taking turns (BENCH_QUICK=1: 10)", truthNets, truthNets*truthPerNet))
 	fs.StringVar(&c.Baseline, "baseline", c.Baseline, "truth section: the git revision of plumb before issue 13, whose ps plumb's is compared with; the bench builds it from this repository into its temp dir (`git archive`, `go build`) and removes it at the end")
 	fs.StringVar(&c.BaselineBin, "baseline-bin", "", "truth section: a baseline plumb binary to use instead of building -baseline")
+	fs.IntVar(&c.RepairN, "repair-n", c.RepairN, "repair section: rounds of each drift (flush, bridge deleted; flush at scale) (BENCH_QUICK=1: 5)")
+	fs.DurationVar(&c.RepairBound, "repair-bound", c.RepairBound, "repair section: the longest wait for what a drift broke to answer again; a round not answered by then is a miss (a reboot's wait: 6 times this)")
+	fs.IntVar(&c.RepairPace, "repair-pace", c.RepairPace, "repair section: at most this many drifts of one kind in any minute, so that the daemon's loop guard (more than 5 repairs of the same drift a minute: back off) does not apply; 0: no limit, to see the back-off")
+	fs.IntVar(&c.RepairIdle, "repair-idle", c.RepairIdle, fmt.Sprintf("repair section: seconds over which the idle daemon's CPU is read, at %d networks / %d endpoints (BENCH_QUICK=1: 10)", repairNets, repairNets*repairPerNet))
+	fs.IntVar(&c.RepairBoots, "repair-boots", c.RepairBoots, fmt.Sprintf("repair section: simulated reboots of %d endpoints (BENCH_QUICK=1: 1)", repairNets*repairPerNet))
+	fs.IntVar(&c.RepairDockerN, "repair-docker-n", c.RepairDockerN, "repair section: `docker restart`s of each of the two containers, taking turns (BENCH_QUICK=1: 3)")
 	fs.StringVar(&only, "only", "", "run only these sections, comma-separated, of: "+strings.Join(sections, ",")+
-		" (the report goes to bench/results/REPORT-SECTIONS.md unless -out is given)")
+		", or parts of repair: "+strings.Join(repairParts, ",")+" (the report goes to bench/results/REPORT-SECTIONS.md unless -out is given)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -95,8 +125,8 @@ func parseConfig(args []string) (Config, error) {
 	if only != "" {
 		c.Only = strings.Split(only, ",")
 		for _, s := range c.Only {
-			if !slices.Contains(sections, s) {
-				return c, fmt.Errorf("-only %q: unknown section %q (choose from %s)", only, s, strings.Join(sections, ","))
+			if !slices.Contains(sections, s) && !slices.Contains(repairParts, s) {
+				return c, fmt.Errorf("-only %q: unknown section %q (choose from %s)", only, s, strings.Join(append(sections, repairParts...), ","))
 			}
 		}
 		if slices.Contains(c.Only, "dns") {
@@ -113,6 +143,9 @@ func parseConfig(args []string) (Config, error) {
 	}
 	if c.Burst < 1 || c.Burst > maxBridgePorts {
 		return c, fmt.Errorf("-burst must be 1..%d (a Linux bridge holds at most %d ports)", maxBridgePorts, maxBridgePorts)
+	}
+	if c.RepairN < 1 || c.RepairBound < 100*time.Millisecond || c.RepairPace < 0 || c.RepairIdle < 1 || c.RepairBoots < 0 || c.RepairDockerN < 0 {
+		return c, fmt.Errorf("-repair-n and -repair-idle must be at least 1, -repair-bound at least 100ms, -repair-pace, -repair-boots and -repair-docker-n at least 0")
 	}
 	if c.TruthN < 1 {
 		return c, fmt.Errorf("-truth-n must be at least 1")
@@ -164,7 +197,7 @@ type Plan struct {
 	Hello         string   // the Go hello world of the process floors, built into TmpDir; "": not built
 	HelloSkip     string   // why there is no hello world floor
 	DockerImage   string   // the offline busybox image the Docker containers run
-	DockerSubnets []string // the Docker networks': level test, its anchor, data path, DNS
+	DockerSubnets []string // the Docker networks': level test, its anchor, data path, DNS, repair
 	Label         string   // org.plumbnet.bench=Label marks every Docker object of this run
 
 	BaselinePlumb string // the truth section's baseline plumb, built into TmpDir or -baseline-bin; "": none

@@ -21,6 +21,13 @@
 //     of a baseline plumb from before issue 13 (-baseline REV, built from
 //     the repository into the temp dir; or -baseline-bin) on the same state
 //     dir, the three taking turns (see truth.go);
+//   - repair: the daemon keeps the host true (issue 14; see repair.go):
+//     flush filter+nat, or delete a bridge, and time until the published
+//     port answers or the gateway pings again (p50/p90/p99, misses counted),
+//     on one network and at 100 networks / 1000 endpoints; the idle daemon's
+//     CPU there; a simulated reboot of 1000 endpoints; `docker restart` →
+//     reachable for a container attached by plumb against one on a Docker
+//     bridge network. -only repair-one, repair-scale, repair-docker run a part;
 //   - dns: plumb's embedded DNS against aardvark-dns (see dns.go);
 //   - datapath: iperf3 and short-request rates between two endpoints of a plumb
 //     network, of a Docker bridge network and of a bare veth pair, and from
@@ -28,11 +35,12 @@
 //
 // Run it as root from the repository root:
 //
-//	make bench                        # the full run (about 20 minutes)
+//	make bench                        # the full run (about 20 minutes, and 30 more for repair's paced rounds)
 //	BENCH_QUICK=1 make bench          # levels 1,100; 20 samples; under 5 minutes
 //	make bench BENCH_ARGS="-only latency,burst -levels 1,100,300 -out /tmp/r.md"
 //	make bench BENCH_ARGS="-only floors"   # the start-up floors alone, in seconds
 //	make bench BENCH_ARGS="-only truth"    # ps and doctor at 1000 endpoints, about 2 minutes
+//	make bench BENCH_ARGS="-only repair"   # about 30 minutes with a daemon that repairs (rounds are paced)
 //
 // Missing peers are installed with apt-get (containernetworking-plugins,
 // netavark, iperf3, dnsperf, aardvark-dns) or skipped with a line saying

@@ -88,7 +88,7 @@ func preparePeers(ctx context.Context, plan *Plan) []string {
 			}
 		}
 	}
-	if (needLevels || plan.runs("datapath") || (plan.DNS && plan.runs("dns"))) && plan.DockerSkip == "" {
+	if (needLevels || plan.runs("datapath") || (plan.DNS && plan.runs("dns")) || plan.runs("repair-docker")) && plan.DockerSkip == "" {
 		plan.DockerSkip = prepareDocker(plan, &notes)
 	}
 	return notes
@@ -118,7 +118,7 @@ func prepareDocker(plan *Plan, notes *[]string) string {
 		*notes = append(*notes, fmt.Sprintf("built the Docker image %s offline from %s (`docker import`, never pulled) in %.1f s; kept as a cache", image, dockertest.BusyboxPath, built.Seconds()))
 	}
 	plan.DockerImage = image
-	if plan.DockerSubnets, err = pickDockerSubnets(4); err != nil {
+	if plan.DockerSubnets, err = pickDockerSubnets(5); err != nil {
 		return err.Error()
 	}
 	return ""
@@ -181,6 +181,12 @@ func plumbNamespaces(plan *Plan) int {
 	}
 	if plan.runs("dns") && plan.DNS {
 		n = max(n, plan.DNSNames)
+	}
+	if plan.runs("repair-one") {
+		n = max(n, plan.repairOneTarget())
+	}
+	if plan.runs("repair-scale") {
+		n = max(n, repairWorld.endpoints())
 	}
 	return n
 }

@@ -74,6 +74,7 @@ func (r *Report) Markdown() string {
 		r.cniSection(&b)
 	}
 	r.truthSection(&b)
+	r.repairSection(&b)
 	r.dataSections(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")

@@ -92,6 +92,7 @@ func (r *Report) targets(b *strings.Builder) {
 	r.burstTargets(b)
 	r.cniTargets(b)
 	r.truthTargets(b)
+	r.repairTargets(b)
 	r.dnsTargets(b)
 	r.dataTargets(b)
 	if x, ok1 := r.p50("ports.attach.one"); ok1 {

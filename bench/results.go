@@ -8,12 +8,13 @@ import (
 
 // Results is what the worker measured, passed to the supervisor as JSON.
 type Results struct {
-	Series []*Series     `json:"series"`
-	Notes  []string      `json:"notes"` // facts noticed on the way, for the report
-	Loads  []string      `json:"loads"` // "step: 1-minute load average" as each step began
-	Error  string        `json:"error"` // why the worker stopped early, if it did
-	DNS    *DNSResults   `json:"dns,omitempty"`
-	Truth  *TruthResults `json:"truth,omitempty"`
+	Series []*Series      `json:"series"`
+	Notes  []string       `json:"notes"` // facts noticed on the way, for the report
+	Loads  []string       `json:"loads"` // "step: 1-minute load average" as each step began
+	Error  string         `json:"error"` // why the worker stopped early, if it did
+	DNS    *DNSResults    `json:"dns,omitempty"`
+	Truth  *TruthResults  `json:"truth,omitempty"`
+	Repair *RepairResults `json:"repair,omitempty"`
 
 	Peers  map[string]string `json:"peers"`  // tool key -> why it is missing from (part of) the tables
 	Bursts []*BurstRun       `json:"bursts"` // the burst test, per tool

@@ -173,6 +173,11 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		logf("dns: Docker's embedded DNS")
 		werr = dockerDNS(ctx, plan, cl, rep.Results)
 	}
+	if werr == nil && ctx.Err() == nil && plan.runs("repair-docker") {
+		logf("repair: docker restart → reachable")
+		rep.Results.Loads = append(rep.Results.Loads, "repair-docker "+loadAvg())
+		werr = repairDocker(ctx, plan, cl, rep.Results)
+	}
 	if werr == nil && ctx.Err() == nil && plan.runs("datapath") {
 		logf("data path")
 		rep.Results.Loads = append(rep.Results.Loads, "data path "+loadAvg())

@@ -31,6 +31,11 @@ const (
 func truthNetName(k int) string { return fmt.Sprintf("truth-%d", k+1) }
 func truthSubnet(k int) string  { return fmt.Sprintf("10.235.%d.0/24", k) }
 
+// truthWorld is the section's host: truthNets networks of truthPerNet
+// endpoints, targets 1..truthNets*truthPerNet.
+var truthWorld = world{nets: truthNets, perNet: truthPerNet, name: truthNetName, subnet: truthSubnet,
+	key: "truth.attach", op: fmt.Sprintf("attach netns:bt-i --net truth-k while filling %d networks with %d each", truthNets, truthPerNet)}
+
 // TruthResults is what the truth section found besides its timings.
 type TruthResults struct {
 	Networks  int `json:"networks"`
@@ -92,19 +97,7 @@ func (w *worker) truthBench(ctx context.Context) error {
 	if n := stopDaemon(p.runDir(), p.Plumb, 15*time.Second); n != "" {
 		w.res.note("truth: %s", n)
 	}
-	for k := range truthNets {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := w.createNetwork(truthNetName(k), truthSubnet(k)); err != nil {
-			return err
-		}
-	}
-	att := w.res.add(&Series{Key: "truth.attach", Tool: "plumb",
-		Op: fmt.Sprintf("attach netns:bt-i --net truth-k while filling %d networks with %d each", truthNets, truthPerNet)})
-	if err := repeat(ctx, att, 1, t.Endpoints, func(i int) (Sample, error) {
-		return w.attachTo(truthNetName((i-1)/truthPerNet), i)
-	}); err != nil {
+	if err := w.buildWorld(ctx, truthWorld); err != nil {
 		return err
 	}
 
@@ -168,13 +161,8 @@ func (w *worker) truthBench(ctx context.Context) error {
 		return err
 	}
 
-	rm := w.res.add(&Series{Key: "truth.rm", Tool: "plumb", Op: fmt.Sprintf("network rm --force (%d endpoints)", truthPerNet)})
-	for k := range truthNets {
-		x, err := w.plumb("network", "rm", "--force", truthNetName(k))
-		if err != nil {
-			return err
-		}
-		rm.Samples = append(rm.Samples, x)
+	if err := w.removeWorld(truthWorld, "truth.rm", fmt.Sprintf("network rm --force (%d endpoints)", truthPerNet)); err != nil {
+		return err
 	}
 	if n := stopDaemon(p.runDir(), p.Plumb, 15*time.Second); n != "" {
 		w.res.note("truth: %s", n)

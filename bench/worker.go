@@ -17,6 +17,7 @@ type worker struct {
 	res     *Results
 	run     *Runner
 	cleanup Cleanup
+	lan     *nsThread // the repair section's LAN client, once made
 }
 
 // workerMain is the worker process: it checks where it runs, measures, undoes
@@ -85,6 +86,8 @@ func (w *worker) all(ctx context.Context) error {
 		{"cni", "plumb as a CNI plugin", w.plumbCNI},
 		{"cni", "CNI DEL floors", w.cniDelFloors},
 		{"truth", "ps and doctor at 100 networks / 1000 endpoints", w.truthBench},
+		{"repair-one", "repair: one network's rules flushed, its bridge deleted", w.repairOne},
+		{"repair-scale", "repair: the daemon at 100 networks / 1000 endpoints", w.repairScale},
 		{"dns", "DNS", w.dnsBench},
 	}
 	for _, s := range steps {
