@@ -66,8 +66,15 @@ func Check(c Config) error {
 }
 
 // hasAddr reports whether link has the address p, with p's prefix length.
+// It asks for p's family only: the kernel dumps every address of that
+// family on the host and the link's are picked out here, and a host with
+// a thousand veths has a thousand IPv6 link-local addresses.
 func hasAddr(link netlink.Link, p netip.Prefix) (bool, error) {
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	family := netlink.FAMILY_V4
+	if p.Addr().Is6() && !p.Addr().Is4In6() {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := netlink.AddrList(link, family)
 	if err != nil {
 		return false, err
 	}
