@@ -74,7 +74,7 @@ func hasAddr(link netlink.Link, p netip.Prefix) (bool, error) {
 	if p.Addr().Is6() && !p.Addr().Is4In6() {
 		family = netlink.FAMILY_V6
 	}
-	addrs, err := netlink.AddrList(link, family)
+	addrs, err := netlinkerr.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, family) })
 	if err != nil {
 		return false, err
 	}

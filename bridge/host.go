@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
+
 	"github.com/vishvananda/netlink"
 )
 
@@ -50,7 +52,9 @@ func HostPrefixesOnLinks() ([]HostPrefix, error) {
 		}
 		return names[idx]
 	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: 0}, 0)
+	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: 0}, 0)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing host routes: %w", err)
 	}
@@ -66,7 +70,7 @@ func HostPrefixesOnLinks() ([]HostPrefix, error) {
 			out = append(out, HostPrefix{Prefix: netip.PrefixFrom(a, ones).Masked(), Link: name(r.LinkIndex)})
 		}
 	}
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := netlinkerr.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, fmt.Errorf("listing host addresses: %w", err)
 	}
@@ -85,7 +89,9 @@ func HostPrefixesOnLinks() ([]HostPrefix, error) {
 // told otherwise. Equivalent to:
 // `ip link show $(ip -4 route show default | awk '{print $5; exit}')`.
 func DefaultMTU() int {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{}, 0)
+	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{}, 0)
+	})
 	if err != nil {
 		return 1500
 	}

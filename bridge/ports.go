@@ -3,6 +3,8 @@ package bridge
 import (
 	"fmt"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
+
 	"github.com/vishvananda/netlink"
 )
 
@@ -14,7 +16,7 @@ func Ports(name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := netlink.LinkList()
+	links, err := netlinkerr.Dump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -73,7 +75,7 @@ func CheckPeer(ns *NS, want PeerCheck) error {
 		return fmt.Errorf("interface %q in netns %s has MAC %s, want %s", want.Name, ns.path, l.Attrs().HardwareAddr, want.MAC)
 	}
 	if len(want.Addrs) > 0 {
-		addrs, err := h.AddrList(l, netlink.FAMILY_ALL)
+		addrs, err := netlinkerr.Dump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
 		if err != nil {
 			return fmt.Errorf("listing the addresses of %q in netns %s: %w", want.Name, ns.path, err)
 		}
@@ -118,7 +120,9 @@ func hasRoute(h *netlink.Handle, r Route) (bool, error) {
 	if r.Dst.Addr().Is6() {
 		family = netlink.FAMILY_V6
 	}
-	routes, err := h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return false, err
 	}

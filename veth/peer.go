@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -86,7 +88,7 @@ type Inside struct {
 // Inspect reads the interface names and default route of the namespace
 // behind h. Equivalent to: `ip -n NS -o link; ip -n NS route show default`.
 func Inspect(h *netlink.Handle) (Inside, error) {
-	links, err := h.LinkList()
+	links, err := netlinkerr.Dump(h.LinkList)
 	if err != nil {
 		return Inside{}, fmt.Errorf("listing interfaces in the namespace: %w", err)
 	}
@@ -94,7 +96,9 @@ func Inspect(h *netlink.Handle) (Inside, error) {
 	for _, l := range links {
 		in.Names[l.Attrs().Name] = true
 	}
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
 	}

@@ -118,7 +118,7 @@ func DeleteRetired(r *Retired) error {
 // `ip -o link show type veth | grep pgone`, keeping the names RetiredName
 // gives their own index.
 func ListRetired() ([]Retired, error) {
-	links, err := netlink.LinkList()
+	links, err := netlinkerr.Dump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}
