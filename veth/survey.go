@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/plumbnet/plumb/internal/netlinkerr"
+
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -53,12 +55,15 @@ func HostLinks() (map[string]HostEnd, error) {
 	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
 	// No statistics: filling them in was most of the kernel's work.
 	req.AddData(nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(rtextFilterSkipStats)))
-	out := map[string]HostEnd{}
-	err = req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWLINK, func(m []byte) bool {
-		if e, ok := parseHostEnd(m); ok {
-			out[e.Name] = e
-		}
-		return true
+	out, err := netlinkerr.Dump(func() (map[string]HostEnd, error) {
+		out := map[string]HostEnd{}
+		err := req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWLINK, func(m []byte) bool {
+			if e, ok := parseHostEnd(m); ok {
+				out[e.Name] = e
+			}
+			return true
+		})
+		return out, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
@@ -166,7 +171,7 @@ func (s *Survey) PeerAddrs(nsid, index int) ([]netip.Prefix, error) {
 	ifa.Index = uint32(index)
 	req.AddData(ifa)
 	req.AddData(nl.NewRtAttr(unix.IFA_TARGET_NETNSID, nl.Uint32Attr(uint32(nsid))))
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+	msgs, err := netlinkerr.Dump(func() ([][]byte, error) { return req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR) })
 	if errors.Is(err, unix.ENODEV) {
 		return nil, nil // no such link: no address
 	}
