@@ -39,10 +39,10 @@ const (
 type model interface {
 	List() ([]*network.Network, error)
 	CheckNetworks(nets []*network.Network) map[string]error
-	RestoreNetwork(name string) error
+	RepairNetwork(name string) (bool, error)
 	EndpointsHealth(netName string) ([]*network.Endpoint, []network.Health, error)
-	Repair(ctx context.Context, ep *network.Endpoint) error
-	RestoreRules() (nets, endpoints int, err error)
+	RepairEndpoint(ctx context.Context, ep *network.Endpoint) (bool, error)
+	RestoreRules() (network.RulesRestored, error)
 	MarkStale(ep *network.Endpoint, now time.Time) (bool, error)
 	ExpireStale(ctx context.Context, ep *network.Endpoint, grace time.Duration, now time.Time) (bool, error)
 	WatchFirewall(ctx context.Context, changed func()) error
@@ -181,7 +181,7 @@ func (r *reconciler) pass(ctx context.Context) {
 	for _, n := range nets {
 		subject := "network " + n.Name
 		if err := broken[n.Name]; err != nil {
-			r.repair(subject, err.Error(), "bridge, address and rules restored", func() error { return r.m.RestoreNetwork(n.Name) }, nil)
+			r.repair(subject, err.Error(), "bridge, address and rules restored", func() (bool, error) { return r.m.RepairNetwork(n.Name) }, nil)
 		} else if line := r.tries.whole(subject, r.now()); line != "" {
 			r.logf("plumb daemon: %s", line)
 		}
@@ -223,10 +223,10 @@ func (r *reconciler) restoreRules(nets []string, ports int) {
 		what = append(what, "published port rules of "+count(ports, "endpoint"))
 	}
 	var done string
-	r.repair("the firewall", strings.Join(what, "; "), "", func() error {
-		n, e, err := r.m.RestoreRules()
-		done = fmt.Sprintf("rules of %s and ports of %s restored in one write", count(n, "network"), count(e, "endpoint"))
-		return err
+	r.repair("the firewall", strings.Join(what, "; "), "", func() (bool, error) {
+		got, err := r.m.RestoreRules()
+		done = fmt.Sprintf("rules of %s and ports of %s restored in one write", count(got.Networks, "network"), count(got.Endpoints, "endpoint"))
+		return got.Changed, err
 	}, &done)
 }
 
@@ -283,7 +283,7 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 		// Its network's repair failed: the next pass tries again.
 	case h.Damage&network.DamageLinks != 0 || h.State == network.StateDown:
 		r.repair(subject, h.Reason, "attached again with its address, MAC, names and ports",
-			func() error { return r.m.Repair(ctx, ep) }, nil)
+			func() (bool, error) { return r.m.RepairEndpoint(ctx, ep) }, nil)
 	case h.Damage&network.DamageNames != 0:
 		return true
 	}
@@ -328,15 +328,20 @@ func needsRepair(hs []network.Health) bool {
 }
 
 // repair runs fix for subject, whose drift is what, unless subject is
-// backed off; it logs one line: what drifted, what was done (or why not).
-func (r *reconciler) repair(subject, what, done string, fix func() error, doneAfter *string) {
+// backed off; when fix changed something (it checks again under its
+// locks: a create or attach that was under way when the pass looked is no
+// drift), it logs one line: what drifted, what was done (or why not).
+func (r *reconciler) repair(subject, what, done string, fix func() (bool, error), doneAfter *string) {
 	now := r.now()
 	if !r.tries.allow(subject, now) {
 		return
 	}
-	err := fix()
+	changed, err := fix()
 	if errors.Is(err, network.ErrNotFound) || errors.Is(err, network.ErrNotAttached) {
 		return // removed meanwhile (a network rm, a detach): nothing to repair
+	}
+	if !changed && err == nil {
+		return // whole by the time it was locked
 	}
 	r.acted = true
 	if doneAfter != nil {

@@ -23,6 +23,7 @@ type fakeModel struct {
 	eps      []*network.Endpoint
 	health   map[string]network.Health // endpoint id -> its health
 	fixErr   error                     // what every repair returns
+	whole    bool                      // every repair finds nothing to do
 	calls    []string
 	watchErr error
 }
@@ -44,7 +45,9 @@ func (f *fakeModel) List() ([]*network.Network, error) { return f.nets, nil }
 func (f *fakeModel) CheckNetworks(nets []*network.Network) map[string]error {
 	return f.broken
 }
-func (f *fakeModel) RestoreNetwork(name string) error { return f.call("restore " + name) }
+func (f *fakeModel) RepairNetwork(name string) (bool, error) {
+	return !f.whole, f.call("restore " + name)
+}
 func (f *fakeModel) EndpointsHealth(string) ([]*network.Endpoint, []network.Health, error) {
 	var hs []network.Health
 	for _, ep := range f.eps {
@@ -52,11 +55,11 @@ func (f *fakeModel) EndpointsHealth(string) ([]*network.Endpoint, []network.Heal
 	}
 	return f.eps, hs, nil
 }
-func (f *fakeModel) Repair(_ context.Context, ep *network.Endpoint) error {
-	return f.call("repair " + ep.ID)
+func (f *fakeModel) RepairEndpoint(_ context.Context, ep *network.Endpoint) (bool, error) {
+	return true, f.call("repair " + ep.ID)
 }
-func (f *fakeModel) RestoreRules() (int, int, error) {
-	return len(f.nets), 1, f.call("rules")
+func (f *fakeModel) RestoreRules() (network.RulesRestored, error) {
+	return network.RulesRestored{Networks: len(f.nets), Endpoints: 1, Changed: !f.whole}, f.call("rules")
 }
 func (f *fakeModel) MarkStale(ep *network.Endpoint, _ time.Time) (bool, error) {
 	return true, f.call("mark " + ep.ID)
@@ -232,5 +235,25 @@ func waitCalls(t *testing.T, f *fakeModel, n int) {
 			t.Fatalf("%d repairs after 10s, want %d: %v", len(f.called()), n, f.called())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRepairsThatFindItWholeAreNoDrift: a network seen broken while its
+// create was under way is whole once the repair holds the lock: no line,
+// and no count towards the loop guard however often it happens.
+func TestRepairsThatFindItWholeAreNoDrift(t *testing.T) {
+	f := &fakeModel{nets: []*network.Network{{Name: "n"}}, broken: map[string]error{"n": errors.New("bridge gone")}, whole: true}
+	r, l, _ := newTestReconciler(f)
+	for range 20 {
+		r.pass(context.Background())
+	}
+	if l.all() != "" {
+		t.Errorf("repairs that changed nothing were logged:\n%s", l.all())
+	}
+	if !r.tries.allow("network n", time.Now()) || !r.tries.allow("the firewall", time.Now()) {
+		t.Error("repairs that changed nothing count towards the loop guard")
+	}
+	if r.acted {
+		t.Error("a pass that changed nothing asks for another")
 	}
 }

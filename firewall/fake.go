@@ -116,20 +116,20 @@ func (f *Fake) EnsureNetwork(n Network) error {
 
 // EnsureAll records every network of nets as ensured and the ports of
 // every owner of pubs as exactly those listed.
-func (f *Fake) EnsureAll(nets []Network, pubs []Published) error {
+func (f *Fake) EnsureAll(nets []Network, pubs []Published) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.begin("EnsureAll", fmt.Sprint(len(nets)), fmt.Sprint(len(pubs))); err != nil {
-		return err
+		return false, err
 	}
 	for _, n := range nets {
 		if err := n.Validate(); err != nil {
-			return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
+			return false, fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
 		}
 	}
 	for _, pb := range pubs {
 		if err := ValidatePorts(pb.Network.Name, pb.Owner, pb.Ports); err != nil {
-			return err
+			return false, err
 		}
 	}
 	changed := false
@@ -151,7 +151,7 @@ func (f *Fake) EnsureAll(nets []Network, pubs []Published) error {
 	if changed {
 		f.notify()
 	}
-	return nil
+	return changed, nil
 }
 
 // DeleteNetwork forgets the network named name and the ports published on

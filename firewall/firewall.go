@@ -39,8 +39,9 @@ type Firewall interface {
 	// published exactly as listed (what else that owner had on its network
 	// goes), in one reading and one write: what a firewall flush took, all
 	// of it, is put back at once. Networks and owners not listed are left
-	// as they are. It is safe to call twice.
-	EnsureAll(nets []Network, pubs []Published) error
+	// as they are. It is safe to call twice, and reports whether it
+	// changed anything.
+	EnsureAll(nets []Network, pubs []Published) (changed bool, err error)
 	// CheckNetwork reports whether n's rules and what every network shares
 	// are in place, as EnsureNetwork(n) leaves them. It changes nothing; the
 	// error lists every problem found.

@@ -83,29 +83,43 @@ func (m *Manager) checkRules(nets []*Network, c firewall.Checker, err error) map
 // bridge is left alone (ErrExists). Equivalent to what `plumb network
 // create` does, for an existing config.
 func (m *Manager) RestoreNetwork(name string) error {
+	_, err := m.restoreNetwork(name, false)
+	return err
+}
+
+// RepairNetwork is RestoreNetwork for the daemon's reconciler: under the
+// global lock it checks the network again first, and changes nothing,
+// reporting false, when it is whole (a create that was under way when the
+// reconciler looked has finished since).
+func (m *Manager) RepairNetwork(name string) (bool, error) { return m.restoreNetwork(name, true) }
+
+func (m *Manager) restoreNetwork(name string, onlyBroken bool) (bool, error) {
 	glock, err := m.lockGlobal()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer glock.Unlock()
 	n, err := m.Get(name)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if onlyBroken && m.CheckNetwork(n) == nil {
+		return false, nil
 	}
 	if err := m.ensureStateDirs(n.Name); err != nil {
-		return err
+		return false, err
 	}
 	// The guard first: EnsureBridge turns route_localnet on.
 	if err := m.guard().EnsureLocalnetGuard(n.Bridge); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := m.links().EnsureBridge(n.bridgeConfig()); err != nil {
-		return linkError(err)
+		return false, linkError(err)
 	}
 	if err := m.ensureFirewall(n); err != nil {
-		return err
+		return false, err
 	}
-	return m.daemon().Sync()
+	return true, m.daemon().Sync()
 }
 
 // ensureStateDirs makes the network's endpoints directory a directory
@@ -129,23 +143,28 @@ func (m *Manager) ensureStateDirs(name string) error {
 // then it gets the next free one, as an attach without --ifname does. An
 // endpoint detached meanwhile stays detached: nil.
 func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
-	err := m.repair(ctx, ep)
-	if errors.Is(err, ErrNotAttached) {
-		return nil
-	}
+	_, err := m.RepairEndpoint(ctx, ep)
 	return err
 }
 
-func (m *Manager) repair(ctx context.Context, ep *Endpoint) error {
+// RepairEndpoint is Repair, reporting whether it changed anything: an
+// endpoint found whole under the network's lock (repaired meanwhile, or
+// never broken but read while it was being attached) is left as it is.
+func (m *Manager) RepairEndpoint(ctx context.Context, ep *Endpoint) (bool, error) {
 	o := AttachOptions{Network: ep.Network, IP: ep.IP.Addr(), MAC: ep.MAC, IfName: ep.IfName,
 		Aliases: ep.Aliases, Links: ep.Links, Publish: ep.portSpecs(), Repair: ep.ID}
+	var already bool
+	var err error
 	if ep.Kind == KindCNI {
-		_, _, err := m.AttachNamespace(ctx, NamespaceTarget{ID: ep.ID, Spec: ep.Target, Kind: ep.Kind,
+		_, _, err = m.AttachNamespace(ctx, NamespaceTarget{ID: ep.ID, Spec: ep.Target, Kind: ep.Kind,
 			NetNS: ep.NetNS, ContainerID: ep.ContainerID}, o)
-		return err
+	} else {
+		_, already, err = m.Attach(ctx, ep.Target, o)
 	}
-	_, _, err := m.Attach(ctx, ep.Target, o)
-	return err
+	if errors.Is(err, ErrNotAttached) {
+		return false, nil
+	}
+	return !already && err == nil, err
 }
 
 // StartDaemon starts the daemon if it is not running, and has it serve

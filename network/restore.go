@@ -17,14 +17,15 @@ import (
 // the global lock and every network's lock (in name order) while it reads
 // the records and writes, so that no create, rm, attach or detach lands in
 // between: the ports of an endpoint detached meanwhile never come back.
-// Networks whose config cannot be read are left out. It reports how many
-// networks and endpoints it covered. Equivalent to: `iptables-restore
+// Networks whose config cannot be read are left out. It reports what it
+// covered and whether it changed anything. Equivalent to: `iptables-restore
 // --noflush` of plumb's rules, and `nft add element inet plumb
 // localnet_bridges { BR, ... }`.
-func (m *Manager) RestoreRules() (nets, endpoints int, err error) {
+func (m *Manager) RestoreRules() (RulesRestored, error) {
+	var r RulesRestored
 	glock, err := m.lockGlobal()
 	if err != nil {
-		return 0, 0, err
+		return r, err
 	}
 	defer glock.Unlock()
 	list, _ := m.List() // a damaged config is doctor's to report
@@ -44,9 +45,6 @@ func (m *Manager) RestoreRules() (nets, endpoints int, err error) {
 			continue // removed since the listing: not ours to restore
 		}
 		locks = append(locks, l)
-		if err := m.guard().EnsureLocalnetGuard(n.Bridge); err != nil {
-			errs = append(errs, err)
-		}
 		fnets = append(fnets, n.firewall())
 		eps, _ := m.Endpoints(n.Name)
 		for _, ep := range eps {
@@ -56,14 +54,52 @@ func (m *Manager) RestoreRules() (nets, endpoints int, err error) {
 		}
 	}
 	if len(fnets) == 0 {
-		return 0, 0, errors.Join(errs...)
+		return r, nil
+	}
+	r.Networks, r.Endpoints = len(fnets), len(pubs)
+	guarded, err := m.ensureGuards(list)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	fw, err := m.fw()
 	if err != nil {
-		return 0, 0, err
+		return r, errors.Join(append(errs, err)...)
 	}
-	if err := fw.EnsureAll(fnets, pubs); err != nil {
+	changed, err := fw.EnsureAll(fnets, pubs)
+	if err != nil {
 		errs = append(errs, err)
 	}
-	return len(fnets), len(pubs), errors.Join(errs...)
+	r.Changed = changed || guarded
+	return r, errors.Join(errs...)
+}
+
+// RulesRestored is what RestoreRules covered: how many networks and
+// endpoints with published ports, and whether anything was missing.
+type RulesRestored struct {
+	Networks, Endpoints int
+	Changed             bool
+}
+
+// ensureGuards puts back the localnet guard of each of nets' bridges that
+// lacks it (one reading of the guard, a write per bridge missing), and
+// reports whether any did. Equivalent to: `nft add element inet plumb
+// localnet_bridges { BR }` for each.
+func (m *Manager) ensureGuards(nets []*Network) (bool, error) {
+	var bridges []string
+	for _, n := range nets {
+		bridges = append(bridges, n.Bridge)
+	}
+	have, err := m.guard().CheckLocalnetGuards(bridges)
+	var errs []error
+	changed := false
+	for _, br := range bridges {
+		if err == nil && have[br] == nil {
+			continue
+		}
+		changed = true
+		if err := m.guard().EnsureLocalnetGuard(br); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return changed, errors.Join(errs...)
 }

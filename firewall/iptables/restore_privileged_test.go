@@ -41,7 +41,13 @@ func TestPrivilegedEnsureAllAfterAFlush(t *testing.T) {
 	}
 	pubs := []firewall.Published{{Network: a, Owner: "e1", Ports: pa}, {Network: b, Owner: "e2", Ports: pb}}
 	cr.restores = 0
-	inNS(t, name, func() error { return fw.EnsureAll([]firewall.Network{a, b}, pubs) })
+	inNS(t, name, func() error {
+		changed, err := fw.EnsureAll([]firewall.Network{a, b}, pubs)
+		if !changed {
+			t.Error("EnsureAll after a flush reports no change")
+		}
+		return err
+	})
 	if cr.restores != 1 {
 		t.Errorf("EnsureAll after a flush: %d restores, want 1", cr.restores)
 	}
@@ -52,14 +58,21 @@ func TestPrivilegedEnsureAllAfterAFlush(t *testing.T) {
 		t.Errorf("after EnsureAll:\n%s\nwant, as before the flush:\n%s", got, unmark(whole))
 	}
 	checkLive(t, name, a, b)
-	inNS(t, name, func() error { return fw.EnsureAll([]firewall.Network{a, b}, pubs) })
+	inNS(t, name, func() error {
+		changed, err := fw.EnsureAll([]firewall.Network{a, b}, pubs)
+		if changed {
+			t.Error("EnsureAll of what is whole reports a change")
+		}
+		return err
+	})
 	if cr.restores != 1 {
 		t.Errorf("EnsureAll of what is whole: %d restores in all, want still 1", cr.restores)
 	}
 	// e1 publishes another port now; b and e2 are not listed.
 	pa2 := []firewall.Port{{Proto: "tcp", HostPort: 9090, ContainerIP: netip.MustParseAddr("10.1.0.2"), ContainerPort: 90}}
 	inNS(t, name, func() error {
-		return fw.EnsureAll([]firewall.Network{a}, []firewall.Published{{Network: a, Owner: "e1", Ports: pa2}})
+		_, err := fw.EnsureAll([]firewall.Network{a}, []firewall.Published{{Network: a, Owner: "e1", Ports: pa2}})
+		return err
 	})
 	var c firewall.Checker
 	inNS(t, name, func() (err error) { c, err = fw.Snapshot(); return err })
