@@ -12,7 +12,17 @@
 //   - the Docker follower (containers.go, dockerevents.go): follows the
 //     Engine's container start events, through dockerd's absences and
 //     restarts, and re-attaches a container plumb attached when Docker
-//     starts it again in a new namespace.
+//     starts it again in a new namespace;
+//   - the reconciler (reconcile.go, backoff.go): keeps the kernel true to
+//     the state directory. Its first pass is the boot restore; then link
+//     and address notifications, the firewall's (nf_tables) notifications
+//     and a pass every minute tell it of drift, which it repairs with the
+//     comparison and the repairs `plumb doctor` uses (package network):
+//     the whole firewall in one write, a bridge, an endpoint attached
+//     again. It lets an endpoint whose namespace is gone go stale (its
+//     ports let go, its address kept for a grace period), logs one line
+//     per repair and backs off from a drift that comes back as fast as it
+//     is repaired.
 //
 // Its view has one source, the state directory (package network reads it):
 // at start, on `sync` and on each `up` it reads the records; the one-shot
