@@ -28,6 +28,8 @@ const (
 func newDoctorWorld(t *testing.T) *doctorWorld {
 	t.Helper()
 	h := newHost(t)
+	// Each row's problem is for doctor to find: the daemon leaves it.
+	h.env = append(h.env, "PLUMB_RECONCILE=off")
 	mustSh(t, h, "ip", "link", "set", "lo", "up")
 	w := &doctorWorld{host: h, a: target(t), b: target(t)}
 	for _, ns := range []string{w.a, w.b} {
