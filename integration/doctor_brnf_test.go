@@ -18,6 +18,8 @@ func TestPrivilegedDoctorBrNetfilterMeaning(t *testing.T) {
 	for _, brnf := range []string{"1", "0"} {
 		t.Run("bridge-nf-call-iptables="+brnf, func(t *testing.T) {
 			h := newHost(t)
+			// The DROP rule deleted below must stay deleted.
+			h.env = append(h.env, "PLUMB_RECONCILE=off")
 			mustSh(t, h, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables="+brnf)
 			h.must("network", "create", "web", "--subnet", "10.97.0.0/24")
 			h.must("network", "create", "iso", "--subnet", "10.98.0.0/24", "--icc=false")
