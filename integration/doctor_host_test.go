@@ -33,6 +33,8 @@ const docSubnet = "10.94.0.0/24"
 
 func newDocHost(t *testing.T) *docHost {
 	h := newHost(t)
+	// Each case's problem is for doctor to find: the daemon leaves it.
+	h.env = append(h.env, "PLUMB_RECONCILE=off")
 	h.must("network", "create", "web", "--subnet", docSubnet)
 	return &docHost{host: h, t: t, br: network.BridgeName("web")}
 }
