@@ -56,6 +56,12 @@ type reconciler struct {
 	logf   func(string, ...any)
 	now    func() time.Time
 
+	// sweep deletes the retired pairs left in the daemon's namespace (the
+	// reaper's sweep), after a pass that attached an endpoint again; nil:
+	// none is deleted.
+	sweep    func()
+	attached bool // this pass attached an endpoint again
+
 	wake  chan struct{} // a pass is wanted; buffered, 1
 	tries *backoff
 
@@ -167,6 +173,15 @@ func (r *reconciler) pass(ctx context.Context) {
 	if names {
 		r.resync()
 	}
+	// A detach cut short after it retired a pair (the record kept, so
+	// that it may be repeated) left that pair, which still holds the
+	// endpoint's address in the target; the endpoint attached again above
+	// holds it too. Nothing else deletes the pair until the daemon starts
+	// again.
+	if r.attached && r.sweep != nil {
+		r.sweep()
+	}
+	r.attached = false
 	r.track(nets, eps)
 	r.expiry = r.nextExpiry(eps)
 }
@@ -186,7 +201,7 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 		// Its network's repair comes first; the next pass sees the rest.
 	case h.Damage&network.DamageLinks != 0 || h.State == network.StateDown:
 		r.repair(subject, h.State+": "+h.Reason, "attached again with its address, MAC, names and ports",
-			func() error { return r.m.Repair(ctx, ep) })
+			func() error { r.attached = true; return r.m.Repair(ctx, ep) })
 	case h.Damage&network.DamagePorts != 0:
 		r.repair(subject, h.Reason, "published ports restored", func() error { return r.m.RestorePorts(ep) })
 	case h.Damage&network.DamageNames != 0:

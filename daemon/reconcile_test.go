@@ -228,3 +228,32 @@ func waitCalls(t *testing.T, f *fakeModel, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A pass that attaches an endpoint again sweeps the retired pairs: a
+// detach cut short after retiring the endpoint's pair left it, holding the
+// endpoint's address in the target beside the new one. Other passes do not
+// list the links for it.
+func TestPassSweepsRetiredPairsAfterAttachingAgain(t *testing.T) {
+	f := &fakeModel{
+		nets:   []*network.Network{{Name: "n", Bridge: "pb-n"}},
+		eps:    []*network.Endpoint{endpointOn("n", "e")},
+		health: map[string]network.Health{"e": {State: network.StateUp}},
+	}
+	r, _, _ := newTestReconciler(f)
+	sweeps := 0
+	r.sweep = func() { sweeps++ }
+	r.pass(context.Background())
+	if sweeps != 0 {
+		t.Fatalf("a pass that repaired nothing swept %d times", sweeps)
+	}
+	f.health["e"] = network.Health{State: network.StateBroken, Reason: "missing: veth x", Damage: network.DamageLinks}
+	r.pass(context.Background())
+	if sweeps != 1 {
+		t.Fatalf("a pass that attached an endpoint again swept %d times, want 1", sweeps)
+	}
+	f.health["e"] = network.Health{State: network.StateUp}
+	r.pass(context.Background())
+	if sweeps != 1 {
+		t.Fatalf("the pass after swept again: %d", sweeps)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plumbnet/plumb/internal/lockfile"
+	"github.com/plumbnet/plumb/internal/testutil"
 )
 
 // A killed `network create` or `network rm` leaves a network's directory
@@ -142,4 +143,41 @@ func TestPrivilegedReconcileKilledCreateRm(t *testing.T) {
 	if !pingSoon(x, "10.233.20.1") {
 		t.Error("the other network's target cannot reach its gateway")
 	}
+}
+
+// TestPrivilegedReconcileCutDetach: a detach cut short after it retired
+// the endpoint's pair (PLUMB_INJECT_FAULT=reap: the pair is taken down and
+// renamed, its deletion never asked of the daemon, the record kept, so
+// that the detach can be repeated) leaves an endpoint the daemon attaches
+// again, with its address. The retired pair, which still holds that
+// address in the target, must go with the repair: the target holds its
+// address once, no retired pair is left in the host, doctor is clean.
+func TestPrivilegedReconcileCutDetach(t *testing.T) {
+	h := newHost(t)
+	h.must("network", "create", "cd", "--subnet", "10.233.22.0/24")
+	x := target(t)
+	h.must("attach", "netns:"+x, "--net", "cd")
+	ep := h.endpointOf("netns:"+x, "cd")
+	if out, err := h.command([]string{"PLUMB_INJECT_FAULT=reap"}, "detach", "netns:"+x).CombinedOutput(); err == nil {
+		t.Fatalf("detach with its reap step failing succeeded:\n%s", out)
+	}
+	if readState(t, h.state).rec("cd", ep.ID) == nil {
+		t.Fatal("the cut detach removed the record: nothing for the daemon to repair")
+	}
+	retired := func() string {
+		var out []string
+		for _, name := range vethNames(t, h, "") {
+			if strings.HasPrefix(name, "pgone") {
+				out = append(out, name)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	waitRepaired(t, "the endpoint of the cut detach, its retired pair gone", func() bool {
+		return identityIn(x, ep.IfName).addr == ep.IP.String() && pingSoon(x, "10.233.22.1") &&
+			len(duplicates(readState(t, h.state), []string{x})) == 0 && retired() == "" && h.whole()
+	}, h.wholeDetail, func() string {
+		out, _ := testutil.InNS(x, "ip", "-o", "-4", "addr")
+		return "retired pairs in the host: " + retired() + "\naddresses in the target:\n" + out
+	})
 }
