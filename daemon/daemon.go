@@ -115,7 +115,7 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	m.Daemon = local{d}
 	if !o.NoReconcile {
 		d.rec = newReconciler(m, d.sync, o.StaleGrace, o.ReconcileEvery, log.Printf)
-		d.rec.sweep = d.reaper.sweep
+		d.rec.sweep = func() { d.reaper.sweep(); d.reaper.wait() }
 	}
 	d.sync()
 	d.reaper.sweep()

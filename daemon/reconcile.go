@@ -56,11 +56,11 @@ type reconciler struct {
 	logf   func(string, ...any)
 	now    func() time.Time
 
-	// sweep deletes the retired pairs left in the daemon's namespace (the
-	// reaper's sweep), after a pass that attached an endpoint again; nil:
-	// none is deleted.
-	sweep    func()
-	attached bool // this pass attached an endpoint again
+	// sweep deletes the retired pairs left in the daemon's namespace, and
+	// returns once they are gone (the reaper's sweep, waited for); nil:
+	// none is deleted. See sweepOnce.
+	sweep func()
+	swept bool // this pass swept
 
 	wake  chan struct{} // a pass is wanted; buffered, 1
 	tries *backoff
@@ -173,15 +173,7 @@ func (r *reconciler) pass(ctx context.Context) {
 	if names {
 		r.resync()
 	}
-	// A detach cut short after it retired a pair (the record kept, so
-	// that it may be repeated) left that pair, which still holds the
-	// endpoint's address in the target; the endpoint attached again above
-	// holds it too. Nothing else deletes the pair until the daemon starts
-	// again.
-	if r.attached && r.sweep != nil {
-		r.sweep()
-	}
-	r.attached = false
+	r.swept = false
 	r.track(nets, eps)
 	r.expiry = r.nextExpiry(eps)
 }
@@ -201,13 +193,26 @@ func (r *reconciler) endpoint(ctx context.Context, ep *network.Endpoint, h netwo
 		// Its network's repair comes first; the next pass sees the rest.
 	case h.Damage&network.DamageLinks != 0 || h.State == network.StateDown:
 		r.repair(subject, h.State+": "+h.Reason, "attached again with its address, MAC, names and ports",
-			func() error { r.attached = true; return r.m.Repair(ctx, ep) })
+			func() error { r.sweepOnce(); return r.m.Repair(ctx, ep) })
 	case h.Damage&network.DamagePorts != 0:
 		r.repair(subject, h.Reason, "published ports restored", func() error { return r.m.RestorePorts(ep) })
 	case h.Damage&network.DamageNames != 0:
 		return true
 	}
 	return false
+}
+
+// sweepOnce deletes the retired pairs, once a pass, before the first
+// endpoint it attaches again: a detach cut short after it retired the
+// endpoint's pair (the record kept, so that it may be repeated) left that
+// pair, which still holds the endpoint's address in the target, and
+// nothing else deletes it until the daemon starts again. Deleted first,
+// the address is never held twice.
+func (r *reconciler) sweepOnce() {
+	if r.sweep != nil && !r.swept {
+		r.sweep()
+	}
+	r.swept = true
 }
 
 // repair runs fix for subject, whose drift is what, unless subject is

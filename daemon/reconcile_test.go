@@ -229,31 +229,37 @@ func waitCalls(t *testing.T, f *fakeModel, n int) {
 	}
 }
 
-// A pass that attaches an endpoint again sweeps the retired pairs: a
-// detach cut short after retiring the endpoint's pair left it, holding the
-// endpoint's address in the target beside the new one. Other passes do not
-// list the links for it.
-func TestPassSweepsRetiredPairsAfterAttachingAgain(t *testing.T) {
+// A pass that attaches endpoints again sweeps the retired pairs once,
+// before the first: a detach cut short after retiring an endpoint's pair
+// left it, holding the endpoint's address in the target, which the new
+// pair must not hold beside it. Other passes do not list the links for it.
+func TestPassSweepsRetiredPairsBeforeAttachingAgain(t *testing.T) {
 	f := &fakeModel{
 		nets:   []*network.Network{{Name: "n", Bridge: "pb-n"}},
-		eps:    []*network.Endpoint{endpointOn("n", "e")},
-		health: map[string]network.Health{"e": {State: network.StateUp}},
+		eps:    []*network.Endpoint{endpointOn("n", "e"), endpointOn("n", "f")},
+		health: map[string]network.Health{"e": {State: network.StateUp}, "f": {State: network.StateUp}},
 	}
 	r, _, _ := newTestReconciler(f)
 	sweeps := 0
-	r.sweep = func() { sweeps++ }
+	r.sweep = func() {
+		sweeps++
+		f.call("sweep")
+	}
 	r.pass(context.Background())
 	if sweeps != 0 {
 		t.Fatalf("a pass that repaired nothing swept %d times", sweeps)
 	}
-	f.health["e"] = network.Health{State: network.StateBroken, Reason: "missing: veth x", Damage: network.DamageLinks}
-	r.pass(context.Background())
-	if sweeps != 1 {
-		t.Fatalf("a pass that attached an endpoint again swept %d times, want 1", sweeps)
+	for _, id := range []string{"e", "f"} {
+		f.health[id] = network.Health{State: network.StateBroken, Reason: "missing: veth x", Damage: network.DamageLinks}
 	}
+	r.pass(context.Background())
+	if got := strings.Join(f.called(), ","); got != "sweep,repair e,repair f" {
+		t.Fatalf("a pass that attached two endpoints again: %s, want one sweep first", got)
+	}
+	f.health["f"] = network.Health{State: network.StateUp}
 	f.health["e"] = network.Health{State: network.StateUp}
 	r.pass(context.Background())
 	if sweeps != 1 {
-		t.Fatalf("the pass after swept again: %d", sweeps)
+		t.Fatalf("the pass after, with all whole, swept again: %d", sweeps)
 	}
 }
