@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -111,18 +109,6 @@ func (h *host) killDaemon() {
 		syscall.Kill(pid, syscall.SIGKILL)
 		waitGone(h.t, pid)
 	}
-}
-
-// waitServing waits until a daemon of h answers on its control socket.
-func (h *host) waitServing() {
-	h.t.Helper()
-	waitFor(h.t, func() bool {
-		c, err := net.Dial("unix", control.SocketPath(h.runDir))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil && h.daemonPID() > 0
-	}, "the daemon to serve")
 }
 
 var plumbRuleRE = regexp.MustCompile(`PLUMB|plumb`)
