@@ -43,7 +43,8 @@ type Starter struct {
 // Start starts the daemon in its own session, logging to RUNDIR/daemon.log,
 // and returns once its control socket answers. Two processes racing to
 // start it are fine: the daemon takes an flock, and the one that loses
-// exits at once while the winner's socket answers. Equivalent to:
+// exits at once; Start then waits for the winner's socket, as long as the
+// winner holds the lock. Equivalent to:
 //
 //	setsid plumb daemon --state-dir STATEDIR --run-dir RUNDIR --exit-when-idle >>RUNDIR/daemon.log 2>&1 &
 func (s Starter) Start() error {
@@ -75,19 +76,27 @@ func (s Starter) Start() error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	sock := SocketPath(s.RunDir)
+	var exitErr error
+	gone := false
 	for deadline := time.Now().Add(StartTimeout); time.Now().Before(deadline); {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
 			return nil
 		}
-		select {
-		case err := <-exited:
-			// Lost a race to another daemon? Then its socket answers soon.
-			if c, derr := net.DialTimeout("unix", sock, 2*time.Second); derr == nil {
-				c.Close()
-				return nil
+		if gone {
+			// It lost the race for the lock to another daemon, which
+			// answers once it has rebuilt what it serves: wait for it
+			// while it holds the lock. (A dial does not wait for a socket
+			// that is not there yet.)
+			if _, ok := Running(s.RunDir); !ok {
+				return fmt.Errorf("the plumb daemon exited at start (%v): see %s", exitErr, logPath)
 			}
-			return fmt.Errorf("the plumb daemon exited at start (%v): see %s", err, logPath)
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		select {
+		case exitErr = <-exited:
+			gone = true
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
