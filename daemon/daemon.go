@@ -101,7 +101,11 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 		return err
 	}
 	if lock == nil {
-		log.Printf("plumb daemon: another daemon runs for %s", o.RunDir)
+		if pid, ok := control.Running(o.RunDir); ok {
+			log.Printf("plumb daemon: another daemon (pid %d) runs for %s", pid, o.RunDir)
+		} else {
+			log.Printf("plumb daemon: another daemon runs for %s", o.RunDir)
+		}
 		return nil
 	}
 	defer lock.Unlock()
@@ -150,13 +154,14 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 			ul.SetUnlinkOnClose(false)
 		}
 	}
-	log.Printf("plumb daemon: serving %s (upstreams %v)", sock, o.Upstreams)
+	log.Printf("plumb daemon: pid %d serving %s (upstreams %v)", os.Getpid(), sock, o.Upstreams)
 
 	defer d.followDocker(ctx)() // re-attaches restarted containers; stopped before d.close
 	go d.watch(ctx, cancel, lock, disown)
 	if d.rec != nil {
 		go d.rec.watchLinks(ctx)
 		go d.rec.watchFirewall(ctx, o.FirewallPoll)
+		go d.rec.watchStore(ctx)
 		go d.rec.run(ctx)
 	}
 	control.Serve(ctx, ln, d.handle)
@@ -174,6 +179,17 @@ func claim(runDir string) (*lockfile.Lock, error) {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	lock, err := lockfile.TryAcquire(control.LockPath(runDir))
+	// A SIGKILLed daemon holds the lock until its last thread has exited,
+	// a moment after its pid shows it gone (control.Running no longer
+	// finds it): a daemon started then waits for it, rather than exit
+	// and leave none running.
+	for deadline := time.Now().Add(2 * time.Second); lock == nil && err == nil && time.Now().Before(deadline); {
+		if _, live := control.Running(runDir); live {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+		lock, err = lockfile.TryAcquire(control.LockPath(runDir))
+	}
 	if lock == nil || err != nil {
 		return nil, err
 	}

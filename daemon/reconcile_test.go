@@ -69,6 +69,10 @@ func (f *fakeModel) ExpireStale(_ context.Context, ep *network.Endpoint, _ time.
 }
 func (f *fakeModel) StrayHolds(map[string]bool) ([]network.StrayHold, error) { return nil, nil }
 func (f *fakeModel) ReleaseStrayHold(network.StrayHold) error                { return nil }
+func (f *fakeModel) WatchStore(ctx context.Context, _ func()) error {
+	<-ctx.Done()
+	return nil
+}
 func (f *fakeModel) WatchFirewall(ctx context.Context, changed func()) error {
 	if f.watchErr != nil {
 		return f.watchErr
