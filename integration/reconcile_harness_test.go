@@ -102,12 +102,15 @@ func (h *host) startDaemon() {
 }
 
 // killDaemon SIGKILLs h's daemon, found by who holds its lock, and waits
-// until it is gone; it does nothing when none runs.
+// until it no longer holds it; it does nothing when none runs. (The
+// thread group's leader shows as a zombie before its last thread exits
+// and lets the lock go: a daemon started then would find it held.)
 func (h *host) killDaemon() {
 	h.t.Helper()
 	if pid := h.daemonPID(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGKILL)
 		waitGone(h.t, pid)
+		waitFor(h.t, func() bool { return h.daemonPID() != pid }, "the killed daemon to let its lock go")
 	}
 }
 

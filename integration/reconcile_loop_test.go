@@ -168,8 +168,9 @@ func TestPrivilegedReconcileDaemonKilled(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed + 2))
 	for range 20 {
 		time.Sleep(time.Duration(200+rng.Intn(600)) * time.Millisecond) // between kills: the load, not a wait for a repair
-		if h.daemonPID() > 0 {
+		if pid := h.daemonPID(); pid > 0 {
 			count("daemon killed")
+			t.Logf("killing daemon pid %d", pid)
 		}
 		h.killDaemon()
 		h.startDaemon()
