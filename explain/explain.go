@@ -1,0 +1,76 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/network"
+)
+
+// Explainer explains paths on the host of one state directory.
+type Explainer struct {
+	M *network.Manager
+	// Resolver resolves targets; nil: a container.Resolver with M.Docker.
+	Resolver *container.Resolver
+}
+
+// run is one explanation under way.
+type run struct {
+	w        *world
+	r        *Report
+	src      *source
+	resolver *container.Resolver
+	dst      netip.Addr
+	port     uint16
+	proto    string
+}
+
+// Explain explains how SRC reaches DST (DST[:PORT][/tcp|udp]) and gives
+// a verdict. It changes nothing on the host. An error is bad input (an
+// unknown target, an unresolvable name, a malformed port) or an
+// unreadable state directory, in one line naming it.
+func (x *Explainer) Explain(ctx context.Context, src, dst string) (*Report, error) {
+	d, err := ParseDst(dst)
+	if err != nil {
+		return nil, err
+	}
+	w, err := read(x.M)
+	if err != nil {
+		return nil, err
+	}
+	res := x.Resolver
+	if res == nil {
+		res = &container.Resolver{Docker: x.M.Docker}
+	}
+	s, err := resolveSource(ctx, res, w, src)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Src: src, Dst: dst, Port: d.Port, Proto: d.Proto, Steps: []Step{}}
+	ru := &run{w: w, r: r, src: s, resolver: res, port: d.Port, proto: d.Proto}
+	t, err := ru.resolveDst(ctx, d.Host)
+	if err != nil {
+		return nil, err
+	}
+	ru.dst, r.Address = t.addr, t.addr.String()
+	if !t.stop {
+		ru.path()
+	}
+	r.decide(Reachable, "")
+	return r, nil
+}
+
+// drift records what the model wants in the kernel and is missing.
+func (x *run) drift(what string) {
+	x.r.Drift = append(x.r.Drift, what+" (plumb drift: the daemon repairs it; `plumb doctor --fix` too)")
+}
+
+// aim is DST:PORT/proto for messages.
+func (x *run) aim(a netip.Addr, port uint16) string {
+	if port == 0 {
+		return a.String()
+	}
+	return fmt.Sprintf("%s:%d/%s", a, port, x.proto)
+}

@@ -1,0 +1,131 @@
+package explain
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/network"
+)
+
+// fwNet is the firewall's view of n, as network create renders it.
+func fwNet(n *network.Network) firewall.Network {
+	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
+}
+
+// ruleOf finds the rule of n in chain whose spec starts with prefix.
+func ruleOf(n *network.Network, chain string, prefix ...string) (iptables.Rule, bool) {
+	for _, r := range iptables.Rules(fwNet(n)) {
+		if r.Chain == chain && len(r.Spec) >= len(prefix) && slices.Equal(r.Spec[:len(prefix)], prefix) {
+			return r, true
+		}
+	}
+	return iptables.Rule{}, false
+}
+
+// ruleStep is the step of one rule of plumb's: where the kernel holds it,
+// or that it is missing (drift). It reports whether the kernel holds it.
+func (x *run) ruleStep(what string, r iptables.Rule, result, detail string) bool {
+	s := Step{What: what, Rule: r.String(), Result: result,
+		Command: fmt.Sprintf("iptables -t %s -S %s", r.Table, r.Chain)}
+	switch {
+	case x.w.rules == nil:
+		s.Detail = fmt.Sprintf("%s [the kernel's rules could not be read: %v]", detail, x.w.rulesErr)
+	case x.w.rules.Position(r) == 0:
+		s.Detail = detail + " [MISSING in the kernel]"
+		x.drift(fmt.Sprintf("rule missing: %s", r))
+		x.r.add(s)
+		return false
+	default:
+		s.Detail = fmt.Sprintf("%s [%s %s rule %d]", detail, r.Table, r.Chain, x.w.rules.Position(r))
+	}
+	x.r.add(s)
+	return true
+}
+
+// forward follows a forwarded packet from link in to link out through the
+// filter FORWARD chain as plumb built it, and reports whether it passes.
+func (x *run) forward(in, out string, dnat bool) bool {
+	if x.w.rules == nil {
+		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("FORWARD not read: %v", x.w.rulesErr)})
+		return true
+	}
+	f := x.w.rules.Facts
+	for _, fr := range f.Ahead(iptables.Packet{In: in, Out: out}) {
+		if !fr.Definite {
+			continue
+		}
+		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("a rule not plumb's, above plumb's jump in FORWARD (position %d), decides first", fr.Position),
+			Rule: fr.String(), Result: fr.Target, Command: "iptables -t filter -S FORWARD"})
+		if fr.Target != "ACCEPT" {
+			x.r.decide(Blocked, fmt.Sprintf("%s (not plumb's: it stands above plumb's jump)", fr))
+			return false
+		}
+		return true
+	}
+	if f.Jump == 0 {
+		x.drift("plumb's jump FORWARD → PLUMB-FORWARD is missing")
+	} else if ok, decided := x.plumbForward(in, out, dnat); decided {
+		return ok
+	}
+	pol := f.ForwardPolicy
+	if pol == "" {
+		pol = "ACCEPT"
+	}
+	x.r.add(Step{What: "firewall", Detail: "no rule of plumb's decides: FORWARD goes on, to its policy " + pol + " (not plumb's)",
+		Result: pol, Command: "iptables -t filter -S FORWARD"})
+	if pol != "ACCEPT" {
+		x.r.decide(Blocked, "FORWARD's policy is "+pol+" and no rule of plumb's accepts this traffic")
+		return false
+	}
+	return true
+}
+
+// plumbForward is PLUMB-FORWARD's decision: isolation, icc, internal,
+// published ports, outbound. decided is false when no rule matches.
+func (x *run) plumbForward(in, out string, dnat bool) (ok, decided bool) {
+	inNet, outNet := x.w.byBridge[in], x.w.byBridge[out]
+	const fwd = iptables.ChainForward
+	drop := func(r iptables.Rule, found bool, why string) (bool, bool) {
+		if found {
+			x.ruleStep("firewall", r, "DROP", why)
+		}
+		x.r.decide(Blocked, fmt.Sprintf("%s: %s", r, why))
+		return false, true
+	}
+	switch {
+	case inNet != nil && outNet != nil && inNet != outNet:
+		r, found := ruleOf(outNet, iptables.ChainIsolation2, "-o", out)
+		return drop(r, found, fmt.Sprintf("networks %s and %s are isolated from each other (plumb isolates every network, as Docker does)", inNet.Name, outNet.Name))
+	case outNet != nil && inNet == outNet:
+		r, found := ruleOf(outNet, fwd, "-i", out, "-o", out)
+		if !outNet.ICC {
+			return drop(r, found, fmt.Sprintf("network %s is --icc=false", outNet.Name))
+		}
+		return x.ruleStep("firewall", r, "ACCEPT", fmt.Sprintf("within network %s (icc)", outNet.Name)), true
+	case outNet != nil && outNet.Internal:
+		r, found := ruleOf(outNet, fwd, "!", "-i", out, "-o", out, "-m", "comment")
+		return drop(r, found, fmt.Sprintf("network %s is --internal: nothing comes in from outside it", outNet.Name))
+	case outNet != nil && dnat:
+		r, _ := ruleOf(outNet, fwd, "!", "-i", out, "-o", out, "-m", "conntrack")
+		return x.ruleStep("firewall", r, "ACCEPT", "a published port of network "+outNet.Name), true
+	case inNet != nil && inNet.Internal:
+		r, found := ruleOf(inNet, fwd, "-i", in, "!", "-o", in)
+		return drop(r, found, fmt.Sprintf("network %s is --internal: nothing leaves it", inNet.Name))
+	case inNet != nil:
+		r, _ := ruleOf(inNet, fwd, "-i", in, "!", "-o", in)
+		return x.ruleStep("firewall", r, "ACCEPT", "out of network "+inNet.Name), true
+	}
+	return false, false
+}
+
+// masquerade is the nat step of traffic leaving network n by out.
+func (x *run) masquerade(n *network.Network, out string, src fmt.Stringer) {
+	r, ok := ruleOf(n, iptables.ChainPostrouting, "-s", n.Subnet.Masked().String(), "!", "-o", n.Bridge)
+	if !ok {
+		x.r.add(Step{What: "nat", Detail: fmt.Sprintf("no masquerade: network %s is --masquerade=false; the source stays the container's", n.Name)})
+		return
+	}
+	x.ruleStep("nat", r, "MASQUERADE", fmt.Sprintf("leaving by %s, the source becomes %s", out, src))
+}

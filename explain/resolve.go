@@ -1,0 +1,195 @@
+package explain
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/nsview"
+)
+
+// target is DST once resolved to an address.
+type target struct {
+	addr netip.Addr
+	// stop is set when the name itself ends the path (SRC cannot resolve
+	// it): the verdict is already decided.
+	stop bool
+}
+
+// resolveDst turns DST's host into an address as SRC would, adding the
+// step that says how. An error is bad input: the one line names it.
+func (x *run) resolveDst(ctx context.Context, host string) (target, error) {
+	switch {
+	case host == "host":
+		return x.hostOfSrc()
+	case isAddr(host):
+		return target{addr: netip.MustParseAddr(host)}, nil
+	case strings.HasPrefix(host, "pid:") || strings.HasPrefix(host, "netns:") || strings.HasPrefix(host, "/"):
+		return x.targetDst(ctx, host)
+	}
+	return x.name(host)
+}
+
+func isAddr(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
+}
+
+// hostOfSrc is the host as SRC sees it: the gateway of its default route.
+func (x *run) hostOfSrc() (target, error) {
+	if x.src.host {
+		x.r.add(Step{What: "name", Detail: "host → 127.0.0.1 (SRC is the host itself)"})
+		return target{addr: netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	for _, e := range x.src.eps {
+		if n := x.w.byName[e.Network]; n != nil && (e.DefaultRoute || len(x.src.eps) == 1) {
+			x.r.add(Step{What: "name", Detail: fmt.Sprintf("host → %s (the gateway of network %s: the host as SRC sees it)", n.Gateway, n.Name)})
+			return target{addr: n.Gateway}, nil
+		}
+	}
+	return target{}, fmt.Errorf("destination host: target %q is on no plumb network, so it has no gateway to the host", x.src.spec)
+}
+
+// targetDst is the address of a target DST: its endpoint on a network
+// SRC shares, else its first.
+func (x *run) targetDst(ctx context.Context, spec string) (target, error) {
+	t, err := x.resolver.Resolve(ctx, spec)
+	if err != nil {
+		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
+	}
+	ino, err := nsview.Inode(t.NetNSPath)
+	if err != nil {
+		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
+	}
+	eps := x.w.endpointsIn(ino)
+	if len(eps) == 0 {
+		return target{}, fmt.Errorf("destination %q is on no plumb network: give its address", spec)
+	}
+	pick := eps[0]
+	for _, e := range eps {
+		if slices.Contains(x.src.networks(), e.Network) {
+			pick = e
+			break
+		}
+	}
+	x.r.add(Step{What: "name", Detail: fmt.Sprintf("target %s → %s (its endpoint on network %s)", spec, pick.IP.Addr(), pick.Network)})
+	return target{addr: pick.IP.Addr()}, nil
+}
+
+// name resolves a name as SRC would: its hosts file, then the first
+// nameserver of its resolv.conf. plumb's DNS (127.0.0.11, or a network's
+// gateway) is answered from the daemon's records; any other nameserver is
+// upstream, and is never asked.
+func (x *run) name(name string) (target, error) {
+	key := strings.ToLower(strings.TrimSuffix(name, "."))
+	getent := x.src.in("getent hosts " + name)
+	hosts, hostsPath := x.src.hostsFile()
+	if a, ok := lookupHosts(hosts, key); ok {
+		x.r.add(Step{What: "name", Detail: fmt.Sprintf("name %s → %s (hosts file %s)", name, a, hostsPath), Command: getent})
+		return target{addr: a}, nil
+	}
+	rb, resolvPath := x.src.resolvFile()
+	rc, _ := container.ParseResolvConf(bytes.NewReader(rb))
+	if len(rc.Nameservers) == 0 {
+		return target{}, fmt.Errorf("unresolvable name %q: not in %s, and %s names no nameserver", name, hostsPath, resolvPath)
+	}
+	ns := rc.Nameservers[0]
+	scope, internal, ok := x.dnsScope(ns)
+	if !ok {
+		return target{}, fmt.Errorf("unresolvable name %q: not in %s; SRC asks %s (upstream, per %s), which explain does not query", name, hostsPath, ns, resolvPath)
+	}
+	recs, note := x.records()
+	for _, rec := range recs {
+		if slices.Contains(scope, rec.Network) && matchRecord(rec, key) {
+			a, _ := netip.ParseAddr(rec.IP)
+			x.r.add(Step{What: "name", Detail: fmt.Sprintf("name %s → %s (%s, network %s)%s", name, a, ns, rec.Network, note), Command: getent})
+			return target{addr: a}, nil
+		}
+	}
+	for _, rec := range recs {
+		if matchRecord(rec, key) {
+			a, _ := netip.ParseAddr(rec.IP)
+			fwd := "forwards the rest upstream"
+			if internal {
+				fwd = "answers NXDOMAIN for the rest (internal network)"
+			}
+			detail := fmt.Sprintf("name %s is not answered: it is on network %s (%s), which SRC is not on; %s answers SRC only with the names of %s and %s",
+				name, rec.Network, a, ns, strings.Join(scope, ", "), fwd)
+			x.r.add(Step{What: "name", Detail: detail, Result: "not found", Command: getent})
+			x.r.decide(Blocked, fmt.Sprintf("name %s is on network %s, outside SRC's DNS scope (%s)", name, rec.Network, strings.Join(scope, ", ")))
+			return target{addr: a, stop: true}, nil
+		}
+	}
+	return target{}, fmt.Errorf("unresolvable name %q: not in %s nor in plumb's DNS for %s (%s would forward it upstream, which explain does not query)", name, hostsPath, strings.Join(scope, ", "), ns)
+}
+
+// dnsScope tells whether nameserver ns is plumb's for SRC, and which
+// networks it answers: 127.0.0.11 answers SRC's networks, a network's
+// gateway its own network.
+func (x *run) dnsScope(ns netip.Addr) (scope []string, internal, ok bool) {
+	if ns == container.EmbeddedDNS && len(x.src.eps) > 0 {
+		internal = true
+		for _, name := range x.src.networks() {
+			if n := x.w.byName[name]; n != nil && !n.Internal {
+				internal = false
+			}
+		}
+		return x.src.networks(), internal, true
+	}
+	for _, n := range x.w.nets {
+		if n.Gateway == ns {
+			return []string{n.Name}, n.Internal, true
+		}
+	}
+	return nil, false, false
+}
+
+// records are the names the daemon serves; when it does not answer, the
+// names the state directory gives (what it would serve), with a note.
+func (x *run) records() ([]control.Record, string) {
+	recs, err := x.w.m.DNSRecords("")
+	if err == nil {
+		return recs, ""
+	}
+	var out []control.Record
+	for _, e := range x.w.eps {
+		for _, n := range e.DNSNames() {
+			out = append(out, control.Record{Network: e.Network, Name: n, IP: e.IP.Addr().String(), Endpoint: e.ID})
+		}
+	}
+	return out, " [the daemon does not answer: " + err.Error() + "; names from the state directory]"
+}
+
+func matchRecord(rec control.Record, key string) bool {
+	n := strings.ToLower(rec.Name)
+	return n == key || n+"."+strings.ToLower(rec.Network) == key
+}
+
+// lookupHosts finds name in hosts(5) content: the first IPv4 line.
+func lookupHosts(b []byte, name string) (netip.Addr, bool) {
+	for line := range bytes.Lines(b) {
+		if i := bytes.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(string(line))
+		if len(f) < 2 {
+			continue
+		}
+		a, err := netip.ParseAddr(f[0])
+		if err != nil || !a.Is4() {
+			continue
+		}
+		for _, h := range f[1:] {
+			if strings.EqualFold(h, name) {
+				return a, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+

@@ -1,0 +1,97 @@
+package explain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/nsview"
+)
+
+// hostNS is plumb's own namespace: the host.
+const hostNS = "/proc/self/ns/net"
+
+// source is SRC: a namespace, what it is, and its endpoints.
+type source struct {
+	spec   string
+	host   bool
+	nsPath string
+	t      *container.Target // nil for the host
+	eps    []*network.Endpoint
+}
+
+// resolveSource resolves SRC: `host` or a target.
+func resolveSource(ctx context.Context, r *container.Resolver, w *world, spec string) (*source, error) {
+	if spec == "host" {
+		return &source{spec: spec, host: true, nsPath: hostNS}, nil
+	}
+	t, err := r.Resolve(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
+	}
+	ino, err := nsview.Inode(t.NetNSPath)
+	if err != nil {
+		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
+	}
+	return &source{spec: spec, nsPath: t.NetNSPath, t: t, eps: w.endpointsIn(ino)}, nil
+}
+
+// file reads SRC's hosts or resolv.conf: the target's own file, else
+// the host's (what a process in a bare namespace sees), and says which.
+func (s *source) file(f container.File, base string) ([]byte, string) {
+	if f != nil {
+		b, err := f.Read()
+		if err == nil {
+			return b, f.Path()
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, f.Path()
+		}
+	}
+	if s.t != nil && s.t.PID > 0 && s.t.Kind == container.KindPID {
+		p := fmt.Sprintf("/proc/%d/root/etc/%s", s.t.PID, base)
+		if b, err := os.ReadFile(p); err == nil {
+			return b, p
+		}
+	}
+	p := "/etc/" + base
+	b, _ := os.ReadFile(p)
+	return b, p
+}
+
+func (s *source) hostsFile() ([]byte, string) {
+	var f container.File
+	if s.t != nil {
+		f = s.t.HostsFile
+	}
+	return s.file(f, "hosts")
+}
+
+func (s *source) resolvFile() ([]byte, string) {
+	var f container.File
+	if s.t != nil {
+		f = s.t.ResolvFile
+	}
+	return s.file(f, "resolv.conf")
+}
+
+// networks are SRC's networks, first attached first.
+func (s *source) networks() []string {
+	var out []string
+	for _, e := range s.eps {
+		out = append(out, e.Network)
+	}
+	return out
+}
+
+// in runs cmd as a person would inside SRC.
+func (s *source) in(cmd string) string {
+	if s.host {
+		return cmd
+	}
+	return "nsenter --net=" + s.nsPath + " " + cmd
+}

@@ -1,0 +1,110 @@
+package explain
+
+import (
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/network"
+)
+
+// world is what Explain reads once: plumb's model and the host facts.
+type world struct {
+	m        *network.Manager
+	nets     []*network.Network // in the order List gives
+	byName   map[string]*network.Network
+	byBridge map[string]*network.Network
+	eps      []*network.Endpoint
+	byIP     map[netip.Addr]*network.Endpoint
+	// hostAddrs are the addresses of plumb's own namespace (the host), by
+	// the link that holds them; hostPrefixes the same with their length.
+	hostAddrs    map[netip.Addr]string
+	hostPrefixes map[netip.Prefix]string
+	rules        *iptables.Ruleset // nil when it could not be read
+	rulesErr     error
+	brnf         bool // bridged frames go through iptables (br_netfilter)
+}
+
+// read loads the model and the host facts. Only the state directory is
+// required; a fact that cannot be read is reported where it matters.
+func read(m *network.Manager) (*world, error) {
+	w := &world{m: m, byName: map[string]*network.Network{}, byBridge: map[string]*network.Network{},
+		byIP: map[netip.Addr]*network.Endpoint{}, hostAddrs: map[netip.Addr]string{}, hostPrefixes: map[netip.Prefix]string{}}
+	nets, err := m.List()
+	if err != nil && nets == nil {
+		return nil, err
+	}
+	for _, n := range nets {
+		w.nets = append(w.nets, n)
+		w.byName[n.Name] = n
+		w.byBridge[n.Bridge] = n
+		eps, _ := m.Endpoints(n.Name)
+		for _, e := range eps {
+			w.eps = append(w.eps, e)
+			if e.Alive() {
+				w.byIP[e.IP.Addr()] = e
+			}
+		}
+	}
+	w.readHost()
+	w.rules, w.rulesErr = iptables.ReadRuleset()
+	b, err := os.ReadFile("/proc/sys/net/bridge/bridge-nf-call-iptables")
+	w.brnf = err == nil && strings.TrimSpace(string(b)) == "1"
+	return w, nil
+}
+
+// readHost lists the IPv4 addresses of plumb's namespace.
+// Equivalent to: `ip -4 -o addr show`.
+func (w *world) readHost() {
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return
+	}
+	names := map[int]string{}
+	if links, err := netlink.LinkList(); err == nil {
+		for _, l := range links {
+			names[l.Attrs().Index] = l.Attrs().Name
+		}
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP.To4())
+		if !ok {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		w.hostAddrs[ip] = names[a.LinkIndex]
+		w.hostPrefixes[netip.PrefixFrom(ip, ones)] = names[a.LinkIndex]
+	}
+}
+
+// isHost reports whether a is an address of the host's own namespace.
+func (w *world) isHost(a netip.Addr) bool {
+	_, ok := w.hostAddrs[a]
+	return ok || a.IsLoopback()
+}
+
+// ifaceFor is the host link on the subnet of a (how a packet from a
+// neighbour host at a comes in), or "".
+func (w *world) ifaceFor(a netip.Addr) string {
+	for p, name := range w.hostPrefixes {
+		if p.Masked().Contains(a) && !a.IsLoopback() {
+			return name
+		}
+	}
+	return ""
+}
+
+// endpointsIn lists the live endpoints whose namespace is the file ns
+// (by inode).
+func (w *world) endpointsIn(inode uint64) []*network.Endpoint {
+	var out []*network.Endpoint
+	for _, e := range w.eps {
+		if e.NetNSInode == inode && e.Alive() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
