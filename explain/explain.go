@@ -42,7 +42,7 @@ func (x *Explainer) Explain(ctx context.Context, src, dst string) (*Report, erro
 	}
 	res := x.Resolver
 	if res == nil {
-		res = &container.Resolver{Docker: x.M.Docker}
+		res = newResolver(x)
 	}
 	s, err := resolveSource(ctx, res, w, src)
 	if err != nil {
@@ -55,6 +55,7 @@ func (x *Explainer) Explain(ctx context.Context, src, dst string) (*Report, erro
 		return nil, err
 	}
 	ru.dst, r.Address = t.addr, t.addr.String()
+	r.nameBlocked = t.stop
 	if !t.stop {
 		ru.path()
 	}
@@ -74,3 +75,5 @@ func (x *run) aim(a netip.Addr, port uint16) string {
 	}
 	return fmt.Sprintf("%s:%d/%s", a, port, x.proto)
 }
+
+func newResolver(x *Explainer) *container.Resolver { return &container.Resolver{Docker: x.M.Docker} }

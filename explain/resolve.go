@@ -122,6 +122,7 @@ func (x *run) name(name string) (target, error) {
 				name, rec.Network, a, ns, strings.Join(scope, ", "), fwd)
 			x.r.add(Step{What: "name", Detail: detail, Result: "not found", Command: getent})
 			x.r.decide(Blocked, fmt.Sprintf("name %s is on network %s, outside SRC's DNS scope (%s)", name, rec.Network, strings.Join(scope, ", ")))
+			x.r.name, x.r.nameServer = name, ns
 			return target{addr: a, stop: true}, nil
 		}
 	}
@@ -192,4 +193,3 @@ func lookupHosts(b []byte, name string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
-

@@ -1,5 +1,7 @@
 package explain
 
+import "net/netip"
+
 // Verdicts.
 const (
 	Reachable  = "reachable"
@@ -34,6 +36,10 @@ type Report struct {
 	// not (the daemon repairs it).
 	Drift []string `json:"drift,omitempty"`
 	Probe *Probe   `json:"probe,omitempty"`
+
+	nameBlocked bool // SRC cannot resolve the name: the probe asks for it
+	name        string
+	nameServer  netip.Addr
 }
 
 // Probe is the result of a real connection from SRC.
