@@ -117,16 +117,15 @@ func (x *run) atHost(in string, srcNet *network.Network, from netip.Addr) {
 		return
 	}
 	x.r.add(Step{What: "route", Detail: fmt.Sprintf("delivered to the host itself (%s is the host's): INPUT, no FORWARD", x.dst)})
-	if x.gatewayDNS(from) {
-		return
+	if x.listen(hostNS, "the host", x.dst, x.port) {
+		x.gatewayDNS(from)
 	}
-	x.listen(hostNS, "the host", x.dst, x.port)
 }
 
 // gatewayDNS: the daemon's DNS on a network's gateway answers only that
 // network's subnet; the rest is dropped without a word.
 func (x *run) gatewayDNS(from netip.Addr) bool {
-	if x.port != 53 {
+	if x.port != 53 || x.src.host {
 		return false
 	}
 	for _, n := range x.w.nets {

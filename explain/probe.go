@@ -14,9 +14,10 @@ import (
 	mdns "github.com/miekg/dns"
 )
 
-// probeTimeout bounds one probe: longer than a failed ARP resolution
-// (3 s), so that "no route to host" is told from a silent drop.
-const probeTimeout = 3500 * time.Millisecond
+// probeTimeout bounds one probe. It is shorter than a failed ARP
+// resolution (3 s): a neighbour that never answers (isolated bridge ports,
+// icc=false) reads as dropped, as explain says, not as "no route to host".
+const probeTimeout = 2 * time.Second
 
 // Probe sends one real connection from inside SRC to what Explain aimed
 // at (TCP connect, or a UDP datagram and a wait for a reply or an ICMP
