@@ -99,6 +99,10 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 			t.Errorf("%s: probe.agrees is false with equal verdicts", c.name)
 		}
 	}
+	for _, c := range cases[:2] {
+		text, _, _ := explainIn(h, c.src, c.dst)
+		t.Logf("plumb explain %s %s\n%s", c.src, c.dst, text)
+	}
 	explainBadInput(t, h, a1)
 }
 
