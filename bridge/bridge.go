@@ -37,7 +37,7 @@ type Config struct {
 //
 // Equivalent to:
 //
-//	ip link add NAME mtu MTU type bridge
+//	ip link add NAME address MAC mtu MTU type bridge
 //	sysctl -w net.ipv6.conf.NAME.accept_ra=0
 //	sysctl -w net.ipv4.conf.NAME.route_localnet=1   (RouteLocalnet)
 //	ip addr replace GATEWAY dev NAME
@@ -57,7 +57,7 @@ func Ensure(c Config) (int, error) {
 		// its ports and the kernel walks every port on each port added
 		// (br_stp_recalculate_bridge_id), which slowed attach as the
 		// network filled. Docker sets one for the same reason.
-		la.HardwareAddr = bridgeMAC(c.Name)
+		la.HardwareAddr = MAC(c.Name)
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
 			return 0, fmt.Errorf("creating bridge %q: %w", c.Name, err)
 		}
@@ -106,9 +106,9 @@ func Ensure(c Config) (int, error) {
 	return link.Attrs().Index, nil
 }
 
-// bridgeMAC is a locally administered unicast MAC derived from the
-// bridge's name, stable across re-creation.
-func bridgeMAC(name string) net.HardwareAddr {
+// MAC is the address Ensure gives bridge name: locally administered,
+// unicast, derived from the name, stable across re-creation.
+func MAC(name string) net.HardwareAddr {
 	h := sha256.Sum256([]byte("plumb-bridge/" + name))
 	return net.HardwareAddr{0x02, h[0], h[1], h[2], h[3], h[4]}
 }

@@ -166,3 +166,7 @@ func HostsTags(f File) ([]string, error) {
 	}
 	return out, nil
 }
+
+// PointedResolvConf is what PointResolv writes into a target's
+// resolv.conf now: what a dry run prints.
+func PointedResolvConf() []byte { return embeddedResolvConf() }

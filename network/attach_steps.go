@@ -186,5 +186,8 @@ func (m *Manager) allocator(n *Network) (*ipam.Allocator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.dry() {
+		return &ipam.Allocator{Range: r, Store: &scriptStore{DiskStore: store, s: m.DryRun}}, nil
+	}
 	return &ipam.Allocator{Range: r, Store: store}, nil
 }

@@ -105,6 +105,9 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 // a directory without one is damaged, not a create in progress, and a
 // killed create leaves only a hidden directory that no command reads.
 func (c *createOp) writeState() error {
+	if c.m.dry() {
+		return c.dryWriteState()
+	}
 	m, n := c.m, c.n
 	tmp, err := os.MkdirTemp(m.networksDir(), ".create-"+n.Name+"-")
 	if err != nil {
@@ -258,6 +261,9 @@ func (m *Manager) ensureFirewall(n *Network) error {
 	}
 	if n.Internal {
 		return nil
+	}
+	if m.dry() {
+		return m.dryIPForward()
 	}
 	changed, err := firewall.EnableIPForward()
 	if err != nil {

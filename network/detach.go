@@ -181,6 +181,7 @@ func (m *Manager) teardown(ep *Endpoint, t *container.Target) error {
 	if t != nil && t.Key == ep.ID {
 		d.hosts, d.resolv = t.HostsFile, t.ResolvFile
 	}
+	d.hosts, d.resolv = m.scriptFile(d.hosts), m.scriptFile(d.resolv)
 	if err := runAll(m.fault, detachSteps, d); err != nil {
 		return err
 	}
@@ -269,6 +270,9 @@ func (d *detachOp) unhosts() error {
 	}
 	if err := container.RemoveHosts(d.hosts, hostsTag(d.ep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	if sf, ok := d.hosts.(*scriptFile); ok {
+		return sf.tidy() // container.Tidy knows only its own files
 	}
 	return nil
 }

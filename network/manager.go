@@ -16,6 +16,7 @@ import (
 	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/portmap"
+	"github.com/plumbnet/plumb/script"
 )
 
 // DefaultStateDir is where plumb keeps its state unless told otherwise.
@@ -51,6 +52,11 @@ type Manager struct {
 	Targets Targets
 	// Docker is the Engine client target resolution uses; nil: $DOCKER_HOST's.
 	Docker *docker.Client
+	// DryRun, when set, makes Create, Remove, Attach and Detach change
+	// nothing: they read the real state and append to it, in order, the
+	// shell commands and file writes that would make the same change
+	// (dryrun.go). Set it before the first call.
+	DryRun *script.Script
 
 	once   sync.Once
 	fwOnce sync.Once
@@ -97,6 +103,9 @@ func (m *Manager) init() {
 		if m.Targets == nil {
 			m.Targets = &container.Resolver{Docker: m.Docker}
 		}
+		if m.dry() {
+			m.initDry()
+		}
 	})
 }
 
@@ -116,7 +125,10 @@ func (m *Manager) targets() Targets { m.init(); return m.Targets }
 // is per network namespace.
 func (m *Manager) fw() (firewall.Firewall, error) {
 	m.fwOnce.Do(func() {
-		if m.Firewall == nil {
+		switch {
+		case m.dry():
+			m.Firewall, m.fwErr = iptables.NewScript(m.DryRun)
+		case m.Firewall == nil:
 			m.Firewall, m.fwErr = iptables.New(m.firewallLock())
 		}
 	})
@@ -129,6 +141,9 @@ func (m *Manager) fw() (firewall.Firewall, error) {
 // guard is the localnet guard (see Manager.Guard). It opens nothing until
 // called.
 func (m *Manager) guard() firewall.LocalnetGuard {
+	if m.dry() {
+		return &nftables.ScriptGuard{Out: m.DryRun}
+	}
 	if m.Guard != nil {
 		return m.Guard
 	}
@@ -155,6 +170,9 @@ func (m *Manager) fault(step string) error {
 // lockGlobal takes the state directory's global lock, which orders network
 // create and rm (and so the firewall's shared chains) across processes.
 func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
+	if m.dry() {
+		return nil, nil // a dry run creates no lock file; nil unlocks
+	}
 	if err := os.MkdirAll(m.networksDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", m.StateDir, err)
 	}
@@ -169,6 +187,9 @@ func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
 func (m *Manager) lockNetwork(name string) (*lockfile.Lock, error) {
 	if _, err := os.Stat(m.netDir(name)); err != nil {
 		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
+	}
+	if m.dry() {
+		return nil, nil
 	}
 	return lockfile.Acquire(filepath.Join(m.netDir(name), "attach.lock"))
 }

@@ -47,6 +47,10 @@ func (m *Manager) publish(n *Network, ep *Endpoint) error {
 	if err := fw.AddPorts(n.firewall(), ep.ID, ports); err != nil {
 		return err
 	}
+	if m.dry() {
+		m.dryFlushUDP(ports)
+		return nil
+	}
 	if err := firewall.FlushUDP(ports); err != nil {
 		return errors.Join(err, fw.DeletePorts(n.Name, ep.ID))
 	}
@@ -63,7 +67,9 @@ func (m *Manager) unpublish(netName, id string, ports []firewall.Port) error {
 	} else if err := fw.DeletePorts(netName, id); err != nil {
 		errs = append(errs, err)
 	}
-	if err := firewall.FlushUDP(ports); err != nil {
+	if m.dry() {
+		m.dryFlushUDP(ports)
+	} else if err := firewall.FlushUDP(ports); err != nil {
 		errs = append(errs, err)
 	}
 	if err := m.daemon().Release(netName, id); err != nil {

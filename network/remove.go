@@ -55,6 +55,9 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if err := m.unplumb(n, eps); err != nil {
 		return err
 	}
+	if m.dry() {
+		return m.dryRemoveState(name)
+	}
 	if err := os.RemoveAll(m.netDir(name)); err != nil {
 		return fmt.Errorf("removing state of %q: %w", name, err)
 	}

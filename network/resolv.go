@@ -19,6 +19,9 @@ func (m *Manager) resolvOrigPath(key string) string {
 // writeResolv points the target's resolv.conf at 127.0.0.11 (keeping the
 // original under the state dir the first time).
 func (m *Manager) writeResolv(f container.File, key string) error {
+	if m.dry() {
+		return m.dryPointResolv(f, key)
+	}
 	return container.PointResolv(f, m.resolvOrigPath(key))
 }
 
@@ -36,6 +39,9 @@ func (m *Manager) writeResolv(f container.File, key string) error {
 func (m *Manager) restoreResolv(f container.File, key, leaving string) error {
 	if m.attachedElsewhere(key, leaving) {
 		return nil
+	}
+	if m.dry() {
+		return m.dryRestoreResolv(f, key)
 	}
 	save := m.resolvOrigPath(key)
 	if st, err := os.Stat(save); (err != nil || st.Size() == 0) && strings.HasPrefix(f.Path(), container.NetnsEtcDir+"/") {

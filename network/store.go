@@ -132,6 +132,9 @@ var errDamaged = errors.New("damaged endpoint record")
 // emptied by a power cut is read as damaged and cleared. The fsync was an
 // eighth of an attach.
 func (m *Manager) saveEndpoint(e *Endpoint) error {
+	if m.dry() {
+		return m.dryJSON(m.endpointPath(e.Network, e.ID), e)
+	}
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
@@ -140,6 +143,12 @@ func (m *Manager) saveEndpoint(e *Endpoint) error {
 }
 
 func (m *Manager) removeEndpoint(netName, id string) error {
+	if m.dry() {
+		if _, err := os.Lstat(m.endpointPath(netName, id)); err == nil {
+			m.DryRun.Cmd("rm", "-f", m.endpointPath(netName, id))
+		}
+		return nil
+	}
 	err := os.Remove(m.endpointPath(netName, id))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing endpoint record %s: %w", id, err)

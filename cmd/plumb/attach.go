@@ -74,6 +74,7 @@ func netFlag(net *string, alias string) error {
 
 func newAttachCmd(a *app) *cobra.Command {
 	var af attachFlags
+	var dry dryRun
 	c := &cobra.Command{
 		Use:   "attach [OPTIONS] TARGET --net NETWORK",
 		Short: "Attach a container, process or namespace to a network",
@@ -87,9 +88,16 @@ func newAttachCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ep, already, err := a.manager().Attach(cmd.Context(), args[0], o)
+			m := dry.manager(a)
+			ep, already, err := m.Attach(cmd.Context(), args[0], o)
 			if err != nil {
 				return err
+			}
+			if dry.on {
+				if already {
+					m.DryRun.Comment("%s is already attached to %s (%s), nothing to do", args[0], ep.Network, ep.IP.Addr())
+				}
+				return dry.print(a, m, cmd, args)
 			}
 			if already {
 				fmt.Fprintf(a.out, "%s is already attached to %s (%s), nothing to do\n", args[0], ep.Network, ep.IP.Addr())
@@ -102,18 +110,24 @@ func newAttachCmd(a *app) *cobra.Command {
 	}
 	af.register(c.Flags(), "target")
 	c.Flags().StringVar(&af.o.IfName, "ifname", "", "interface name inside the target (default: eth0, or the next free ethN)")
+	dry.register(c.Flags())
 	return c
 }
 
 func newDetachCmd(a *app) *cobra.Command {
 	var netName string
+	var dry dryRun
 	c := &cobra.Command{
 		Use:   "detach [OPTIONS] TARGET",
 		Short: "Detach a target from a network, or from all its networks",
 		Long:  "Detach a target from one network (--net) or from every network it is on, like `docker network disconnect`.\nSafe to repeat, and works when the container or namespace is already gone.\n\n" + targetHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eps, err := a.manager().Detach(cmd.Context(), args[0], netName)
+			m := dry.manager(a)
+			eps, err := m.Detach(cmd.Context(), args[0], netName)
+			if dry.on {
+				return dry.printDetach(a, m, cmd, args, err)
+			}
 			for _, ep := range eps {
 				fmt.Fprintf(a.out, "%s detached from %s\n", args[0], ep.Network)
 			}
@@ -127,5 +141,6 @@ func newDetachCmd(a *app) *cobra.Command {
 	}
 	c.Flags().StringVar(&netName, "net", "", "network to detach from (default: all)")
 	c.Flags().StringVar(&netName, "network", "", "same as --net")
+	dry.register(c.Flags())
 	return c
 }

@@ -19,6 +19,7 @@ func newNetworkCmd(a *app) *cobra.Command {
 
 func newNetworkCreateCmd(a *app) *cobra.Command {
 	var subnet, gateway, ipRange string
+	var dry dryRun
 	o := network.CreateOptions{ICC: true, Masquerade: true}
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] NAME",
@@ -36,9 +37,13 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 			if o.Gateway, err = parseAddr("gateway", gateway); err != nil {
 				return err
 			}
-			n, err := a.manager().Create(o)
+			m := dry.manager(a)
+			n, err := m.Create(o)
 			if err != nil {
 				return err
+			}
+			if dry.on {
+				return dry.print(a, m, cmd, args)
 			}
 			fmt.Fprintln(a.out, n.ID)
 			return nil
@@ -53,6 +58,7 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 	f.BoolVar(&o.Internal, "internal", false, "restrict external access: no masquerade, nothing leaves the bridge")
 	f.BoolVar(&o.ICC, "icc", true, "allow endpoints of the network to reach each other")
 	f.BoolVar(&o.Masquerade, "masquerade", true, "masquerade traffic leaving the network")
+	dry.register(f)
 	return c
 }
 
@@ -233,27 +239,34 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 
 func newNetworkRmCmd(a *app) *cobra.Command {
 	var force bool
+	var dry dryRun
 	c := &cobra.Command{
 		Use:     "rm NAME...",
 		Aliases: []string{"remove"},
 		Short:   "Remove networks",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m := a.manager()
+			m := dry.manager(a)
 			var failed []string
 			for _, name := range args {
 				if err := m.Remove(cmd.Context(), name, force); err != nil {
 					failed = append(failed, err.Error())
 					continue
 				}
-				fmt.Fprintln(a.out, name)
+				if !dry.on {
+					fmt.Fprintln(a.out, name)
+				}
 			}
 			if len(failed) > 0 {
 				return fmt.Errorf("%s", strings.Join(failed, "; "))
+			}
+			if dry.on {
+				return dry.print(a, m, cmd, args)
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "detach remaining endpoints first")
+	dry.register(c.Flags())
 	return c
 }

@@ -1,0 +1,201 @@
+package integration
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestPrivilegedDryRun runs each of network create, attach (with a
+// published port), detach and network rm with --dry-run in host A, checks
+// that A did not change, runs the printed script with bash in host B
+// (pointed at B's state dir and B's target), then runs the real command
+// in A and checks that A and B are alike: links (kind, flags, MTU, MAC,
+// master, addresses, the bridge's sysctls), the target's links and routes,
+// iptables-save (counters aside), plumb's nftables table, the state files
+// and the target's hosts and resolv.conf.
+func TestPrivilegedDryRun(t *testing.T) {
+	a, b := newHost(t), newHost(t)
+	xa, xb := target(t), target(t)
+	t.Cleanup(func() { os.RemoveAll("/etc/netns/" + xa); os.RemoveAll("/etc/netns/" + xb) })
+	subst := strings.NewReplacer(a.state, b.state, "/var/run/netns/"+xa, "/var/run/netns/"+xb, "/etc/netns/"+xa, "/etc/netns/"+xb)
+
+	steps := [][]string{
+		{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
+		{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
+		{"detach", "netns:" + xa, "--net", "dn"},
+		{"network", "rm", "dn"},
+	}
+	for _, args := range steps {
+		before := dryView(t, a, xa)
+		script := a.must(append(args, "--dry-run")...)
+		if after := dryView(t, a, xa); after != before {
+			t.Fatalf("plumb %s --dry-run changed host A:\n%s", strings.Join(args, " "), diffLines(before, after))
+		}
+		runScript(t, b, subst.Replace(script))
+		a.must(args...)
+		a.waitReaped()
+		va, vb := dryView(t, a, xa), dryView(t, b, xb)
+		if va != strings.ReplaceAll(vb, xb, xa) {
+			t.Fatalf("after plumb %s, the script's host B differs from host A:\n%s\nscript:\n%s",
+				strings.Join(args, " "), diffLines(va, strings.ReplaceAll(vb, xb, xa)), script)
+		}
+	}
+}
+
+// TestPrivilegedDryRunBadInput: a bad value with --dry-run is one line
+// naming it and exit 1, as without.
+func TestPrivilegedDryRunBadInput(t *testing.T) {
+	a := newHost(t)
+	out, err := a.run("network", "create", "bad", "--subnet", "10.1.2.300/24", "--dry-run")
+	var ee *exec.ExitError
+	if !errorAs(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want 1; output %q", err, out)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.Contains(out, "10.1.2.300/24") {
+		t.Fatalf("want one line naming the subnet, got %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(a.state, "networks")); err == nil {
+		t.Fatalf("a dry run made %s/networks", a.state)
+	}
+}
+
+func errorAs(err error, ee **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	*ee = e
+	return ok
+}
+
+// runScript runs script with bash -e in h's namespace.
+func runScript(t *testing.T, h *host, script string) {
+	t.Helper()
+	c := exec.Command("ip", "netns", "exec", h.ns, "bash", "-e")
+	c.Stdin = strings.NewReader(script)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("running the printed script in host B: %v\n%s\nscript:\n%s", err, out, script)
+	}
+}
+
+var (
+	counterRE = regexp.MustCompile(`\[\d+:\d+\]`)
+	nftCounts = regexp.MustCompile(`packets \d+ bytes \d+`)
+	cookieRE  = regexp.MustCompile(`ns-\d+`)
+)
+
+// dryView is what the test compares of host h and its target x.
+func dryView(t *testing.T, h *host, x string) string {
+	t.Helper()
+	var v strings.Builder
+	ipt, err := h.sh("iptables-save")
+	if err != nil {
+		t.Fatalf("iptables-save: %v\n%s", err, ipt)
+	}
+	for _, l := range strings.Split(ipt, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			v.WriteString("ipt " + counterRE.ReplaceAllString(l, "") + "\n")
+		}
+	}
+	nft, _ := h.sh("nft", "list", "table", "inet", "plumb")
+	v.WriteString("nft " + nftCounts.ReplaceAllString(nft, "") + "\n")
+	v.WriteString(dryLinks(t, "ip", "netns", "exec", h.ns))
+	v.WriteString(dryLinks(t, "ip", "netns", "exec", x))
+	r, _ := exec.Command("ip", "-n", x, "route", "show").CombinedOutput()
+	v.WriteString("target routes\n" + string(r))
+	v.WriteString("hosts\n" + hostsOf(x) + "resolv\n" + resolvOf(x))
+	v.WriteString(dryStateFiles(h.state))
+	return v.String()
+}
+
+// dryLinks lists the links of a namespace (run through pre) by what the
+// kernel does not choose: name, kind, flags, MTU, master, addresses, the
+// MAC of all but a host veth (random), and a bridge's route_localnet.
+func dryLinks(t *testing.T, pre ...string) string {
+	t.Helper()
+	out, err := exec.Command(pre[0], append(pre[1:], "ip", "-j", "-d", "addr", "show")...).Output()
+	if err != nil {
+		t.Fatalf("ip addr: %v", err)
+	}
+	var ls []struct {
+		IfName   string   `json:"ifname"`
+		Flags    []string `json:"flags"`
+		MTU      int      `json:"mtu"`
+		Master   string   `json:"master"`
+		Address  string   `json:"address"`
+		LinkInfo struct {
+			Kind string `json:"info_kind"`
+		} `json:"linkinfo"`
+		Addrs []struct {
+			Local  string `json:"local"`
+			Prefix int    `json:"prefixlen"`
+		} `json:"addr_info"`
+	}
+	if err := json.Unmarshal(out, &ls); err != nil {
+		t.Fatalf("ip -j addr: %v", err)
+	}
+	var lines []string
+	for _, l := range ls {
+		mac := l.Address
+		if strings.HasPrefix(l.IfName, "veth") {
+			mac = "random"
+		}
+		s := strings.Join([]string{"link", l.IfName, l.LinkInfo.Kind, strings.Join(l.Flags, ","), itoa(l.MTU), l.Master, mac}, " ")
+		for _, a := range l.Addrs {
+			s += " " + a.Local + "/" + itoa(a.Prefix)
+		}
+		if l.LinkInfo.Kind == "bridge" {
+			rl, _ := exec.Command(pre[0], append(pre[1:], "sysctl", "-n", "net.ipv4.conf."+l.IfName+".route_localnet")...).Output()
+			s += " route_localnet=" + strings.TrimSpace(string(rl))
+		}
+		lines = append(lines, s)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// dryStateFiles lists the files under a state dir, lock files aside (a dry
+// run takes no lock), an endpoint id's cookie aside (each namespace has
+// its own).
+func dryStateFiles(dir string) string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir || strings.HasSuffix(p, "lock") {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, "state "+cookieRE.ReplaceAllString(rel, "ns-ID"))
+		return nil
+	})
+	return strings.Join(out, "\n") + "\n"
+}
+
+// diffLines lists the lines of a not in b (-) and of b not in a (+).
+func diffLines(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,275 @@
+package network
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/plumbnet/plumb/bridge"
+	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/ipam"
+	"github.com/plumbnet/plumb/script"
+	"github.com/plumbnet/plumb/veth"
+)
+
+// A dry run (Manager.DryRun set) runs the very step lists of Create,
+// Remove, Attach and Detach against recording implementations of the
+// interfaces they go through: scriptLinks and scriptNS (links, the peer's
+// settings), iptables.NewScript (the rules, rendered by the backend's own
+// planner), nftables.ScriptGuard (the localnet guard), scriptDaemon (the
+// daemon's parts, as comments), scriptStore (the address files) and
+// scriptFile (a target's hosts and resolv.conf). Each reads the real state,
+// so the names, subnet and addresses printed are those a real run would
+// pick now, and appends a shell command where the real one would write.
+// The state directory's own files are the few branches on m.dry() in the
+// steps. The recorders live here, not in a package of their own, because
+// Links, Namespace and Daemon are network's interfaces and the state-file
+// branches need the steps' internals; the one leaf they share is script.
+
+// dry reports whether m changes nothing and records what it would do.
+func (m *Manager) dry() bool { return m.DryRun != nil }
+
+// initDry wraps the dependencies of a dry run in their recorders.
+func (m *Manager) initDry() {
+	s := m.DryRun
+	m.Links = &scriptLinks{Links: m.Links, s: s}
+	m.Daemon = scriptDaemon{d: m.Daemon, s: s}
+	m.Targets = scriptTargets{Targets: m.Targets, m: m}
+}
+
+// dryJSON records writing v to path as plumb does: indented, one newline.
+func (m *Manager) dryJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	m.DryRun.File(path, append(b, '\n'), 0o644)
+	return nil
+}
+
+// dryWriteState records writeState: the network's directory, its address
+// store and network.json (written in place, not made aside and renamed).
+func (c *createOp) dryWriteState() error {
+	dir := c.m.netDir(c.n.Name)
+	c.m.DryRun.Cmd("mkdir", "-p", filepath.Join(dir, "endpoints"), filepath.Join(dir, "ips"))
+	return c.m.dryJSON(filepath.Join(dir, "network.json"), c.n)
+}
+
+// dryIPForward records turning ip_forward on, when it is off now.
+func (m *Manager) dryIPForward() error {
+	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(b)) == "1" {
+		return nil
+	}
+	m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=1")
+	return m.dryJSON(m.hostStatePath(), hostState{IPForwardChanged: true})
+}
+
+// dryFlushUDP records flushing the conntrack entries of the UDP ports.
+// Equivalent to firewall.FlushUDP.
+func (m *Manager) dryFlushUDP(ports []firewall.Port) {
+	for _, p := range ports {
+		if p.Proto == "udp" {
+			m.DryRun.Cmd("conntrack", "-D", "-p", "udp", "--orig-port-dst", fmt.Sprint(p.HostPort))
+		}
+	}
+}
+
+// scriptLinks is Links for a dry run: reads go to the real links, writes
+// become `ip` and `sysctl` commands.
+type scriptLinks struct {
+	Links
+	s *script.Script
+	// made names the bridges this run records making, by the index it
+	// gave them (negative: no real link has it), for AddVeth's master.
+	made map[int]string
+}
+
+// EnsureBridge records bridge.Ensure on a missing bridge (its commands,
+// bridge.Ensure's doc); an existing one is checked, as Ensure would repair
+// it, and its index returned.
+func (l *scriptLinks) EnsureBridge(c bridge.Config) (int, error) {
+	idx, err := l.Links.BridgeIndex(c.Name)
+	if err == nil && l.Links.CheckBridge(c) == nil {
+		return idx, nil
+	}
+	if err != nil && l.Links.Exists(c.Name) {
+		return 0, err
+	}
+	if err != nil {
+		l.s.Cmd("ip", "link", "add", c.Name, "address", bridge.MAC(c.Name).String(), "mtu", fmt.Sprint(c.MTU), "type", "bridge")
+		if l.made == nil {
+			l.made = map[int]string{}
+		}
+		idx = -1 - len(l.made)
+		l.made[idx] = c.Name
+	} else {
+		l.s.Cmd("ip", "link", "set", c.Name, "mtu", fmt.Sprint(c.MTU))
+	}
+	l.s.Cmd("sysctl", "-qw", "net.ipv6.conf."+c.Name+".accept_ra=0")
+	if c.RouteLocalnet {
+		l.s.Cmd("sysctl", "-qw", "net.ipv4.conf."+c.Name+".route_localnet=1")
+	}
+	l.s.Cmd("ip", "addr", "replace", c.Gateway.String(), "dev", c.Name)
+	l.s.Cmd("ip", "link", "set", c.Name, "up")
+	return idx, nil
+}
+
+func (l *scriptLinks) DeleteBridge(name string) error {
+	if _, err := l.Links.BridgeIndex(name); err != nil {
+		if l.Links.Exists(name) {
+			return err // bridge.ErrNotBridge: someone else's link stays
+		}
+		return nil
+	}
+	l.s.Cmd("ip", "link", "del", name, "type", "bridge")
+	return nil
+}
+
+func (l *scriptLinks) OpenNS(path string) (Namespace, error) {
+	ns, err := l.Links.OpenNS(path)
+	if err != nil {
+		return nil, err
+	}
+	return &scriptNS{Namespace: ns, path: path, s: l.s}, nil
+}
+
+// AddVeth records veth.Create: the pair with its peer made in the
+// namespace at its path, IPv6 off on the host end, the host end on the
+// bridge and up.
+func (l *scriptLinks) AddVeth(p veth.Pair, ns Namespace) error {
+	args := []string{"ip", "link", "add", p.HostName, "mtu", fmt.Sprint(p.MTU), "type", "veth", "peer", "name", p.PeerName}
+	if p.PeerMAC != nil {
+		args = append(args, "address", p.PeerMAC.String())
+	}
+	args = append(args, "mtu", fmt.Sprint(p.MTU), "netns", ns.(*scriptNS).path)
+	l.s.Cmd(args...)
+	l.s.Cmd("sysctl", "-qw", "net.ipv6.conf."+p.HostName+".disable_ipv6=1", "net.ipv6.conf."+p.HostName+".accept_ra=0")
+	if p.MasterIndex != 0 {
+		br, err := l.bridgeName(p.MasterIndex)
+		if err != nil {
+			return err
+		}
+		l.s.Cmd("ip", "link", "set", p.HostName, "master", br)
+	}
+	l.s.Cmd("ip", "link", "set", p.HostName, "up")
+	return nil
+}
+
+// bridgeName names the bridge of index idx, one this run made included.
+func (l *scriptLinks) bridgeName(idx int) (string, error) {
+	if name, ok := l.made[idx]; ok {
+		return name, nil
+	}
+	br, err := net.InterfaceByIndex(idx)
+	if err != nil {
+		return "", fmt.Errorf("finding the bridge of index %d: %w", idx, err)
+	}
+	return br.Name, nil
+}
+
+func (l *scriptLinks) DeleteVeth(host string) error {
+	if l.Links.Exists(host) {
+		l.s.Cmd("ip", "link", "del", host, "type", "veth")
+	}
+	return nil
+}
+
+// RetireVeth records what retiring and then reaping the pair comes to,
+// `ip link del HOST` (the peer goes with it), and returns no Retired: there
+// is nothing left for the daemon to reap.
+func (l *scriptLinks) RetireVeth(host string, ns Namespace, peer string) (*veth.Retired, error) {
+	return nil, l.DeleteVeth(host)
+}
+
+func (l *scriptLinks) DeleteRetired(r veth.Retired) error {
+	l.s.Cmd("ip", "link", "del", r.Name)
+	return nil
+}
+
+func (l *scriptLinks) IsolatePort(host string) error {
+	l.s.Cmd("ip", "link", "set", host, "type", "bridge_slave", "isolated", "on")
+	return nil
+}
+
+func (l *scriptLinks) SetHairpin(host string) error {
+	l.s.Cmd("ip", "link", "set", host, "type", "bridge_slave", "hairpin", "on")
+	return nil
+}
+
+// scriptNS is an open namespace for a dry run: it reads the real one and
+// records the peer's settings as commands run in it by its path.
+type scriptNS struct {
+	Namespace
+	path string
+	s    *script.Script
+}
+
+// Configure records veth.Configure, inside the namespace.
+func (n *scriptNS) Configure(p veth.Peer) error {
+	in := []string{"nsenter", "--net=" + n.path}
+	n.s.Cmd(append(in, "ip", "link", "set", p.Name, "addrgenmode", "none")...)
+	n.s.Cmd(append(in, "ip", "addr", "add", p.Addr.String(), "dev", p.Name)...)
+	n.s.Cmd(append(in, "ip", "link", "set", p.Name, "up")...)
+	if p.Gateway.IsValid() {
+		n.s.Cmd(append(in, "ip", "route", "add", "default", "via", p.Gateway.String(), "dev", p.Name)...)
+	}
+	n.s.Cmd(append(in, "ip", "link", "set", "lo", "up")...)
+	return nil
+}
+
+// scriptStore is an address store for a dry run: reads go to the disk
+// store, a reservation or release becomes a command. Its lock is none: a
+// dry run creates no lock file.
+type scriptStore struct {
+	*ipam.DiskStore
+	s *script.Script
+}
+
+func (st *scriptStore) Lock() error   { return nil }
+func (st *scriptStore) Unlock() error { return nil }
+
+func (st *scriptStore) Reserve(id string, ip netip.Addr) (bool, error) {
+	if _, ok, err := st.Owner(ip); err != nil || ok {
+		return false, err
+	}
+	st.s.File(filepath.Join(st.Dir, "ips", ip.String()), []byte(id), 0o644)
+	return true, nil
+}
+
+func (st *scriptStore) Release(ip netip.Addr) error {
+	if _, ok, err := st.Owner(ip); err == nil && ok {
+		st.s.Cmd("rm", "-f", filepath.Join(st.Dir, "ips", ip.String()))
+	}
+	return nil
+}
+
+func (st *scriptStore) SetLastReserved(ip netip.Addr) error {
+	st.s.File(filepath.Join(st.Dir, "last_reserved_ip"), []byte(ip.String()), 0o644)
+	return nil
+}
+
+// dryRemoveState records the end of Remove: the state directory goes,
+// the daemon re-reads, and when no other network is left what plumb
+// changed on the host is put back (restoreHost).
+func (m *Manager) dryRemoveState(name string) error {
+	m.DryRun.Cmd("rm", "-rf", m.netDir(name))
+	m.daemon().Sync()
+	names, err := m.networkNames()
+	if err != nil || len(names) > 1 {
+		return err
+	}
+	b, err := os.ReadFile(m.hostStatePath())
+	if err != nil {
+		return nil
+	}
+	var hs hostState
+	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=0")
+	}
+	m.DryRun.Cmd("rm", "-f", m.hostStatePath())
+	return nil
+}
