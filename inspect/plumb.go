@@ -71,7 +71,7 @@ func stateRecords(m *network.Manager, net string) []network.DNSRecord {
 
 // rules are the firewall rules that apply to the target: the DNAT rules of
 // its published ports, then the rules of each of its networks, as plumb
-// writes them. Equivalent to: `iptables-save | grep -E 'plumb:(NET|NET/ID) '`.
+// writes them. Equivalent to: `iptables-save | grep -E '"plumb:NET(/ID)?"'`.
 func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 	var s Section[[]Rule]
 	var cmds, errs []string
@@ -87,7 +87,7 @@ func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 		for _, r := range iptables.Rules(n.Firewall()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: r.String()})
 		}
-		cmds = append(cmds, "iptables-save | grep -E '"+iptables.NetworkComment(n.Name)+"(/"+ep.ID+")? '")
+		cmds = append(cmds, `iptables-save | grep -E '"`+iptables.NetworkComment(n.Name)+"(/"+ep.ID+`)?"'`)
 	}
 	s.Command, s.Error = strings.Join(cmds, "; "), strings.Join(errs, "; ")
 	return s
