@@ -31,7 +31,27 @@ func Inspect(ctx context.Context, m *network.Manager, spec string) (*Report, err
 	r.Endpoints = endpoints(m, eps)
 	r.DNS = dnsNames(m, ns, eps)
 	r.Firewall = rules(m, eps)
+	r.emptyNotNull()
 	return r, nil
+}
+
+// emptyNotNull makes every list of the report a list in JSON, [] rather
+// than null, so that scripts can iterate without a check.
+func (r *Report) emptyNotNull() {
+	orEmpty(&r.Namespace.Items.Processes)
+	orEmpty(&r.Interfaces.Items)
+	orEmpty(&r.Routes.Items)
+	orEmpty(&r.Neighbours.Items)
+	orEmpty(&r.Listening.Items)
+	orEmpty(&r.Endpoints.Items)
+	orEmpty(&r.DNS.Items)
+	orEmpty(&r.Firewall.Items)
+}
+
+func orEmpty[T any](s *[]T) {
+	if *s == nil {
+		*s = []T{}
+	}
 }
 
 func targetOf(t *container.Target) Target {
