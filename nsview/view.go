@@ -220,3 +220,20 @@ func addr(ip net.IP) netip.Addr {
 	a, _ := netip.AddrFromSlice(ip)
 	return a
 }
+
+// Links lists the interfaces of the namespace at nsPath with their
+// addresses, as Read does, without its routes and neighbours: what a
+// lookup of veth peers on the host needs. Equivalent to: `nsenter
+// --net=PATH ip -d addr`.
+func Links(nsPath string) ([]Link, error) {
+	h, err := handleAt(nsPath, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	links, _, err := readLinks(h)
+	if err != nil {
+		return nil, fmt.Errorf("listing interfaces in %s: %w", nsPath, err)
+	}
+	return links, nil
+}

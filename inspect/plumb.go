@@ -1,0 +1,103 @@
+package inspect
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/network"
+)
+
+// endpoints is what plumb recorded of the target, one endpoint per network.
+// Equivalent to: `cat STATEDIR/networks/NET/endpoints/ID.json`.
+func endpoints(m *network.Manager, eps []*network.Endpoint) Section[[]*network.Endpoint] {
+	s := Section[[]*network.Endpoint]{Items: eps}
+	var files []string
+	for _, ep := range eps {
+		files = append(files, filepath.Join(m.StateDir, "networks", ep.Network, "endpoints", ep.ID+".json"))
+	}
+	if len(files) > 0 {
+		s.Command = "cat " + strings.Join(files, " ")
+	}
+	return s
+}
+
+// dnsNames is what plumb's name service answers for the target on each of
+// its networks and what the target can resolve there, from the running
+// daemon's table, else from the state directory. Equivalent to: `plumb
+// dns ls --net NET`, and from inside, `dig @127.0.0.11 NAME`.
+func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]DNSNames] {
+	var s Section[[]DNSNames]
+	var cmds []string
+	for _, ep := range eps {
+		d := DNSNames{Network: ep.Network, IP: ep.IP.Addr(), Source: "daemon"}
+		recs, err := m.DNSRecords(ep.Network)
+		if err != nil {
+			d.Source = "state"
+			recs = stateRecords(m, ep.Network)
+		}
+		mine, others := map[string]bool{}, map[string]bool{}
+		for _, r := range recs {
+			if r.Endpoint == ep.ID {
+				mine[r.Name] = true
+			} else {
+				others[r.Name] = true
+			}
+		}
+		d.Names, d.Resolves = sortedKeys(mine), sortedKeys(others)
+		s.Items = append(s.Items, d)
+		cmds = append(cmds, "plumb dns ls --net "+ep.Network)
+		if len(d.Names) > 0 {
+			cmds = append(cmds, enter(ns, "dig +short @127.0.0.11 "+d.Names[0]))
+		}
+	}
+	s.Command = strings.Join(cmds, "; ")
+	return s
+}
+
+// stateRecords are the names the daemon would serve on net, read from
+// the endpoint records: what it serves once it runs.
+func stateRecords(m *network.Manager, net string) []network.DNSRecord {
+	eps, _ := m.Endpoints(net)
+	var out []network.DNSRecord
+	for _, ep := range eps {
+		for _, n := range ep.DNSNames() {
+			out = append(out, network.DNSRecord{Network: net, Name: n, IP: ep.IP.Addr().String(), Endpoint: ep.ID})
+		}
+	}
+	return out
+}
+
+// rules are the firewall rules that apply to the target: the DNAT rules of
+// its published ports, then the rules of each of its networks, as plumb
+// writes them. Equivalent to: `iptables-save | grep -E '"plumb:NET(/ID)?"'`.
+func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
+	var s Section[[]Rule]
+	var cmds, errs []string
+	for _, ep := range eps {
+		n, err := m.Get(ep.Network)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		for _, r := range iptables.PortRules(n.Name, ep.ID, ep.FirewallPorts()) {
+			s.Items = append(s.Items, Rule{Network: n.Name, Why: "published port", Rule: r.String()})
+		}
+		for _, r := range iptables.Rules(n.Firewall()) {
+			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: r.String()})
+		}
+		cmds = append(cmds, `iptables-save | grep -E '"`+iptables.NetworkComment(n.Name)+"(/"+ep.ID+`)?"'`)
+	}
+	s.Command, s.Error = strings.Join(cmds, "; "), strings.Join(errs, "; ")
+	return s
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
