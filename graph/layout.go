@@ -1,26 +1,25 @@
 package graph
 
-import (
-	"gonum.org/v1/plot/font"
-	"gonum.org/v1/plot/vg"
-)
-
 // The built-in layout: four columns, left to right, the host, each
 // network's bridge, its endpoints, and the host ports published to them;
 // networks stacked top to bottom, each in a frame around its bridge and
 // endpoints. Every position is a pure function of the Topology and the
 // font, so the same state draws the same picture. Lengths are points,
-// y grows downwards (draw turns it up for vg).
+// y grows downwards, as in SVG.
+
+// measurer is the width of a line of text, in points.
+type measurer func(string) float64
+
 const (
-	fontSize  = vg.Length(9)
-	lineH     = vg.Length(11)
-	pad       = vg.Length(5)  // inside a box, around its text
-	gapY      = vg.Length(8)  // between two endpoints
-	gapNet    = vg.Length(18) // between two network frames
-	gapCol    = vg.Length(46) // between two columns
-	framePad  = vg.Length(10) // inside a network's frame
-	frameHead = vg.Length(16) // the frame's title line
-	margin    = vg.Length(12)
+	fontSize  = 9.0
+	lineH     = 11.0
+	pad       = 5.0  // inside a box, around its text
+	gapY      = 8.0  // between two endpoints
+	gapNet    = 18.0 // between two network frames
+	gapCol    = 46.0 // between two columns
+	framePad  = 10.0 // inside a network's frame
+	frameHead = 16.0 // the frame's title line
+	margin    = 12.0
 )
 
 type boxKind int
@@ -36,7 +35,7 @@ const (
 // box is one node: its text and its place.
 type box struct {
 	kind       boxKind
-	x, y, w, h vg.Length
+	x, y, w, h float64
 	lines      []string
 }
 
@@ -49,29 +48,29 @@ type edge struct {
 
 // frame is a network's frame and title.
 type frame struct {
-	x, y, w, h vg.Length
+	x, y, w, h float64
 	title      string
 }
 
 // picture is a laid-out topology.
 type picture struct {
-	w, h   vg.Length
+	w, h   float64
 	boxes  []box
 	edges  []edge
 	frames []frame
 }
 
 // measure sizes a box for its lines in face.
-func measure(face font.Face, kind boxKind, lines []string) box {
-	b := box{kind: kind, lines: lines, h: vg.Length(len(lines))*lineH + 2*pad}
+func measure(face measurer, kind boxKind, lines []string) box {
+	b := box{kind: kind, lines: lines, h: float64(len(lines))*lineH + 2*pad}
 	for _, l := range lines {
-		b.w = max(b.w, face.Width(l)+2*pad)
+		b.w = max(b.w, face(l)+2*pad)
 	}
 	return b
 }
 
 // layOut places t's nodes in the four columns.
-func layOut(face font.Face, t *Topology) *picture {
+func layOut(face measurer, t *Topology) *picture {
 	p := &picture{}
 	host := measure(face, kindHost, []string{"host"})
 	p.boxes = append(p.boxes, host)
@@ -93,7 +92,7 @@ func layOut(face font.Face, t *Topology) *picture {
 }
 
 // columnWidths are the widest bridge, endpoint and port boxes.
-func columnWidths(face font.Face, t *Topology) (bridges, eps, ports vg.Length) {
+func columnWidths(face measurer, t *Topology) (bridges, eps, ports float64) {
 	for _, n := range t.Networks {
 		bridges = max(bridges, measure(face, kindBridge, bridgeLines(n)).w)
 		for _, ep := range n.Endpoints {
@@ -107,7 +106,7 @@ func columnWidths(face font.Face, t *Topology) (bridges, eps, ports vg.Length) {
 }
 
 // addNetwork places network n's frame from y down, and returns its bottom.
-func (p *picture) addNetwork(face font.Face, n Network, y, xBridge, xEp, xPort, epW vg.Length) vg.Length {
+func (p *picture) addNetwork(face measurer, n Network, y, xBridge, xEp, xPort, epW float64) float64 {
 	top := y
 	y += frameHead + framePad
 	first := len(p.boxes) + 1
@@ -145,15 +144,15 @@ func (p *picture) addNetwork(face font.Face, n Network, y, xBridge, xEp, xPort, 
 }
 
 // portsHeight is the height of n stacked port boxes.
-func portsHeight(n int) vg.Length {
+func portsHeight(n int) float64 {
 	if n == 0 {
 		return 0
 	}
-	return vg.Length(n)*(lineH+2*pad) + vg.Length(n-1)*2
+	return float64(n)*(lineH+2*pad) + float64(n-1)*2
 }
 
 // addPorts places the port boxes of endpoint ep (box ei) beside it.
-func (p *picture) addPorts(face font.Face, ep Endpoint, ei int, xPort vg.Length) {
+func (p *picture) addPorts(face measurer, ep Endpoint, ei int, xPort float64) {
 	y := p.boxes[ei].y
 	for _, pm := range ep.Ports {
 		b := measure(face, kindPort, []string{pm.String()})
