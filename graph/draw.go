@@ -51,8 +51,12 @@ func newFace(dpi float64) (font.Face, error) {
 	return opentype.NewFace(sans, &opentype.FaceOptions{Size: fontSize, DPI: dpi, Hinting: font.HintingNone})
 }
 
+// maxPixels is the most a png is drawn with at 144 dpi.
+const maxPixels = 16 << 20
+
 // Draw writes t as an svg or png picture of plumb's own layout (see
-// layOut), in-process: no Graphviz needed. The png is at 144 dpi.
+// layOut), in-process: no Graphviz needed. The png is at 144 dpi, or 72
+// when that would be more than maxPixels.
 func Draw(w io.Writer, t *Topology, format string) error {
 	if format != "svg" && format != "png" {
 		return fmt.Errorf("drawing %q: want svg or png", format)
@@ -67,11 +71,15 @@ func Draw(w io.Writer, t *Topology, format string) error {
 		p.draw(s)
 		return s.writeTo(w)
 	}
-	big, err := newFace(144)
+	scale := 2.0
+	if p.w*p.h*scale*scale > maxPixels {
+		scale = 1 // a large topology: 72 dpi, a quarter of the pixels
+	}
+	big, err := newFace(72 * scale)
 	if err != nil {
 		return err
 	}
-	img := newPNG(p.w, p.h, 2, big)
+	img := newPNG(p.w, p.h, scale, big)
 	p.draw(img)
 	return img.writeTo(w)
 }

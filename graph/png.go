@@ -49,8 +49,18 @@ func (p *pngPainter) fill(pts [][2]float64, c color.RGBA) {
 	z.Draw(p.img, r, image.NewUniform(c), image.Point{})
 }
 
-// line strokes the polyline pts with width lw points.
+// line strokes the polyline pts with width lw points, a few segments at a
+// time: the rasterizer's cost is the area of what it fills' bounding box,
+// and one long curve across a tall picture is a tall box.
 func (p *pngPainter) line(pts [][2]float64, lw float64, c color.RGBA) {
+	const chunk = 4
+	for i := 0; i+1 < len(pts); i += chunk {
+		p.segment(pts[i:min(i+chunk+1, len(pts))], lw, c)
+	}
+}
+
+// segment strokes a short polyline as one polygon.
+func (p *pngPainter) segment(pts [][2]float64, lw float64, c color.RGBA) {
 	left := make([][2]float64, len(pts))
 	right := make([][2]float64, len(pts))
 	for i := range pts {
@@ -114,4 +124,7 @@ func (p *pngPainter) text(x, y float64, s string, c color.RGBA) {
 	d.DrawString(s)
 }
 
-func (p *pngPainter) writeTo(w io.Writer) error { return png.Encode(w, p.img) }
+func (p *pngPainter) writeTo(w io.Writer) error {
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	return enc.Encode(w, p.img)
+}
