@@ -113,7 +113,7 @@ type topCommand struct {
 var topCommands = []topCommand{
 	{"network", newNetworkCmd}, {"attach", newAttachCmd}, {"detach", newDetachCmd}, {"ps", newPsCmd},
 	{"port", newPortCmd}, {"daemon", newDaemonCmd}, {"dns", newDNSCmd}, {"sandbox", newSandboxCmd}, {"hold", newHoldCmd},
-	{"doctor", newDoctorCmd}, {"inspect", newInspectCmd}, {"explain", newExplainCmd},
+	{"doctor", newDoctorCmd}, {"inspect", newInspectCmd}, {"explain", newExplainCmd}, {"graph", newGraphCmd},
 }
 
 // newRoot is plumb's whole command tree.
