@@ -9,7 +9,24 @@ import (
 // Script is a shell script under construction. The zero value is empty
 // and ready; it is not safe for concurrent use.
 type Script struct {
-	b strings.Builder
+	b    strings.Builder
+	vars []binding
+}
+
+// binding is one Var: literal stands for the shell variable name.
+type binding struct{ name, literal string }
+
+// Var has every later occurrence of literal, in a command line, a file's
+// path or data, a here-document or a comment, stand for the value the
+// shell variable name has when the script runs: a value the dry run cannot
+// know, such as the id of a container the script itself creates. The
+// reference is quoted as the text around it needs (`"$name"` among plain
+// words, `'"$name"'` inside single quotes, `${name}` in a here-document,
+// which then expands). It assigns nothing: the caller sets name first, e.g.
+// Line(`id=$(docker create ...)`). name must be a shell identifier, literal
+// a made-up placeholder that occurs nowhere else.
+func (s *Script) Var(name, literal string) {
+	s.vars = append(s.vars, binding{name: name, literal: literal})
 }
 
 // Cmd adds one command line: each argument quoted when the shell would
@@ -19,28 +36,33 @@ func (s *Script) Cmd(args ...string) {
 	for i, a := range args {
 		q[i] = Quote(a)
 	}
-	s.b.WriteString(strings.Join(q, " "))
-	s.b.WriteByte('\n')
+	s.Line(strings.Join(q, " "))
 }
 
-// Line adds line as it is: a command the caller has quoted already.
+// Line adds line, a command the caller has quoted already, as it is but
+// for the placeholders of Var.
 func (s *Script) Line(line string) {
-	s.b.WriteString(strings.TrimRight(line, "\n"))
+	s.b.WriteString(s.subst(strings.TrimRight(line, "\n")))
 	s.b.WriteByte('\n')
 }
 
 // Comment adds a "# ..." line for each line of text: what the script does
 // not do itself, or why the next lines are there.
 func (s *Script) Comment(format string, a ...any) {
-	for _, l := range strings.Split(fmt.Sprintf(format, a...), "\n") {
+	text := fmt.Sprintf(format, a...)
+	for _, v := range s.vars {
+		text = strings.ReplaceAll(text, v.literal, "$"+v.name)
+	}
+	for _, l := range strings.Split(text, "\n") {
 		s.b.WriteString(strings.TrimRight("# "+l, " "))
 		s.b.WriteByte('\n')
 	}
 }
 
 // Heredoc adds `CMD... <<'EOF'`, body, `EOF`: body fed to the command's
-// standard input, verbatim (the quoted delimiter expands nothing). The
-// delimiter is EOF unless body has such a line.
+// standard input, verbatim (the quoted delimiter expands nothing), but for
+// the placeholders of Var (the delimiter is then unquoted, and all else in
+// body escaped). The delimiter is EOF unless body has such a line.
 func (s *Script) Heredoc(body string, args ...string) {
 	q := make([]string, len(args))
 	for i, a := range args {
@@ -51,8 +73,11 @@ func (s *Script) Heredoc(body string, args ...string) {
 
 func (s *Script) heredoc(cmdline, body string) {
 	delim := delimiter(body)
-	fmt.Fprintf(&s.b, "%s <<'%s'\n", cmdline, delim)
-	s.b.WriteString(body)
+	if expanded, ok := s.expand(body); ok {
+		s.b.WriteString(s.subst(cmdline) + " <<" + delim + "\n" + expanded)
+	} else {
+		s.b.WriteString(s.subst(cmdline) + " <<'" + delim + "'\n" + body)
+	}
 	if body != "" && !strings.HasSuffix(body, "\n") {
 		s.b.WriteByte('\n')
 	}
@@ -67,11 +92,17 @@ func (s *Script) File(path string, data []byte, mode uint32) {
 	if len(data) > 0 && data[len(data)-1] == '\n' {
 		s.heredoc("cat >"+Quote(path), string(data))
 	} else {
-		s.Line("printf '%s' " + Quote(string(data)) + " >" + Quote(path))
+		s.Line(`printf '%s' ` + Quote(string(data)) + " >" + Quote(path))
 	}
 	if mode != 0o644 {
 		s.Cmd("chmod", fmt.Sprintf("%o", mode), path)
 	}
+}
+
+// Append adds what appends data, which ends with a newline, to path:
+// `cat >> PATH <<'EOF'`.
+func (s *Script) Append(path string, data []byte) {
+	s.heredoc("cat >>"+Quote(path), string(data))
 }
 
 // String is the script so far.
