@@ -86,6 +86,10 @@ type scriptLinks struct {
 	// made names the bridges this run records making, by the index it
 	// gave them (negative: no real link has it), for AddVeth's master.
 	made map[int]string
+	// fresh is the path of the namespace of a target to be, whose inode
+	// is freshInode (DryAttachNew); "" for none.
+	fresh      string
+	freshInode uint64
 }
 
 // EnsureBridge records bridge.Ensure on a missing bridge (its commands,
@@ -130,6 +134,9 @@ func (l *scriptLinks) DeleteBridge(name string) error {
 }
 
 func (l *scriptLinks) OpenNS(path string) (Namespace, error) {
+	if path == l.fresh && path != "" {
+		return &scriptNS{Namespace: newNS{inode: l.freshInode}, path: path, s: l.s}, nil
+	}
 	ns, err := l.Links.OpenNS(path)
 	if err != nil {
 		return nil, err

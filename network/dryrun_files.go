@@ -196,6 +196,9 @@ func (f *scriptFile) tidy() error {
 // dryPointResolv records container.PointResolv: the original kept first,
 // then the file pointed at 127.0.0.11.
 func (m *Manager) dryPointResolv(f container.File, key string) error {
+	if p, ok := f.(*pendingFile); ok {
+		return m.dryPointPending(p, key)
+	}
 	sf := m.scriptFile(f).(*scriptFile)
 	if pointed, err := container.Pointed(sf); err != nil || pointed {
 		return err
