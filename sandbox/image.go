@@ -41,8 +41,7 @@ func ensureImage(ctx context.Context, dc *docker.Client) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
 	}
-	sum := sha256.Sum256(bin)
-	tag := hex.EncodeToString(sum[:])[:16]
+	tag := imageTag(bin)
 	ref := ImageRepo + ":" + tag
 	if _, err := dc.ImageLabels(ctx, ref); err == nil {
 		return ref, nil
@@ -56,16 +55,26 @@ func ensureImage(ctx context.Context, dc *docker.Client) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	changes := []string{
-		`CMD ["` + holderPath + `", "hold"]`,
-		"USER " + holderUser,
-		"LABEL " + ImageLabel + "=" + tag,
-	}
-	if err := dc.ImportImage(ctx, bytes.NewReader(layer), ImageRepo, tag, changes); err != nil {
+	if err := dc.ImportImage(ctx, bytes.NewReader(layer), ImageRepo, tag, imageChanges(tag)); err != nil {
 		return "", err
 	}
 	pruneImages(ctx, dc, ref)
 	return ref, nil
+}
+
+// imageTag is the holder image's tag for the plumb binary bin.
+func imageTag(bin []byte) string {
+	sum := sha256.Sum256(bin)
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// imageChanges are the Dockerfile lines `docker import --change` applies.
+func imageChanges(tag string) []string {
+	return []string{
+		`CMD ["` + holderPath + `", "hold"]`,
+		"USER " + holderUser,
+		"LABEL " + ImageLabel + "=" + tag,
+	}
 }
 
 // pruneImages removes the holder images of other plumb builds that
@@ -103,26 +112,7 @@ func holderLayer(bin []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	mtime := time.Unix(0, 0)
-	type entry struct {
-		name string
-		mode int64
-		data []byte
-		dir  bool
-	}
-	entries := []entry{
-		{name: "etc/", mode: 0o755, dir: true},
-		{name: "proc/", mode: 0o555, dir: true},
-		{name: "sys/", mode: 0o555, dir: true},
-		{name: "dev/", mode: 0o755, dir: true},
-		{name: "tmp/", mode: 0o1777, dir: true},
-		{name: "etc/hosts", mode: 0o644},
-		{name: "etc/resolv.conf", mode: 0o644},
-		{name: "etc/hostname", mode: 0o644},
-		{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/:/plumb\nnobody:x:65534:65534:nobody:/:/plumb\n")},
-		{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")},
-		{name: holderPath[1:], mode: 0o755, data: bin},
-	}
-	for _, e := range entries {
+	for _, e := range layerEntries(bin) {
 		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: mtime, Typeflag: tar.TypeReg, Size: int64(len(e.data))}
 		if e.dir {
 			h.Typeflag, h.Size = tar.TypeDir, 0
@@ -138,4 +128,29 @@ func holderLayer(bin []byte) ([]byte, error) {
 		return nil, fmt.Errorf("sandbox image: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// entry is one file or directory of the holder layer.
+type entry struct {
+	name string
+	mode int64
+	data []byte
+	dir  bool
+}
+
+// layerEntries are the entries of the holder layer, in order.
+func layerEntries(bin []byte) []entry {
+	return []entry{
+		{name: "etc/", mode: 0o755, dir: true},
+		{name: "proc/", mode: 0o555, dir: true},
+		{name: "sys/", mode: 0o555, dir: true},
+		{name: "dev/", mode: 0o755, dir: true},
+		{name: "tmp/", mode: 0o1777, dir: true},
+		{name: "etc/hosts", mode: 0o644},
+		{name: "etc/resolv.conf", mode: 0o644},
+		{name: "etc/hostname", mode: 0o644},
+		{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/:/plumb\nnobody:x:65534:65534:nobody:/:/plumb\n")},
+		{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")},
+		{name: holderPath[1:], mode: 0o755, data: bin},
+	}
 }

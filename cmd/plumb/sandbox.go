@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plumbnet/plumb/network"
 	"github.com/plumbnet/plumb/sandbox"
 )
 
@@ -30,6 +31,7 @@ ready at start; restarting them keeps all of it.`,
 
 func newSandboxCreateCmd(a *app) *cobra.Command {
 	var af attachFlags
+	var dry dryRun
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] NAME --net NETWORK",
 		Short: "Start a holder container NAME and attach it to a network",
@@ -41,6 +43,9 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 			o, err := af.options()
 			if err != nil {
 				return err
+			}
+			if dry.on {
+				return dryCreate(a, &dry, cmd, args, o)
 			}
 			ep, already, err := sandbox.Create(cmd.Context(), a.manager(), args[0], o)
 			if err != nil {
@@ -56,16 +61,40 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 		},
 	}
 	af.register(c.Flags(), "sandbox")
+	dry.register(c.Flags())
 	return c
 }
 
+// dryCreate prints the script of sandbox create --dry-run.
+func dryCreate(a *app, dry *dryRun, cmd *cobra.Command, args []string, o network.AttachOptions) error {
+	m := dry.manager(a)
+	ep, already, err := sandbox.DryCreate(cmd.Context(), m, args[0], o)
+	if err != nil {
+		return err
+	}
+	if already {
+		m.DryRun.Comment("sandbox %s is already on %s (%s), nothing to do", args[0], ep.Network, ep.IP.Addr())
+	}
+	return dry.print(a, m, cmd, args)
+}
+
 func newSandboxRmCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var dry dryRun
+	c := &cobra.Command{
 		Use:     "rm NAME...",
 		Aliases: []string{"remove"},
 		Short:   "Detach sandboxes from their networks and remove their holders (safe to repeat)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dry.on {
+				m := dry.manager(a)
+				for _, name := range args {
+					if err := sandbox.DryRemove(cmd.Context(), m, name); err != nil {
+						return err
+					}
+				}
+				return dry.print(a, m, cmd, args)
+			}
 			m := a.manager()
 			var failed []string
 			for _, name := range args {
@@ -86,6 +115,8 @@ func newSandboxRmCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	dry.register(c.Flags())
+	return c
 }
 
 func newSandboxLsCmd(a *app) *cobra.Command {
