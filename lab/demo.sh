@@ -89,16 +89,16 @@ elif [[ -n ${1:-} ]]; then
 	die "unknown argument: $1 (want nothing or clean)"
 fi
 
-say "1/7 provisioning (lab/provision.sh: packages, Go, dockerd)"
+say "1/8 provisioning (lab/provision.sh: packages, Go, dockerd)"
 bash lab/provision.sh | sed 's/^/     /'
-say "2/7 building plumb (make build) and the images (lab/build-images)"
+say "2/8 building plumb (make build) and the images (lab/build-images)"
 make -s build
 lab/build-images | sed 's/^/     /'
 
-say "3/7 clearing what an earlier run left"
+say "3/8 clearing what an earlier run left"
 remove_containers
 
-say "4/7 network and sandboxes"
+say "4/8 network and sandboxes"
 "$PLUMB" network create "$NET" >/dev/null
 for s in "${WEBS[@]}"; do
 	"$PLUMB" sandbox create "$s" --net "$NET" | sed 's/^/     /'
@@ -114,7 +114,7 @@ else
 	say "nginx is published on host port $hostport (port $PORT is taken)"
 fi
 
-say "5/7 curl http://localhost:$hostport/"
+say "5/8 curl http://localhost:$hostport/"
 url=http://localhost:$hostport/
 for ((i = 0; i < 120; i++)); do
 	curl -sf --max-time 2 "$url" >/dev/null 2>&1 && break
@@ -132,7 +132,7 @@ for ((i = 0; i < 24; i++)); do
 done | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " } END { print "" }' |
 	sed 's/^/     24 requests through nginx, served by: /'
 
-say "6/7 what plumb did"
+say "6/8 what plumb did"
 ip_of() { "$PLUMB" ps --net "$NET" --format json | tr -d ' \n' | grep -o "\"target\":\"$1\"[^}]*" | grep -o '"ip":"[^"/]*' | cut -d'"' -f4; }
 "$PLUMB" network ls | awk -v n="$NET" '$2 == n { printf "     network %s: bridge %s, subnet %s, gateway %s; masquerade and isolation in PLUMB-* chains\n", n, $6, $4, $5 }'
 webs=""
@@ -142,6 +142,8 @@ printf '       %s %s=%s\n' "$webs" "$PROXY" "$(ip_of "$PROXY")"
 printf '     names: plumb'"'"'s DNS at 127.0.0.11 in each sandbox answers sinatra-web-1..3 for nginx'"'"'s upstream\n'
 printf '     port: %s -> nginx %s:80 (DNAT in PLUMB-* chains, the host port held by the plumb daemon)\n' "$host" "$(ip_of "$PROXY")"
 printf '     apps: docker run --network=container:SANDBOX; no Docker network was used\n'
-say "7/7 the picture (plumb graph --net $NET; --format svg > net.svg for a drawing)"
+say "7/8 so how does nginx speak to sinatra-web-1? (plumb explain $PROXY ${WEBS[0]}:9000)"
+"$PLUMB" explain "$PROXY" "${WEBS[0]}:9000" | sed 's/^/     /'
+say "8/8 the picture (plumb graph --net $NET; --format svg > net.svg for a drawing)"
 "$PLUMB" graph --net "$NET" | sed 's/^/     /'
 say "look around: sudo bin/plumb ps; sudo bin/plumb dns ls; curl -i $url; then: sudo make demo-clean"
