@@ -2,10 +2,8 @@ package main
 
 import (
 	"errors"
-	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/plumbnet/plumb/graph"
 )
@@ -44,14 +42,4 @@ the DNS listener on it; each endpoint with its name, interface, address, MAC and
 	c.Flags().StringVar(&o.Format, "format", "text", "output format: text, dot, svg or png")
 	c.Flags().StringVar(&o.Renderer, "renderer", "auto", "who draws svg and png: auto (Graphviz's dot when installed, else builtin), dot or builtin")
 	return c
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
