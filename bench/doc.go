@@ -44,7 +44,7 @@
 //	make bench BENCH_ARGS="-only latency,burst -levels 1,100,300 -out /tmp/r.md"
 //	make bench BENCH_ARGS="-only floors"   # the start-up floors alone, in seconds
 //	make bench BENCH_ARGS="-only truth"    # ps and doctor at 1000 endpoints, about 2 minutes
-//	make bench BENCH_ARGS="-only see"      # inspect, explain at 100 endpoints; graph at 1000
+//	make bench BENCH_ARGS="-only see"      # inspect, explain at 100 endpoints; graph at 1000; about 1 minute
 //	make bench BENCH_ARGS="-only repair"   # about 30 minutes with a daemon that repairs (rounds are paced)
 //
 // Missing peers are installed with apt-get (containernetworking-plugins,
