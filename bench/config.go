@@ -30,6 +30,8 @@ type Config struct {
 	Baseline    string // truth section: git revision of plumb before issue 13, built by the supervisor
 	BaselineBin string // truth section: a baseline binary given instead of building Baseline
 
+	SeeN int // see section: rounds of inspect and explain, then of graph
+
 	RepairN       int           // repair section: rounds of each drift
 	RepairBound   time.Duration // repair section: the longest wait for an answer after a drift
 	RepairPace    int           // repair section: at most this many drifts of one kind a minute; 0: no limit
@@ -45,7 +47,7 @@ type Config struct {
 }
 
 // sections are the parts of the run -only can choose, in run order.
-var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "repair", "dns", "datapath"}
+var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "see", "repair", "dns", "datapath"}
 
 // repairParts are the parts of the repair section -only can choose alone.
 var repairParts = []string{"repair-one", "repair-scale", "repair-docker"}
@@ -73,7 +75,7 @@ const maxBridgePorts = 1023
 func parseConfig(args []string) (Config, error) {
 	c := Config{Samples: 100, Levels: []int{1, 100, 500, 1000}, Burst: 200, Docker: true,
 		DataSecs: 3, Rounds: 5, DNS: true, DNSNames: 1000, DNSSecs: 10, CNIN: 200,
-		TruthN: 40, Baseline: defaultBaseline,
+		TruthN: 40, Baseline: defaultBaseline, SeeN: 30,
 		RepairN: 50, RepairBound: 10 * time.Second, RepairPace: 5, RepairIdle: 60, RepairBoots: 3, RepairDockerN: 20}
 	levels := "1,100,500,1000"
 	if os.Getenv("BENCH_QUICK") == "1" {
@@ -82,6 +84,7 @@ func parseConfig(args []string) (Config, error) {
 		c.DataSecs, c.Rounds = 2, 1
 		c.DNSNames, c.DNSSecs = 100, 5
 		c.TruthN = 10
+		c.SeeN = 5
 		c.RepairN, c.RepairIdle, c.RepairBoots, c.RepairDockerN = 5, 10, 1, 3
 	}
 	var only string
@@ -104,6 +107,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.IntVar(&c.TruthN, "truth-n", c.TruthN, fmt.Sprintf("truth section: samples of plumb ps, the baseline's ps and plumb doctor at %d networks / %d endpoints, taking turns (BENCH_QUICK=1: 10)", truthNets, truthNets*truthPerNet))
 	fs.StringVar(&c.Baseline, "baseline", c.Baseline, "truth section: the git revision of plumb before issue 13, whose ps plumb's is compared with; the bench builds it from this repository into its temp dir (`git archive`, `go build`) and removes it at the end")
 	fs.StringVar(&c.BaselineBin, "baseline-bin", "", "truth section: a baseline plumb binary to use instead of building -baseline")
+	fs.IntVar(&c.SeeN, "see-n", c.SeeN, fmt.Sprintf("see section: rounds of plumb inspect and explain at %d endpoints, then of plumb graph (text, dot, svg) at %d, taking turns (BENCH_QUICK=1: 5)", seeSmallNets*seePerNet, seeNets*seePerNet))
 	fs.IntVar(&c.RepairN, "repair-n", c.RepairN, "repair section: rounds of each drift (flush, bridge deleted; flush at scale) (BENCH_QUICK=1: 5)")
 	fs.DurationVar(&c.RepairBound, "repair-bound", c.RepairBound, "repair section: the longest wait for what a drift broke to answer again; a round not answered by then is a miss (a reboot's wait: 6 times this)")
 	fs.IntVar(&c.RepairPace, "repair-pace", c.RepairPace, "repair section: at most this many drifts of one kind in any minute, so that the daemon's loop guard (more than 5 repairs of the same drift a minute: back off) does not apply; 0: no limit, to see the back-off")
@@ -147,8 +151,8 @@ func parseConfig(args []string) (Config, error) {
 	if c.RepairN < 1 || c.RepairBound < 100*time.Millisecond || c.RepairPace < 0 || c.RepairIdle < 1 || c.RepairBoots < 0 || c.RepairDockerN < 0 {
 		return c, fmt.Errorf("-repair-n and -repair-idle must be at least 1, -repair-bound at least 100ms, -repair-pace, -repair-boots and -repair-docker-n at least 0")
 	}
-	if c.TruthN < 1 {
-		return c, fmt.Errorf("-truth-n must be at least 1")
+	if c.TruthN < 1 || c.SeeN < 1 {
+		return c, fmt.Errorf("-truth-n and -see-n must be at least 1")
 	}
 	if c.Baseline == "" && c.BaselineBin == "" {
 		return c, fmt.Errorf("-baseline is empty: give a git revision, or a binary with -baseline-bin")

@@ -21,6 +21,10 @@
 //     of a baseline plumb from before issue 13 (-baseline REV, built from
 //     the repository into the temp dir; or -baseline-bin) on the same state
 //     dir, the three taking turns (see truth.go);
+//   - see: `plumb inspect` and `plumb explain` (no --probe) at 10 networks /
+//     100 endpoints, one of them publishing a port and listening; then, the
+//     host grown to 100 networks / 1000 endpoints, `plumb graph` in text,
+//     dot and svg (issue 15; see see.go);
 //   - repair: the daemon keeps the host true (issue 14; see repair.go):
 //     flush filter+nat, or delete a bridge, and time until the published
 //     port answers or the gateway pings again (p50/p90/p99, misses counted),
@@ -40,6 +44,7 @@
 //	make bench BENCH_ARGS="-only latency,burst -levels 1,100,300 -out /tmp/r.md"
 //	make bench BENCH_ARGS="-only floors"   # the start-up floors alone, in seconds
 //	make bench BENCH_ARGS="-only truth"    # ps and doctor at 1000 endpoints, about 2 minutes
+//	make bench BENCH_ARGS="-only see"      # inspect, explain at 100 endpoints; graph at 1000; about 1 minute
 //	make bench BENCH_ARGS="-only repair"   # about 30 minutes with a daemon that repairs (rounds are paced)
 //
 // Missing peers are installed with apt-get (containernetworking-plugins,

@@ -179,6 +179,9 @@ func plumbNamespaces(plan *Plan) int {
 	if plan.runs("truth") {
 		n = max(n, truthNets*truthPerNet)
 	}
+	if plan.runs("see") {
+		n = max(n, seeNets*seePerNet)
+	}
 	if plan.runs("dns") && plan.DNS {
 		n = max(n, plan.DNSNames)
 	}

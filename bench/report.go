@@ -74,6 +74,7 @@ func (r *Report) Markdown() string {
 		r.cniSection(&b)
 	}
 	r.truthSection(&b)
+	r.seeSection(&b)
 	r.repairSection(&b)
 	r.dataSections(&b)
 

@@ -48,6 +48,14 @@ func fakeReport() *Report {
 		BaselineListed: 1000, DoctorExits: map[int]int{0: 3}, Doctored: true, DoctorExit: 1,
 		Findings: []TruthFinding{{Check: "ip-forward", Severity: "problem", Subject: "host", What: "ip_forward is 0"}}}
 	p.BaselinePlumb, p.BaselineWhat = "/tmp/x/plumb-baseline", "17695de (bench results)"
+	p.SeeN = 3
+	for k, x := range map[string]float64{"see.inspect.100": 40, "see.explain.same.100": 99, "see.explain.other.100": 101,
+		"see.inspect.1000": 60, "see.explain.same.1000": 150, "see.graph.text": 300, "see.graph.dot": 400, "see.graph.svg": 999} {
+		res.add(&Series{Key: k, Tool: "plumb", Op: k}).Samples = []Sample{ms(x - 1), ms(x), ms(x + 2)}
+	}
+	res.See = &SeeResults{Small: 100, Large: 1000, Sizes: map[string]int{"text": 61440, "svg": 1 << 20},
+		GraphHead: "host (100 networks, 1000 endpoints)",
+		Verdicts:  []string{"at 100 endpoints, `plumb explain netns:bt1-11 10.231.0.2:80`: blocked (networks are isolated)"}}
 	res.Bursts = []*BurstRun{{Tool: "plumb", N: 200, Wall: time.Second}, {Tool: "CNI bridge+host-local", N: 200, Wall: 4 * time.Second, Dups: 1}}
 	res.DNS = &DNSResults{Names: 1000, Networks: dnsNets,
 		Perf: []DNSRun{{Key: "plumb.lo", Server: "plumb daemon @127.0.0.11 (in the client's netns)", QPS: 80000},
@@ -182,5 +190,56 @@ func TestDoctorFailed(t *testing.T) {
 	if tr.DoctorForeign != 1 || len(tr.DoctorFails) != 1 || !strings.HasPrefix(tr.DoctorFails[0], "round 2, exit 1:") ||
 		!slices.Equal(tr.Foreign, []string{"/etc/netns/hcxa1/hosts", "/etc/netns/pt9/resolv.conf"}) {
 		t.Errorf("doctorFailed: %+v", tr)
+	}
+}
+
+// TestSeeReport renders the see section's targets and tables: p50 against
+// 100 ms at 100 endpoints, graph's p50 against 1 s with its max and the
+// runs over it, and a section not measured says so.
+func TestSeeReport(t *testing.T) {
+	r := fakeReport()
+	md := r.Markdown()
+	for _, want := range []string{
+		"| plumb inspect at 100 endpoints p50 <= 100.00 ms | 40.00 ms | PASS |",
+		"| plumb explain (no --probe), same network at 100 endpoints p50 <= 100.00 ms | 99.00 ms | PASS |",
+		"| plumb explain (no --probe), from another network at 100 endpoints p50 <= 100.00 ms | 101.00 ms | MISS |",
+		"| plumb graph --format text of 1000 endpoints p50 <= 1 s | 300.00 ms (max 302.00 ms) | PASS |",
+		"| plumb graph --format svg of 1000 endpoints p50 <= 1 s | 999.00 ms (max 1001.00 ms; **1 of 3 runs over 1 s**) | PASS |",
+		"## See: plumb inspect and explain at 100 endpoints, plumb graph at 1000 (issue 15)",
+		"| plumb: see.graph.dot | 400.00 ms |",
+		"- at 100 endpoints, `plumb explain netns:bt1-11 10.231.0.2:80`: blocked (networks are isolated)",
+		"begins `host (100 networks, 1000 endpoints)`; output sizes: text 60.0 KiB, svg 1024.0 KiB.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	r.Results.Series = slices.DeleteFunc(r.Results.Series, func(s *Series) bool { return strings.HasPrefix(s.Key, "see.graph.") })
+	var b strings.Builder
+	r.seeTargets(&b)
+	if !strings.Contains(b.String(), "| plumb graph --format dot of 1000 endpoints p50 <= 1 s | not measured | n/a |") {
+		t.Errorf("an unmeasured graph is not said so:\n%s", b.String())
+	}
+	r.Plan.Only = []string{"truth"}
+	if md := r.Markdown(); strings.Contains(md, "## See:") {
+		t.Error("the see section is written though -only left it out")
+	}
+}
+
+func TestParseConfigSee(t *testing.T) {
+	t.Setenv("BENCH_QUICK", "")
+	c, err := parseConfig([]string{"-only", "see"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.runs("see") || c.runs("truth") || c.SeeN != 30 || c.Out != "bench/results/REPORT-see.md" {
+		t.Errorf("-only see: %+v", c)
+	}
+	t.Setenv("BENCH_QUICK", "1")
+	if c, _ := parseConfig([]string{"-only", "see"}); c.SeeN != 5 {
+		t.Errorf("-only see with BENCH_QUICK=1: -see-n %d, want 5", c.SeeN)
+	}
+	if _, err := parseConfig([]string{"-see-n", "0"}); err == nil {
+		t.Error("-see-n 0 accepted")
 	}
 }

@@ -92,6 +92,7 @@ func (r *Report) targets(b *strings.Builder) {
 	r.burstTargets(b)
 	r.cniTargets(b)
 	r.truthTargets(b)
+	r.seeTargets(b)
 	r.repairTargets(b)
 	r.dnsTargets(b)
 	r.dataTargets(b)

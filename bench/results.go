@@ -14,6 +14,7 @@ type Results struct {
 	Error  string         `json:"error"` // why the worker stopped early, if it did
 	DNS    *DNSResults    `json:"dns,omitempty"`
 	Truth  *TruthResults  `json:"truth,omitempty"`
+	See    *SeeResults    `json:"see,omitempty"`
 	Repair *RepairResults `json:"repair,omitempty"`
 
 	Peers  map[string]string `json:"peers"`  // tool key -> why it is missing from (part of) the tables

@@ -86,6 +86,7 @@ func (w *worker) all(ctx context.Context) error {
 		{"cni", "plumb as a CNI plugin", w.plumbCNI},
 		{"cni", "CNI DEL floors", w.cniDelFloors},
 		{"truth", "ps and doctor at 100 networks / 1000 endpoints", w.truthBench},
+		{"see", "inspect and explain at 100 endpoints, graph at 1000", w.seeBench},
 		{"repair-one", "repair: one network's rules flushed, its bridge deleted", w.repairOne},
 		{"repair-scale", "repair: the daemon at 100 networks / 1000 endpoints", w.repairScale},
 		{"dns", "DNS", w.dnsBench},
