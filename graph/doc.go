@@ -8,7 +8,8 @@
 // function of the Topology, in sorted order, so that the same state gives
 // the same bytes. svg and png come from Graphviz's dot when it is
 // installed (the layout of the Dot output), else from Draw, a layout of
-// plumb's own drawn with gonum.org/v1/plot's vg canvases.
+// plumb's own: the svg written as text, the png rasterised with
+// golang.org/x/image/vector and one embedded font.
 //
 // No part of it changes anything: `plumb graph` is a read.
 package graph
