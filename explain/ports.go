@@ -31,11 +31,13 @@ func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool)
 			if m.Proto != x.proto || m.HostPort != x.port {
 				continue
 			}
-			if m.HostIP.IsValid() && !m.HostIP.IsUnspecified() && m.HostIP != x.dst {
-				continue
-			}
+			// A loopback-only port is DNATed in OUTPUT alone: from outside
+			// the host, whatever address DST names, no rule takes it.
 			if m.HostIP.IsLoopback() && !fromHost {
 				loopbackOnly = true
+				continue
+			}
+			if m.HostIP.IsValid() && !m.HostIP.IsUnspecified() && m.HostIP != x.dst {
 				continue
 			}
 			if x.dst.IsLoopback() && !fromHost {

@@ -76,6 +76,11 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 		{"the gateway's DNS from a non-member", "netns:" + b1, "10.231.70.1:53/udp", "blocked"},
 		{"host keyword, nothing listening", "netns:" + a2, "host:81", "no listener"},
 	}
+	// wantStep: a step's text the verdict must come from, where the
+	// verdict alone could come from the wrong step.
+	wantStep := map[string]string{
+		"loopback-only published port from a neighbour host": "published on loopback only",
+	}
 	for _, c := range cases {
 		stdout, stderr, err := explainIn(h, c.src, c.dst, "--probe", "--format", "json")
 		if err != nil {
@@ -97,6 +102,8 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 				c.name, r.Verdict, r.Reason, c.want, steps)
 		case !r.Probe.Agrees:
 			t.Errorf("%s: probe.agrees is false with equal verdicts", c.name)
+		case wantStep[c.name] != "" && !strings.Contains(steps, wantStep[c.name]):
+			t.Errorf("%s: no step says %q: the verdict comes from elsewhere\n%s", c.name, wantStep[c.name], steps)
 		}
 	}
 	for _, c := range cases[:2] {
