@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/plumbnet/plumb/firewall"
@@ -128,4 +129,59 @@ func (x *run) masquerade(n *network.Network, out string, src fmt.Stringer) {
 		return
 	}
 	x.ruleStep("nat", r, "MASQUERADE", fmt.Sprintf("leaving by %s, the source becomes %s", out, src))
+}
+
+// input follows a packet for the host itself, in by link in from address
+// from, through the filter INPUT chain: the rules not plumb's that may
+// decide, then its policy. It reports whether the packet passes.
+// Equivalent to: reading `iptables -S INPUT` top down.
+func (x *run) input(in string, from netip.Addr) bool {
+	if x.w.rules == nil {
+		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("INPUT not read: %v", x.w.rulesErr)})
+		return true
+	}
+	f := x.w.rules.Facts
+	p := iptables.Packet{In: in, Src: hostPrefix(from), Dst: hostPrefix(x.dst)}
+	if ok, decided := x.foreign("in INPUT", f.Walk("INPUT", 0, p)); decided {
+		return ok
+	}
+	pol := f.Policy("INPUT")
+	x.r.add(Step{What: "firewall", Detail: "no rule of INPUT decides: its policy " + pol + " (not plumb's)",
+		Result: pol, Command: "iptables -t filter -S INPUT"})
+	if pol != "ACCEPT" {
+		x.r.decide(Blocked, "INPUT's policy is "+pol+" and no rule in INPUT accepts this traffic (not plumb's)")
+		return false
+	}
+	return true
+}
+
+// foreign adds a step for each rule not plumb's of rules (as Ahead, Walk
+// give them, where says where they stand): a rule that may match is
+// reported and passed, the first that surely matches decides. ok is its
+// verdict; decided is false when none surely matched.
+func (x *run) foreign(where string, rules []iptables.ForeignRule) (ok, decided bool) {
+	for _, fr := range rules {
+		cmd := "iptables -t filter -S " + fr.Chain
+		if !fr.Definite {
+			x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("a rule not plumb's (%s rule %d, %s) may match: it tests more than explain follows (protocol, state, ...); explain goes on as if it did not",
+				fr.Chain, fr.Position, where), Rule: fr.String(), Result: "maybe " + fr.Target, Command: cmd})
+			continue
+		}
+		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("a rule not plumb's (%s rule %d, %s) decides", fr.Chain, fr.Position, where),
+			Rule: fr.String(), Result: fr.Target, Command: cmd})
+		if fr.Target != "ACCEPT" {
+			x.r.decide(Blocked, fmt.Sprintf("%s (not plumb's: %s)", fr, where))
+			return false, true
+		}
+		return true, true
+	}
+	return false, false
+}
+
+// hostPrefix is a as a /32, or the invalid prefix (any address).
+func hostPrefix(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(a, a.BitLen())
 }

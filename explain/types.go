@@ -30,7 +30,8 @@ type Report struct {
 	Steps   []Step `json:"steps"`
 	Verdict string `json:"verdict"`
 	// Reason says why, for every verdict but reachable: the rule and why
-	// plumb put it there, or what is missing.
+	// plumb put it there, or what is missing. A reachable verdict has one
+	// when the path was not followed to its end (it leaves the host).
 	Reason string `json:"reason,omitempty"`
 	// Drift lists what plumb's model says should be in the kernel and is
 	// not (the daemon repairs it).
