@@ -25,6 +25,7 @@ type run struct {
 	dst      netip.Addr
 	port     uint16
 	proto    string
+	missed   bool // a rule of plumb's on the path is missing in the kernel
 }
 
 // Explain explains how SRC reaches DST (DST[:PORT][/tcp|udp]) and gives

@@ -35,7 +35,7 @@ func (x *run) bridged(n *network.Network, from *network.Endpoint) {
 		x.r.decide(Blocked, fmt.Sprintf("isolated bridge ports: network %s is --icc=false", n.Name))
 		return
 	case x.w.brnf:
-		if !x.forward(n.Bridge, n.Bridge, false) {
+		if !x.forward(x.packet(n.Bridge, n.Bridge, from.IP.Addr(), x.dst), false) {
 			return
 		}
 	default:

@@ -149,7 +149,7 @@ func (x *run) routed(in string, srcNet *network.Network, from netip.Addr) {
 	if e := x.w.byIP[x.dst]; e != nil {
 		n := x.w.byName[e.Network]
 		x.r.add(Step{What: "route", Detail: fmt.Sprintf("the host routes it to bridge %s of network %s", n.Bridge, n.Name), Command: "ip route get " + x.dst.String()})
-		if !x.forward(in, n.Bridge, false) {
+		if !x.forward(x.packet(in, n.Bridge, from, x.dst), false) {
 			return
 		}
 		x.listenEndpoint(e, x.dst, x.port)
@@ -163,13 +163,13 @@ func (x *run) routed(in string, srcNet *network.Network, from netip.Addr) {
 	}
 	x.r.add(Step{What: "route", Detail: "the host routes it: " + routeText(x.dst, rt), Command: "ip route get " + x.dst.String()})
 	if n := x.w.byBridge[rt.Dev]; n != nil {
-		if x.forward(in, rt.Dev, false) {
+		if x.forward(x.packet(in, rt.Dev, from, x.dst), false) {
 			x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("no endpoint of network %s has %s", n.Name, x.dst)})
 			x.r.decide(NoRoute, fmt.Sprintf("nothing on network %s has %s", n.Name, x.dst))
 		}
 		return
 	}
-	if !x.forward(in, rt.Dev, false) {
+	if !x.forward(x.packet(in, rt.Dev, from, x.dst), false) {
 		return
 	}
 	if srcNet != nil {

@@ -84,7 +84,7 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 	}
 	if fromHost {
 		x.fromHostToPort(pub)
-	} else if !x.forward(in, pub.n.Bridge, true) {
+	} else if !x.forward(x.packet(in, pub.n.Bridge, from, pub.p.ContainerIP), true) {
 		return true
 	} else if srcNet == pub.n {
 		r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", pub.n.Subnet.Masked().String(), "-o", pub.n.Bridge, "-m", "conntrack")
