@@ -54,7 +54,7 @@ func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 			return err
 		}
 	}
-	p.Agrees = p.Result == r.Verdict
+	p.Agrees = p.Result == r.Verdict || (p.silent && r.Verdict == Blocked)
 	r.Probe = &p
 	return nil
 }
@@ -128,9 +128,22 @@ func probe(proto string, addr netip.AddrPort) Probe {
 	}
 	buf := make([]byte, 1500)
 	if _, err := c.Read(buf); err != nil {
+		if isTimeout(err) && addr.Port() != 53 {
+			return silentUDP(addr)
+		}
 		return outcome(err)
 	}
 	return Probe{Result: Reachable, Detail: "a reply from " + addr.String()}
+}
+
+// silentUDP is a UDP probe that got neither a reply nor an ICMP error.
+// Only an ICMP error is conclusive for UDP: a listener that does not
+// answer and a DROP look alike, so silence agrees with reachable and with
+// blocked. (On port 53 the probe is a DNS query, which a DNS server always
+// answers: there silence is a drop.)
+func silentUDP(addr netip.AddrPort) Probe {
+	return Probe{Result: Reachable, silent: true,
+		Detail: fmt.Sprintf("no ICMP error; no reply from %s within %s (a silent listener and a DROP look alike)", addr, probeTimeout)}
 }
 
 // payload is what the UDP probe sends: a DNS query on port 53, so that a

@@ -48,6 +48,8 @@ type Probe struct {
 	Result string `json:"result"` // a verdict
 	Detail string `json:"detail"` // what the socket said
 	Agrees bool   `json:"agrees"`
+
+	silent bool // UDP with no reply and no ICMP error: inconclusive
 }
 
 // add appends a step, numbered.
