@@ -55,8 +55,11 @@ func (x *Explainer) Explain(ctx context.Context, src, dst string) (*Report, erro
 	if err != nil {
 		return nil, err
 	}
-	ru.dst, r.Address = t.addr, t.addr.String()
-	r.nameBlocked = t.stop
+	ru.dst = t.addr
+	if t.addr.IsValid() {
+		r.Address = t.addr.String()
+	}
+	r.nameBlocked = t.stop && !r.upstream
 	if !t.stop {
 		ru.path()
 	}

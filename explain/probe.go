@@ -26,7 +26,7 @@ const probeTimeout = 2 * time.Second
 // probe fails as the name lookup would.
 func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 	if r.Port == 0 {
-		return fmt.Errorf("--probe needs a port: DST:PORT")
+		return fmt.Errorf("--probe needs a port: %q has none (DST:PORT)", r.Dst)
 	}
 	nsPath := hostNS
 	if r.Src != "host" {
@@ -40,7 +40,12 @@ func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 		}
 		nsPath = t.NetNSPath
 	}
-	target := netip.MustParseAddr(r.Address)
+	if r.upstream {
+		r.Probe = &Probe{Result: NotFollowed, Agrees: true,
+			Detail: "not probed: the name would be asked of upstream DNS, which explain never queries"}
+		return nil
+	}
+	target, _ := netip.ParseAddr(r.Address) // invalid: no address, the name probe finds it
 	var p Probe
 	if r.nameBlocked {
 		var err error
@@ -56,6 +61,19 @@ func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 	}
 	p.Agrees = p.Result == r.Verdict || (p.silent && r.Verdict == Blocked)
 	r.Probe = &p
+	return nil
+}
+
+// CheckProbe tells, before anything is explained, whether DST can be
+// probed: it must parse and name a port. The error is one line naming it.
+func CheckProbe(dst string) error {
+	d, err := ParseDst(dst)
+	if err != nil {
+		return err
+	}
+	if d.Port == 0 {
+		return fmt.Errorf("--probe needs a port: %q has none (DST:PORT)", dst)
+	}
 	return nil
 }
 

@@ -101,7 +101,7 @@ func (x *run) name(name string) (target, error) {
 	ns := rc.Nameservers[0]
 	scope, internal, ok := x.dnsScope(ns)
 	if !ok {
-		return target{}, fmt.Errorf("unresolvable name %q: not in %s; SRC asks %s (upstream, per %s), which explain does not query", name, hostsPath, ns, resolvPath)
+		return x.upstream(name, getent, fmt.Sprintf("not in %s; asked of upstream %s (per %s): not queried (explain never queries upstream DNS)", hostsPath, ns, resolvPath)), nil
 	}
 	recs, note := x.records()
 	for _, rec := range recs {
@@ -126,7 +126,24 @@ func (x *run) name(name string) (target, error) {
 			return target{addr: a, stop: true}, nil
 		}
 	}
-	return target{}, fmt.Errorf("unresolvable name %q: not in %s nor in plumb's DNS for %s (%s would forward it upstream, which explain does not query)", name, hostsPath, strings.Join(scope, ", "), ns)
+	if internal {
+		x.r.add(Step{What: "name", Detail: fmt.Sprintf("name %s is not in %s nor in plumb's DNS for %s; %s answers NXDOMAIN for it (internal network)", name, hostsPath, strings.Join(scope, ", "), ns),
+			Result: "not found", Command: getent})
+		x.r.decide(Blocked, fmt.Sprintf("name %s is unknown to plumb's DNS, and SRC's networks are --internal: nothing is forwarded upstream", name))
+		x.r.name, x.r.nameServer = name, ns
+		return target{stop: true}, nil
+	}
+	return x.upstream(name, getent, fmt.Sprintf("not in %s nor in plumb's DNS for %s; forwarded upstream by %s (the daemon's upstream servers): not queried (explain never queries upstream DNS)",
+		hostsPath, strings.Join(scope, ", "), ns)), nil
+}
+
+// upstream ends the path at a name only upstream DNS can resolve: explain
+// never queries it, so the path beyond is not followed (NotFollowed).
+func (x *run) upstream(name, getent, why string) target {
+	x.r.add(Step{What: "name", Detail: "name " + name + ": " + why, Result: "not queried", Command: getent})
+	x.r.decide(NotFollowed, "name "+name+" is resolved by upstream DNS, which explain never queries: the path beyond the host is not followed")
+	x.r.upstream = true
+	return target{stop: true}
 }
 
 // dnsScope tells whether nameserver ns is plumb's for SRC, and which

@@ -8,6 +8,9 @@ const (
 	Blocked    = "blocked"
 	NoListener = "no listener"
 	NoRoute    = "no route"
+	// NotFollowed: DST is a name only upstream DNS resolves, which explain
+	// never queries, so the path is not followed past the name.
+	NotFollowed = "not followed"
 )
 
 // Step is one numbered step of the path.
@@ -39,6 +42,7 @@ type Report struct {
 	Probe *Probe   `json:"probe,omitempty"`
 
 	nameBlocked bool // SRC cannot resolve the name: the probe asks for it
+	upstream    bool // only upstream DNS resolves the name: nothing to probe
 	name        string
 	nameServer  netip.Addr
 }
