@@ -28,17 +28,9 @@ func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 	if r.Port == 0 {
 		return fmt.Errorf("--probe needs a port: %q has none (DST:PORT)", r.Dst)
 	}
-	nsPath := hostNS
-	if r.Src != "host" {
-		res := x.Resolver
-		if res == nil {
-			res = newResolver(x)
-		}
-		t, err := res.Resolve(ctx, r.Src)
-		if err != nil {
-			return fmt.Errorf("unknown target %q: %w", r.Src, err)
-		}
-		nsPath = t.NetNSPath
+	nsPath := r.srcNS
+	if nsPath == "" {
+		return fmt.Errorf("probe: the report of %s → %s was not made by Explain", r.Src, r.Dst)
 	}
 	if r.upstream {
 		r.Probe = &Probe{Result: NotFollowed, Agrees: true,

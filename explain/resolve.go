@@ -10,7 +10,6 @@ import (
 
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/daemon/control"
-	"github.com/plumbnet/plumb/nsview"
 )
 
 // target is DST once resolved to an address.
@@ -58,15 +57,10 @@ func (x *run) hostOfSrc() (target, error) {
 // targetDst is the address of a target DST: its endpoint on a network
 // SRC shares, else its first.
 func (x *run) targetDst(ctx context.Context, spec string) (target, error) {
-	t, err := x.resolver.Resolve(ctx, spec)
+	_, eps, err := x.w.m.TargetEndpoints(ctx, spec)
 	if err != nil {
 		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
 	}
-	ino, err := nsview.Inode(t.NetNSPath)
-	if err != nil {
-		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
-	}
-	eps := x.w.endpointsIn(ino)
 	if len(eps) == 0 {
 		return target{}, fmt.Errorf("destination %q is on no plumb network: give its address", spec)
 	}

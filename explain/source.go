@@ -9,7 +9,6 @@ import (
 
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/network"
-	"github.com/plumbnet/plumb/nsview"
 )
 
 // hostNS is plumb's own namespace: the host.
@@ -24,20 +23,17 @@ type source struct {
 	eps    []*network.Endpoint
 }
 
-// resolveSource resolves SRC: `host` or a target.
-func resolveSource(ctx context.Context, r *container.Resolver, w *world, spec string) (*source, error) {
+// resolveSource resolves SRC: `host` or a target, with its live
+// endpoints (Manager.TargetEndpoints).
+func resolveSource(ctx context.Context, m *network.Manager, spec string) (*source, error) {
 	if spec == "host" {
 		return &source{spec: spec, host: true, nsPath: hostNS}, nil
 	}
-	t, err := r.Resolve(ctx, spec)
+	t, eps, err := m.TargetEndpoints(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
 	}
-	ino, err := nsview.Inode(t.NetNSPath)
-	if err != nil {
-		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
-	}
-	return &source{spec: spec, nsPath: t.NetNSPath, t: t, eps: w.endpointsIn(ino)}, nil
+	return &source{spec: spec, nsPath: t.NetNSPath, t: t, eps: eps}, nil
 }
 
 // file reads SRC's hosts or resolv.conf: the target's own file, else

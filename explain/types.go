@@ -41,8 +41,9 @@ type Report struct {
 	Drift []string `json:"drift,omitempty"`
 	Probe *Probe   `json:"probe,omitempty"`
 
-	nameBlocked bool // SRC cannot resolve the name: the probe asks for it
-	upstream    bool // only upstream DNS resolves the name: nothing to probe
+	nameBlocked bool   // SRC cannot resolve the name: the probe asks for it
+	upstream    bool   // only upstream DNS resolves the name: nothing to probe
+	srcNS       string // SRC's namespace path, as Explain resolved it, for the probe
 	name        string
 	nameServer  netip.Addr
 }

@@ -96,15 +96,3 @@ func (w *world) ifaceFor(a netip.Addr) string {
 	}
 	return ""
 }
-
-// endpointsIn lists the live endpoints whose namespace is the file ns
-// (by inode).
-func (w *world) endpointsIn(inode uint64) []*network.Endpoint {
-	var out []*network.Endpoint
-	for _, e := range w.eps {
-		if e.NetNSInode == inode && e.Alive() {
-			out = append(out, e)
-		}
-	}
-	return out
-}
