@@ -5,10 +5,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/nsview"
 )
 
 // world is what Explain reads once: plumb's model and the host facts.
@@ -59,24 +58,17 @@ func read(m *network.Manager) (*world, error) {
 // readHost lists the IPv4 addresses of plumb's namespace.
 // Equivalent to: `ip -4 -o addr show`.
 func (w *world) readHost() {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	links, err := nsview.Links(nsview.HostNS)
 	if err != nil {
 		return
 	}
-	names := map[int]string{}
-	if links, err := netlink.LinkList(); err == nil {
-		for _, l := range links {
-			names[l.Attrs().Index] = l.Attrs().Name
+	for _, l := range links {
+		for _, p := range l.Addrs {
+			if p.Addr().Is4() {
+				w.hostAddrs[p.Addr()] = l.Name
+				w.hostPrefixes[p] = l.Name
+			}
 		}
-	}
-	for _, a := range addrs {
-		ip, ok := netip.AddrFromSlice(a.IP.To4())
-		if !ok {
-			continue
-		}
-		ones, _ := a.Mask.Size()
-		w.hostAddrs[ip] = names[a.LinkIndex]
-		w.hostPrefixes[netip.PrefixFrom(ip, ones)] = names[a.LinkIndex]
 	}
 }
 
