@@ -66,9 +66,7 @@ func (x *run) listen(nsPath, who string, a netip.Addr, port uint16) bool {
 		flag = "-lunp"
 	}
 	cmd := fmt.Sprintf("ss %s 'sport = :%d'", flag, port)
-	if nsPath != hostNS {
-		cmd = "nsenter --net=" + nsPath + " " + cmd
-	}
+	cmd = nsview.Enter(nsPath, cmd)
 	socks, err := nsview.Listening(nsPath)
 	if err != nil {
 		x.r.add(Step{What: "listener", Detail: fmt.Sprintf("the listeners of %s could not be read: %v", who, err), Command: cmd})

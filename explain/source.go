@@ -9,10 +9,11 @@ import (
 
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/nsview"
 )
 
 // hostNS is plumb's own namespace: the host.
-const hostNS = "/proc/self/ns/net"
+const hostNS = nsview.HostNS
 
 // source is SRC: a namespace, what it is, and its endpoints.
 type source struct {
@@ -86,8 +87,5 @@ func (s *source) networks() []string {
 
 // in runs cmd as a person would inside SRC.
 func (s *source) in(cmd string) string {
-	if s.host {
-		return cmd
-	}
-	return "nsenter --net=" + s.nsPath + " " + cmd
+	return nsview.Enter(s.nsPath, cmd)
 }
