@@ -5,19 +5,13 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/network"
 )
 
-// fwNet is the firewall's view of n, as network create renders it.
-func fwNet(n *network.Network) firewall.Network {
-	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
-}
-
 // ruleOf finds the rule of n in chain whose spec starts with prefix.
 func ruleOf(n *network.Network, chain string, prefix ...string) (iptables.Rule, bool) {
-	for _, r := range iptables.Rules(fwNet(n)) {
+	for _, r := range iptables.Rules(n.Firewall()) {
 		if r.Chain == chain && len(r.Spec) >= len(prefix) && slices.Equal(r.Spec[:len(prefix)], prefix) {
 			return r, true
 		}

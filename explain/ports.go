@@ -27,7 +27,7 @@ func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool)
 		if n == nil || !e.Alive() {
 			continue
 		}
-		for _, m := range e.Ports {
+		for _, m := range e.FirewallPorts() {
 			if m.Proto != x.proto || m.HostPort != x.port {
 				continue
 			}
@@ -43,8 +43,7 @@ func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool)
 			if x.dst.IsLoopback() && !fromHost {
 				continue
 			}
-			p := firewall.Port{Proto: m.Proto, HostIP: m.HostIP, HostPort: m.HostPort, ContainerIP: e.IP.Addr(), ContainerPort: m.Port}
-			return &publication{e: e, n: n, p: p}, loopbackOnly
+			return &publication{e: e, n: n, p: m}, loopbackOnly
 		}
 	}
 	return nil, loopbackOnly

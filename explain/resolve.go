@@ -168,13 +168,7 @@ func (x *run) records() ([]control.Record, string) {
 	if err == nil {
 		return recs, ""
 	}
-	var out []control.Record
-	for _, e := range x.w.eps {
-		for _, n := range e.DNSNames() {
-			out = append(out, control.Record{Network: e.Network, Name: n, IP: e.IP.Addr().String(), Endpoint: e.ID})
-		}
-	}
-	return out, " [the daemon does not answer: " + err.Error() + "; names from the state directory]"
+	return x.w.m.StateDNSRecords(""), " [the daemon does not answer: " + err.Error() + "; names from the state directory]"
 }
 
 func matchRecord(rec control.Record, key string) bool {
