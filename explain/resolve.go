@@ -51,7 +51,11 @@ func (x *run) hostOfSrc() (target, error) {
 			return target{addr: n.Gateway}, nil
 		}
 	}
-	return target{}, fmt.Errorf("destination host: target %q is on no plumb network, so it has no gateway to the host", x.src.spec)
+	if len(x.src.eps) == 0 {
+		return target{}, fmt.Errorf("destination host: target %q is on no plumb network, so it has no gateway to the host", x.src.spec)
+	}
+	return target{}, fmt.Errorf("destination host: target %q is on networks %s and none holds its default route: give the gateway's address instead",
+		x.src.spec, strings.Join(x.src.networks(), ", "))
 }
 
 // targetDst is the address of a target DST: its endpoint on a network
@@ -59,7 +63,7 @@ func (x *run) hostOfSrc() (target, error) {
 func (x *run) targetDst(ctx context.Context, spec string) (target, error) {
 	_, eps, err := x.w.m.TargetEndpoints(ctx, spec)
 	if err != nil {
-		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
+		return target{}, targetError("DST", spec, err)
 	}
 	if len(eps) == 0 {
 		return target{}, fmt.Errorf("destination %q is on no plumb network: give its address", spec)

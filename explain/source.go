@@ -32,7 +32,7 @@ func resolveSource(ctx context.Context, m *network.Manager, spec string) (*sourc
 	}
 	t, eps, err := m.TargetEndpoints(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
+		return nil, targetError("SRC", spec, err)
 	}
 	return &source{spec: spec, nsPath: t.NetNSPath, t: t, eps: eps}, nil
 }
@@ -88,4 +88,13 @@ func (s *source) networks() []string {
 // in runs cmd as a person would inside SRC.
 func (s *source) in(cmd string) string {
 	return nsview.Enter(s.nsPath, cmd)
+}
+
+// targetError names what is wrong with the target spec of role (SRC, DST):
+// unknown, or not a valid spec at all, in one line.
+func targetError(role, spec string, err error) error {
+	if errors.Is(err, container.ErrNotFound) {
+		return fmt.Errorf("unknown target %q (%s): %w", spec, role, err)
+	}
+	return fmt.Errorf("%s %q: %w", role, spec, err)
 }

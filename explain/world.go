@@ -32,7 +32,7 @@ type world struct {
 func read(m *network.Manager) (*world, error) {
 	w := &world{m: m, byName: map[string]*network.Network{}, byBridge: map[string]*network.Network{},
 		byIP: map[netip.Addr]*network.Endpoint{}, hostAddrs: map[netip.Addr]string{}, hostPrefixes: map[netip.Prefix]string{}}
-	nets, err := m.List()
+	nets, err := m.List() // one line, however many are damaged
 	if err != nil && nets == nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package network
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +26,18 @@ func TestTargetEndpointsLiveOnly(t *testing.T) {
 	_, eps, err := w.m.TargetEndpoints(context.Background(), "web")
 	if err != nil || len(eps) != 0 {
 		t.Fatalf("restarted: %d endpoints, %v; want none (the record is the old namespace's)", len(eps), err)
+	}
+}
+
+// TestListErrorsOneLine: two damaged networks give one error on one line,
+// in which errors.Is still finds each.
+func TestListErrorsOneLine(t *testing.T) {
+	e1, e2 := errors.New("network a: bad"), errors.New("network b:\nbad")
+	err := joinLine([]error{e1, e2})
+	if strings.Contains(err.Error(), "\n") || !errors.Is(err, e1) || !errors.Is(err, e2) {
+		t.Errorf("joinLine = %q", err)
+	}
+	if joinLine(nil) != nil {
+		t.Error("joinLine(nil) is not nil")
 	}
 }
