@@ -67,7 +67,11 @@ func (x *run) listen(nsPath, who string, a netip.Addr, port uint16) bool {
 	}
 	cmd := fmt.Sprintf("ss %s 'sport = :%d'", flag, port)
 	cmd = nsview.Enter(nsPath, cmd)
-	socks, err := nsview.Listening(nsPath)
+	read := x.w.listening
+	if read == nil {
+		read = nsview.Listening
+	}
+	socks, err := read(nsPath)
 	if err != nil {
 		x.r.add(Step{What: "listener", Detail: fmt.Sprintf("the listeners of %s could not be read: %v", who, err), Command: cmd})
 		return true

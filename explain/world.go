@@ -25,6 +25,9 @@ type world struct {
 	rules        *iptables.Ruleset // nil when it could not be read
 	rulesErr     error
 	brnf         bool // bridged frames go through iptables (br_netfilter)
+	// listening lists a namespace's listeners: nsview.Listening, or a
+	// fake in tests.
+	listening func(nsPath string) ([]nsview.Socket, error)
 }
 
 // read loads the model and the host facts. Only the state directory is
