@@ -15,17 +15,22 @@ type Dst struct {
 }
 
 // ParseDst parses DST[:PORT][/tcp|udp]. A target spec such as pid:N or
-// netns:NAME keeps its colon: "netns:web:80" is netns:web, port 80.
-// Errors name the bad value.
+// netns:NAME keeps its colon: "netns:web:80" is netns:web, port 80. A
+// path target keeps its slashes: a /tcp or /udp suffix is a protocol only
+// after a port, so /run/netns/udp is a namespace. An IPv6 destination,
+// bare or bracketed, is refused: plumb networks are IPv4. Errors name the
+// bad value.
 func ParseDst(s string) (Dst, error) {
 	d := Dst{Host: s, Proto: "tcp"}
-	// A /PROTO suffix; a path target keeps its slashes.
-	if i := strings.LastIndexByte(s, '/'); i >= 0 && (!strings.HasPrefix(s, "/") || s[i+1:] == "tcp" || s[i+1:] == "udp") {
+	if i := strings.LastIndexByte(s, '/'); i >= 0 && isProtoSuffix(s, i) {
 		p := s[i+1:]
 		if p != "tcp" && p != "udp" {
 			return Dst{}, fmt.Errorf("malformed protocol %q in %q: want tcp or udp", p, s)
 		}
 		d.Proto, d.Host = p, s[:i]
+	}
+	if isIPv6(d.Host) {
+		return Dst{}, fmt.Errorf("IPv6 destination %q: plumb networks are IPv4", s)
 	}
 	if i := strings.LastIndexByte(d.Host, ':'); i >= 0 {
 		head, tail := d.Host[:i], d.Host[i+1:]
@@ -41,4 +46,32 @@ func ParseDst(s string) (Dst, error) {
 		return Dst{}, fmt.Errorf("malformed destination %q: no host", s)
 	}
 	return d, nil
+}
+
+// isProtoSuffix tells whether the slash at i in s starts a /PROTO suffix:
+// always but in a path target, where it must follow a :PORT.
+func isProtoSuffix(s string, i int) bool {
+	if !strings.HasPrefix(s, "/") {
+		return true
+	}
+	head := s[:i]
+	j := strings.LastIndexByte(head, ':')
+	if j < 0 || j == len(head)-1 {
+		return false
+	}
+	_, err := strconv.ParseUint(head[j+1:], 10, 64)
+	return err == nil
+}
+
+// isIPv6 tells whether host is an IPv6 address, bare ("fd00::1") or
+// bracketed ("[::1]", "[::1]:80"): two colons or more outside a pid: or
+// netns: spec or a path.
+func isIPv6(host string) bool {
+	if strings.HasPrefix(host, "[") {
+		return true
+	}
+	if strings.HasPrefix(host, "/") || strings.HasPrefix(host, "pid:") || strings.HasPrefix(host, "netns:") {
+		return false
+	}
+	return strings.Count(host, ":") >= 2
 }

@@ -5,26 +5,25 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/network"
 )
 
-// Explainer explains paths on the host of one state directory.
+// Explainer explains paths on the host of one state directory. Targets
+// are resolved by M (Manager.TargetEndpoints), as attach, ps and inspect
+// resolve them.
 type Explainer struct {
 	M *network.Manager
-	// Resolver resolves targets; nil: a container.Resolver with M.Docker.
-	Resolver *container.Resolver
 }
 
 // run is one explanation under way.
 type run struct {
-	w        *world
-	r        *Report
-	src      *source
-	resolver *container.Resolver
-	dst      netip.Addr
-	port     uint16
-	proto    string
+	w      *world
+	r      *Report
+	src    *source
+	dst    netip.Addr
+	port   uint16
+	proto  string
+	missed bool // a rule of plumb's on the path is missing in the kernel
 }
 
 // Explain explains how SRC reaches DST (DST[:PORT][/tcp|udp]) and gives
@@ -40,22 +39,21 @@ func (x *Explainer) Explain(ctx context.Context, src, dst string) (*Report, erro
 	if err != nil {
 		return nil, err
 	}
-	res := x.Resolver
-	if res == nil {
-		res = newResolver(x)
-	}
-	s, err := resolveSource(ctx, res, w, src)
+	s, err := resolveSource(ctx, x.M, src)
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Src: src, Dst: dst, Port: d.Port, Proto: d.Proto, Steps: []Step{}}
-	ru := &run{w: w, r: r, src: s, resolver: res, port: d.Port, proto: d.Proto}
+	r := &Report{Src: src, Dst: dst, Port: d.Port, Proto: d.Proto, Steps: []Step{}, srcNS: s.nsPath}
+	ru := &run{w: w, r: r, src: s, port: d.Port, proto: d.Proto}
 	t, err := ru.resolveDst(ctx, d.Host)
 	if err != nil {
 		return nil, err
 	}
-	ru.dst, r.Address = t.addr, t.addr.String()
-	r.nameBlocked = t.stop
+	ru.dst = t.addr
+	if t.addr.IsValid() {
+		r.Address = t.addr.String()
+	}
+	r.nameBlocked = t.stop && !r.upstream
 	if !t.stop {
 		ru.path()
 	}
@@ -75,5 +73,3 @@ func (x *run) aim(a netip.Addr, port uint16) string {
 	}
 	return fmt.Sprintf("%s:%d/%s", a, port, x.proto)
 }
-
-func newResolver(x *Explainer) *container.Resolver { return &container.Resolver{Docker: x.M.Docker} }

@@ -35,7 +35,7 @@ func (x *run) bridged(n *network.Network, from *network.Endpoint) {
 		x.r.decide(Blocked, fmt.Sprintf("isolated bridge ports: network %s is --icc=false", n.Name))
 		return
 	case x.w.brnf:
-		if !x.forward(n.Bridge, n.Bridge, false) {
+		if !x.forward(x.packet(n.Bridge, n.Bridge, from.IP.Addr(), x.dst), false) {
 			return
 		}
 	default:
@@ -66,10 +66,12 @@ func (x *run) listen(nsPath, who string, a netip.Addr, port uint16) bool {
 		flag = "-lunp"
 	}
 	cmd := fmt.Sprintf("ss %s 'sport = :%d'", flag, port)
-	if nsPath != hostNS {
-		cmd = "nsenter --net=" + nsPath + " " + cmd
+	cmd = nsview.Enter(nsPath, cmd)
+	read := x.w.listening
+	if read == nil {
+		read = nsview.Listening
 	}
-	socks, err := nsview.Listening(nsPath)
+	socks, err := read(nsPath)
 	if err != nil {
 		x.r.add(Step{What: "listener", Detail: fmt.Sprintf("the listeners of %s could not be read: %v", who, err), Command: cmd})
 		return true

@@ -56,7 +56,9 @@ func (x *run) fromHost(rt nsview.Route) {
 			return
 		}
 		x.r.add(Step{What: "route", Detail: "delivered to the host itself"})
-		x.listen(hostNS, "the host", x.dst, x.port)
+		if x.input("lo", rt.Src) {
+			x.listen(hostNS, "the host", x.dst, x.port)
+		}
 		return
 	}
 	if n := x.w.byBridge[rt.Dev]; n != nil {
@@ -117,6 +119,9 @@ func (x *run) atHost(in string, srcNet *network.Network, from netip.Addr) {
 		return
 	}
 	x.r.add(Step{What: "route", Detail: fmt.Sprintf("delivered to the host itself (%s is the host's): INPUT, no FORWARD", x.dst)})
+	if !x.input(in, from) {
+		return
+	}
 	if x.listen(hostNS, "the host", x.dst, x.port) {
 		x.gatewayDNS(from)
 	}
@@ -144,7 +149,7 @@ func (x *run) routed(in string, srcNet *network.Network, from netip.Addr) {
 	if e := x.w.byIP[x.dst]; e != nil {
 		n := x.w.byName[e.Network]
 		x.r.add(Step{What: "route", Detail: fmt.Sprintf("the host routes it to bridge %s of network %s", n.Bridge, n.Name), Command: "ip route get " + x.dst.String()})
-		if !x.forward(in, n.Bridge, false) {
+		if !x.forward(x.packet(in, n.Bridge, from, x.dst), false) {
 			return
 		}
 		x.listenEndpoint(e, x.dst, x.port)
@@ -158,13 +163,13 @@ func (x *run) routed(in string, srcNet *network.Network, from netip.Addr) {
 	}
 	x.r.add(Step{What: "route", Detail: "the host routes it: " + routeText(x.dst, rt), Command: "ip route get " + x.dst.String()})
 	if n := x.w.byBridge[rt.Dev]; n != nil {
-		if x.forward(in, rt.Dev, false) {
+		if x.forward(x.packet(in, rt.Dev, from, x.dst), false) {
 			x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("no endpoint of network %s has %s", n.Name, x.dst)})
 			x.r.decide(NoRoute, fmt.Sprintf("nothing on network %s has %s", n.Name, x.dst))
 		}
 		return
 	}
-	if !x.forward(in, rt.Dev, false) {
+	if !x.forward(x.packet(in, rt.Dev, from, x.dst), false) {
 		return
 	}
 	if srcNet != nil {
@@ -173,7 +178,9 @@ func (x *run) routed(in string, srcNet *network.Network, from netip.Addr) {
 	x.beyond(rt.Dev)
 }
 
-// beyond: DST is past what this host can see.
+// beyond: DST is past what this host can see. The verdict is reachable
+// with a reason that says how far the path was followed.
 func (x *run) beyond(dev string) {
 	x.r.add(Step{What: "route", Detail: fmt.Sprintf("leaves by %s for %s, beyond plumb's host: its listeners are not visible from here", dev, x.dst)})
+	x.r.decide(Reachable, "reachable as far as this host: the path leaves by "+dev)
 }

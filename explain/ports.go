@@ -27,22 +27,23 @@ func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool)
 		if n == nil || !e.Alive() {
 			continue
 		}
-		for _, m := range e.Ports {
+		for _, m := range e.FirewallPorts() {
 			if m.Proto != x.proto || m.HostPort != x.port {
+				continue
+			}
+			// A loopback-only port is DNATed in OUTPUT alone: from outside
+			// the host, whatever address DST names, no rule takes it.
+			if m.HostIP.IsLoopback() && !fromHost {
+				loopbackOnly = true
 				continue
 			}
 			if m.HostIP.IsValid() && !m.HostIP.IsUnspecified() && m.HostIP != x.dst {
 				continue
 			}
-			if m.HostIP.IsLoopback() && !fromHost {
-				loopbackOnly = true
-				continue
-			}
 			if x.dst.IsLoopback() && !fromHost {
 				continue
 			}
-			p := firewall.Port{Proto: m.Proto, HostIP: m.HostIP, HostPort: m.HostPort, ContainerIP: e.IP.Addr(), ContainerPort: m.Port}
-			return &publication{e: e, n: n, p: p}, loopbackOnly
+			return &publication{e: e, n: n, p: m}, loopbackOnly
 		}
 	}
 	return nil, loopbackOnly
@@ -82,7 +83,7 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 	}
 	if fromHost {
 		x.fromHostToPort(pub)
-	} else if !x.forward(in, pub.n.Bridge, true) {
+	} else if !x.forward(x.packet(in, pub.n.Bridge, from, pub.p.ContainerIP), true) {
 		return true
 	} else if srcNet == pub.n {
 		r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", pub.n.Subnet.Masked().String(), "-o", pub.n.Bridge, "-m", "conntrack")

@@ -26,21 +26,18 @@ const probeTimeout = 2 * time.Second
 // probe fails as the name lookup would.
 func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 	if r.Port == 0 {
-		return fmt.Errorf("--probe needs a port: DST:PORT")
+		return fmt.Errorf("--probe needs a port: %q has none (DST:PORT)", r.Dst)
 	}
-	nsPath := hostNS
-	if r.Src != "host" {
-		res := x.Resolver
-		if res == nil {
-			res = newResolver(x)
-		}
-		t, err := res.Resolve(ctx, r.Src)
-		if err != nil {
-			return fmt.Errorf("unknown target %q: %w", r.Src, err)
-		}
-		nsPath = t.NetNSPath
+	nsPath := r.srcNS
+	if nsPath == "" {
+		return fmt.Errorf("probe: the report of %s → %s was not made by Explain", r.Src, r.Dst)
 	}
-	target := netip.MustParseAddr(r.Address)
+	if r.upstream {
+		r.Probe = &Probe{Result: NotFollowed, Agrees: true,
+			Detail: "not probed: the name would be asked of upstream DNS, which explain never queries"}
+		return nil
+	}
+	target, _ := netip.ParseAddr(r.Address) // invalid: no address, the name probe finds it
 	var p Probe
 	if r.nameBlocked {
 		var err error
@@ -54,8 +51,21 @@ func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 			return err
 		}
 	}
-	p.Agrees = p.Result == r.Verdict
+	p.Agrees = p.Result == r.Verdict || (p.silent && r.Verdict == Blocked)
 	r.Probe = &p
+	return nil
+}
+
+// CheckProbe tells, before anything is explained, whether DST can be
+// probed: it must parse and name a port. The error is one line naming it.
+func CheckProbe(dst string) error {
+	d, err := ParseDst(dst)
+	if err != nil {
+		return err
+	}
+	if d.Port == 0 {
+		return fmt.Errorf("--probe needs a port: %q has none (DST:PORT)", dst)
+	}
 	return nil
 }
 
@@ -128,9 +138,22 @@ func probe(proto string, addr netip.AddrPort) Probe {
 	}
 	buf := make([]byte, 1500)
 	if _, err := c.Read(buf); err != nil {
+		if isTimeout(err) && addr.Port() != 53 {
+			return silentUDP(addr)
+		}
 		return outcome(err)
 	}
 	return Probe{Result: Reachable, Detail: "a reply from " + addr.String()}
+}
+
+// silentUDP is a UDP probe that got neither a reply nor an ICMP error.
+// Only an ICMP error is conclusive for UDP: a listener that does not
+// answer and a DROP look alike, so silence agrees with reachable and with
+// blocked. (On port 53 the probe is a DNS query, which a DNS server always
+// answers: there silence is a drop.)
+func silentUDP(addr netip.AddrPort) Probe {
+	return Probe{Result: Reachable, silent: true,
+		Detail: fmt.Sprintf("no ICMP error; no reply from %s within %s (a silent listener and a DROP look alike)", addr, probeTimeout)}
 }
 
 // payload is what the UDP probe sends: a DNS query on port 53, so that a

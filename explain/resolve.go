@@ -10,7 +10,6 @@ import (
 
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/daemon/control"
-	"github.com/plumbnet/plumb/nsview"
 )
 
 // target is DST once resolved to an address.
@@ -52,21 +51,20 @@ func (x *run) hostOfSrc() (target, error) {
 			return target{addr: n.Gateway}, nil
 		}
 	}
-	return target{}, fmt.Errorf("destination host: target %q is on no plumb network, so it has no gateway to the host", x.src.spec)
+	if len(x.src.eps) == 0 {
+		return target{}, fmt.Errorf("destination host: target %q is on no plumb network, so it has no gateway to the host", x.src.spec)
+	}
+	return target{}, fmt.Errorf("destination host: target %q is on networks %s and none holds its default route: give the gateway's address instead",
+		x.src.spec, strings.Join(x.src.networks(), ", "))
 }
 
 // targetDst is the address of a target DST: its endpoint on a network
 // SRC shares, else its first.
 func (x *run) targetDst(ctx context.Context, spec string) (target, error) {
-	t, err := x.resolver.Resolve(ctx, spec)
+	_, eps, err := x.w.m.TargetEndpoints(ctx, spec)
 	if err != nil {
-		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
+		return target{}, targetError("DST", spec, err)
 	}
-	ino, err := nsview.Inode(t.NetNSPath)
-	if err != nil {
-		return target{}, fmt.Errorf("unknown target %q: %w", spec, err)
-	}
-	eps := x.w.endpointsIn(ino)
 	if len(eps) == 0 {
 		return target{}, fmt.Errorf("destination %q is on no plumb network: give its address", spec)
 	}
@@ -101,7 +99,7 @@ func (x *run) name(name string) (target, error) {
 	ns := rc.Nameservers[0]
 	scope, internal, ok := x.dnsScope(ns)
 	if !ok {
-		return target{}, fmt.Errorf("unresolvable name %q: not in %s; SRC asks %s (upstream, per %s), which explain does not query", name, hostsPath, ns, resolvPath)
+		return x.upstream(name, getent, fmt.Sprintf("not in %s; asked of upstream %s (per %s): not queried (explain never queries upstream DNS)", hostsPath, ns, resolvPath)), nil
 	}
 	recs, note := x.records()
 	for _, rec := range recs {
@@ -126,7 +124,24 @@ func (x *run) name(name string) (target, error) {
 			return target{addr: a, stop: true}, nil
 		}
 	}
-	return target{}, fmt.Errorf("unresolvable name %q: not in %s nor in plumb's DNS for %s (%s would forward it upstream, which explain does not query)", name, hostsPath, strings.Join(scope, ", "), ns)
+	if internal {
+		x.r.add(Step{What: "name", Detail: fmt.Sprintf("name %s is not in %s nor in plumb's DNS for %s; %s answers NXDOMAIN for it (internal network)", name, hostsPath, strings.Join(scope, ", "), ns),
+			Result: "not found", Command: getent})
+		x.r.decide(Blocked, fmt.Sprintf("name %s is unknown to plumb's DNS, and SRC's networks are --internal: nothing is forwarded upstream", name))
+		x.r.name, x.r.nameServer = name, ns
+		return target{stop: true}, nil
+	}
+	return x.upstream(name, getent, fmt.Sprintf("not in %s nor in plumb's DNS for %s; forwarded upstream by %s (the daemon's upstream servers): not queried (explain never queries upstream DNS)",
+		hostsPath, strings.Join(scope, ", "), ns)), nil
+}
+
+// upstream ends the path at a name only upstream DNS can resolve: explain
+// never queries it, so the path beyond is not followed (NotFollowed).
+func (x *run) upstream(name, getent, why string) target {
+	x.r.add(Step{What: "name", Detail: "name " + name + ": " + why, Result: "not queried", Command: getent})
+	x.r.decide(NotFollowed, "name "+name+" is resolved by upstream DNS, which explain never queries: the path beyond the host is not followed")
+	x.r.upstream = true
+	return target{stop: true}
 }
 
 // dnsScope tells whether nameserver ns is plumb's for SRC, and which
@@ -157,13 +172,7 @@ func (x *run) records() ([]control.Record, string) {
 	if err == nil {
 		return recs, ""
 	}
-	var out []control.Record
-	for _, e := range x.w.eps {
-		for _, n := range e.DNSNames() {
-			out = append(out, control.Record{Network: e.Network, Name: n, IP: e.IP.Addr().String(), Endpoint: e.ID})
-		}
-	}
-	return out, " [the daemon does not answer: " + err.Error() + "; names from the state directory]"
+	return x.w.m.StateDNSRecords(""), " [the daemon does not answer: " + err.Error() + "; names from the state directory]"
 }
 
 func matchRecord(rec control.Record, key string) bool {

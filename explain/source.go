@@ -13,7 +13,7 @@ import (
 )
 
 // hostNS is plumb's own namespace: the host.
-const hostNS = "/proc/self/ns/net"
+const hostNS = nsview.HostNS
 
 // source is SRC: a namespace, what it is, and its endpoints.
 type source struct {
@@ -24,20 +24,17 @@ type source struct {
 	eps    []*network.Endpoint
 }
 
-// resolveSource resolves SRC: `host` or a target.
-func resolveSource(ctx context.Context, r *container.Resolver, w *world, spec string) (*source, error) {
+// resolveSource resolves SRC: `host` or a target, with its live
+// endpoints (Manager.TargetEndpoints).
+func resolveSource(ctx context.Context, m *network.Manager, spec string) (*source, error) {
 	if spec == "host" {
 		return &source{spec: spec, host: true, nsPath: hostNS}, nil
 	}
-	t, err := r.Resolve(ctx, spec)
+	t, eps, err := m.TargetEndpoints(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
+		return nil, targetError("SRC", spec, err)
 	}
-	ino, err := nsview.Inode(t.NetNSPath)
-	if err != nil {
-		return nil, fmt.Errorf("unknown target %q: %w", spec, err)
-	}
-	return &source{spec: spec, nsPath: t.NetNSPath, t: t, eps: w.endpointsIn(ino)}, nil
+	return &source{spec: spec, nsPath: t.NetNSPath, t: t, eps: eps}, nil
 }
 
 // file reads SRC's hosts or resolv.conf: the target's own file, else
@@ -90,8 +87,14 @@ func (s *source) networks() []string {
 
 // in runs cmd as a person would inside SRC.
 func (s *source) in(cmd string) string {
-	if s.host {
-		return cmd
+	return nsview.Enter(s.nsPath, cmd)
+}
+
+// targetError names what is wrong with the target spec of role (SRC, DST):
+// unknown, or not a valid spec at all, in one line.
+func targetError(role, spec string, err error) error {
+	if errors.Is(err, container.ErrNotFound) {
+		return fmt.Errorf("unknown target %q (%s): %w", spec, role, err)
 	}
-	return "nsenter --net=" + s.nsPath + " " + cmd
+	return fmt.Errorf("%s %q: %w", role, spec, err)
 }

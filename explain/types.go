@@ -8,6 +8,9 @@ const (
 	Blocked    = "blocked"
 	NoListener = "no listener"
 	NoRoute    = "no route"
+	// NotFollowed: DST is a name only upstream DNS resolves, which explain
+	// never queries, so the path is not followed past the name.
+	NotFollowed = "not followed"
 )
 
 // Step is one numbered step of the path.
@@ -30,14 +33,17 @@ type Report struct {
 	Steps   []Step `json:"steps"`
 	Verdict string `json:"verdict"`
 	// Reason says why, for every verdict but reachable: the rule and why
-	// plumb put it there, or what is missing.
+	// plumb put it there, or what is missing. A reachable verdict has one
+	// when the path was not followed to its end (it leaves the host).
 	Reason string `json:"reason,omitempty"`
 	// Drift lists what plumb's model says should be in the kernel and is
 	// not (the daemon repairs it).
 	Drift []string `json:"drift,omitempty"`
 	Probe *Probe   `json:"probe,omitempty"`
 
-	nameBlocked bool // SRC cannot resolve the name: the probe asks for it
+	nameBlocked bool   // SRC cannot resolve the name: the probe asks for it
+	upstream    bool   // only upstream DNS resolves the name: nothing to probe
+	srcNS       string // SRC's namespace path, as Explain resolved it, for the probe
 	name        string
 	nameServer  netip.Addr
 }
@@ -47,6 +53,8 @@ type Probe struct {
 	Result string `json:"result"` // a verdict
 	Detail string `json:"detail"` // what the socket said
 	Agrees bool   `json:"agrees"`
+
+	silent bool // UDP with no reply and no ICMP error: inconclusive
 }
 
 // add appends a step, numbered.

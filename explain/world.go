@@ -5,10 +5,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/nsview"
 )
 
 // world is what Explain reads once: plumb's model and the host facts.
@@ -26,6 +25,9 @@ type world struct {
 	rules        *iptables.Ruleset // nil when it could not be read
 	rulesErr     error
 	brnf         bool // bridged frames go through iptables (br_netfilter)
+	// listening lists a namespace's listeners: nsview.Listening, or a
+	// fake in tests.
+	listening func(nsPath string) ([]nsview.Socket, error)
 }
 
 // read loads the model and the host facts. Only the state directory is
@@ -33,7 +35,7 @@ type world struct {
 func read(m *network.Manager) (*world, error) {
 	w := &world{m: m, byName: map[string]*network.Network{}, byBridge: map[string]*network.Network{},
 		byIP: map[netip.Addr]*network.Endpoint{}, hostAddrs: map[netip.Addr]string{}, hostPrefixes: map[netip.Prefix]string{}}
-	nets, err := m.List()
+	nets, err := m.List() // one line, however many are damaged
 	if err != nil && nets == nil {
 		return nil, err
 	}
@@ -59,24 +61,17 @@ func read(m *network.Manager) (*world, error) {
 // readHost lists the IPv4 addresses of plumb's namespace.
 // Equivalent to: `ip -4 -o addr show`.
 func (w *world) readHost() {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	links, err := nsview.Links(nsview.HostNS)
 	if err != nil {
 		return
 	}
-	names := map[int]string{}
-	if links, err := netlink.LinkList(); err == nil {
-		for _, l := range links {
-			names[l.Attrs().Index] = l.Attrs().Name
+	for _, l := range links {
+		for _, p := range l.Addrs {
+			if p.Addr().Is4() {
+				w.hostAddrs[p.Addr()] = l.Name
+				w.hostPrefixes[p] = l.Name
+			}
 		}
-	}
-	for _, a := range addrs {
-		ip, ok := netip.AddrFromSlice(a.IP.To4())
-		if !ok {
-			continue
-		}
-		ones, _ := a.Mask.Size()
-		w.hostAddrs[ip] = names[a.LinkIndex]
-		w.hostPrefixes[netip.PrefixFrom(ip, ones)] = names[a.LinkIndex]
 	}
 }
 
@@ -95,16 +90,4 @@ func (w *world) ifaceFor(a netip.Addr) string {
 		}
 	}
 	return ""
-}
-
-// endpointsIn lists the live endpoints whose namespace is the file ns
-// (by inode).
-func (w *world) endpointsIn(inode uint64) []*network.Endpoint {
-	var out []*network.Endpoint
-	for _, e := range w.eps {
-		if e.NetNSInode == inode && e.Alive() {
-			out = append(out, e)
-		}
-	}
-	return out
 }

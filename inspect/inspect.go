@@ -76,7 +76,7 @@ func namespace(ns string) Section[Namespace] {
 }
 
 // enter is the command that runs cmd inside the namespace at ns.
-func enter(ns, cmd string) string { return "nsenter --net=" + ns + " " + cmd }
+func enter(ns, cmd string) string { return nsview.Enter(ns, cmd) }
 
 func errText(err error) string {
 	if err == nil {

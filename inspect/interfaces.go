@@ -6,10 +6,6 @@ import (
 	"github.com/plumbnet/plumb/nsview"
 )
 
-// hostNS is the namespace plumb runs in: the host's, where the bridges
-// and the host ends of the veths are.
-const hostNS = "/proc/self/ns/net"
-
 // interfaces pairs each veth inside with its host end: the host link whose
 // index is the veth's peer index and whose own peer index is the veth's
 // (a veth to a third namespace has no host end), and that end's bridge.
@@ -19,7 +15,7 @@ func interfaces(ns string, links []nsview.Link, err error) Section[[]Interface] 
 	var host []nsview.Link
 	if hasVeth(links) {
 		var herr error
-		if host, herr = nsview.Links(hostNS); herr != nil && s.Error == "" {
+		if host, herr = nsview.Links(nsview.HostNS); herr != nil && s.Error == "" {
 			s.Error = "host side: " + herr.Error()
 		}
 	}

@@ -35,7 +35,7 @@ func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]
 		recs, err := m.DNSRecords(ep.Network)
 		if err != nil {
 			d.Source = "state"
-			recs = stateRecords(m, ep.Network)
+			recs = m.StateDNSRecords(ep.Network)
 		}
 		mine, others := map[string]bool{}, map[string]bool{}
 		for _, r := range recs {
@@ -54,19 +54,6 @@ func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]
 	}
 	s.Command = strings.Join(cmds, "; ")
 	return s
-}
-
-// stateRecords are the names the daemon would serve on net, read from
-// the endpoint records: what it serves once it runs.
-func stateRecords(m *network.Manager, net string) []network.DNSRecord {
-	eps, _ := m.Endpoints(net)
-	var out []network.DNSRecord
-	for _, ep := range eps {
-		for _, n := range ep.DNSNames() {
-			out = append(out, network.DNSRecord{Network: net, Name: n, IP: ep.IP.Addr().String(), Endpoint: ep.ID})
-		}
-	}
-	return out
 }
 
 // rules are the firewall rules that apply to the target: the DNAT rules of

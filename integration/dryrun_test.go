@@ -55,7 +55,7 @@ func TestPrivilegedDryRunBadInput(t *testing.T) {
 	a := newHost(t)
 	out, err := a.run("network", "create", "bad", "--subnet", "10.1.2.300/24", "--dry-run")
 	var ee *exec.ExitError
-	if !errorAs(err, &ee) || ee.ExitCode() != 1 {
+	if !asExit(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want 1; output %q", err, out)
 	}
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.Contains(out, "10.1.2.300/24") {
@@ -64,12 +64,6 @@ func TestPrivilegedDryRunBadInput(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.state, "networks")); err == nil {
 		t.Fatalf("a dry run made %s/networks", a.state)
 	}
-}
-
-func errorAs(err error, ee **exec.ExitError) bool {
-	e, ok := err.(*exec.ExitError)
-	*ee = e
-	return ok
 }
 
 // runScript runs script with bash -e in h's namespace.

@@ -75,6 +75,13 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 		{"a name of another network", "netns:" + a1, b1 + ":80", "blocked"},
 		{"the gateway's DNS from a non-member", "netns:" + b1, "10.231.70.1:53/udp", "blocked"},
 		{"host keyword, nothing listening", "netns:" + a2, "host:81", "no listener"},
+		{"a name only upstream DNS could resolve", "netns:" + a1, "no-such-name-xq:80", "not followed"},
+	}
+	// wantStep: a step's text the verdict must come from, where the
+	// verdict alone could come from the wrong step.
+	wantStep := map[string]string{
+		"loopback-only published port from a neighbour host": "published on loopback only",
+		"a name only upstream DNS could resolve":             "not queried",
 	}
 	for _, c := range cases {
 		stdout, stderr, err := explainIn(h, c.src, c.dst, "--probe", "--format", "json")
@@ -97,6 +104,8 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 				c.name, r.Verdict, r.Reason, c.want, steps)
 		case !r.Probe.Agrees:
 			t.Errorf("%s: probe.agrees is false with equal verdicts", c.name)
+		case wantStep[c.name] != "" && !strings.Contains(steps, wantStep[c.name]):
+			t.Errorf("%s: no step says %q: the verdict comes from elsewhere\n%s", c.name, wantStep[c.name], steps)
 		}
 	}
 	for _, c := range cases[:2] {
@@ -106,16 +115,18 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 	explainBadInput(t, h, a1)
 }
 
-// explainBadInput: an unknown target, an unresolvable name, a malformed
-// port: one line naming it, exit 1.
+// explainBadInput: an unknown target, an IPv6 destination, a probe with
+// no port, a malformed port: one line naming it, exit 1, and --probe
+// rejected before anything is explained.
 func explainBadInput(t *testing.T, h *host, a1 string) {
 	for _, c := range []struct{ src, dst, names string }{
 		{"netns:no-such-ns-xq", "10.231.70.2:80", "no-such-ns-xq"},
-		{"netns:" + a1, "no-such-name-xq:80", "no-such-name-xq"},
+		{"netns:" + a1, "fd00::1:80", "fd00::1"},
+		{"netns:" + a1, "10.231.70.3", "--probe"},
 		{"netns:" + a1, "10.231.70.3:99999", "99999"},
 		{"netns:" + a1, "10.231.70.3:80/sctp", "sctp"},
 	} {
-		stdout, stderr, err := explainIn(h, c.src, c.dst)
+		stdout, stderr, err := explainIn(h, c.src, c.dst, "--probe")
 		var ee *exec.ExitError
 		if err == nil || !asExit(err, &ee) || ee.ExitCode() != 1 {
 			t.Errorf("explain %s %s: %v, want exit 1\n%s", c.src, c.dst, err, stdout)

@@ -83,7 +83,7 @@ func TestPrivilegedSandboxDryRunBadInput(t *testing.T) {
 		}
 		out, err := h.run(c...)
 		var ee *exec.ExitError
-		if !errorAs(err, &ee) || ee.ExitCode() != 1 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, bad) {
+		if !asExit(err, &ee) || ee.ExitCode() != 1 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, bad) {
 			t.Errorf("plumb %s: %v, output %q; want one line naming %q, exit 1", strings.Join(c, " "), err, out, bad)
 		}
 	}

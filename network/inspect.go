@@ -10,9 +10,12 @@ import (
 // TargetEndpoints resolves spec as attach does and returns the target with
 // the endpoints plumb made for it, one per network, by network name; none
 // when plumb did not attach it. A spec that names nothing is an error
-// naming it (container.ErrNotFound and friends). Only live endpoints of
-// this very namespace are returned: a stale record of an earlier namespace
-// under the same name is not the target's.
+// naming it (container.ErrNotFound and friends). Only the endpoints of
+// this very namespace are returned, told as attach and the stale check
+// tell them (SameNS: the namespace cookie, never reused): the record of a
+// restarted container, which keeps its id, is not the new namespace's.
+// Equivalent to: `cat STATEDIR/networks/*/endpoints/KEY.json` and
+// comparing each netnsCookie with the target's.
 func (m *Manager) TargetEndpoints(ctx context.Context, spec string) (*container.Target, []*Endpoint, error) {
 	t, err := m.targets().Resolve(ctx, spec)
 	if err != nil {
@@ -28,7 +31,27 @@ func (m *Manager) TargetEndpoints(ctx context.Context, spec string) (*container.
 			eps = append(eps, ep)
 		}
 	}
-	return t, eps, nil
+	return t, m.liveIn(t.NetNSPath, eps), nil
+}
+
+// liveIn keeps the endpoints of eps attached in the namespace at path.
+// A namespace that cannot be opened holds none.
+func (m *Manager) liveIn(path string, eps []*Endpoint) []*Endpoint {
+	if len(eps) == 0 {
+		return nil
+	}
+	ns, err := m.links().OpenNS(path)
+	if err != nil {
+		return nil
+	}
+	defer ns.Close()
+	var out []*Endpoint
+	for _, ep := range eps {
+		if ep.SameNS(ns) {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 // Firewall is the network in the firewall's terms: what its rules are

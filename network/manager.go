@@ -232,3 +232,23 @@ func (m *Manager) DNSRecords(netName string) ([]DNSRecord, error) {
 	}
 	return m.daemon().Records(netName)
 }
+
+// StateDNSRecords are the names the daemon would serve on netName (every
+// network when empty), read from the endpoint records: what it serves
+// once it runs. Equivalent to: reading STATEDIR/networks/NET/endpoints.
+func (m *Manager) StateDNSRecords(netName string) []DNSRecord {
+	nets := []string{netName}
+	if netName == "" {
+		nets, _ = m.networkNames()
+	}
+	var out []DNSRecord
+	for _, n := range nets {
+		eps, _ := m.Endpoints(n)
+		for _, ep := range eps {
+			for _, name := range ep.DNSNames() {
+				out = append(out, DNSRecord{Network: n, Name: name, IP: ep.IP.Addr().String(), Endpoint: ep.ID})
+			}
+		}
+	}
+	return out
+}

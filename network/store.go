@@ -68,7 +68,8 @@ func (m *Manager) writeNetwork(path string, n *Network) error {
 }
 
 // List returns every network, sorted by name. A network whose config is
-// damaged is skipped; its error is returned joined with the others.
+// damaged is skipped; its error is returned joined with the others, on
+// one line ("; " between them); errors.Is sees each.
 func (m *Manager) List() ([]*Network, error) {
 	names, err := m.networkNames()
 	if err != nil {
@@ -84,7 +85,32 @@ func (m *Manager) List() ([]*Network, error) {
 		}
 		out = append(out, n)
 	}
-	return out, errors.Join(errs...)
+	return out, joinLine(errs)
+}
+
+// lineErrors is errors.Join on one line: each error, "; " between them.
+// errors.Is and As see every one.
+type lineErrors []error
+
+func (e lineErrors) Error() string {
+	var b strings.Builder
+	for i, err := range e {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return b.String()
+}
+
+func (e lineErrors) Unwrap() []error { return e }
+
+// joinLine joins errs into one error of one line; nil when there are none.
+func joinLine(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return lineErrors(errs)
 }
 
 func (m *Manager) networkNames() ([]string, error) {

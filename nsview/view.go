@@ -123,7 +123,7 @@ func readLinks(h *netlink.Handle) ([]Link, map[int]string, error) {
 		names[a.Index] = a.Name
 		lk := Link{Name: a.Name, Index: a.Index, Kind: l.Type(), MTU: a.MTU,
 			Up: a.Flags&net.FlagUp != 0, State: a.OperState.String(),
-			Addrs: byLink[a.Index], MasterIndex: a.MasterIndex}
+			Addrs: append([]netip.Prefix{}, byLink[a.Index]...), MasterIndex: a.MasterIndex}
 		if len(a.HardwareAddr) > 0 {
 			lk.MAC = a.HardwareAddr.String()
 		}

@@ -26,6 +26,11 @@ Without --probe, explain changes nothing. With --probe it also connects from ins
 			if err := checkFormat(format); err != nil {
 				return err
 			}
+			if probe {
+				if err := explain.CheckProbe(args[1]); err != nil {
+					return err
+				}
+			}
 			x := &explain.Explainer{M: a.manager()}
 			r, err := x.Explain(cmd.Context(), args[0], args[1])
 			if err != nil {

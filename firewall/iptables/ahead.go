@@ -58,8 +58,36 @@ func (h *HostFacts) Ahead(p Packet) []ForeignRule {
 		return nil
 	}
 	w := walker{t: h.filter, p: p, onStack: map[string]bool{}}
-	w.walk("FORWARD", h.Jump-1)
+	w.walk("FORWARD", 0, h.Jump-1)
 	return w.out
+}
+
+// Below returns the foreign rules of FORWARD below plumb's jump that may
+// decide packets p plumb's chain let through (RETURN, or no rule of it
+// matched), as Ahead does: in order, up to the first that surely matches.
+// All of FORWARD when the jump is missing.
+func (h *HostFacts) Below(p Packet) []ForeignRule {
+	return h.Walk("FORWARD", h.Jump, p)
+}
+
+// Walk returns the foreign rules of the filter table's chain, after its
+// first skip rules, that may decide packets p, as Ahead does. A packet
+// that none surely matches meets the chain's policy (Policy).
+// Equivalent to: reading `iptables -S CHAIN` top down.
+func (h *HostFacts) Walk(chain string, skip int, p Packet) []ForeignRule {
+	w := walker{t: h.filter, p: p, onStack: map[string]bool{}}
+	w.walk(chain, skip, -1)
+	return w.out
+}
+
+// Policy is the policy of the filter table's built-in chain: "ACCEPT" or
+// "DROP"; "ACCEPT" when the chain or the table does not exist.
+// Equivalent to: `iptables -S CHAIN | head -1`.
+func (h *HostFacts) Policy(chain string) string {
+	if c := h.filter.chain(chain); c != nil && c.policy != "" && c.policy != "-" {
+		return c.policy
+	}
+	return "ACCEPT"
 }
 
 type walker struct {
@@ -69,9 +97,10 @@ type walker struct {
 	out     []ForeignRule
 }
 
-// walk follows the first n rules of chain name (all when n < 0) and
-// reports whether a rule surely ended the packet's way there.
-func (w *walker) walk(name string, n int) (stopped bool) {
+// walk follows the rules of chain name after the first skip, up to the
+// nth (all when n < 0), and reports whether a rule surely ended the
+// packet's way there.
+func (w *walker) walk(name string, skip, n int) (stopped bool) {
 	c := w.t.chain(name)
 	if c == nil || w.onStack[name] || len(w.onStack) >= maxDepth {
 		return false
@@ -82,7 +111,11 @@ func (w *walker) walk(name string, n int) (stopped bool) {
 	if n >= 0 && n < len(rules) {
 		rules = rules[:n]
 	}
-	for i, r := range rules {
+	if skip > len(rules) {
+		skip = len(rules)
+	}
+	for i, r := range rules[skip:] {
+		i += skip
 		m := matches(r, w.p)
 		target := ruleTarget(r)
 		if m == noMatch || strings.HasPrefix(target, chainPrefix) || strings.HasPrefix(specValue(r, "--comment"), commentPlumb) {
@@ -99,7 +132,7 @@ func (w *walker) walk(name string, n int) (stopped bool) {
 				return false
 			}
 		case w.t.chain(target) != nil && !w.t.chain(target).builtin():
-			if w.walk(target, -1) && m == always {
+			if w.walk(target, 0, -1) && m == always {
 				return true
 			}
 		}

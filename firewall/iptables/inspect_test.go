@@ -172,3 +172,27 @@ func TestForeignRuleNames(t *testing.T) {
 		}
 	}
 }
+
+func TestBelowWalkPolicy(t *testing.T) {
+	egress := Packet{In: "pb-1", Src: netip.MustParsePrefix("10.7.0.0/24")}
+	below := facts(t, strings.Replace(dockerBeside, "COMMIT", "-A FORWARD -i pb-1 -j DROP\nCOMMIT", 1))
+	if got := below.Below(egress); len(got) != 1 || got[0].Position != 4 || !got[0].Definite {
+		t.Errorf("Below = %+v, want FORWARD rule 4, definite", got)
+	}
+	noJump := facts(t, strings.Replace(dockerBeside, "-A FORWARD -m comment --comment \"plumb\" -j PLUMB-FORWARD\n", "", 1))
+	if got := noJump.Below(egress); len(got) != 0 {
+		t.Errorf("Below without the jump walks all of FORWARD: %+v, want none of docker's", got)
+	}
+	input := facts(t, strings.Replace(dockerBeside, ":INPUT ACCEPT", ":INPUT DROP", 1)+"")
+	if p := input.Policy("INPUT"); p != "DROP" {
+		t.Errorf("Policy(INPUT) = %q", p)
+	}
+	if p := facts(t, "").Policy("INPUT"); p != "ACCEPT" {
+		t.Errorf("Policy of no table = %q, want ACCEPT", p)
+	}
+	in := facts(t, strings.Replace(dockerBeside, "COMMIT", "-A INPUT -i lo -j ACCEPT\n-A INPUT -d 10.7.0.1/32 -j DROP\nCOMMIT", 1))
+	got := in.Walk("INPUT", 0, Packet{In: "pb-1", Dst: netip.MustParsePrefix("10.7.0.1/32")})
+	if len(got) != 1 || got[0].Position != 2 || got[0].Target != "DROP" || !got[0].Definite {
+		t.Errorf("Walk(INPUT) = %+v, want rule 2 DROP definite", got)
+	}
+}
