@@ -23,7 +23,12 @@ import (
 // daemon's parts, as comments), scriptStore (the address files) and
 // scriptFile (a target's hosts and resolv.conf). Each reads the real state,
 // so the names, subnet and addresses printed are those a real run would
-// pick now, and appends a shell command where the real one would write.
+// pick now, and appends a shell command where the real one would write;
+// then serves the run's later reads as that write would leave them (the
+// firewall's and the guard's copies, scriptLinks' deleted links,
+// scriptFile's content, dryState for the state directory and the host),
+// so that every step is planned from what the earlier ones did. No undo
+// of a failed dry run writes either.
 // The state directory's own files are the few branches on m.dry() in the
 // steps. The recorders live here, not in a package of their own, because
 // Links, Namespace and Daemon are network's interfaces and the state-file
