@@ -10,10 +10,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/plumbnet/plumb/network"
 )
 
 // TestPrivilegedDryRun runs each of network create, attach (with a
-// published port), detach and network rm with --dry-run in host A, checks
+// published port), detach and network rm with --dry-run in host A (then
+// network rm --force of a network with a published endpoint beside
+// another network, and network rm of the last two at once), checks
 // that A did not change, runs the printed script with bash in host B
 // (pointed at B's state dir and B's target), then runs the real command
 // in A and checks that A and B are alike: links (kind, flags, MTU, MAC,
@@ -31,6 +35,12 @@ func TestPrivilegedDryRun(t *testing.T) {
 		{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
 		{"detach", "netns:" + xa, "--net", "dn"},
 		{"network", "rm", "dn"},
+		{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
+		{"network", "create", "dm", "--subnet", "10.124.0.0/24"},
+		{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
+		{"network", "rm", "--force", "dn"},
+		{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
+		{"network", "rm", "dn", "dm"},
 	}
 	for _, args := range steps {
 		before := dryView(t, a, xa)
@@ -47,6 +57,48 @@ func TestPrivilegedDryRun(t *testing.T) {
 				strings.Join(args, " "), diffLines(va, strings.ReplaceAll(vb, xb, xa)), script)
 		}
 	}
+}
+
+// TestPrivilegedDryRunFault fails each step of a dry-run network create,
+// attach and detach in turn (PLUMB_INJECT_FAULT): each fails, and the
+// host, its state directory and the target are as they were.
+func TestPrivilegedDryRunFault(t *testing.T) {
+	a, x := newHost(t), target(t)
+	t.Cleanup(func() { os.RemoveAll("/etc/netns/" + x) })
+	a.must("network", "create", "df", "--subnet", "10.125.0.0/24")
+	a.must("network", "create", "dg", "--subnet", "10.126.0.0/24")
+	a.must("attach", "netns:"+x, "--net", "dg", "-p", "8081:81")
+	a.waitReaped()
+	cases := []struct {
+		kind string
+		args []string
+	}{
+		{"create", []string{"network", "create", "dz", "--subnet", "10.127.0.0/24"}},
+		{"attach", []string{"attach", "netns:" + x, "--net", "df", "-p", "8082:82"}},
+		{"detach", []string{"detach", "netns:" + x, "--net", "dg"}},
+	}
+	for _, c := range cases {
+		for _, step := range stepNames(t, c.kind) {
+			before := dryView(t, a, x)
+			out, err := a.command([]string{"PLUMB_INJECT_FAULT=" + step}, append(c.args, "--dry-run")...).CombinedOutput()
+			if err == nil {
+				t.Errorf("%s --dry-run with a fault at %s succeeded:\n%s", c.kind, step, out)
+			}
+			if after := dryView(t, a, x); after != before {
+				t.Fatalf("%s --dry-run failing at %s changed host A:\n%s", c.kind, step, diffLines(before, after))
+			}
+		}
+	}
+}
+
+// stepNames are network.StepNames(kind), as the fault hook names them.
+func stepNames(t *testing.T, kind string) []string {
+	t.Helper()
+	names := network.StepNames(kind)
+	if len(names) == 0 {
+		t.Fatalf("no steps of %s", kind)
+	}
+	return names
 }
 
 // TestPrivilegedDryRunBadInput: a bad value with --dry-run is one line
@@ -95,6 +147,8 @@ func dryView(t *testing.T, h *host, x string) string {
 			v.WriteString("ipt " + counterRE.ReplaceAllString(l, "") + "\n")
 		}
 	}
+	fwd, _ := h.sh("sysctl", "-n", "net.ipv4.ip_forward")
+	v.WriteString("ip_forward " + fwd)
 	nft, _ := h.sh("nft", "list", "table", "inet", "plumb")
 	v.WriteString("nft " + nftCounts.ReplaceAllString(nft, "") + "\n")
 	v.WriteString(dryLinks(t, "ip", "netns", "exec", h.ns))

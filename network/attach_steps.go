@@ -182,12 +182,14 @@ func (m *Manager) allocator(n *Network) (*ipam.Allocator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.dry() {
+		// Not NewDiskStore: it makes ips/ when missing.
+		store := &ipam.DiskStore{Dir: m.netDir(n.Name)}
+		return &ipam.Allocator{Range: r, Store: &scriptStore{DiskStore: store, s: m.DryRun}}, nil
+	}
 	store, err := ipam.NewDiskStore(m.netDir(n.Name))
 	if err != nil {
 		return nil, err
-	}
-	if m.dry() {
-		return &ipam.Allocator{Range: r, Store: &scriptStore{DiskStore: store, s: m.DryRun}}, nil
 	}
 	return &ipam.Allocator{Range: r, Store: store}, nil
 }

@@ -135,7 +135,17 @@ func (c *createOp) writeState() error {
 	return nil
 }
 
-func (c *createOp) removeState() error { return os.RemoveAll(c.m.netDir(c.n.Name)) }
+// removeState undoes writeState. A dry run's writeState made nothing, so
+// its undo removes nothing: the directory may be a concurrent real
+// create's (a dry run takes no lock).
+func (c *createOp) removeState() error {
+	if c.m.dry() {
+		c.m.DryRun.Cmd("rm", "-rf", c.m.netDir(c.n.Name))
+		c.m.dryRemoved(c.m.netDir(c.n.Name))
+		return nil
+	}
+	return os.RemoveAll(c.m.netDir(c.n.Name))
+}
 
 // guard guards the bridge's name before the bridge exists: bridge.Ensure
 // turns route_localnet on as it makes the bridge.

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/plumbnet/plumb/bridge"
 	"github.com/plumbnet/plumb/firewall"
+	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/script"
 	"github.com/plumbnet/plumb/veth"
@@ -24,7 +23,12 @@ import (
 // daemon's parts, as comments), scriptStore (the address files) and
 // scriptFile (a target's hosts and resolv.conf). Each reads the real state,
 // so the names, subnet and addresses printed are those a real run would
-// pick now, and appends a shell command where the real one would write.
+// pick now, and appends a shell command where the real one would write;
+// then serves the run's later reads as that write would leave them (the
+// firewall's and the guard's copies, scriptLinks' deleted links,
+// scriptFile's content, dryState for the state directory and the host),
+// so that every step is planned from what the earlier ones did. No undo
+// of a failed dry run writes either.
 // The state directory's own files are the few branches on m.dry() in the
 // steps. The recorders live here, not in a package of their own, because
 // Links, Namespace and Daemon are network's interfaces and the state-file
@@ -39,6 +43,7 @@ func (m *Manager) initDry() {
 	m.Links = &scriptLinks{Links: m.Links, s: s}
 	m.Daemon = scriptDaemon{d: m.Daemon, s: s}
 	m.Targets = scriptTargets{Targets: m.Targets, m: m}
+	m.dryst.guard = &nftables.ScriptGuard{Out: s}
 }
 
 // dryJSON records writing v to path as plumb does: indented, one newline.
@@ -55,17 +60,19 @@ func (m *Manager) dryJSON(path string, v any) error {
 // store and network.json (written in place, not made aside and renamed).
 func (c *createOp) dryWriteState() error {
 	dir := c.m.netDir(c.n.Name)
+	c.m.dryWritten(dir)
 	c.m.DryRun.Cmd("mkdir", "-p", filepath.Join(dir, "endpoints"), filepath.Join(dir, "ips"))
 	return c.m.dryJSON(filepath.Join(dir, "network.json"), c.n)
 }
 
 // dryIPForward records turning ip_forward on, when it is off now.
 func (m *Manager) dryIPForward() error {
-	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(b)) == "1" {
+	if m.ipForward() == "1" {
 		return nil
 	}
 	m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=1")
-	return m.dryJSON(m.hostStatePath(), hostState{IPForwardChanged: true})
+	m.dryst.forward = "1"
+	return m.dryHostState(&hostState{IPForwardChanged: true})
 }
 
 // dryFlushUDP records flushing the conntrack entries of the UDP ports.
@@ -90,6 +97,19 @@ type scriptLinks struct {
 	// is freshInode (DryAttachNew); "" for none.
 	fresh      string
 	freshInode uint64
+	// gone names the links this run records deleting: they exist no more
+	// for its later steps.
+	gone map[string]bool
+}
+
+func (l *scriptLinks) Exists(name string) bool { return !l.gone[name] && l.Links.Exists(name) }
+
+// deleted notes that the script deletes link name.
+func (l *scriptLinks) deleted(name string) {
+	if l.gone == nil {
+		l.gone = map[string]bool{}
+	}
+	l.gone[name] = true
 }
 
 // EnsureBridge records bridge.Ensure on a missing bridge (its commands,
@@ -123,6 +143,9 @@ func (l *scriptLinks) EnsureBridge(c bridge.Config) (int, error) {
 }
 
 func (l *scriptLinks) DeleteBridge(name string) error {
+	if l.gone[name] {
+		return nil
+	}
 	if _, err := l.Links.BridgeIndex(name); err != nil {
 		if l.Links.Exists(name) {
 			return err // bridge.ErrNotBridge: someone else's link stays
@@ -130,6 +153,7 @@ func (l *scriptLinks) DeleteBridge(name string) error {
 		return nil
 	}
 	l.s.Cmd("ip", "link", "del", name, "type", "bridge")
+	l.deleted(name)
 	return nil
 }
 
@@ -179,8 +203,9 @@ func (l *scriptLinks) bridgeName(idx int) (string, error) {
 }
 
 func (l *scriptLinks) DeleteVeth(host string) error {
-	if l.Links.Exists(host) {
+	if l.Exists(host) {
 		l.s.Cmd("ip", "link", "del", host, "type", "veth")
+		l.deleted(host)
 	}
 	return nil
 }
@@ -260,23 +285,23 @@ func (st *scriptStore) SetLastReserved(ip netip.Addr) error {
 }
 
 // dryRemoveState records the end of Remove: the state directory goes,
-// the daemon re-reads, and when no other network is left what plumb
-// changed on the host is put back (restoreHost).
+// the daemon re-reads, and when no other network is left (as the script
+// leaves them) what plumb changed on the host is put back (restoreHost).
 func (m *Manager) dryRemoveState(name string) error {
 	m.DryRun.Cmd("rm", "-rf", m.netDir(name))
+	m.dryRemoved(m.netDir(name))
 	m.daemon().Sync()
 	names, err := m.networkNames()
-	if err != nil || len(names) > 1 {
+	if err != nil || len(names) > 0 {
 		return err
 	}
-	b, err := os.ReadFile(m.hostStatePath())
-	if err != nil {
+	hs := m.readHostState()
+	if hs == nil {
 		return nil
 	}
-	var hs hostState
-	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
+	if hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
 		m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=0")
+		m.dryst.forward = "0"
 	}
-	m.DryRun.Cmd("rm", "-f", m.hostStatePath())
-	return nil
+	return m.dryHostState(nil)
 }

@@ -49,6 +49,7 @@ func (d scriptDaemon) Hold(network, id string, reqs []portmap.Request) ([]portma
 		m := portmap.Mapping{Proto: r.Proto, HostIP: r.HostIP, HostPort: r.HostPort, Port: r.Port}
 		if m.HostPort == 0 {
 			m.HostPort = freePort(r.Proto)
+			d.s.Comment("the plumb daemon would pick a free host port when it runs: %d is free now and stands for it below; its pick may differ", m.HostPort)
 		}
 		d.s.Comment("the plumb daemon would hold host port %s/%s for it", m.Host(), m.Proto)
 		out = append(out, m)
@@ -56,7 +57,10 @@ func (d scriptDaemon) Hold(network, id string, reqs []portmap.Request) ([]portma
 	return out, nil
 }
 
-// freePort is a port the kernel hands out now; 0 when it will not.
+// freePort is a port the kernel hands out now; 0 when it will not. It
+// binds an ephemeral port on the host and closes it before it returns:
+// nothing it binds outlasts the call. The port is a guess: the daemon
+// picks its own when it holds one, and that may differ.
 func freePort(proto string) uint16 {
 	if proto == "udp" {
 		c, err := net.ListenPacket("udp4", "0.0.0.0:0")

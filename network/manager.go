@@ -60,6 +60,7 @@ type Manager struct {
 
 	once   sync.Once
 	fwOnce sync.Once
+	dryst  dryState // what a dry run has done so far (dryrun_state.go)
 	fwErr  error
 }
 
@@ -142,7 +143,8 @@ func (m *Manager) fw() (firewall.Firewall, error) {
 // called.
 func (m *Manager) guard() firewall.LocalnetGuard {
 	if m.dry() {
-		return &nftables.ScriptGuard{Out: m.DryRun}
+		m.init()
+		return m.dryst.guard
 	}
 	if m.Guard != nil {
 		return m.Guard
@@ -185,7 +187,7 @@ func (m *Manager) lockGlobal() (*lockfile.Lock, error) {
 // order: the global lock (if any) first, then a network's, then the
 // firewall's. It fails with ErrNotFound when the network does not exist.
 func (m *Manager) lockNetwork(name string) (*lockfile.Lock, error) {
-	if _, err := os.Stat(m.netDir(name)); err != nil {
+	if _, err := os.Stat(m.netDir(name)); err != nil || m.dryGone(m.netDir(name)) {
 		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
 	}
 	if m.dry() {

@@ -64,7 +64,7 @@ func (m *Manager) attachedElsewhere(key, leaving string) bool {
 		if n == leaving {
 			continue
 		}
-		if _, err := os.Stat(m.endpointPath(n, key)); err == nil {
+		if _, err := os.Stat(m.endpointPath(n, key)); err == nil && !m.dryGone(m.endpointPath(n, key)) {
 			return true
 		}
 	}

@@ -41,6 +41,9 @@ func (m *Manager) Get(name string) (*Network, error) {
 		return nil, err
 	}
 	b, err := os.ReadFile(filepath.Join(m.netDir(name), "network.json"))
+	if m.dryGone(m.netDir(name)) {
+		err = fs.ErrNotExist
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(m.netDir(name)); serr != nil {
 			return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
@@ -123,7 +126,7 @@ func (m *Manager) networkNames() ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.IsDir() && ValidateName(e.Name()) == nil {
+		if e.IsDir() && ValidateName(e.Name()) == nil && !m.dryGone(m.netDir(e.Name())) {
 			names = append(names, e.Name())
 		}
 	}
@@ -136,6 +139,9 @@ func (m *Manager) networkNames() ([]string, error) {
 // stale.
 func (m *Manager) Endpoint(netName, id string) (*Endpoint, error) {
 	b, err := os.ReadFile(m.endpointPath(netName, id))
+	if m.dryGone(m.endpointPath(netName, id)) {
+		err = fs.ErrNotExist
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotAttached
 	}
@@ -159,6 +165,7 @@ var errDamaged = errors.New("damaged endpoint record")
 // eighth of an attach.
 func (m *Manager) saveEndpoint(e *Endpoint) error {
 	if m.dry() {
+		m.dryWritten(m.endpointPath(e.Network, e.ID))
 		return m.dryJSON(m.endpointPath(e.Network, e.ID), e)
 	}
 	b, err := json.MarshalIndent(e, "", "  ")
@@ -170,9 +177,10 @@ func (m *Manager) saveEndpoint(e *Endpoint) error {
 
 func (m *Manager) removeEndpoint(netName, id string) error {
 	if m.dry() {
-		if _, err := os.Lstat(m.endpointPath(netName, id)); err == nil {
+		if _, err := os.Lstat(m.endpointPath(netName, id)); err == nil && !m.dryGone(m.endpointPath(netName, id)) {
 			m.DryRun.Cmd("rm", "-f", m.endpointPath(netName, id))
 		}
+		m.dryRemoved(m.endpointPath(netName, id))
 		return nil
 	}
 	err := os.Remove(m.endpointPath(netName, id))

@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/script"
 )
 
 // runCLI runs plumb in-process as root (the euid check is faked) against a
@@ -106,5 +111,21 @@ func TestCLIEmptyLists(t *testing.T) {
 func TestCLIConflictingNetFlagsIsUsage(t *testing.T) {
 	if code, _, _ := runCLI(t, 0, "attach", "x", "--net", "a", "--network", "b"); code != exitUsage {
 		t.Fatalf("--net a --network b: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestDryRunHeaderIsTheCommandLine: the header of a dry run's script is
+// the command line as typed, its flags included, quoted for the shell.
+func TestDryRunHeaderIsTheCommandLine(t *testing.T) {
+	var out bytes.Buffer
+	a := &app{out: &out, argv: []string{"plumb", "attach", "netns:x", "--net", "app", "-p", "8080:80", "--alias", "a b", "--dry-run"}}
+	m := &network.Manager{DryRun: &script.Script{}}
+	var d dryRun
+	if err := d.print(a, m, &cobra.Command{Use: "attach"}, []string{"netns:x"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "# plumb attach netns:x --net app -p 8080:80 --alias 'a b' --dry-run changed nothing;"
+	if !strings.Contains(out.String(), want+" ") {
+		t.Fatalf("header:\n%s\nwant %s", out.String(), want)
 	}
 }

@@ -28,10 +28,11 @@ func (d *dryRun) manager(a *app) *network.Manager {
 	return m
 }
 
-// print writes m's script under a header naming the command, with
-// `set -e` so that the first failing line stops it.
+// print writes m's script under a header naming the command as typed,
+// every flag included, with `set -e` so that the first failing line stops
+// it.
 func (d *dryRun) print(a *app, m *network.Manager, cmd *cobra.Command, args []string) error {
-	fmt.Fprintf(a.out, "#!/bin/sh\n# %s %s --dry-run changed nothing; these commands would make the change (as root):\nset -e\n", cmd.CommandPath(), strings.Join(args, " "))
+	fmt.Fprintf(a.out, "#!/bin/sh\n# %s changed nothing; these commands would make the change (as root):\nset -e\n", commandLine(a.argv))
 	_, err := m.DryRun.WriteTo(a.out)
 	return err
 }
@@ -45,4 +46,15 @@ func (d *dryRun) printDetach(a *app, m *network.Manager, cmd *cobra.Command, arg
 		return err
 	}
 	return d.print(a, m, cmd, args)
+}
+
+// commandLine is argv as one line a shell reads back the same: each word
+// quoted when it needs it, a newline in one written \n so that the line
+// stays one comment.
+func commandLine(argv []string) string {
+	q := make([]string, len(argv))
+	for i, w := range argv {
+		q[i] = strings.ReplaceAll(script.Quote(w), "\n", `\n`)
+	}
+	return strings.Join(q, " ")
 }

@@ -29,6 +29,9 @@ type usageError struct{ error }
 
 // app carries what every command shares.
 type app struct {
+	// argv is the command line as typed (os.Args), for the header of a
+	// dry run's script; runApp makes one of its args when empty.
+	argv     []string
 	stateDir string
 	runDir   string
 	out, err io.Writer
@@ -61,11 +64,17 @@ func (a *app) manager() *network.Manager {
 // run executes plumb with args and returns the exit code. Errors are
 // printed as one line on stderr.
 func run(args []string, stdout, stderr io.Writer) int {
-	return runApp(&app{out: stdout, err: stderr, euid: os.Geteuid}, args)
+	argv := append([]string{os.Args[0]}, args...)
+	return runApp(&app{argv: argv, out: stdout, err: stderr, euid: os.Geteuid}, args)
 }
 
 // runApp is run with the app's dependencies given, for tests.
-func runApp(a *app, args []string) int { return execute(a, newRootFor(a, args), args) }
+func runApp(a *app, args []string) int {
+	if len(a.argv) == 0 {
+		a.argv = append([]string{"plumb"}, args...)
+	}
+	return execute(a, newRootFor(a, args), args)
+}
 
 // execute runs root with args and returns the exit code.
 func execute(a *app, root *cobra.Command, args []string) (code int) {

@@ -391,7 +391,7 @@ func TestLegacyTablesAreNotDropped(t *testing.T) {
 	}
 	for _, tname := range tables {
 		tb := f.tables[tname]
-		if tb == nil || len(tb.chains) != len(fakeBuiltins[tname]) {
+		if tb == nil || len(tb.chains) != len(memBuiltins[tname]) {
 			t.Errorf("legacy: table %s = %+v, want its empty built-in chains", tname, tb)
 		}
 	}

@@ -10,9 +10,9 @@ type Emitter interface {
 	Line(line string)
 }
 
-// NewScript returns a Firewall for a dry run: it reads the ruleset as New's
-// does (`iptables-save`), plans exactly as New's does, and instead of
-// writing hands each write to out as the command that makes it:
+// NewScript returns a Firewall for a dry run: it reads the ruleset once
+// (`iptables-save`), plans exactly as New's does, and instead of writing
+// hands each write to out as the command that makes it:
 //
 //	iptables-restore --noflush <<'EOF'
 //	*filter
@@ -21,8 +21,11 @@ type Emitter interface {
 //	COMMIT
 //	EOF
 //
-// It changes nothing and takes no lock. A write it hands out is not seen by
-// its next read: one dry-run operation plans from one reading.
+// and applies it to its copy of the ruleset, from which its later reads
+// are served: the script is planned write after write, as a run of the
+// real commands would be, so that a rule one write deletes is not deleted
+// again by the next. A write the copy refuses (as iptables-restore would)
+// fails the call. It changes nothing and takes no lock.
 func NewScript(out Emitter) (*Firewall, error) {
 	r, err := newExecRunner()
 	if err != nil {
@@ -31,15 +34,36 @@ func NewScript(out Emitter) (*Firewall, error) {
 	return newFirewall(&scriptRunner{read: r, out: out}, ""), nil
 }
 
-// scriptRunner reads through read and writes to out.
+// scriptRunner reads through read once, then serves reads from mem, to
+// which it applies each write it hands to out.
 type scriptRunner struct {
 	read runner
 	out  Emitter
+	mem  *memRuleset
 }
 
-func (r *scriptRunner) save() ([]byte, error) { return r.read.save() }
+func (r *scriptRunner) save() ([]byte, error) {
+	if r.mem == nil {
+		b, err := r.read.save()
+		if err != nil {
+			return nil, err
+		}
+		s, err := parseSave(b)
+		if err != nil {
+			return nil, err
+		}
+		r.mem = memFromSnapshot(s)
+	}
+	return r.mem.render(), nil
+}
 
 func (r *scriptRunner) restore(payload []byte, noflush bool) error {
+	if _, err := r.save(); err != nil {
+		return err
+	}
+	if err := r.mem.restore(payload, noflush); err != nil {
+		return fmt.Errorf("the dry run's iptables-restore would fail: %w", err)
+	}
 	if noflush {
 		r.out.Heredoc(string(payload), "iptables-restore", "--noflush")
 	} else {
@@ -49,6 +73,12 @@ func (r *scriptRunner) restore(payload []byte, noflush bool) error {
 }
 
 func (r *scriptRunner) apply(o op) error {
+	if _, err := r.save(); err != nil {
+		return err
+	}
+	if err := r.mem.apply(o); err != nil {
+		return fmt.Errorf("the dry run's %s would fail: %w", o, err)
+	}
 	r.out.Line(o.String())
 	return nil
 }

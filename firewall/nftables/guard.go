@@ -75,42 +75,13 @@ func (g *LocalnetGuard) EnsureLocalnetGuard(bridge string) error {
 	if err != nil {
 		return fmt.Errorf("ensuring the localnet guard of %q: %w", bridge, err)
 	}
-	if err := planEnsure(c, st, bridge); err != nil {
+	if err := queue(c, planEnsure(st, bridge)); err != nil {
 		return fmt.Errorf("ensuring the localnet guard of %q: %w", bridge, err)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("ensuring the localnet guard of %q: writing table inet %s: %w", bridge, TableName, err)
 	}
 	return nil
-}
-
-// planEnsure queues on c what EnsureLocalnetGuard(bridge) must write to the
-// table as st found it. A sound guard gets bridge's element alone: an added
-// element costs a fraction of a millisecond, while a transaction that
-// replaces a rule or updates a base chain waits for an RCU grace period
-// (about 13 ms on the 6.18 lab kernel).
-func planEnsure(c *nft.Conn, st *tableState, bridge string) error {
-	elem := []nft.SetElement{{Key: ifnameKey(bridge)}}
-	if len(st.structureProblems()) == 0 {
-		if st.guarded[bridge] {
-			return nil
-		}
-		return c.SetAddElements(guardSet(), elem)
-	}
-	t := c.AddTable(plumbTable())
-	set := guardSet()
-	if err := c.AddSet(set, nil); err != nil {
-		return err
-	}
-	if st.hasChain && !st.chainHooked() {
-		c.DelChain(guardChain()) // a base chain's hook cannot be changed
-	}
-	ch := c.AddChain(guardChain())
-	c.FlushChain(ch)
-	for _, exprs := range guardRules(set.ID) {
-		c.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: exprs, UserData: ruleUserData()})
-	}
-	return c.SetAddElements(set, elem)
 }
 
 // DeleteLocalnetGuard removes bridge from the set of guarded bridges, in
@@ -147,40 +118,11 @@ func (g *LocalnetGuard) DeleteLocalnetGuard(bridge string) error {
 	if err != nil {
 		return fmt.Errorf("deleting the localnet guard of %q: %w", bridge, err)
 	}
-	if err := planDelete(c, st, bridge); err != nil {
+	if err := queue(c, planDelete(st, bridge)); err != nil {
 		return fmt.Errorf("deleting the localnet guard of %q: %w", bridge, err)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("deleting the localnet guard of %q: writing table inet %s: %w", bridge, TableName, err)
-	}
-	return nil
-}
-
-// planDelete queues on c what DeleteLocalnetGuard(bridge) must change in
-// the table as st found it; nothing when there is nothing to do.
-func planDelete(c *nft.Conn, st *tableState, bridge string) error {
-	if !st.exists {
-		return nil
-	}
-	set := guardSet()
-	if st.guarded[bridge] {
-		if err := c.SetDeleteElements(set, []nft.SetElement{{Key: ifnameKey(bridge)}}); err != nil {
-			return err
-		}
-	}
-	delete(st.guarded, bridge)
-	if len(st.guarded) > 0 {
-		return nil
-	}
-	if st.onlyGuard() {
-		c.DelTable(plumbTable())
-		return nil
-	}
-	if st.hasChain {
-		c.DelChain(guardChain())
-	}
-	if st.hasSet {
-		c.DelSet(set)
 	}
 	return nil
 }
@@ -203,14 +145,7 @@ func (g *LocalnetGuard) CheckLocalnetGuard(bridge string) error {
 	if err != nil {
 		return fmt.Errorf("checking the localnet guard of %q: %w", bridge, err)
 	}
-	problems := st.structureProblems()
-	if st.hasSet && !st.guarded[bridge] {
-		problems = append(problems, fmt.Errorf("bridge %q not in set %s", bridge, SetName))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("localnet guard of bridge %q is not in place: %w", bridge, errors.Join(problems...))
-	}
-	return nil
+	return st.check(bridge)
 }
 
 // CheckLocalnetGuards is CheckLocalnetGuard for each of bridges, from one
@@ -226,6 +161,16 @@ func (g *LocalnetGuard) CheckLocalnetGuards(bridges []string) (map[string]error,
 	if err != nil {
 		return nil, fmt.Errorf("checking the localnet guard: %w", err)
 	}
+	return st.checkAll(bridges), nil
+}
+
+// check is CheckLocalnetGuard of bridge against st.
+func (st *tableState) check(bridge string) error {
+	return st.checkAll([]string{bridge})[bridge]
+}
+
+// checkAll is CheckLocalnetGuards against st.
+func (st *tableState) checkAll(bridges []string) map[string]error {
 	shared := st.structureProblems()
 	out := map[string]error{}
 	for _, br := range bridges {
@@ -237,7 +182,7 @@ func (g *LocalnetGuard) CheckLocalnetGuards(bridges []string) (map[string]error,
 			out[br] = fmt.Errorf("localnet guard of bridge %q is not in place: %w", br, errors.Join(problems...))
 		}
 	}
-	return out, nil
+	return out
 }
 
 // dial opens one netlink socket for a whole call, in the network namespace

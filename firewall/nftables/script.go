@@ -2,7 +2,8 @@ package nftables
 
 import (
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 
 	"github.com/plumbnet/plumb/firewall"
 )
@@ -13,14 +14,16 @@ type Emitter interface {
 	Heredoc(body string, args ...string)
 }
 
-// ScriptGuard is the localnet guard of a dry run: it reads plumb's table as
-// LocalnetGuard does, plans the same changes, and hands them to Out as one
-// `nft -f - <<'EOF' ... EOF` block instead of writing them. It changes
-// nothing and takes no lock; a change it hands out is not seen by its next
-// read. Its checks are LocalnetGuard's.
+// ScriptGuard is the localnet guard of a dry run: it reads plumb's table
+// once, as LocalnetGuard does, plans each change with LocalnetGuard's
+// planner, and hands it to Out as one `nft -f - <<'EOF' ... EOF` block
+// (the very plan rendered as nft text) instead of writing it. It applies
+// each change to its copy of the table, from which its later plans and
+// checks read: a dry run sees its own changes. It changes nothing and
+// takes no lock. Use one ScriptGuard for a whole dry run.
 type ScriptGuard struct {
-	LocalnetGuard
 	Out Emitter
+	st  *tableState
 }
 
 var _ firewall.LocalnetGuard = (*ScriptGuard)(nil)
@@ -28,85 +31,82 @@ var _ firewall.LocalnetGuard = (*ScriptGuard)(nil)
 // EnsureLocalnetGuard hands out what LocalnetGuard.EnsureLocalnetGuard
 // would write, nothing when the guard of bridge is in place.
 func (g *ScriptGuard) EnsureLocalnetGuard(bridge string) error {
-	st, err := g.read(bridge)
+	st, err := g.state(bridge)
 	if err != nil {
 		return fmt.Errorf("ensuring the localnet guard of %q: %w", bridge, err)
 	}
-	var b strings.Builder
-	elem := fmt.Sprintf("add element inet %s %s { %q }\n", TableName, SetName, bridge)
-	if len(st.structureProblems()) == 0 {
-		if !st.guarded[bridge] {
-			b.WriteString(elem)
-		}
-	} else {
-		fmt.Fprintf(&b, "add table inet %s\n", TableName)
-		fmt.Fprintf(&b, "add set inet %s %s { type ifname; }\n", TableName, SetName)
-		if st.hasChain && !st.chainHooked() {
-			fmt.Fprintf(&b, "delete chain inet %s %s\n", TableName, ChainName)
-		}
-		fmt.Fprintf(&b, "add chain inet %s %s { type filter hook input priority filter; policy accept; }\n", TableName, ChainName)
-		fmt.Fprintf(&b, "flush chain inet %s %s\n", TableName, ChainName)
-		for _, r := range guardRuleTexts {
-			fmt.Fprintf(&b, "add rule inet %s %s %s comment %q\n", TableName, ChainName, r, ruleComment)
-		}
-		b.WriteString(elem)
-	}
-	g.emit(b.String())
+	g.emit(st, planEnsure(st, bridge))
 	return nil
-}
-
-// guardRuleTexts are guardRules as nft reads them.
-var guardRuleTexts = []string{
-	"iifname @" + SetName + " ip daddr 127.0.0.0/8 ct state invalid,untracked counter drop",
-	"iifname @" + SetName + " ip daddr 127.0.0.0/8 ct state new ct status ! dnat counter drop",
 }
 
 // DeleteLocalnetGuard hands out what LocalnetGuard.DeleteLocalnetGuard
 // would write. It does not refuse while bridge has route_localnet on: the
 // script deletes the bridge before it.
 func (g *ScriptGuard) DeleteLocalnetGuard(bridge string) error {
-	st, err := g.read(bridge)
+	st, err := g.state(bridge)
 	if err != nil {
 		return fmt.Errorf("deleting the localnet guard of %q: %w", bridge, err)
 	}
-	if !st.exists {
-		return nil
-	}
-	var b strings.Builder
-	if st.guarded[bridge] {
-		fmt.Fprintf(&b, "delete element inet %s %s { %q }\n", TableName, SetName, bridge)
-	}
-	delete(st.guarded, bridge)
-	switch {
-	case len(st.guarded) > 0:
-	case st.onlyGuard():
-		fmt.Fprintf(&b, "delete table inet %s\n", TableName)
-	default:
-		if st.hasChain {
-			fmt.Fprintf(&b, "delete chain inet %s %s\n", TableName, ChainName)
-		}
-		if st.hasSet {
-			fmt.Fprintf(&b, "delete set inet %s %s\n", TableName, SetName)
-		}
-	}
-	g.emit(b.String())
+	g.emit(st, planDelete(st, bridge))
 	return nil
 }
 
-func (g *ScriptGuard) read(bridge string) (*tableState, error) {
-	if err := firewall.ValidateBridge(bridge); err != nil {
-		return nil, err
+// CheckLocalnetGuard is LocalnetGuard's, against the table as the dry run
+// has left it.
+func (g *ScriptGuard) CheckLocalnetGuard(bridge string) error {
+	st, err := g.state(bridge)
+	if err != nil {
+		return fmt.Errorf("checking the localnet guard of %q: %w", bridge, err)
+	}
+	return st.check(bridge)
+}
+
+// CheckLocalnetGuards is LocalnetGuard's, against the table as the dry
+// run has left it.
+func (g *ScriptGuard) CheckLocalnetGuards(bridges []string) (map[string]error, error) {
+	st, err := g.state("")
+	if err != nil {
+		return nil, fmt.Errorf("checking the localnet guard: %w", err)
+	}
+	return st.checkAll(bridges), nil
+}
+
+// GuardedBridges is LocalnetGuard's, against the table as the dry run has
+// left it.
+func (g *ScriptGuard) GuardedBridges() ([]string, error) {
+	st, err := g.state("")
+	if err != nil {
+		return nil, fmt.Errorf("listing the bridges the localnet guard holds: %w", err)
+	}
+	return slices.Sorted(maps.Keys(st.guarded)), nil
+}
+
+// state is the table as the dry run has left it, read on first use;
+// bridge, unless "", is validated first.
+func (g *ScriptGuard) state(bridge string) (*tableState, error) {
+	if bridge != "" {
+		if err := firewall.ValidateBridge(bridge); err != nil {
+			return nil, err
+		}
+	}
+	if g.st != nil {
+		return g.st, nil
 	}
 	c, err := dial()
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	return readTable(c)
+	if g.st, err = readTable(c); err != nil {
+		return nil, err
+	}
+	return g.st, nil
 }
 
-func (g *ScriptGuard) emit(body string) {
-	if body != "" {
+// emit hands ops to Out and applies them to st.
+func (g *ScriptGuard) emit(st *tableState, ops []guardOp) {
+	if body := render(ops); body != "" {
 		g.Out.Heredoc(body, "nft", "-f", "-")
 	}
+	st.apply(ops)
 }

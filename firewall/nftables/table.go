@@ -1,6 +1,8 @@
 package nftables
 
 import (
+	"strings"
+
 	nft "github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
@@ -55,7 +57,21 @@ func guardChain() *nft.Chain {
 
 func policyRef(p nft.ChainPolicy) *nft.ChainPolicy { return &p }
 
-// guardRules are the rules of the guard's chain, as `nft` prints them:
+// guardRule is one rule of the guard's chain, as data: after
+// fromBridgeToLoopback, its conntrack matches, then `counter drop`. Both
+// its netlink expressions (guardRules) and its nft text (text) are made
+// from it.
+type guardRule []ctMatch
+
+// ctMatch is `ct KEY NAMES` (one of bits set) or, with none, `ct KEY !
+// NAMES` (none of them set).
+type ctMatch struct {
+	key  expr.CtKey
+	bits uint32
+	none bool
+}
+
+// guardRuleDefs are the rules of the guard's chain, as `nft` prints them:
 //
 //	iifname @localnet_bridges ip daddr 127.0.0.0/8 ct state invalid,untracked counter drop
 //	iifname @localnet_bridges ip daddr 127.0.0.0/8 ct state new ct status ! dnat counter drop
@@ -65,17 +81,64 @@ func policyRef(p nft.ChainPolicy) *nft.ChainPolicy { return &p }
 // host did not DNAT and that is not part of a connection already let
 // through. Two rules, because `ct status` matches nothing on a packet
 // conntrack could not place (the expression breaks), and such a packet
-// must be dropped too. setID is the set's id in the batch that adds the
-// rules, 0 when comparing with what the kernel lists.
+// must be dropped too.
+var guardRuleDefs = []guardRule{
+	{{key: expr.CtKeySTATE, bits: expr.CtStateBitINVALID | expr.CtStateBitUNTRACKED}},
+	{{key: expr.CtKeySTATE, bits: expr.CtStateBitNEW}, {key: expr.CtKeySTATUS, bits: ipsDstNAT, none: true}},
+}
+
+// guardRules are guardRuleDefs as netlink expressions. setID is the set's
+// id in the batch that adds the rules, 0 when comparing with what the
+// kernel lists.
 func guardRules(setID uint32) [][]expr.Any {
-	noCT := append(fromBridgeToLoopback(setID), ctBits(expr.CtKeySTATE, expr.CtStateBitINVALID|expr.CtStateBitUNTRACKED, expr.CmpOpNeq)...)
-	notDNAT := append(fromBridgeToLoopback(setID), ctBits(expr.CtKeySTATE, expr.CtStateBitNEW, expr.CmpOpNeq)...)
-	notDNAT = append(notDNAT, ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpEq)...)
 	var rules [][]expr.Any
-	for _, r := range [][]expr.Any{noCT, notDNAT} {
-		rules = append(rules, append(r, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
+	for _, r := range guardRuleDefs {
+		exprs := fromBridgeToLoopback(setID)
+		for _, m := range r {
+			op := expr.CmpOpNeq
+			if m.none {
+				op = expr.CmpOpEq
+			}
+			exprs = append(exprs, ctBits(m.key, m.bits, op)...)
+		}
+		rules = append(rules, append(exprs, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
 	}
 	return rules
+}
+
+// text is r as nft reads it.
+func (r guardRule) text() string {
+	parts := []string{fromBridgeToLoopbackText}
+	for _, m := range r {
+		parts = append(parts, m.text())
+	}
+	return strings.Join(append(parts, "counter drop"), " ")
+}
+
+// ctBitNames name the bits of `ct state` and `ct status` plumb matches, in
+// the order nft lists them.
+var ctBitNames = map[expr.CtKey][]struct {
+	bit  uint32
+	name string
+}{
+	expr.CtKeySTATE: {{expr.CtStateBitINVALID, "invalid"}, {expr.CtStateBitESTABLISHED, "established"},
+		{expr.CtStateBitRELATED, "related"}, {expr.CtStateBitNEW, "new"}, {expr.CtStateBitUNTRACKED, "untracked"}},
+	expr.CtKeySTATUS: {{ipsDstNAT, "dnat"}},
+}
+
+func (m ctMatch) text() string {
+	key := map[expr.CtKey]string{expr.CtKeySTATE: "state", expr.CtKeySTATUS: "status"}[m.key]
+	var names []string
+	for _, b := range ctBitNames[m.key] {
+		if m.bits&b.bit != 0 {
+			names = append(names, b.name)
+		}
+	}
+	neg := ""
+	if m.none {
+		neg = "! "
+	}
+	return "ct " + key + " " + neg + strings.Join(names, ",")
 }
 
 // ruleComment is the comment of the guard's rules, for the reader of `nft
@@ -83,6 +146,9 @@ func guardRules(setID uint32) [][]expr.Any {
 const ruleComment = "plumb: containers may not reach the host's loopback"
 
 func ruleUserData() []byte { return userdata.AppendString(nil, userdata.TypeComment, ruleComment) }
+
+// fromBridgeToLoopbackText is fromBridgeToLoopback as nft reads it.
+const fromBridgeToLoopbackText = "iifname @" + SetName + " ip daddr 127.0.0.0/8"
 
 // fromBridgeToLoopback matches `iifname @localnet_bridges ip daddr
 // 127.0.0.0/8` (`meta nfproto ipv4` first, as nft adds it in an inet
