@@ -42,6 +42,9 @@ func repairDocker(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error
 		res.Repair = &RepairResults{Bound: p.RepairBound, Pace: p.RepairPace, Skips: map[string]string{}}
 	}
 	r := res.Repair
+	if r.Skips == nil {
+		r.Skips = map[string]string{}
+	}
 	if p.DockerSkip != "" {
 		r.Skips["repair-docker"] = p.DockerSkip
 		return nil

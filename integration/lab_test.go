@@ -124,6 +124,16 @@ func labDemo(t *testing.T, round int) {
 		h.must("sandbox", "create", w, "--net", net, "--alias", fmt.Sprintf("sinatra-web-%d", i+1))
 		dockerRun(t, w+"-app", "--network=container:"+w, sinatraImage)
 	}
+	// Every sinatra app serves before nginx starts: nginx takes an
+	// upstream that refuses a connection out of its round for 10 s
+	// (fail_timeout), and the requests below would never reach one whose
+	// puma was still starting.
+	for _, w := range webs {
+		if out, err := waitServing(h.ns, "http://"+h.epIP(w, net)+":9000/"); err != nil {
+			logs, _ := dockerCLI("logs", w+"-app")
+			t.Fatalf("sinatra %s does not serve: %v\n%s\nlogs:\n%s", w, err, out, logs)
+		}
+	}
 	// nginx resolves its upstreams once, at start: its sandbox, and the
 	// sinatra ones, exist before it runs. That is the start ordering the
 	// seed warns about, solved.
