@@ -44,13 +44,7 @@ func DryCreate(ctx context.Context, m *network.Manager, name string, o network.A
 	if m.DryRun == nil {
 		return nil, false, errors.New("DryCreate is for a dry run only")
 	}
-	if !validName(name) {
-		return nil, false, fmt.Errorf("sandbox name %q: %w: use 2-63 letters, digits, '_', '.' and '-', starting and ending with a letter or digit", name, network.ErrInvalid)
-	}
-	if err := m.ValidateAttach(&o); err != nil {
-		return nil, false, err
-	}
-	dc, err := client(m)
+	dc, err := prepare(m, name, &o)
 	if err != nil {
 		return nil, false, err
 	}
@@ -150,19 +144,9 @@ func containerTarget(name, id, netns string) container.Target {
 // the layer's entries made in a directory, tarred as root's, and
 // `docker import`ed; then the other builds' images removed.
 func dryImage(ctx context.Context, dc *docker.Client, s *script.Script) (string, error) {
-	bin, err := os.ReadFile(selfExe)
-	if err != nil {
-		return "", fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
-	}
-	tag := imageTag(bin)
-	ref := ImageRepo + ":" + tag
-	if _, err := dc.ImageLabels(ctx, ref); err == nil {
-		return ref, nil
-	} else if !errors.Is(err, docker.ErrNotFound) {
-		return "", err
-	}
-	if err := checkStatic(bin); err != nil {
-		return "", err
+	bin, tag, ref, have, err := holderImage(ctx, dc)
+	if err != nil || have {
+		return ref, err
 	}
 	exe, err := os.Executable()
 	if err != nil {

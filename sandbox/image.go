@@ -37,19 +37,9 @@ var selfExe = "/proc/self/exe"
 //
 //	tar -c plumb | docker import --change 'CMD ["/plumb","hold"]' - plumb/sandbox:HASH
 func ensureImage(ctx context.Context, dc *docker.Client) (string, error) {
-	bin, err := os.ReadFile(selfExe)
-	if err != nil {
-		return "", fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
-	}
-	tag := imageTag(bin)
-	ref := ImageRepo + ":" + tag
-	if _, err := dc.ImageLabels(ctx, ref); err == nil {
-		return ref, nil
-	} else if !errors.Is(err, docker.ErrNotFound) {
-		return "", err
-	}
-	if err := checkStatic(bin); err != nil {
-		return "", err
+	bin, tag, ref, have, err := holderImage(ctx, dc)
+	if err != nil || have {
+		return ref, err
 	}
 	layer, err := holderLayer(bin)
 	if err != nil {
@@ -60,6 +50,28 @@ func ensureImage(ctx context.Context, dc *docker.Client) (string, error) {
 	}
 	pruneImages(ctx, dc, ref)
 	return ref, nil
+}
+
+// holderImage reads this plumb binary and looks its holder image up in
+// dockerd: the binary, the image's tag and reference, and whether dockerd
+// has it already. A binary that could not run in the image (not static) is
+// an error.
+func holderImage(ctx context.Context, dc *docker.Client) (bin []byte, tag, ref string, have bool, err error) {
+	bin, err = os.ReadFile(selfExe)
+	if err != nil {
+		return nil, "", "", false, fmt.Errorf("reading the plumb binary for the sandbox image: %w", err)
+	}
+	tag = imageTag(bin)
+	ref = ImageRepo + ":" + tag
+	if _, err := dc.ImageLabels(ctx, ref); err == nil {
+		return bin, tag, ref, true, nil
+	} else if !errors.Is(err, docker.ErrNotFound) {
+		return nil, "", "", false, err
+	}
+	if err := checkStatic(bin); err != nil {
+		return nil, "", "", false, err
+	}
+	return bin, tag, ref, false, nil
 }
 
 // imageTag is the holder image's tag for the plumb binary bin.

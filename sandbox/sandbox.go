@@ -83,13 +83,7 @@ func checkHolder(m *network.Manager, name string, info *docker.ContainerInfo) er
 // On error nothing of the call is left: a holder it made is removed, one
 // it started is stopped again.
 func Create(ctx context.Context, m *network.Manager, name string, o network.AttachOptions) (_ *network.Endpoint, already bool, err error) {
-	if !validName(name) {
-		return nil, false, fmt.Errorf("sandbox name %q: %w: use 2-63 letters, digits, '_', '.' and '-', starting and ending with a letter or digit", name, network.ErrInvalid)
-	}
-	if err := m.ValidateAttach(&o); err != nil {
-		return nil, false, err
-	}
-	dc, err := client(m)
+	dc, err := prepare(m, name, &o)
 	if err != nil {
 		return nil, false, err
 	}
@@ -239,4 +233,17 @@ func List(ctx context.Context, m *network.Manager) ([]*Sandbox, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// prepare checks a sandbox create's name and attach options (one line
+// naming a bad value) and returns the Engine client, before anything is
+// asked of dockerd.
+func prepare(m *network.Manager, name string, o *network.AttachOptions) (*docker.Client, error) {
+	if !validName(name) {
+		return nil, fmt.Errorf("sandbox name %q: %w: use 2-63 letters, digits, '_', '.' and '-', starting and ending with a letter or digit", name, network.ErrInvalid)
+	}
+	if err := m.ValidateAttach(o); err != nil {
+		return nil, err
+	}
+	return client(m)
 }

@@ -68,11 +68,7 @@ func (b BackendRules) Holds() bool {
 //
 //	iptables-save; iptables-legacy-save; iptables-nft-save
 func Inspect() (*HostFacts, error) {
-	r, err := newExecRunner()
-	if err != nil {
-		return nil, err
-	}
-	out, err := r.save()
+	out, err := saveOnce()
 	if err != nil {
 		return nil, err
 	}

@@ -14,15 +14,21 @@ type Ruleset struct {
 // ReadRuleset runs iptables-save once, takes no lock and changes nothing.
 // Equivalent to: `iptables-save`.
 func ReadRuleset() (*Ruleset, error) {
-	r, err := newExecRunner()
-	if err != nil {
-		return nil, err
-	}
-	out, err := r.save()
+	out, err := saveOnce()
 	if err != nil {
 		return nil, err
 	}
 	return RulesetFromSave(out)
+}
+
+// saveOnce is one iptables-save of the calling thread's namespace, with
+// no lock taken.
+func saveOnce() ([]byte, error) {
+	r, err := newExecRunner()
+	if err != nil {
+		return nil, err
+	}
+	return r.save()
 }
 
 // RulesetFromSave is ReadRuleset from the text of one iptables-save.
