@@ -2,8 +2,10 @@ package inspect
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/network"
 	"github.com/plumbnet/plumb/nsview"
 )
@@ -25,6 +27,9 @@ func Inspect(ctx context.Context, m *network.Manager, spec string) (*Report, err
 	r.Routes = Section[[]nsview.Route]{Items: view.Routes, Command: enter(ns, "ip route show table all"), Error: errText(verr)}
 	r.Neighbours = Section[[]nsview.Neighbour]{Items: view.Neighbours, Command: enter(ns, "ip neigh"), Error: errText(verr)}
 	socks, serr := nsview.Listening(ns)
+	if r.Attached {
+		daemonOwned(m, socks)
+	}
 	r.Listening = Section[[]nsview.Socket]{Items: socks, Command: enter(ns, "ss -tulnp"), Error: errText(serr)}
 	r.ResolvConf = file(t, t.ResolvFile, "resolv.conf")
 	r.Hosts = file(t, t.HostsFile, "hosts")
@@ -83,4 +88,23 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// dnsAddr is the embedded DNS's address inside an attached target.
+var dnsAddr = netip.MustParseAddr("127.0.0.11")
+
+// daemonOwned names the plumb daemon as the owner of the 127.0.0.11:53
+// sockets of an attached target: the daemon holds them from the host's
+// namespace, so no process of the target's namespace has them open.
+// Equivalent to: `cat RUNDIR/plumb.pid`.
+func daemonOwned(m *network.Manager, socks []nsview.Socket) {
+	pid, ok := control.Running(control.RunDir(m.StateDir, m.RunDir))
+	if !ok {
+		return
+	}
+	for i, s := range socks {
+		if s.PID == 0 && s.Local.Addr() == dnsAddr && s.Local.Port() == 53 {
+			socks[i].PID, socks[i].Command = pid, "plumb daemon"
+		}
+	}
 }

@@ -81,6 +81,13 @@ func TestPrivilegedInspect(t *testing.T) {
 	checkInterface(t, h, &r, ep.IfName, ep.IP, ep.MAC, ep.HostVeth)
 	checkDefaultRoute(t, &r, "10.231.61.1")
 	checkListener(t, &r, pid)
+	// The 127.0.0.11 listeners are the daemon's, held from the host.
+	daemonPID := h.daemonPID()
+	for _, s := range r.Listening.Items {
+		if s.Local.String() == "127.0.0.11:53" && (s.PID != daemonPID || s.Command != "plumb daemon") {
+			t.Errorf("%s %s: owner %d %q, want the plumb daemon, pid %d", s.Proto, s.Local, s.PID, s.Command, daemonPID)
+		}
+	}
 	if !strings.Contains(r.ResolvConf.Items.Content, "nameserver 127.0.0.11") {
 		t.Errorf("resolv.conf: %+v", r.ResolvConf)
 	}
