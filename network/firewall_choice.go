@@ -46,9 +46,9 @@ type firewallRecord struct {
 // networks use.
 func (m *Manager) FirewallRecordPath() string { return filepath.Join(m.StateDir, "firewall.json") }
 
-// recordedFirewall returns the backend recorded in the state directory,
+// RecordedFirewall returns the backend recorded in the state directory,
 // "" when none is. A record plumb cannot read or does not know is an error.
-func (m *Manager) recordedFirewall() (string, error) {
+func (m *Manager) RecordedFirewall() (string, error) {
 	b, err := os.ReadFile(m.FirewallRecordPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
@@ -88,7 +88,7 @@ func (m *Manager) FirewallBackend() (string, error) {
 
 // chosenBackend is FirewallBackend without a given firewall.
 func (m *Manager) chosenBackend() (string, error) {
-	rec, err := m.recordedFirewall()
+	rec, err := m.RecordedFirewall()
 	if err != nil || rec != "" {
 		return rec, err
 	}
@@ -125,6 +125,8 @@ func DetectFirewall() (backend, why string) {
 // the one that writes a script.
 func (m *Manager) newFirewall(kind string) (firewall.Firewall, error) {
 	switch {
+	case m.FirewallOf != nil && !m.dry():
+		return m.FirewallOf(kind)
 	case kind == FirewallNftables && m.dry():
 		return nftables.NewScript(m.DryRun)
 	case kind == FirewallNftables:
@@ -155,7 +157,7 @@ func (m *Manager) ensureFirewallRecord() error {
 	if m.dry() || m.givenFirewall() != nil {
 		return nil
 	}
-	rec, err := m.recordedFirewall()
+	rec, err := m.RecordedFirewall()
 	if err != nil || rec != "" {
 		return err
 	}

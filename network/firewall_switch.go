@@ -53,7 +53,7 @@ func (m *Manager) SwitchFirewall(choice string) (FirewallSwitch, error) {
 	if choice == "" || choice == FirewallAuto || m.givenFirewall() != nil || m.dry() {
 		return FirewallSwitch{}, nil
 	}
-	if rec, err := m.recordedFirewall(); err == nil && rec == choice {
+	if rec, err := m.RecordedFirewall(); err == nil && rec == choice {
 		return FirewallSwitch{From: rec, To: choice}, nil // the common case: no lock
 	}
 	glock, err := m.lockGlobal()

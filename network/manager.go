@@ -43,6 +43,10 @@ type Manager struct {
 	// Firewall holds the rules; nil: the backend the host's networks use
 	// (FirewallBackend), made on first use.
 	Firewall firewall.Firewall
+	// FirewallOf makes the backend named "iptables" or "nftables" when
+	// Firewall is nil; nil: the real backends. Tests of SwitchFirewall give
+	// two fakes.
+	FirewallOf func(backend string) (firewall.Firewall, error)
 	// Guard keeps route_localnet on the bridges from opening the host's
 	// loopback; nil: Firewall when it is a firewall.LocalnetGuard too (the
 	// Fake is), else the one in plumb's nftables table.
