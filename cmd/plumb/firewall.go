@@ -25,14 +25,17 @@ func (a *app) firewallChoice(cmd *cobra.Command) error {
 // switchFirewall moves the host's networks to the backend --firewall
 // names, before a command that changes the host (the daemon included)
 // runs: the command then writes with it, and every plumb process after it
-// follows the record. A command that changes nothing, or a dry run, moves
-// nothing. One line on stderr says what moved.
+// follows the record. A command that changes nothing (doctor without
+// --fix), or a dry run, moves nothing. One line on stderr says what moved.
 func (a *app) switchFirewall(cmd *cobra.Command) error {
 	if a.firewall == "" || a.firewall == network.FirewallAuto || cmd.Annotations[annotReadOnly] == "yes" {
 		return nil
 	}
 	if f := cmd.Flags().Lookup("dry-run"); f != nil && f.Value.String() == "true" {
 		return nil
+	}
+	if f := cmd.Flags().Lookup("fix"); f != nil && f.Value.String() != "true" {
+		return nil // doctor without --fix changes nothing
 	}
 	if cmd.Annotations["root"] == "no" {
 		return nil
