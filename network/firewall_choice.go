@@ -167,3 +167,8 @@ func (m *Manager) ensureFirewallRecord() error {
 	}
 	return m.writeFirewallRecord(kind)
 }
+
+// FirewallSnapshot reads the rules of the backend in use once and answers
+// checks of networks and endpoints from that reading (Firewall.Snapshot):
+// for explain and inspect. It changes nothing.
+func (m *Manager) FirewallSnapshot() (firewall.Checker, error) { return m.snapshot() }
