@@ -178,7 +178,7 @@ func (m *Manager) guard() firewall.LocalnetGuard {
 	if m.Guard != nil {
 		return m.Guard
 	}
-	if g, ok := m.Firewall.(firewall.LocalnetGuard); ok {
+	if g, ok := m.givenFirewall().(firewall.LocalnetGuard); ok {
 		return g
 	}
 	return nftables.NewLocalnetGuard(m.firewallLock())
