@@ -41,7 +41,9 @@ func switchWorld(t *testing.T) (w *world, ipt, nft *firewall.Fake, ep *Endpoint)
 		t.Fatal(err)
 	}
 	w.target("web", 9)
-	ep, _, err := w.m.Attach(context.Background(), "web", attachOpts())
+	o := attachOpts()
+	o.Links = nil
+	ep, _, err := w.m.Attach(context.Background(), "web", o)
 	if err != nil {
 		t.Fatal(err)
 	}

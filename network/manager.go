@@ -12,7 +12,6 @@ import (
 	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/firewall"
-	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/portmap"
