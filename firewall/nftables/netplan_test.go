@@ -100,8 +100,8 @@ func TestNetPlanSeesItsChanges(t *testing.T) {
 	st.apply(planPorts(st, "a", "ep1", webA[:1]))
 	step(t, st, planDeleteNetwork(st, "b"),
 		"delete element inet plumb-networks bridges { \"pb-b\" }\n"+
-			"delete element inet plumb-networks icc { \"pb-b\" . \"pb-b\" }\n"+
-			"delete element inet plumb-networks internal_bridges { \"pb-b\" }\n")
+			"delete element inet plumb-networks internal_bridges { \"pb-b\" }\n"+
+			"delete element inet plumb-networks icc { \"pb-b\" . \"pb-b\" }\n")
 	step(t, st, planDeleteNetwork(st, "a"), "delete table inet plumb-networks\n")
 	step(t, st, planDeleteNetwork(st, "a"), "")
 }
@@ -114,8 +114,8 @@ func TestNetPlanChangedConfig(t *testing.T) {
 	a2 := netA
 	a2.ICC, a2.Masquerade = false, false
 	step(t, st, planEnsureAll(st, []firewall.Network{a2}, nil),
-		"delete element inet plumb-networks icc { \"pb-a\" . \"pb-a\" }\n"+
-			"delete element inet plumb-networks masquerade_bridges { \"pb-a\" }\n"+
+		"delete element inet plumb-networks masquerade_bridges { \"pb-a\" }\n"+
+			"delete element inet plumb-networks icc { \"pb-a\" . \"pb-a\" }\n"+
 			"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" : drop comment \"plumb:a\" }\n")
 	if err := (&netChecker{st: st}).CheckEndpoint(a2, "ep1", webA); err != nil {
 		t.Fatal(err)
