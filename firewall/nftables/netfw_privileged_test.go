@@ -200,8 +200,8 @@ func TestPrivilegedNetCoexistence(t *testing.T) {
 	inNS(t, name, func() error { return f.EnsureNetwork(netA) })
 	save := testutil.Run(t, "ip", "netns", "exec", name, "iptables-save", "-t", "filter")
 	for _, want := range []string{
-		"-A DOCKER-USER -o pb-a -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment plumb:a -j ACCEPT\n",
-		"-A DOCKER-USER -i pb-a -m comment --comment plumb:a -j ACCEPT\n",
+		"-A DOCKER-USER -o pb-a -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment \"plumb:a\" -j ACCEPT\n",
+		"-A DOCKER-USER -i pb-a -m comment --comment \"plumb:a\" -j ACCEPT\n",
 	} {
 		if !strings.Contains(save, want) {
 			t.Errorf("iptables-save lacks %q:\n%s", want, save)
