@@ -80,8 +80,7 @@ func readForeign(c *nft.Conn) (foreignState, error) {
 			return fs, fmt.Errorf("listing chain %s of table ip filter: %w", ch.Name, err)
 		}
 		for _, r := range rules {
-			cm, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			if name, ok := strings.CutPrefix(cm, "plumb:"); ok {
+			if name, ok := strings.CutPrefix(foreignComment(r.Exprs, r.UserData), "plumb:"); ok {
 				fs.rules = append(fs.rules, foreignRule{chain: ch.Name, handle: r.Handle, network: name, exprs: r.Exprs})
 			}
 		}
@@ -97,21 +96,40 @@ func (fs foreignState) target() string {
 	return forwardChain
 }
 
-// foreignRules are the accept rules of network n, as expressions and as
-// iptables text.
+// foreignRules are the accept rules of network n, as expressions (what
+// iptables-nft 1.8.9 itself writes for them: native interface matches, xt
+// conntrack and comment matches, a counter) and as iptables text.
 func foreignRules(n firewall.Network) (exprs [][]expr.Any, text []string) {
-	c := netComment(n.Name)
-	in := []expr.Any{meta(expr.MetaKeyIIFNAME, reg1), &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: append([]byte(n.Bridge), 0)},
-		verdict(expr.VerdictAccept)}
-	out := []expr.Any{meta(expr.MetaKeyOIFNAME, reg1), &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: append([]byte(n.Bridge), 0)},
-		&expr.Match{Name: "conntrack", Rev: 3, Info: &xt.ConntrackMtinfo3{ConntrackMtinfo2: xt.ConntrackMtinfo2{
-			ConntrackMtinfoBase: xt.ConntrackMtinfoBase{MatchFlags: uint16(xt.ConntrackState | xt.ConntrackStateAlias)},
-			StateMask:           ctEstablished | ctRelated | ctDNAT}}},
-		verdict(expr.VerdictAccept)}
-	return [][]expr.Any{in, out}, []string{
+	c := xt.Comment(netComment(n.Name))
+	iface := func(key expr.MetaKey) []expr.Any {
+		return []expr.Any{meta(key, reg1), &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: append([]byte(n.Bridge), 0)}}
+	}
+	accept := []expr.Any{&expr.Match{Name: "comment", Info: &c}, &expr.Counter{}, verdict(expr.VerdictAccept)}
+	zero4 := func() []byte { return make([]byte, 4) }
+	ct := &expr.Match{Name: "conntrack", Rev: 3, Info: &xt.ConntrackMtinfo3{ConntrackMtinfo2: xt.ConntrackMtinfo2{
+		ConntrackMtinfoBase: xt.ConntrackMtinfoBase{
+			OrigSrcAddr: zero4(), OrigSrcMask: zero4(), OrigDstAddr: zero4(), OrigDstMask: zero4(),
+			ReplSrcAddr: zero4(), ReplSrcMask: zero4(), ReplDstAddr: zero4(), ReplDstMask: zero4(),
+			MatchFlags: uint16(xt.ConntrackState)},
+		StateMask: ctEstablished | ctRelated | ctDNAT}}}
+	return [][]expr.Any{join(iface(expr.MetaKeyIIFNAME), accept), join(iface(expr.MetaKeyOIFNAME), tail(ct), accept)}, []string{
 		fmt.Sprintf("-i %s -m comment --comment %s -j ACCEPT", n.Bridge, c),
 		fmt.Sprintf("-o %s -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment %s -j ACCEPT", n.Bridge, c),
 	}
+}
+
+// foreignComment is a rule's comment: an xt comment match's (what iptables
+// writes) or its user data's (what nft writes).
+func foreignComment(exprs []expr.Any, ud []byte) string {
+	for _, e := range exprs {
+		if m, ok := e.(*expr.Match); ok && m.Name == "comment" {
+			if c, ok := m.Info.(*xt.Comment); ok {
+				return string(*c)
+			}
+		}
+	}
+	c, _ := userdata.GetString(ud, userdata.TypeComment)
+	return c
 }
 
 // xt_conntrack's state bits (XT_CONNTRACK_STATE_BIT and friends).

@@ -46,7 +46,7 @@ func queueNet(c *nft.Conn, ops []netOp) error {
 			}
 		case nAddForeign:
 			c.InsertRule(&nft.Rule{Table: filterTbl(), Chain: &nft.Chain{Name: o.fgn.chain, Table: filterTbl()},
-				Exprs: o.fgn.exprs, UserData: userData(netComment(o.fgn.network))})
+				Exprs: o.fgn.exprs})
 		case nDelForeign:
 			err = c.DelRule(&nft.Rule{Table: filterTbl(), Chain: &nft.Chain{Name: o.fgn.chain, Table: filterTbl()}, Handle: o.fgn.handle})
 		}

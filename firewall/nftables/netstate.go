@@ -112,6 +112,11 @@ func (st *netState) readChains(c *nft.Conn) error {
 // setSound reports whether set name exists as netSet defines it.
 func (st *netState) setSound(name string) bool {
 	s, want := st.sets[name], netSet(name)
+	if name == MapICC && s != nil {
+		// google/nftables v0.3.0 reads a verdict map's data type into
+		// KeyType and loses the key's: check what it keeps.
+		return s.IsMap && (s.KeyType.Name == "verdict" || s.DataType.Name == "verdict") && !s.Interval
+	}
 	return s != nil && s.KeyType.Name == want.KeyType.Name && s.IsMap == want.IsMap &&
 		s.DataType.Name == want.DataType.Name && !s.Interval
 }
