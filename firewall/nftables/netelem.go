@@ -47,15 +47,25 @@ func netElems(n firewall.Network) []elem {
 		icc = "accept"
 	}
 	out := []elem{{set: SetBridges, key: br, comment: c}, {set: MapICC, key: br + br, val: icc, comment: c}}
-	switch {
-	case n.Internal:
-		out = append(out, elem{set: SetInternal, key: br, comment: c})
-	case n.Masquerade:
-		out = append(out, elem{set: SetMasquerade, key: br, comment: c}, elem{set: SetNAT, key: br, comment: c})
-	default:
-		out = append(out, elem{set: SetNAT, key: br, comment: c})
+	if n.Internal {
+		return append(out, elem{set: SetInternal, key: br, comment: c})
 	}
-	return out
+	if n.Masquerade {
+		out = append(out, elem{set: SetMasquerade, key: br, comment: c})
+	}
+	return append(out, elem{set: SetNAT, key: br, comment: c}, elem{set: SetNATSubnets, key: subnetKey(br, n.Subnet), comment: c})
+}
+
+// subnetKey is the key of "BR" . SUBNET in nat_subnets as plumb models
+// it: the range's first key (ifname . first address) then its last
+// (ifname . last address), 40 bytes.
+func subnetKey(br string, p netip.Prefix) string {
+	p = p.Masked()
+	first, last := p.Addr().As4(), p.Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		last[i/8] |= 0x80 >> (i % 8)
+	}
+	return br + string(first[:]) + br + string(last[:])
 }
 
 // portElems are the elements publishing ports for owner on the network
@@ -89,6 +99,8 @@ func portElems(name, owner string, ports []firewall.Port) []elem {
 func (e elem) setElement() nft.SetElement {
 	se := nft.SetElement{Key: []byte(e.key), Comment: e.comment}
 	switch {
+	case e.set == SetNATSubnets && len(e.key) == 40:
+		se.Key, se.KeyEnd = []byte(e.key[:20]), []byte(e.key[20:])
 	case e.set == MapICC:
 		k := expr.VerdictDrop
 		if e.val == "accept" {
@@ -104,9 +116,12 @@ func (e elem) setElement() nft.SetElement {
 // elemOf is the element se of set as plumb models it.
 func elemOf(set string, se nft.SetElement) elem {
 	e := elem{set: set, key: string(se.Key), comment: se.Comment}
-	if set == MapICC {
+	switch set {
+	case SetNATSubnets:
+		e.key += string(se.KeyEnd)
+	case MapICC:
 		e.val = verdictName(se.Val)
-	} else {
+	default:
 		e.val = string(se.Val)
 	}
 	return e
@@ -142,6 +157,11 @@ func (e elem) text() string {
 	switch e.set {
 	case MapICC:
 		s = fmt.Sprintf("%q . %q : %s", ifnameOf(k[:16]), ifnameOf(k[16:]), e.val)
+	case SetNATSubnets:
+		s = "?"
+		if len(k) == 40 {
+			s = fmt.Sprintf("%q . %s-%s", ifnameOf(k[:16]), netip.AddrFrom4([4]byte(k[16:20])), netip.AddrFrom4([4]byte(k[36:40])))
+		}
 	case MapPorts:
 		s = protoPort(k) + " : " + addrPort([]byte(e.val))
 	case MapAddrPorts, MapLoopPorts:

@@ -10,8 +10,8 @@ import (
 // repairing: a missing set or chain added, a chain's rules replaced when
 // they differ, a set of the wrong type replaced with the table) and n's
 // elements present exactly once: "BR" in bridges, "BR" . "BR" : accept|drop
-// in icc, "BR" in internal_bridges or in nat_bridges (and in
-// masquerade_bridges), each commented "plumb:NAME"; elements of an older
+// in icc, "BR" in internal_bridges or in nat_bridges and "BR" . SUBNET in
+// nat_subnets (and "BR" in masquerade_bridges), each commented "plumb:NAME"; elements of an older
 // config of n go. When iptables' filter FORWARD policy is DROP, n's accept
 // rules go there too (see coexist.go). Ports published on n stay. One
 // read, then one netlink batch, nothing when all is in place. Equivalent
@@ -28,6 +28,7 @@ import (
 //	add element inet plumb-networks icc { "BR" . "BR" : accept comment "plumb:NAME" }
 //	add element inet plumb-networks masquerade_bridges { "BR" comment "plumb:NAME" }
 //	add element inet plumb-networks nat_bridges { "BR" comment "plumb:NAME" }
+//	add element inet plumb-networks nat_subnets { "BR" . 172.30.0.0/16 comment "plumb:NAME" }
 //	EOF
 func (f *Firewall) EnsureNetwork(n firewall.Network) error {
 	if err := n.Validate(); err != nil {
