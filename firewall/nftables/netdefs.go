@@ -32,7 +32,7 @@ const (
 	ChainFwd   = "forward"     // filter hook forward priority filter
 	ChainInput = "input"       // filter hook input priority filter (the loopback guard)
 	ChainPre   = "prerouting"  // nat hook prerouting priority dstnat
-	ChainOut   = "output"      // nat hook output priority dstnat
+	ChainOut   = "output"      // nat hook output priority -100 (dstnat)
 	ChainPost  = "postrouting" // nat hook postrouting priority srcnat
 )
 

@@ -150,29 +150,53 @@ func verdictName(b []byte) string {
 	return "?"
 }
 
-// text is e as nft writes it in `add element ... { TEXT }`.
+// text is e as nft writes it in `add element ... { TEXT }`: its key, its
+// comment, then for a map ": VALUE" (nft takes the comment after the key,
+// not after the value).
 func (e elem) text() string {
-	var s string
+	k, v := e.keyText(), e.valText()
+	if e.comment != "" {
+		k += fmt.Sprintf(" comment %q", e.comment)
+	}
+	if v != "" {
+		k += " : " + v
+	}
+	return k
+}
+
+// keyText is e's key as nft writes it.
+func (e elem) keyText() string {
 	k := []byte(e.key)
 	switch e.set {
 	case MapICC:
-		s = fmt.Sprintf("%q . %q : %s", ifnameOf(k[:16]), ifnameOf(k[16:]), e.val)
+		if len(k) == 32 {
+			return fmt.Sprintf("%q . %q", ifnameOf(k[:16]), ifnameOf(k[16:]))
+		}
 	case SetNATSubnets:
-		s = "?"
 		if len(k) == 40 {
-			s = fmt.Sprintf("%q . %s-%s", ifnameOf(k[:16]), netip.AddrFrom4([4]byte(k[16:20])), netip.AddrFrom4([4]byte(k[36:40])))
+			return fmt.Sprintf("%q . %s-%s", ifnameOf(k[:16]), netip.AddrFrom4([4]byte(k[16:20])), netip.AddrFrom4([4]byte(k[36:40])))
 		}
 	case MapPorts:
-		s = protoPort(k) + " : " + addrPort([]byte(e.val))
+		return protoPort(k)
 	case MapAddrPorts, MapLoopPorts:
-		s = netip.AddrFrom4([4]byte(k[:4])).String() + " . " + protoPort(k[4:]) + " : " + addrPort([]byte(e.val))
+		if len(k) == 12 {
+			return netip.AddrFrom4([4]byte(k[:4])).String() + " . " + protoPort(k[4:])
+		}
 	default:
-		s = fmt.Sprintf("%q", ifnameOf(k))
+		return fmt.Sprintf("%q", ifnameOf(k))
 	}
-	if e.comment != "" {
-		s += fmt.Sprintf(" comment %q", e.comment)
+	return "?"
+}
+
+// valText is e's data as nft writes it, "" for an element of a set.
+func (e elem) valText() string {
+	switch e.set {
+	case MapICC:
+		return e.val
+	case MapPorts, MapAddrPorts, MapLoopPorts:
+		return addrPort([]byte(e.val))
 	}
-	return s
+	return ""
 }
 
 func protoPort(b []byte) string {
@@ -194,10 +218,7 @@ func addrPort(b []byte) string {
 func elemCmd(verb string, e elem) string {
 	t := e.text()
 	if verb == "delete" {
-		t = elem{set: e.set, key: e.key, val: e.val}.text()
-		if i := strings.Index(t, " : "); i >= 0 {
-			t = t[:i]
-		}
+		t = e.keyText()
 	}
 	return fmt.Sprintf("%s element inet %s %s { %s }", verb, NetTable, e.set, t)
 }

@@ -50,7 +50,7 @@ func NewFirewall(lockPath string) (*Firewall, error) {
 // does, and hands it to out instead of writing it, as one
 //
 //	nft -f - <<'EOF'
-//	add element inet plumb-networks ports { tcp . 8080 : 172.30.0.2 . 80 comment "plumb:NET/EP" }
+//	add element inet plumb-networks ports { tcp . 8080 comment "plumb:NET/EP" : 172.30.0.2 . 80 }
 //	EOF
 //
 // block per change (the coexistence rules it would insert into iptables'

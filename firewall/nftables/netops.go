@@ -25,7 +25,7 @@ import (
 //	add rule inet plumb-networks forward iifname . oifname vmap @icc
 //	...
 //	add element inet plumb-networks bridges { "BR" comment "plumb:NAME" }
-//	add element inet plumb-networks icc { "BR" . "BR" : accept comment "plumb:NAME" }
+//	add element inet plumb-networks icc { "BR" . "BR" comment "plumb:NAME" : accept }
 //	add element inet plumb-networks masquerade_bridges { "BR" comment "plumb:NAME" }
 //	add element inet plumb-networks nat_bridges { "BR" comment "plumb:NAME" }
 //	add element inet plumb-networks nat_subnets { "BR" . 172.30.0.0/16 comment "plumb:NAME" }
@@ -69,7 +69,7 @@ func (f *Firewall) DeleteNetwork(name string) error {
 // whose host address and port another owner holds fails the batch
 // (EBUSY). Equivalent to:
 //
-//	nft add element inet plumb-networks ports { tcp . 8080 : 172.30.0.2 . 80 comment "plumb:NAME/OWNER" }
+//	nft add element inet plumb-networks ports { tcp . 8080 comment "plumb:NAME/OWNER" : 172.30.0.2 . 80 }
 func (f *Firewall) AddPorts(n firewall.Network, owner string, ports []firewall.Port) error {
 	if err := firewall.ValidatePorts(n.Name, owner, ports); err != nil {
 		return err
