@@ -31,8 +31,9 @@ type Firewall struct {
 }
 
 var (
-	_ firewall.Firewall = (*Firewall)(nil)
-	_ firewall.Watcher  = (*Firewall)(nil)
+	_ firewall.Firewall    = (*Firewall)(nil)
+	_ firewall.Watcher     = (*Firewall)(nil)
+	_ firewall.PortDeleter = (*Firewall)(nil)
 )
 
 // NewFirewall returns the nftables backend. Every call that writes holds

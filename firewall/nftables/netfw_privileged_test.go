@@ -227,3 +227,43 @@ func TestPrivilegedNetCoexistence(t *testing.T) {
 		t.Errorf("nft list ruleset after DeleteNetwork:\n%s\nwant:\n%s", after, before)
 	}
 }
+
+// TestPrivilegedNetDeletePortsOf: DeletePortsOf deletes exactly the
+// listed ports of the owner, leaves another owner's, and is success when
+// they are gone already (its batch fails, DeletePorts follows); a record
+// listing fewer ports than were published leaves the others, which
+// DeletePorts then removes.
+func TestPrivilegedNetDeletePortsOf(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	name := testutil.NewNetNS(t)
+	f := newNetFW(t)
+	t.Cleanup(func() { inNS(t, name, func() error { return f.DeleteNetwork("a") }) })
+	p2 := []firewall.Port{{Proto: "tcp", HostPort: 8081, ContainerIP: webA[0].ContainerIP, ContainerPort: 81}}
+	counts := func(what string, want [3]int) {
+		t.Helper()
+		if got := [3]int{elemCount(t, MapPorts), elemCount(t, MapAddrPorts), elemCount(t, MapLoopPorts)}; got != want {
+			t.Errorf("%s: ports, addr_ports, loopback_ports %v, want %v", what, got, want)
+		}
+	}
+	inNS(t, name, func() error {
+		if err := errors.Join(f.AddPorts(netA, "ep1", webA), f.AddPorts(netA, "ep2", p2)); err != nil {
+			return err
+		}
+		if err := errors.Join(f.DeletePortsOf("a", "ep1", webA), f.DeletePortsOf("a", "ep1", webA)); err != nil {
+			return err
+		}
+		counts("after DeletePortsOf ep1, twice", [3]int{1, 0, 0})
+		if err := f.CheckEndpoint(netA, "ep2", p2); err != nil {
+			t.Errorf("ep2's port: %v", err)
+		}
+		if err := errors.Join(f.AddPorts(netA, "ep1", webA), f.DeletePortsOf("a", "ep1", webA[:1])); err != nil {
+			return err
+		}
+		counts("after DeletePortsOf of part of ep1's ports", [3]int{1, 1, 1})
+		if err := firewall.DeletePortsOf(f, "a", "ep1", nil); err != nil {
+			return err
+		}
+		counts("after DeletePortsOf with no ports (DeletePorts)", [3]int{1, 0, 0})
+		return nil
+	})
+}
