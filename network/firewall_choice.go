@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/plumbnet/plumb/firewall"
@@ -26,12 +27,18 @@ const (
 )
 
 // DefaultFirewall is the backend of a host without networks when nothing
-// is asked (no --firewall, $PLUMB_FIREWALL or CNI "firewall"): iptables,
-// as before plumb had a choice, so that an upgrade or a script that names
-// no backend keeps what it had; nftables is asked for by name, or by auto.
-// Making auto the default is this one line (and the tests that read
-// iptables' rules naming their backend).
-const DefaultFirewall = FirewallIptables
+// is asked (no --firewall, $PLUMB_FIREWALL or CNI "firewall"): iptables
+// where the iptables command is installed, as before plumb had a choice
+// (an upgrade or a script that names no backend keeps what it had, and
+// Docker's own rules are iptables' there); nftables on a host without it,
+// as Debian 13, RHEL 10 and Fedora are by default. nftables is also asked
+// for by name, or by auto.
+func DefaultFirewall() string {
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return FirewallNftables
+	}
+	return FirewallIptables
+}
 
 // CheckFirewallChoice reports whether s is a --firewall value: nftables,
 // iptables, auto, or empty (auto).
@@ -105,7 +112,7 @@ func (m *Manager) chosenBackend() (string, error) {
 	}
 	choice := m.FirewallChoice
 	if choice == "" {
-		choice = DefaultFirewall
+		choice = DefaultFirewall()
 	}
 	if choice == FirewallIptables || choice == FirewallNftables {
 		return choice, nil
