@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -153,5 +154,21 @@ func TestFirewallChoice(t *testing.T) {
 	writeRaw(t, w.m.FirewallRecordPath(), `{"backend": "ipchains"}`)
 	if _, err := w.m.FirewallBackend(); err == nil {
 		t.Error("a record naming no backend was taken")
+	}
+}
+
+// With no choice made, a host without the iptables command gets nftables;
+// one with it keeps iptables.
+func TestDefaultFirewallFollowsTheIptablesCommand(t *testing.T) {
+	bin := t.TempDir()
+	t.Setenv("PATH", bin)
+	if got := DefaultFirewall(); got != FirewallNftables {
+		t.Errorf("without iptables on PATH: %s, want nftables", got)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "iptables"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := DefaultFirewall(); got != FirewallIptables {
+		t.Errorf("with iptables on PATH: %s, want iptables", got)
 	}
 }
