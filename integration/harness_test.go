@@ -56,6 +56,7 @@ type host struct {
 	runDir string          // the daemon's run dir
 	env    []string        // extra environment of every plumb run
 	own    map[string]bool // links the test itself made in h, left out of snapshots
+	fw     string          // firewall backend asked for (PLUMB_FIREWALL); "": plumb's default
 }
 
 // newHost makes a fresh host namespace with its own state directory.
@@ -186,7 +187,10 @@ func (h *host) sh(name string, args ...string) (string, error) {
 }
 
 // snapshot is the firewall and link state of h, for before/after checks:
-// `iptables-save` without counters and comments, and `ip -o link` names.
+// `iptables-save` without counters and comments, `nft list ruleset`
+// without counters (when nft is installed: either backend may leave a
+// trace there, the localnet guard's table or the nftables backend's), and
+// `ip -o link` names.
 // It first waits for the daemon to finish deleting the veths that detach
 // retired (veth.RetiredPrefix), and fails the test if they stay.
 func (h *host) snapshot() string {
@@ -203,6 +207,9 @@ func (h *host) snapshot() string {
 			continue
 		}
 		b.WriteString(counters.ReplaceAllString(l, "") + "\n")
+	}
+	if _, err := exec.LookPath("nft"); err == nil {
+		b.WriteString(nftRuleset(h.t, h))
 	}
 	links, err := h.sh("ip", "-o", "link", "show")
 	if err != nil {
