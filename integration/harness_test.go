@@ -209,7 +209,7 @@ func (h *host) snapshot() string {
 		b.WriteString(counters.ReplaceAllString(l, "") + "\n")
 	}
 	if _, err := exec.LookPath("nft"); err == nil {
-		b.WriteString(nftRuleset(h.t, h))
+		b.WriteString(withoutIdleXtChains(nftRuleset(h.t, h)))
 	}
 	links, err := h.sh("ip", "-o", "link", "show")
 	if err != nil {
@@ -224,6 +224,36 @@ func (h *host) snapshot() string {
 		}
 	}
 	return b.String()
+}
+
+// xtTable matches the header of a table iptables-nft manages (its
+// iptables-save shows it already).
+var xtTable = regexp.MustCompile(`^table ip6? (filter|nat|mangle|raw|security) \{$`)
+
+// withoutIdleXtChains is an `nft list ruleset` output without the base
+// chains of iptables-nft's tables that hold no rule and accept: iptables-nft
+// adds the built-in chains of a table whenever iptables-restore writes to
+// it, and such a chain changes nothing. Every other line stays.
+func withoutIdleXtChains(ruleset string) string {
+	lines := strings.Split(ruleset, "\n")
+	var out []string
+	inXt := false
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		switch t := strings.TrimSpace(l); {
+		case strings.HasPrefix(l, "table "):
+			inXt = xtTable.MatchString(l)
+		case inXt && strings.HasPrefix(t, "chain ") && i+2 < len(lines) &&
+			strings.HasSuffix(strings.TrimSpace(lines[i+1]), "policy accept;") &&
+			strings.TrimSpace(lines[i+2]) == "}":
+			i += 2
+			continue
+		case t == "":
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // waitReaped waits until no retired veth is left in h: detach hands their
