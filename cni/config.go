@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/containernetworking/cni/pkg/types"
 
@@ -20,7 +21,7 @@ import (
 //	  "bridge": "br-sinatra", "mtu": 1500,
 //	  "internal": false, "icc": true, "ipMasq": true,
 //	  "dns": true,
-//	  "stateDir": "/var/lib/plumb",
+//	  "stateDir": "/var/lib/plumb", "firewall": "auto",
 //	  "capabilities": {"portMappings": true, "ips": true, "mac": true, "aliases": true}
 //	}
 //
@@ -28,7 +29,10 @@ import (
 // its gateway address, and the result names it), false (no name service),
 // or the standard CNI dns dictionary, whose entries are added to the
 // result after the gateway. "stateDir" defaults to $PLUMB_STATE_DIR, else
-// /var/lib/plumb.
+// /var/lib/plumb. "firewall" (nftables, iptables or auto) defaults to
+// $PLUMB_FIREWALL, else auto; it picks the backend of a host without
+// networks, and one with networks keeps the backend recorded in the state
+// directory.
 type NetConf struct {
 	CNIVersion       string               `json:"cniVersion"`
 	Name             string               `json:"name"`
@@ -48,6 +52,21 @@ type NetConf struct {
 	IPMasq           *bool                `json:"ipMasq,omitempty"`
 	DNS              DNSConf              `json:"dns"`
 	StateDir         string               `json:"stateDir,omitempty"`
+	Firewall         string               `json:"firewall,omitempty"`
+}
+
+// firewall is the config's firewall backend choice: "firewall", else
+// $PLUMB_FIREWALL; "" (auto) when neither is a valid choice, so that DEL
+// goes ahead (validate refuses it for the other verbs).
+func (c *NetConf) firewall() string {
+	s := c.Firewall
+	if s == "" {
+		s = os.Getenv("PLUMB_FIREWALL")
+	}
+	if network.CheckFirewallChoice(s) != nil {
+		return ""
+	}
+	return s
 }
 
 // RuntimeConfig holds the capability arguments the runtime passes for the
@@ -118,6 +137,9 @@ func (c *NetConf) validate() (netSpec, *types.Error) {
 	}
 	if err := network.ValidateName(c.Name); err != nil {
 		return cn, types.NewError(types.ErrInvalidNetworkConfig, err.Error(), "")
+	}
+	if err := network.CheckFirewallChoice(c.Firewall); err != nil {
+		return cn, invalidConf(fmt.Errorf("firewall %q: want nftables, iptables or auto", c.Firewall))
 	}
 	var err error
 	if cn.Subnet, err = parsePrefix("subnet", c.Subnet); err != nil {

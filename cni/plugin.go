@@ -21,6 +21,18 @@ type Plugin struct {
 	Open func(stateDir string, dns bool) Backend
 }
 
+// open is p.Open for conf. A real Manager gets conf's firewall choice
+// ("firewall", else $PLUMB_FIREWALL): the backend of a host without
+// networks yet; one with networks keeps the one recorded (the plugin
+// never moves networks between backends: `plumb --firewall X` does).
+func (p *Plugin) open(conf *NetConf) Backend {
+	b := p.Open(conf.StateDir, !conf.DNS.Off)
+	if m, ok := b.(*network.Manager); ok {
+		m.FirewallChoice = conf.firewall()
+	}
+	return b
+}
+
 // New returns the plugin over plumb's real state (network.Manager).
 func New() *Plugin { return &Plugin{Open: openManager} }
 
@@ -69,7 +81,7 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 			return e
 		}
 	}
-	ep, n, err := addVerb(p.Open(conf.StateDir, !conf.DNS.Off), cn, attachment{
+	ep, n, err := addVerb(p.open(conf), cn, attachment{
 		ContainerID: args.ContainerID, IfName: args.IfName, NetNS: args.Netns,
 		Options: network.AttachOptions{IP: ip, MAC: mac, Aliases: aliases, Publish: ports},
 	})
@@ -90,7 +102,7 @@ func (p *Plugin) del(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
-	return toError(delVerb(p.Open(conf.StateDir, !conf.DNS.Off), conf.Name, args.ContainerID, args.IfName))
+	return toError(delVerb(p.open(conf), conf.Name, args.ContainerID, args.IfName))
 }
 
 // check is CHECK: the attachment must be whole, and agree with prevResult.
@@ -113,7 +125,7 @@ func (p *Plugin) check(args *skel.CmdArgs) error {
 			return e
 		}
 	}
-	return toError(checkVerb(p.Open(conf.StateDir, !conf.DNS.Off), cn.Name, args.ContainerID, args.IfName, args.Netns, exp))
+	return toError(checkVerb(p.open(conf), cn.Name, args.ContainerID, args.IfName, args.Netns, exp))
 }
 
 // gc is GC: every attachment of the network that
@@ -130,7 +142,7 @@ func (p *Plugin) gc(args *skel.CmdArgs) error {
 	for _, v := range conf.ValidAttachments {
 		valid = append(valid, [2]string{v.ContainerID, v.IfName})
 	}
-	return toError(gcVerb(p.Open(conf.StateDir, !conf.DNS.Off), conf.Name, valid))
+	return toError(gcVerb(p.open(conf), conf.Name, valid))
 }
 
 // status is STATUS: an error when no ADD could succeed now.
@@ -143,7 +155,7 @@ func (p *Plugin) status(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
-	return toError(statusVerb(p.Open(conf.StateDir, !conf.DNS.Off), cn))
+	return toError(statusVerb(p.open(conf), cn))
 }
 
 // printResult prints r converted to cniVersion on stdout.

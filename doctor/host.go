@@ -35,6 +35,7 @@ var hostChecks = []func(*hostView) []*Finding{
 	checkReads,
 	checkForwardJump,
 	checkForwardRules,
+	checkCoexistence,
 	checkIptablesSplit,
 	checkIPForward,
 	checkRouteLocalnet,
@@ -51,8 +52,13 @@ type hostView struct {
 	nets []*network.Network
 	eps  []*network.Endpoint
 
-	ipt    *iptables.HostFacts
-	iptErr error
+	// backend is the firewall backend of plumb's networks
+	// (Manager.FirewallBackend); "" is iptables (tests).
+	backend string
+	// firewalld reports whether firewalld runs.
+	firewalld bool
+	ipt       *iptables.HostFacts
+	iptErr    error
 	// sysctl reads a kernel parameter: sysctl.Get.
 	sysctl      func(key string) (string, error)
 	brNetfilter bool // the br_netfilter module is loaded (or built in)
@@ -72,6 +78,8 @@ func readHost(m *network.Manager, nets []*network.Network) *hostView {
 		v.ipt, v.iptErr = iptables.Inspect()
 		v.prefixes, v.prefixErr = bridge.HostPrefixesOnLinks()
 		v.eps, _ = m.AllEndpoints("")
+		v.backend, _ = m.FirewallBackend()
+		v.firewalld = firewalldRuns()
 	}
 	v.strayGuards, v.guardErr = m.StrayGuards()
 	if len(nets) == 0 && v.guardErr != nil {

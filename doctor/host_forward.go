@@ -8,7 +8,7 @@ import (
 	"github.com/plumbnet/plumb/network"
 )
 
-// checkForwardJump checks plumb's jump FORWARD -> PLUMB-FORWARD: missing
+// checkForwardJump (iptables backend only) checks plumb's jump FORWARD -> PLUMB-FORWARD: missing
 // under a policy DROP, every packet plumb forwards is dropped; below other
 // rules that stop none of plumb's packets, it is a note (a rule added
 // there later would apply first). A jump below a foreign rule that does
@@ -17,7 +17,7 @@ import (
 // Equivalent to: `iptables -S FORWARD`.
 func checkForwardJump(v *hostView) []*Finding {
 	h := v.ipt
-	if h == nil || len(v.nets) == 0 {
+	if h == nil || len(v.nets) == 0 || v.nftables() {
 		return nil
 	}
 	jump := "`iptables -I FORWARD 1 -m comment --comment plumb -j " + iptables.ChainForward + "`"
@@ -38,7 +38,7 @@ func checkForwardJump(v *hostView) []*Finding {
 	return nil
 }
 
-// checkForwardRules reports each foreign rule above plumb's jump that
+// checkForwardRules (iptables backend only) reports each foreign rule above plumb's jump that
 // decides packets of plumb's bridges: one that drops or rejects every
 // packet of a kind (only interfaces and addresses in it) is a problem; one
 // that drops some (a port, a state) and names the bridge is a note; an
@@ -74,7 +74,7 @@ type foreignRule struct {
 // forwardRules lists the foreign rules above plumb's jump that decide
 // packets of plumb's networks, in FORWARD's order, each with its effects.
 func forwardRules(v *hostView) []*foreignRule {
-	if v.ipt == nil {
+	if v.ipt == nil || v.nftables() {
 		return nil
 	}
 	var order []*foreignRule

@@ -115,6 +115,18 @@ func TestHostChecks(t *testing.T) {
 	}{
 		{"a healthy host", []*network.Network{web, back, vault}, nil, nil, ""},
 		{"no network, nothing to say", nil, nil, nil, ""},
+		{"nftables: no jump in FORWARD is no finding, its policy DROP a note", []*network.Network{web}, func(t *testing.T, v *testView) {
+			v.backend = network.FirewallNftables
+			v.setIPT(t, strings.Replace(save("DROP", "-A FORWARD -i eth9 -j DROP\n"), "-A FORWARD -m comment --comment plumb -j PLUMB-FORWARD\n", "", 1))
+		}, []string{"coexistence note false"}, "iptables -S DOCKER-USER"},
+		{"nftables: policy ACCEPT, nothing to say", []*network.Network{web}, func(t *testing.T, v *testView) {
+			v.backend = network.FirewallNftables
+			v.setIPT(t, strings.Replace(save("ACCEPT"), "-A FORWARD -m comment --comment plumb -j PLUMB-FORWARD\n", "", 1))
+		}, nil, ""},
+		{"nftables: firewalld runs", []*network.Network{web}, func(t *testing.T, v *testView) {
+			v.backend, v.firewalld = network.FirewallNftables, true
+			v.setIPT(t, save("ACCEPT"))
+		}, []string{"coexistence note false"}, "firewall-cmd"},
 		{"policy DROP, jump missing", []*network.Network{web}, func(t *testing.T, v *testView) {
 			v.setIPT(t, strings.Replace(save("DROP"), "-A FORWARD -m comment --comment plumb -j PLUMB-FORWARD\n", "", 1))
 		}, []string{"forward-jump problem true"}, "iptables -I FORWARD 1"},

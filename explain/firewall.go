@@ -47,6 +47,9 @@ func (x *run) ruleStep(what string, r iptables.Rule, result, detail string) bool
 // reports whether the packet passes. Equivalent to: reading `iptables -S
 // FORWARD` top down.
 func (x *run) forward(p iptables.Packet, dnat bool) bool {
+	if x.w.nft {
+		return x.nftForward(p, dnat)
+	}
 	if x.w.rules == nil {
 		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("FORWARD not read: %v", x.w.rulesErr)})
 		return true
@@ -145,6 +148,10 @@ func (x *run) plumbForward(in, out string, dnat bool) (ok, decided bool) {
 
 // masquerade is the nat step of traffic leaving network n by out.
 func (x *run) masquerade(n *network.Network, out string, src fmt.Stringer) {
+	if x.w.nft {
+		x.nftMasquerade(n, out, src)
+		return
+	}
 	r, ok := ruleOf(n, iptables.ChainPostrouting, "-s", n.Subnet.Masked().String(), "!", "-o", n.Bridge)
 	if !ok {
 		x.r.add(Step{What: "nat", Detail: fmt.Sprintf("no masquerade: network %s is --masquerade=false; the source stays the container's", n.Name)})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -57,27 +58,22 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 	pub, lo := x.findPublished(fromHost)
 	if pub == nil {
 		if lo {
-			x.r.add(Step{What: "nat", Detail: fmt.Sprintf("port %d/%s is published on loopback only: no DNAT for traffic from outside the host (PLUMB-PREROUTING holds no rule for it)", x.port, x.proto),
-				Command: "iptables -t nat -S PLUMB-PREROUTING"})
+			s := Step{What: "nat", Detail: fmt.Sprintf("port %d/%s is published on loopback only: no DNAT for traffic from outside the host (PLUMB-PREROUTING holds no rule for it)", x.port, x.proto),
+				Command: "iptables -t nat -S PLUMB-PREROUTING"}
+			if x.w.nft {
+				s.Detail = fmt.Sprintf("port %d/%s is published on loopback only: its element is in @%s, which only chain output looks up: no DNAT for traffic from outside the host", x.port, x.proto, nftables.MapLoopPorts)
+				s.Command = "nft list chain inet " + nftables.NetTable + " prerouting"
+			}
+			x.r.add(s)
 		}
 		return false
-	}
-	chain := iptables.ChainPrerouting
-	if fromHost {
-		chain = iptables.ChainOutput
-	}
-	var rule iptables.Rule
-	for _, r := range iptables.PortRules(pub.n.Name, pub.e.ID, []firewall.Port{pub.p}) {
-		if r.Chain == chain {
-			rule = r
-		}
 	}
 	to := netip.AddrPortFrom(pub.p.ContainerIP, pub.p.ContainerPort)
 	who := pub.e.Target
 	if names := pub.e.Names(); len(names) > 0 {
 		who = names[0]
 	}
-	if !x.ruleStep("nat", rule, "DNAT", fmt.Sprintf("published port %s of %s: DNAT to %s", pub.p, who, to)) {
+	if !x.dnat(pub, fromHost, fmt.Sprintf("published port %s of %s: DNAT to %s", pub.p, who, to)) {
 		x.r.decide(Blocked, "the DNAT rule of published port "+pub.p.String()+" is missing (plumb drift)")
 		return true
 	}
@@ -86,8 +82,13 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 	} else if !x.forward(x.packet(in, pub.n.Bridge, from, pub.p.ContainerIP), true) {
 		return true
 	} else if srcNet == pub.n {
-		r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", pub.n.Subnet.Masked().String(), "-o", pub.n.Bridge, "-m", "conntrack")
-		x.ruleStep("nat", r, "MASQUERADE", fmt.Sprintf("hairpin within %s: the source becomes the gateway %s, so the reply comes back through the host", pub.n.Name, pub.n.Gateway))
+		why := fmt.Sprintf("hairpin within %s: the source becomes the gateway %s, so the reply comes back through the host", pub.n.Name, pub.n.Gateway)
+		if x.w.nft {
+			x.nftNATStep(pub.n, "plumb: hairpin to published ports", why)
+		} else {
+			r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", pub.n.Subnet.Masked().String(), "-o", pub.n.Bridge, "-m", "conntrack")
+			x.ruleStep("nat", r, "MASQUERADE", why)
+		}
 	}
 	if x.listenEndpoint(pub.e, to.Addr(), to.Port()) {
 		x.r.add(Step{What: "return", Detail: fmt.Sprintf("replies: conntrack undoes the NAT (%s answers as %s:%d)", to, x.dst, x.port),
@@ -106,6 +107,30 @@ func (x *run) fromHostToPort(pub *publication) {
 	}
 	x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("route_localnet on %s lets 127.0.0.0/8 leave by it; plumb's guard drops any other such traffic", pub.n.Bridge),
 		Command: "sysctl net.ipv4.conf." + pub.n.Bridge + ".route_localnet; nft list table inet plumb"})
+	why := fmt.Sprintf("from localhost: the source becomes the gateway %s", pub.n.Gateway)
+	if x.w.nft {
+		x.nftNATStep(pub.n, "plumb: localhost to published ports", why)
+		return
+	}
 	r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", "127.0.0.0/8", "-o", pub.n.Bridge)
-	x.ruleStep("nat", r, "MASQUERADE", fmt.Sprintf("from localhost: the source becomes the gateway %s", pub.n.Gateway))
+	x.ruleStep("nat", r, "MASQUERADE", why)
+}
+
+// dnat is the DNAT step of published port pub, in the backend's terms.
+// It reports whether the kernel holds the rule.
+func (x *run) dnat(pub *publication, fromHost bool, detail string) bool {
+	if x.w.nft {
+		return x.nftDNAT(pub, fromHost, detail)
+	}
+	chain := iptables.ChainPrerouting
+	if fromHost {
+		chain = iptables.ChainOutput
+	}
+	var rule iptables.Rule
+	for _, r := range iptables.PortRules(pub.n.Name, pub.e.ID, []firewall.Port{pub.p}) {
+		if r.Chain == chain {
+			rule = r
+		}
+	}
+	return x.ruleStep("nat", rule, "DNAT", detail)
 }

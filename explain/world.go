@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/network"
 	"github.com/plumbnet/plumb/nsview"
@@ -24,7 +25,12 @@ type world struct {
 	hostPrefixes map[netip.Prefix]string
 	rules        *iptables.Ruleset // nil when it could not be read
 	rulesErr     error
-	brnf         bool // bridged frames go through iptables (br_netfilter)
+	// nft: plumb's networks are on the nftables backend; checker is one
+	// reading of its table (nil when it could not be read: checkErr).
+	nft      bool
+	checker  firewall.Checker
+	checkErr error
+	brnf     bool // bridged frames go through iptables (br_netfilter)
 	// listening lists a namespace's listeners: nsview.Listening, or a
 	// fake in tests.
 	listening func(nsPath string) ([]nsview.Socket, error)
@@ -53,6 +59,10 @@ func read(m *network.Manager) (*world, error) {
 	}
 	w.readHost()
 	w.rules, w.rulesErr = iptables.ReadRuleset()
+	if b, _ := m.FirewallBackend(); b == network.FirewallNftables {
+		w.nft = true
+		w.checker, w.checkErr = m.FirewallSnapshot()
+	}
 	b, err := os.ReadFile("/proc/sys/net/bridge/bridge-nf-call-iptables")
 	w.brnf = err == nil && strings.TrimSpace(string(b)) == "1"
 	return w, nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/plumbnet/plumb/firewall/iptables"
+	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/network"
 )
 
@@ -60,6 +61,9 @@ func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]
 // its published ports, then the rules of each of its networks, as plumb
 // writes them. Equivalent to: `iptables-save | grep -E '"plumb:NET(/ID)?"'`.
 func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
+	if b, _ := m.FirewallBackend(); b == network.FirewallNftables {
+		return nftRules(m, eps)
+	}
 	var s Section[[]Rule]
 	var cmds, errs []string
 	for _, ep := range eps {
@@ -87,4 +91,36 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// nftRules is rules on the nftables backend: the elements the target's
+// published ports and each of its networks put in plumb's table, then the
+// rules of the table's forward chain that look them up (the same for every
+// network). Equivalent to: `nft list table inet plumb-networks | grep -E
+// '"plumb:NET(/ID)?"'; nft list chain inet plumb-networks forward`.
+func nftRules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
+	var s Section[[]Rule]
+	var cmds, errs []string
+	for _, ep := range eps {
+		n, err := m.Get(ep.Network)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		for _, e := range nftables.PortElements(n.Name, ep.ID, ep.FirewallPorts()) {
+			s.Items = append(s.Items, Rule{Network: n.Name, Why: "published port", Rule: e.String()})
+		}
+		for _, e := range nftables.NetworkElements(n.Firewall()) {
+			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: e.String()})
+		}
+		cmds = append(cmds, "nft list table inet "+nftables.NetTable+` | grep -E '"plumb:`+n.Name+"(/"+ep.ID+`)?"'`)
+	}
+	if len(s.Items) > 0 {
+		for _, r := range nftables.ChainRules(nftables.ChainFwd) {
+			s.Items = append(s.Items, Rule{Network: "*", Why: "forward", Rule: r.String()})
+		}
+		cmds = append(cmds, "nft list chain inet "+nftables.NetTable+" "+nftables.ChainFwd)
+	}
+	s.Command, s.Error = strings.Join(cmds, "; "), strings.Join(errs, "; ")
+	return s
 }

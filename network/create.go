@@ -83,6 +83,9 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	if n.ID, err = randomID(); err != nil {
 		return nil, err
 	}
+	if err := m.ensureFirewallRecord(); err != nil {
+		return nil, err
+	}
 	if err := runSteps(m.fault, createSteps, &createOp{m: m, n: n}); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/docker"
 	"github.com/plumbnet/plumb/firewall"
-	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/portmap"
@@ -40,8 +39,13 @@ type Manager struct {
 
 	// Links is the kernel's links: package bridge and veth; nil: the real kernel.
 	Links Links
-	// Firewall holds the rules; nil: the iptables backend.
+	// Firewall holds the rules; nil: the backend the host's networks use
+	// (FirewallBackend), made on first use.
 	Firewall firewall.Firewall
+	// FirewallOf makes the backend named "iptables" or "nftables" when
+	// Firewall is nil; nil: the real backends. Tests of SwitchFirewall give
+	// two fakes.
+	FirewallOf func(backend string) (firewall.Firewall, error)
 	// Guard keeps route_localnet on the bridges from opening the host's
 	// loopback; nil: Firewall when it is a firewall.LocalnetGuard too (the
 	// Fake is), else the one in plumb's nftables table.
@@ -58,10 +62,18 @@ type Manager struct {
 	// (dryrun.go). Set it before the first call.
 	DryRun *script.Script
 
-	once   sync.Once
-	fwOnce sync.Once
-	dryst  dryState // what a dry run has done so far (dryrun_state.go)
-	fwErr  error
+	// FirewallChoice is the --firewall value: "" or "auto", "iptables",
+	// "nftables". It picks the backend of a host that has none recorded
+	// (FirewallBackend); SwitchFirewall moves the networks to it.
+	FirewallChoice string
+
+	once  sync.Once
+	dryst dryState // what a dry run has done so far (dryrun_state.go)
+
+	fwMu       sync.Mutex
+	fwKind     string // the backend fw made Firewall of; "": Firewall was given
+	detectOnce sync.Once
+	detected   string // DetectFirewall's choice
 }
 
 // Daemon is what network needs of the plumb daemon (control.Client).
@@ -120,23 +132,39 @@ func (m *Manager) links() Links     { m.init(); return m.Links }
 func (m *Manager) daemon() Daemon   { m.init(); return m.Daemon }
 func (m *Manager) targets() Targets { m.init(); return m.Targets }
 
-// fw is the firewall, the real one made on first use: an attach without
-// ports never needs it. Its writes are ordered across processes by
-// RUNDIR/firewall.lock: the run dir is per plumb instance, as the firewall
-// is per network namespace.
+// fw is the firewall: Manager.Firewall when the caller gave one, else the
+// backend the host's networks use (FirewallBackend), made on first use: an
+// attach without ports never needs it. The record is read again at each
+// call, so a long-lived Manager (the daemon's) follows a switch another
+// process made (SwitchFirewall); a dry run keeps the one it made, whose
+// copy of the rules holds the run's changes. Its writes are ordered across
+// processes by RUNDIR/firewall.lock: the run dir is per plumb instance, as
+// the firewall is per network namespace.
 func (m *Manager) fw() (firewall.Firewall, error) {
-	m.fwOnce.Do(func() {
-		switch {
-		case m.dry():
-			m.Firewall, m.fwErr = iptables.NewScript(m.DryRun)
-		case m.Firewall == nil:
-			m.Firewall, m.fwErr = iptables.New(m.firewallLock())
-		}
-	})
-	if m.fwErr != nil {
-		return nil, m.fwErr
+	if fw := m.givenFirewall(); fw != nil {
+		return fw, nil
 	}
-	return m.Firewall, nil
+	m.fwMu.Lock()
+	defer m.fwMu.Unlock()
+	if m.dry() && m.fwKind != "" {
+		return m.Firewall, nil
+	}
+	kind, err := m.chosenBackend()
+	if m.dry() && (m.FirewallChoice == FirewallIptables || m.FirewallChoice == FirewallNftables) {
+		kind, err = m.FirewallChoice, nil // what the run would write with once switched
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Firewall != nil && kind == m.fwKind {
+		return m.Firewall, nil
+	}
+	fw, err := m.newFirewall(kind)
+	if err != nil {
+		return nil, err
+	}
+	m.Firewall, m.fwKind = fw, kind
+	return fw, nil
 }
 
 // guard is the localnet guard (see Manager.Guard). It opens nothing until
@@ -149,7 +177,7 @@ func (m *Manager) guard() firewall.LocalnetGuard {
 	if m.Guard != nil {
 		return m.Guard
 	}
-	if g, ok := m.Firewall.(firewall.LocalnetGuard); ok {
+	if g, ok := m.givenFirewall().(firewall.LocalnetGuard); ok {
 		return g
 	}
 	return nftables.NewLocalnetGuard(m.firewallLock())

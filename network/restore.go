@@ -8,6 +8,38 @@ import (
 	"github.com/plumbnet/plumb/internal/lockfile"
 )
 
+// lockRules locks every network of the state directory, in name order,
+// and lists what the firewall must hold for them: the networks, their
+// rules, and the ports of every live endpoint. The caller holds the
+// global lock, and calls unlock once it has written. Networks whose
+// config cannot be read, or removed since the listing, are left out.
+func (m *Manager) lockRules() (list []*Network, fnets []firewall.Network, pubs []firewall.Published, unlock func()) {
+	all, _ := m.List() // a damaged config is doctor's to report
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	var locks []*lockfile.Lock
+	unlock = func() {
+		for _, l := range locks {
+			l.Unlock()
+		}
+	}
+	for _, n := range all {
+		l, err := m.lockNetwork(n.Name)
+		if err != nil {
+			continue // removed since the listing
+		}
+		locks = append(locks, l)
+		list = append(list, n)
+		fnets = append(fnets, n.firewall())
+		eps, _ := m.Endpoints(n.Name)
+		for _, ep := range eps {
+			if len(ep.Ports) > 0 && ep.StaleSince.IsZero() && ep.Alive() {
+				pubs = append(pubs, firewall.Published{Network: n.firewall(), Owner: ep.ID, Ports: firewallPorts(ep)})
+			}
+		}
+	}
+	return list, fnets, pubs, unlock
+}
+
 // RestoreRules makes plumb's whole firewall true to the state directory in
 // one write: the localnet guard of every network's bridge, the rules of
 // every network and the published ports of every live endpoint
@@ -28,31 +60,9 @@ func (m *Manager) RestoreRules() (RulesRestored, error) {
 		return r, err
 	}
 	defer glock.Unlock()
-	list, _ := m.List() // a damaged config is doctor's to report
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	var locks []*lockfile.Lock
-	defer func() {
-		for _, l := range locks {
-			l.Unlock()
-		}
-	}()
-	var fnets []firewall.Network
-	var pubs []firewall.Published
+	list, fnets, pubs, unlock := m.lockRules()
+	defer unlock()
 	var errs []error
-	for _, n := range list {
-		l, err := m.lockNetwork(n.Name)
-		if err != nil {
-			continue // removed since the listing: not ours to restore
-		}
-		locks = append(locks, l)
-		fnets = append(fnets, n.firewall())
-		eps, _ := m.Endpoints(n.Name)
-		for _, ep := range eps {
-			if len(ep.Ports) > 0 && ep.StaleSince.IsZero() && ep.Alive() {
-				pubs = append(pubs, firewall.Published{Network: n.firewall(), Owner: ep.ID, Ports: firewallPorts(ep)})
-			}
-		}
-	}
 	if len(fnets) == 0 {
 		return r, nil
 	}

@@ -71,6 +71,8 @@ func TestCLIBadInputIsOneLineNamingTheValue(t *testing.T) {
 		{[]string{"ps", "--net", "nope"}, `"nope"`},
 		{[]string{"ps", "--format", "yaml"}, `"yaml"`},
 		{[]string{"network", "ls", "--format", "xml"}, `"xml"`},
+		{[]string{"--firewall", "ipchains", "network", "ls"}, `"ipchains"`},
+		{[]string{"network", "create", "n1", "--firewall=pf"}, `"pf"`},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, 0, c.args...)
@@ -127,5 +129,15 @@ func TestDryRunHeaderIsTheCommandLine(t *testing.T) {
 	want := "# plumb attach netns:x --net app -p 8080:80 --alias 'a b' --dry-run changed nothing;"
 	if !strings.Contains(out.String(), want+" ") {
 		t.Fatalf("header:\n%s\nwant %s", out.String(), want)
+	}
+}
+
+// TestCLIFirewallEnvBadValue: $PLUMB_FIREWALL is checked as --firewall
+// is, and named in the one line.
+func TestCLIFirewallEnvBadValue(t *testing.T) {
+	t.Setenv("PLUMB_FIREWALL", "ebtables")
+	code, _, stderr := runCLI(t, 0, "network", "ls")
+	if code != exitError || !strings.Contains(stderr, `PLUMB_FIREWALL "ebtables"`) {
+		t.Errorf("PLUMB_FIREWALL=ebtables: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plumbnet/plumb/doctor"
+	"github.com/plumbnet/plumb/network"
 )
 
 func newDoctorCmd(a *app) *cobra.Command {
@@ -46,6 +47,7 @@ command to run. Without --fix, doctor changes nothing.`,
 					return err
 				}
 			} else {
+				printBackend(a.out, m)
 				printFindings(a.out, found, fix)
 			}
 			if remaining > 0 {
@@ -61,6 +63,27 @@ command to run. Without --fix, doctor changes nothing.`,
 	c.Flags().BoolVar(&fix, "fix", false, "repair what is plumb's own; print the command for the rest")
 	c.Flags().StringVar(&format, "format", "", "output format: table or json")
 	return c
+}
+
+// printBackend writes the line that says which firewall backend plumb's
+// networks use, and where that is recorded:
+//
+//	firewall: nftables (table inet plumb-networks; recorded in /var/lib/plumb/firewall.json)
+func printBackend(w io.Writer, m *network.Manager) {
+	b, err := m.FirewallBackend()
+	if err != nil {
+		fmt.Fprintf(w, "firewall: unknown (%v)\n", err)
+		return
+	}
+	what := "plumb's PLUMB-* chains"
+	if b == network.FirewallNftables {
+		what = "table inet plumb-networks"
+	}
+	where := "recorded in " + m.FirewallRecordPath()
+	if rec, _ := m.RecordedFirewall(); rec == "" {
+		where = "not recorded yet: the next network create records it"
+	}
+	fmt.Fprintf(w, "firewall: %s (%s; %s)\n", b, what, where)
 }
 
 // printFindings writes one line per finding, then a summary.

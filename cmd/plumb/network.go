@@ -150,6 +150,7 @@ type inspectView struct {
 	ID         string                  `json:"Id"`
 	Created    string                  `json:"Created"`
 	Driver     string                  `json:"Driver"`
+	Firewall   string                  `json:"Firewall"` // the backend of its rules: nftables or iptables
 	IPAM       ipamView                `json:"IPAM"`
 	Internal   bool                    `json:"Internal"`
 	Containers map[string]endpointView `json:"Containers"`
@@ -191,6 +192,10 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 				return fmt.Errorf("invalid --format %q: inspect prints json", f)
 			}
 			m := a.manager()
+			backend, err := m.FirewallBackend()
+			if err != nil {
+				return err
+			}
 			views := []inspectView{}
 			for _, name := range args {
 				n, err := m.Get(name)
@@ -203,6 +208,7 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 				}
 				v := inspectView{
 					Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"), Driver: n.Driver,
+					Firewall:   backend,
 					IPAM:       ipamView{Driver: "plumb-file", Config: []ipamConfigView{{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}}},
 					Internal:   n.Internal,
 					Containers: map[string]endpointView{},

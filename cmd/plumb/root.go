@@ -34,6 +34,9 @@ type app struct {
 	argv     []string
 	stateDir string
 	runDir   string
+	// firewall is --firewall, else $PLUMB_FIREWALL: "", auto, iptables
+	// or nftables.
+	firewall string
 	out, err io.Writer
 	euid     func() int // os.Geteuid; tests replace it
 	stop     func()     // ends the interrupt handling PersistentPreRunE started
@@ -49,6 +52,7 @@ func readOnly() map[string]string { return map[string]string{annotReadOnly: "yes
 func (a *app) manager() *network.Manager {
 	m := network.NewManager(a.stateDir)
 	m.RunDir = a.runDir
+	m.FirewallChoice = a.firewall
 	if step := os.Getenv("PLUMB_INJECT_FAULT"); step != "" {
 		// Test hook: fail the named step of attach or create, to prove rollback.
 		m.Fault = func(s string) error {
@@ -154,8 +158,14 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 			if a.runDir == "" {
 				a.runDir = os.Getenv("PLUMB_RUN_DIR")
 			}
+			if err := a.firewallChoice(cmd); err != nil {
+				return err
+			}
 			if a.euid() != 0 && cmd.Annotations["root"] != "no" {
 				return errors.New("this command needs root: run it with sudo")
+			}
+			if err := a.switchFirewall(cmd); err != nil {
+				return err
 			}
 			if cmd.Annotations[annotReadOnly] != "yes" {
 				// Ctrl-C cancels the command's context, so that what it
@@ -171,6 +181,7 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 	}
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "state directory (env PLUMB_STATE_DIR, default "+network.DefaultStateDir+")")
 	root.PersistentFlags().StringVar(&a.runDir, "run-dir", "", "daemon socket and pid directory (env PLUMB_RUN_DIR; default "+control.DefaultRunDir+", or STATE_DIR/run with another --state-dir)")
+	root.PersistentFlags().StringVar(&a.firewall, "firewall", "", "firewall backend: nftables, iptables or auto (env PLUMB_FIREWALL; default: the one the host's networks use, auto on a host without any)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	name := commandName(args)
 	for _, c := range topCommands {
@@ -187,13 +198,13 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 
 // commandName returns the top-level command args run, when that is
 // certain: the first argument after the root's own flags with their values
-// (--state-dir DIR, --run-dir=DIR) names one of topCommands. Otherwise "".
+// (--state-dir DIR, --run-dir=DIR, --firewall X) names one of topCommands. Otherwise "".
 func commandName(args []string) string {
 	for i := 0; i < len(args); i++ {
 		switch arg := args[i]; {
-		case arg == "--state-dir" || arg == "--run-dir":
+		case arg == "--state-dir" || arg == "--run-dir" || arg == "--firewall":
 			i++
-		case strings.HasPrefix(arg, "--state-dir=") || strings.HasPrefix(arg, "--run-dir="):
+		case strings.HasPrefix(arg, "--state-dir=") || strings.HasPrefix(arg, "--run-dir=") || strings.HasPrefix(arg, "--firewall="):
 		default:
 			if slices.ContainsFunc(topCommands, func(c topCommand) bool { return c.name == arg }) {
 				return arg

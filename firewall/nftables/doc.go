@@ -1,8 +1,23 @@
-// Package nftables holds plumb's own nftables table, `table inet plumb`,
-// spoken over netlink with github.com/google/nftables: plumb never runs
-// `nft`. Today the table holds the localnet guard (LocalnetGuard, see
-// firewall.LocalnetGuard); the nftables backend of firewall.Firewall
-// (issue 16) is meant to grow in the same table, beside it.
+// Package nftables holds plumb's own nftables tables, spoken over netlink
+// with github.com/google/nftables: plumb never runs `nft`. `table inet
+// plumb` holds the localnet guard (LocalnetGuard, see
+// firewall.LocalnetGuard); `table inet plumb-networks` is the nftables
+// backend of firewall.Firewall (Firewall, NewFirewall; issue 16).
+//
+// # The backend's table
+//
+// One table, owned whole, whose rules are the same for every network:
+// what a network adds is elements of sets keyed by its bridge (bridges,
+// internal_bridges, masquerade_bridges, nat_bridges, and the verdict map
+// icc), each commented "plumb:NAME"; what a published port adds is one
+// element of a DNAT map (ports: l4proto . dport; addr_ports and
+// loopback_ports: daddr . l4proto . dport; each to addr . port),
+// commented "plumb:NAME/OWNER". So creating a network, publishing a port
+// or unpublishing it is a few elements added or deleted in one batch,
+// whatever else the table holds; deleting the last network deletes the
+// table. The rules are listed in netdefs.go (netRules), with what each
+// stands for in the iptables backend; coexistence with iptables' FORWARD
+// policy DROP is in coexist.go.
 //
 // # Why nftables for the guard
 //

@@ -1,0 +1,226 @@
+package nftables
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/google/nftables/expr"
+
+	"github.com/plumbnet/plumb/firewall"
+)
+
+// netOpKind is one kind of change of the nftables backend.
+type netOpKind int
+
+const (
+	nAddTable   netOpKind = iota // add table inet plumb-networks
+	nDelTable                    // delete table inet plumb-networks
+	nAddSet                      // add set|map ... NAME { ... }
+	nAddChain                    // add chain ... NAME { type ... hook ... }
+	nDelChain                    // delete chain ... NAME
+	nFlushChain                  // flush chain ... NAME
+	nAddRules                    // add rule ... NAME (each of netRules[NAME])
+	nAddElem                     // add element ... SET { ELEM }
+	nDelElem                     // delete element ... SET { KEY }
+	nAddForeign                  // iptables -I CHAIN 1 SPEC (coexistence)
+	nDelForeign                  // nft delete rule ip filter CHAIN handle H
+)
+
+// netOp is one change of a plan. A plan is written over netlink as one
+// batch (queueNet), printed for a dry run (renderNet) and applied to a
+// netState (apply): the three cannot drift apart.
+type netOp struct {
+	kind   netOpKind
+	name   string // set or chain
+	elem   elem
+	fgn    foreignRule // nAddForeign, nDelForeign
+	fgnTxt string      // nAddForeign: the rule as iptables text
+}
+
+// planStructure is what makes NetTable's sets, chains and rules as
+// netSet, netChain and netRules define them, in st: nothing when they
+// are. A set of the wrong type cannot be changed in place: the table is
+// then made anew, with the elements of its sound sets carried over.
+func planStructure(st *netState) []netOp {
+	rebuild := false
+	for name := range st.sets {
+		rebuild = rebuild || (slices.Contains(netSetNames, name) && !st.setSound(name))
+	}
+	if !st.exists || rebuild {
+		var ops []netOp
+		if st.exists {
+			ops = append(ops, netOp{kind: nDelTable})
+		}
+		ops = append(ops, netOp{kind: nAddTable})
+		for _, s := range netSetNames {
+			ops = append(ops, netOp{kind: nAddSet, name: s})
+		}
+		for _, ch := range netChainNames {
+			ops = append(ops, netOp{kind: nAddChain, name: ch}, netOp{kind: nAddRules, name: ch})
+		}
+		for _, s := range netSetNames {
+			if st.setSound(s) {
+				for _, e := range sortedElems(st.elems[s]) {
+					ops = append(ops, netOp{kind: nAddElem, name: s, elem: e})
+				}
+			}
+		}
+		return ops
+	}
+	var ops []netOp
+	for _, s := range netSetNames {
+		if st.sets[s] == nil {
+			ops = append(ops, netOp{kind: nAddSet, name: s})
+		}
+	}
+	for _, ch := range netChainNames {
+		switch {
+		case st.chains[ch] == nil:
+			ops = append(ops, netOp{kind: nAddChain, name: ch}, netOp{kind: nAddRules, name: ch})
+		case !st.chainHooked(ch):
+			ops = append(ops, netOp{kind: nFlushChain, name: ch}, netOp{kind: nDelChain, name: ch},
+				netOp{kind: nAddChain, name: ch}, netOp{kind: nAddRules, name: ch})
+		case !st.rulesSound(ch):
+			ops = append(ops, netOp{kind: nFlushChain, name: ch}, netOp{kind: nAddRules, name: ch})
+		}
+	}
+	return ops
+}
+
+// sortedElems is m's elements by key.
+func sortedElems(m map[string]elem) []elem {
+	out := make([]elem, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b elem) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+// planElems is what makes the elements of sets commented exactly comment
+// (or, with prefix, starting with comment) be want: the others deleted,
+// what is missing or different added (an element of the same key but
+// other data or comment replaced).
+func planElems(st *netState, sets []string, owned func(string) bool, want []elem) []netOp {
+	var ops []netOp
+	deleted := map[[2]string]bool{}
+	del := func(e elem) {
+		if k := [2]string{e.set, e.key}; !deleted[k] {
+			deleted[k] = true
+			ops = append(ops, netOp{kind: nDelElem, name: e.set, elem: e})
+		}
+	}
+	keep := map[[2]string]bool{}
+	for _, e := range want {
+		keep[[2]string{e.set, e.key}] = st.elems[e.set][e.key] == e
+	}
+	for _, s := range sets {
+		for _, e := range sortedElems(st.elems[s]) {
+			if owned(e.comment) && !keep[[2]string{s, e.key}] {
+				del(e)
+			}
+		}
+	}
+	added := map[[2]string]bool{}
+	for _, e := range want {
+		k := [2]string{e.set, e.key}
+		if keep[k] || added[k] {
+			continue
+		}
+		if _, ok := st.elems[e.set][e.key]; ok {
+			del(st.elems[e.set][e.key])
+		}
+		added[k] = true
+		ops = append(ops, netOp{kind: nAddElem, name: e.set, elem: e})
+	}
+	return ops
+}
+
+// bridgeSets are the sets keyed by bridge.
+var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, MapICC}
+
+// planNetwork is what makes n's elements and coexistence rules as
+// EnsureNetwork leaves them, in st whose structure is sound.
+func planNetwork(st *netState, n firewall.Network) []netOp {
+	c := netComment(n.Name)
+	ops := planElems(st, bridgeSets, func(s string) bool { return s == c }, netElems(n))
+	return append(ops, planForeign(st, n)...)
+}
+
+// planPorts is what makes owner's ports on the network named name be
+// exactly ports.
+func planPorts(st *netState, name, owner string, ports []firewall.Port) []netOp {
+	c := portComment(name, owner)
+	return planElems(st, portMaps, func(s string) bool { return s == c }, portElems(name, owner, ports))
+}
+
+// planForeign is what puts n's accept rules in iptables' filter table
+// while its FORWARD policy is DROP, and deletes stale ones of n's.
+func planForeign(st *netState, n firewall.Network) []netOp {
+	fs := st.fwd
+	if !fs.policyDrop {
+		return nil
+	}
+	exprs, text := foreignRules(n)
+	var ops []netOp
+	for _, r := range fs.rules {
+		if r.network == n.Name && !slices.ContainsFunc(exprs, func(e []expr.Any) bool { return sameForeign(r.exprs, e) }) {
+			ops = append(ops, netOp{kind: nDelForeign, fgn: r})
+		}
+	}
+	for i, e := range exprs {
+		if !fs.hasForeign(n.Name, e) {
+			ops = append(ops, netOp{kind: nAddForeign, fgn: foreignRule{chain: fs.target(), network: n.Name, exprs: e}, fgnTxt: text[i]})
+		}
+	}
+	return ops
+}
+
+// planEnsureAll is what EnsureAll(nets, pubs) writes to st.
+func planEnsureAll(st *netState, nets []firewall.Network, pubs []firewall.Published) []netOp {
+	ops := planStructure(st)
+	st = st.clone()
+	st.apply(ops)
+	for _, n := range nets {
+		o := planNetwork(st, n)
+		st.apply(o)
+		ops = append(ops, o...)
+	}
+	for _, p := range pubs {
+		o := planPorts(st, p.Network.Name, p.Owner, p.Ports)
+		st.apply(o)
+		ops = append(ops, o...)
+	}
+	return ops
+}
+
+// planDeleteNetwork is what DeleteNetwork(name) changes in st: every
+// element of name's, or the whole table when no other network has any
+// left, and name's coexistence rules.
+func planDeleteNetwork(st *netState, name string) []netOp {
+	var ops []netOp
+	switch {
+	case !st.exists:
+	case !st.others(name):
+		ops = append(ops, netOp{kind: nDelTable})
+	default:
+		for _, s := range netSetNames {
+			for _, e := range sortedElems(st.elems[s]) {
+				if ownedBy(e.comment, name) {
+					ops = append(ops, netOp{kind: nDelElem, name: s, elem: e})
+				}
+			}
+		}
+	}
+	for _, r := range st.fwd.rules {
+		if r.network == name {
+			ops = append(ops, netOp{kind: nDelForeign, fgn: r})
+		}
+	}
+	return ops
+}
+
+// planDeletePorts is what DeletePorts(name, owner) deletes from st.
+func planDeletePorts(st *netState, name, owner string) []netOp {
+	return planElems(st, portMaps, func(s string) bool { return s == portComment(name, owner) }, nil)
+}

@@ -1,0 +1,184 @@
+package nftables
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+
+	nft "github.com/google/nftables"
+)
+
+// queueNet queues ops on c, one netlink batch for c.Flush. Consecutive
+// element ops on one set go in one message.
+func queueNet(c *nft.Conn, ops []netOp) error {
+	t := netTable()
+	for i := 0; i < len(ops); i++ {
+		o := ops[i]
+		var err error
+		switch o.kind {
+		case nAddTable:
+			c.AddTable(t)
+		case nDelTable:
+			c.DelTable(t)
+		case nAddSet:
+			err = c.AddSet(netSet(o.name), nil)
+		case nAddChain:
+			c.AddChain(netChain(o.name))
+		case nDelChain:
+			c.DelChain(netChain(o.name))
+		case nFlushChain:
+			c.FlushChain(netChain(o.name))
+		case nAddRules:
+			for _, r := range netRules[o.name] {
+				c.AddRule(&nft.Rule{Table: t, Chain: netChain(o.name), Exprs: r.exprs(), UserData: userData(r.comment)})
+			}
+		case nAddElem, nDelElem:
+			var els []nft.SetElement
+			j := i
+			for ; j < len(ops) && ops[j].kind == o.kind && ops[j].name == o.name; j++ {
+				els = append(els, ops[j].elem.setElement())
+			}
+			i = j - 1
+			if o.kind == nAddElem {
+				err = c.SetAddElements(netSet(o.name), els)
+			} else {
+				err = c.SetDeleteElements(netSet(o.name), els)
+			}
+		case nAddForeign:
+			c.InsertRule(&nft.Rule{Table: filterTbl(), Chain: &nft.Chain{Name: o.fgn.chain, Table: filterTbl()},
+				Exprs: o.fgn.exprs})
+		case nDelForeign:
+			err = c.DelRule(&nft.Rule{Table: filterTbl(), Chain: &nft.Chain{Name: o.fgn.chain, Table: filterTbl()}, Handle: o.fgn.handle})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renderNet is ops as a dry run prints them: the changes of NetTable
+// (and deletions of plumb's coexistence rules) as `nft -f` input, and the
+// coexistence rules to insert as `iptables-restore --noflush` input
+// (iptables-nft's own encoding of a conntrack match has no nft syntax).
+// Either is "" when empty.
+func renderNet(ops []netOp) (nftText, iptText string) {
+	var b, ipt strings.Builder
+	obj := func(verb, kind, name string) string {
+		return fmt.Sprintf("%s %s inet %s %s", verb, kind, NetTable, name)
+	}
+	for _, o := range ops {
+		switch o.kind {
+		case nAddTable:
+			fmt.Fprintf(&b, "add table inet %s\n", NetTable)
+		case nDelTable:
+			fmt.Fprintf(&b, "delete table inet %s\n", NetTable)
+		case nAddSet:
+			kind := "set"
+			if netSet(o.name).IsMap {
+				kind = "map"
+			}
+			fmt.Fprintf(&b, "%s { %s }\n", obj("add", kind, o.name), setDecl(o.name))
+		case nAddChain:
+			fmt.Fprintf(&b, "%s { %s }\n", obj("add", "chain", o.name), netChainText(netChain(o.name)))
+		case nDelChain:
+			b.WriteString(obj("delete", "chain", o.name) + "\n")
+		case nFlushChain:
+			b.WriteString(obj("flush", "chain", o.name) + "\n")
+		case nAddRules:
+			for _, r := range netRules[o.name] {
+				fmt.Fprintf(&b, "%s %s comment %q\n", obj("add", "rule", o.name), r.text, r.comment)
+			}
+		case nAddElem:
+			b.WriteString(elemCmd("add", o.elem) + "\n")
+		case nDelElem:
+			b.WriteString(elemCmd("delete", o.elem) + "\n")
+		case nAddForeign:
+			fmt.Fprintf(&ipt, "-I %s 1 %s\n", o.fgn.chain, o.fgnTxt)
+		case nDelForeign:
+			fmt.Fprintf(&b, "delete rule ip %s %s handle %d\n", filterTable, o.fgn.chain, o.fgn.handle)
+		}
+	}
+	if ipt.Len() > 0 {
+		return b.String(), "*filter\n" + ipt.String() + "COMMIT\n"
+	}
+	return b.String(), ""
+}
+
+// netChainText is base chain ch's declaration as nft reads it.
+func netChainText(ch *nft.Chain) string {
+	s := chainText(ch)
+	for prio, name := range map[nft.ChainPriority]string{*nft.ChainPriorityNATDest: "dstnat", *nft.ChainPriorityNATSource: "srcnat"} {
+		if *ch.Priority == prio {
+			s = strings.Replace(s, fmt.Sprintf("priority %d;", int32(prio)), "priority "+name+";", 1)
+		}
+	}
+	return s
+}
+
+// clone is a copy of st that apply can change without changing st.
+func (st *netState) clone() *netState {
+	c := *st
+	c.sets, c.chains, c.rules = maps.Clone(st.sets), maps.Clone(st.chains), maps.Clone(st.rules)
+	c.elems = make(map[string]map[string]elem, len(st.elems))
+	for k, m := range st.elems {
+		c.elems[k] = maps.Clone(m)
+	}
+	c.fwd.rules = append([]foreignRule(nil), st.fwd.rules...)
+	return &c
+}
+
+// apply changes st as ops change the tables it was read from.
+func (st *netState) apply(ops []netOp) {
+	for _, o := range ops {
+		switch o.kind {
+		case nAddTable:
+			st.exists = true
+		case nDelTable:
+			fwd := st.fwd
+			*st = *newNetState()
+			st.fwd = fwd
+		case nAddSet:
+			if st.sets[o.name] == nil {
+				st.sets[o.name], st.elems[o.name] = netSet(o.name), map[string]elem{}
+			}
+		case nAddChain:
+			if st.chains[o.name] == nil {
+				st.chains[o.name] = netChain(o.name)
+			}
+		case nDelChain:
+			delete(st.chains, o.name)
+			delete(st.rules, o.name)
+		case nFlushChain:
+			st.rules[o.name] = nil
+		case nAddRules:
+			for _, r := range netRules[o.name] {
+				st.rules[o.name] = append(st.rules[o.name], &nft.Rule{Exprs: r.exprs(), UserData: userData(r.comment)})
+			}
+		case nAddElem:
+			if st.elems[o.name] == nil {
+				st.elems[o.name] = map[string]elem{}
+			}
+			st.elems[o.name][o.elem.key] = o.elem
+		case nDelElem:
+			delete(st.elems[o.name], o.elem.key)
+		default:
+			st.applyForeign(o)
+		}
+	}
+}
+
+// applyForeign applies a coexistence op to st.
+func (st *netState) applyForeign(o netOp) {
+	switch o.kind {
+	case nAddForeign:
+		st.fwd.rules = append(st.fwd.rules, o.fgn)
+	case nDelForeign:
+		for i, r := range st.fwd.rules {
+			if r.chain == o.fgn.chain && r.handle == o.fgn.handle && r.network == o.fgn.network && sameForeign(r.exprs, o.fgn.exprs) {
+				st.fwd.rules = append(st.fwd.rules[:i:i], st.fwd.rules[i+1:]...)
+				break
+			}
+		}
+	}
+}
