@@ -67,7 +67,24 @@ func newHost(t *testing.T) *host {
 	testutil.RequirePrivileged(t)
 	h := &host{t: t, ns: testutil.NewNetNS(t), state: t.TempDir(), runDir: t.TempDir()}
 	t.Cleanup(h.removeAll)
+	t.Cleanup(h.logDaemonOnFailure)
 	return h
+}
+
+// logDaemonOnFailure logs the end of h's daemon log when the test failed:
+// a daemon that crashed says why there.
+func (h *host) logDaemonOnFailure() {
+	if !h.t.Failed() {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(h.runDir, "daemon.log"))
+	if err != nil {
+		return
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	h.t.Logf("daemon.log (end):\n%s", b)
 }
 
 // newStillHost is newHost whose daemon repairs nothing
@@ -140,6 +157,10 @@ func (h *host) killAndRestartDaemon() {
 	syscall.Kill(pid, syscall.SIGKILL)
 	waitGone(h.t, pid)
 	d := h.command(nil, "daemon", "--exit-when-idle")
+	if logf, err := os.OpenFile(filepath.Join(h.runDir, "daemon.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
+		defer logf.Close() // the child has its own copy once started
+		d.Stdout, d.Stderr = logf, logf
+	}
 	if err := d.Start(); err != nil {
 		h.t.Fatal(err)
 	}
