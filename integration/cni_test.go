@@ -113,9 +113,15 @@ func TestPrivilegedCNI(t *testing.T) {
 	}
 	// CHECK sees a port rule deleted by hand, and ADD again (the
 	// runtime's repair) is a no-op here, so DEL and re-ADD put it back.
-	mustSh(t, c.host, "iptables", "-t", "nat", "-D", "PLUMB-OUTPUT", "-p", "tcp", "-m", "tcp", "--dport", "8081",
-		"-m", "comment", "--comment", "plumb:"+net+"/"+cni.EndpointID("ctr-a", "eth0"), "-j", "DNAT", "--to-destination", ipA+":80")
-	if err := c.check(l, ra); err == nil || !strings.Contains(err.Error(), "--dport 8081") {
+	want := "--dport 8081"
+	if os.Getenv("PLUMB_FIREWALL") == "nftables" {
+		mustSh(t, c.host, "nft", "delete", "element", "inet", "plumb-networks", "ports", "{ tcp . 8081 }")
+		want = "8081"
+	} else {
+		mustSh(t, c.host, "iptables", "-t", "nat", "-D", "PLUMB-OUTPUT", "-p", "tcp", "-m", "tcp", "--dport", "8081",
+			"-m", "comment", "--comment", "plumb:"+net+"/"+cni.EndpointID("ctr-a", "eth0"), "-j", "DNAT", "--to-destination", ipA+":80")
+	}
+	if err := c.check(l, ra); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("CHECK with a port rule gone: %v", err)
 	}
 	if err := c.del(l, ra); err != nil {

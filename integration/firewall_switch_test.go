@@ -12,10 +12,8 @@ import (
 // the iptables backend to nftables and back while a prober on another host
 // connects to the port without a pause: no connection fails, each backend
 // holds the rules only while it is the one in use, and `network inspect`
-// and `doctor` name it. Any command that changes the host switches; the
-// one here is a detach of a target that is not attached, which changes
-// nothing else, so that the test sees the switch alone (`doctor --fix`,
-// the README's way, also repairs what it finds).
+// and `doctor` name it and finds no problem on either. The switch is the
+// README's: `plumb --firewall X doctor --fix`.
 func TestPrivilegedFirewallSwitch(t *testing.T) {
 	h := newHost(t)
 	mustSh(t, h, "ip", "link", "set", "lo", "up")
@@ -24,7 +22,6 @@ func TestPrivilegedFirewallSwitch(t *testing.T) {
 	h.must("--firewall", "iptables", "network", "create", "sw", "--subnet", "10.231.41.0/24")
 	a := target(t)
 	serve(t, a, 80, "a")
-	idle := target(t)
 	h.must("attach", "netns:"+a, "--net", "sw", "-p", "8181:80")
 	waitAnswer(t, outsideNS, addr)
 	assertBackend(t, h, "iptables")
@@ -48,7 +45,7 @@ func TestPrivilegedFirewallSwitch(t *testing.T) {
 		}
 	}()
 	for _, to := range []string{"nftables", "iptables", "nftables"} {
-		out, err := h.run("--firewall", to, "detach", "netns:"+idle)
+		out, err := h.run("--firewall", to, "doctor", "--fix")
 		if err != nil {
 			t.Errorf("plumb --firewall %s doctor --fix: %v\n%s", to, err, out)
 		}
@@ -93,7 +90,7 @@ func assertBackend(t *testing.T, h *host, backend string) {
 	if out := h.must("network", "inspect", "sw"); !strings.Contains(out, `"Firewall": "`+backend+`"`) {
 		t.Errorf("network inspect does not say %s:\n%s", backend, out)
 	}
-	if out, _ := h.run("doctor"); !strings.HasPrefix(out, "firewall: "+backend+" ") {
-		t.Errorf("doctor does not say %s first:\n%s", backend, out)
+	if out, err := h.run("doctor"); err != nil || !strings.HasPrefix(out, "firewall: "+backend+" ") {
+		t.Errorf("doctor on %s: %v (want no problem, the backend named first):\n%s", backend, err, out)
 	}
 }

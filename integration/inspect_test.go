@@ -158,6 +158,10 @@ func checkListener(t *testing.T, r *inspect.Report, pid int) {
 // that iptables holds that very rule.
 func checkDNATRule(t *testing.T, h *host, r *inspect.Report, to string) {
 	t.Helper()
+	if os.Getenv("PLUMB_FIREWALL") == "nftables" {
+		checkDNATElement(t, h, r, strings.Replace(to, ":", " . ", 1))
+		return
+	}
 	save, _ := h.sh("iptables-save", "-t", "nat")
 	save = strings.ReplaceAll(save, `"`, "") // iptables-save quotes the comments
 	for _, f := range r.Firewall.Items {
@@ -169,6 +173,22 @@ func checkDNATRule(t *testing.T, h *host, r *inspect.Report, to string) {
 		}
 	}
 	t.Errorf("no DNAT to %s for 8080 in %+v", to, r.Firewall)
+}
+
+// checkDNATElement is checkDNATRule on the nftables backend: the element
+// of the port map inspect shows is in the kernel's map.
+func checkDNATElement(t *testing.T, h *host, r *inspect.Report, to string) {
+	t.Helper()
+	set, _ := h.sh("nft", "list", "map", "inet", "plumb-networks", "ports")
+	for _, f := range r.Firewall.Items {
+		if f.Why == "published port" && strings.HasPrefix(f.Rule, "@ports { tcp . 8080 ") && strings.HasSuffix(f.Rule, " : "+to+" }") {
+			if elem := strings.TrimSuffix(strings.TrimPrefix(f.Rule, "@ports { "), " }"); !strings.Contains(set, elem) {
+				t.Errorf("element %q not in the kernel's map:\n%s", f.Rule, set)
+			}
+			return
+		}
+	}
+	t.Errorf("no DNAT element to %s for 8080 in %+v", to, r.Firewall)
 }
 
 func contains[T comparable](s []T, v T) bool {

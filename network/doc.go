@@ -16,7 +16,8 @@
 //
 // On disk, under the state directory (default /var/lib/plumb):
 //
-//	lock                               global lock for network create/rm
+//	lock                               global lock for network create/rm and a firewall switch
+//	firewall.json                      the firewall backend the networks use (SwitchFirewall)
 //	host.json                          what plumb changed on the host (ip_forward)
 //	targets/<key>.resolv.conf          a target's resolv.conf before plumb
 //	networks/<net>/network.json        the network's config

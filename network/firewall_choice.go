@@ -25,6 +25,14 @@ const (
 	FirewallAuto = "auto"
 )
 
+// DefaultFirewall is the backend of a host without networks when nothing
+// is asked (no --firewall, $PLUMB_FIREWALL or CNI "firewall"): iptables,
+// as before plumb had a choice, so that an upgrade or a script that names
+// no backend keeps what it had; nftables is asked for by name, or by auto.
+// Making auto the default is this one line (and the tests that read
+// iptables' rules naming their backend).
+const DefaultFirewall = FirewallIptables
+
 // CheckFirewallChoice reports whether s is a --firewall value: nftables,
 // iptables, auto, or empty (auto).
 func CheckFirewallChoice(s string) error {
@@ -76,8 +84,8 @@ func (m *Manager) writeFirewallRecord(backend string) error {
 // FirewallBackend names the backend the host's networks use, and so the
 // one this Manager writes with: the one recorded in the state directory;
 // without a record, iptables when networks exist (made before plumb had a
-// choice, they are in iptables), else the Manager's FirewallChoice, auto
-// deciding by DetectFirewall. A firewall given in Manager.Firewall names
+// choice, they are in iptables), else the Manager's FirewallChoice (empty:
+// DefaultFirewall), auto deciding by DetectFirewall. A firewall given in Manager.Firewall names
 // itself.
 func (m *Manager) FirewallBackend() (string, error) {
 	if fw := m.givenFirewall(); fw != nil {
@@ -95,8 +103,12 @@ func (m *Manager) chosenBackend() (string, error) {
 	if names, _ := m.networkNames(); len(names) > 0 {
 		return FirewallIptables, nil
 	}
-	if m.FirewallChoice == FirewallIptables || m.FirewallChoice == FirewallNftables {
-		return m.FirewallChoice, nil
+	choice := m.FirewallChoice
+	if choice == "" {
+		choice = DefaultFirewall
+	}
+	if choice == FirewallIptables || choice == FirewallNftables {
+		return choice, nil
 	}
 	m.detectOnce.Do(func() { m.detected, _ = DetectFirewall() })
 	return m.detected, nil

@@ -62,9 +62,10 @@ type Manager struct {
 	// (dryrun.go). Set it before the first call.
 	DryRun *script.Script
 
-	// FirewallChoice is the --firewall value: "" or "auto", "iptables",
-	// "nftables". It picks the backend of a host that has none recorded
-	// (FirewallBackend); SwitchFirewall moves the networks to it.
+	// FirewallChoice is the --firewall value: "" (DefaultFirewall),
+	// "auto", "iptables", "nftables". It picks the backend of a host that
+	// has none recorded (FirewallBackend); SwitchFirewall moves the
+	// networks to it.
 	FirewallChoice string
 
 	once  sync.Once

@@ -37,6 +37,13 @@ func (a *app) switchFirewall(cmd *cobra.Command) error {
 	if f := cmd.Flags().Lookup("fix"); f != nil && f.Value.String() != "true" {
 		return nil // doctor without --fix changes nothing
 	}
+	if f := cmd.Flags().Lookup("exit-when-idle"); f != nil && f.Value.String() == "true" {
+		// A daemon another command started (which may hold the global
+		// lock while it waits for it): that command chose, the daemon
+		// follows the record. Its inherited $PLUMB_FIREWALL may be the CNI
+		// plugin's, which never moves networks.
+		return nil
+	}
 	if cmd.Annotations["root"] == "no" {
 		return nil
 	}

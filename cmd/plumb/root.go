@@ -181,7 +181,7 @@ file IPAM, masquerade and isolation rules, and names in /etc/hosts.
 	}
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "state directory (env PLUMB_STATE_DIR, default "+network.DefaultStateDir+")")
 	root.PersistentFlags().StringVar(&a.runDir, "run-dir", "", "daemon socket and pid directory (env PLUMB_RUN_DIR; default "+control.DefaultRunDir+", or STATE_DIR/run with another --state-dir)")
-	root.PersistentFlags().StringVar(&a.firewall, "firewall", "", "firewall backend: nftables, iptables or auto (env PLUMB_FIREWALL; default: the one the host's networks use, auto on a host without any)")
+	root.PersistentFlags().StringVar(&a.firewall, "firewall", "", "firewall backend: nftables, iptables or auto (env PLUMB_FIREWALL); naming the other one moves the host's networks to it; default: the one they use, iptables on a host without any")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	name := commandName(args)
 	for _, c := range topCommands {

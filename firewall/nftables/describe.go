@@ -13,7 +13,7 @@ import (
 // writes.
 type Element struct {
 	Set  string // the set or map: SetBridges, MapICC, MapPorts, ...
-	Text string // as `nft list set` shows it: "tcp . 8080 : 10.0.0.2 . 80 comment \"plumb:web/ID\""
+	Text string // as `nft list set` shows it: "tcp . 8080 comment \"plumb:web/ID\" : 10.0.0.2 . 80"
 	// Key is Text without its value and comment: what a lookup matches.
 	Key string
 }
@@ -41,14 +41,21 @@ func PortElements(network, owner string, ports []firewall.Port) []Element {
 	return describe(portElems(network, owner, ports))
 }
 
+// describe renders es as `nft list` shows them: the key, its comment,
+// then the value of a map element (`tcp . 8080 comment "plumb:web/ID" :
+// 10.0.0.2 . 80`).
 func describe(es []elem) []Element {
 	out := make([]Element, 0, len(es))
 	for _, e := range es {
-		key := elem{set: e.set, key: e.key, val: e.val}.text()
-		if i := strings.Index(key, " : "); i >= 0 {
-			key = key[:i]
+		key, val, isMap := strings.Cut(elem{set: e.set, key: e.key, val: e.val}.text(), " : ")
+		text := key
+		if e.comment != "" {
+			text += fmt.Sprintf(" comment %q", e.comment)
 		}
-		out = append(out, Element{Set: e.set, Text: e.text(), Key: key})
+		if isMap {
+			text += " : " + val
+		}
+		out = append(out, Element{Set: e.set, Text: text, Key: key})
 	}
 	return out
 }

@@ -1,0 +1,48 @@
+package nftables
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
+)
+
+// TestDescribe: elements render as `nft list` shows them (key, comment,
+// value), and every rule explain names by its comment exists.
+func TestDescribe(t *testing.T) {
+	ports := []firewall.Port{
+		{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("10.0.0.2"), ContainerPort: 80},
+		{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 53, ContainerIP: netip.MustParseAddr("10.0.0.2"), ContainerPort: 53},
+	}
+	got := PortElements("web", "ID", ports)
+	want := []string{
+		`@ports { tcp . 8080 comment "plumb:web/ID" : 10.0.0.2 . 80 }`,
+		`@loopback_ports { 127.0.0.1 . udp . 53 comment "plumb:web/ID" : 10.0.0.2 . 53 }`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("PortElements = %v", got)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("element %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	n := firewall.Network{Name: "web", Bridge: "pb-web", ICC: true, Masquerade: true}
+	els := NetworkElements(n)
+	if els[1].String() != `@icc { "pb-web" . "pb-web" comment "plumb:web" : accept }` || els[1].Key != `"pb-web" . "pb-web"` {
+		t.Errorf("icc element = %s (key %s)", els[1], els[1].Key)
+	}
+	for _, rc := range []struct{ chain, comment string }{
+		{ChainFwd, "plumb: isolation between plumb networks"}, {ChainFwd, "plumb: traffic within a network, by its icc"},
+		{ChainFwd, "plumb: internal networks: nothing comes in"}, {ChainFwd, "plumb: internal networks: nothing goes out"},
+		{ChainFwd, "plumb: published ports"}, {ChainFwd, "plumb: containers may go out"},
+		{ChainPre, "plumb: published ports"}, {ChainPre, "plumb: ports published on one address"},
+		{ChainOut, "plumb: ports published on a loopback address"},
+		{ChainPost, "plumb: containers going out"}, {ChainPost, "plumb: localhost to published ports"},
+		{ChainPost, "plumb: hairpin to published ports"},
+	} {
+		if _, ok := RuleFor(rc.chain, rc.comment); !ok {
+			t.Errorf("no rule %q in chain %s: explain names it", rc.comment, rc.chain)
+		}
+	}
+}
