@@ -111,12 +111,21 @@ func (r *Report) nftVerdicts(b *strings.Builder) {
 	}
 	top := nftLevels[len(nftLevels)-1]
 	for _, op := range []string{"attach", "detach"} {
-		hi, lo := res.get(nftKey("nftables", top, op+".one")), res.get(nftKey("nftables", 0, op+".one"))
-		if hi == nil || lo == nil || len(hi.Samples) == 0 || len(lo.Samples) == 0 {
+		p50 := func(lvl int, which string) float64 {
+			s := res.get(nftKey("nftables", lvl, op+"."+which))
+			if s == nil || len(s.Samples) == 0 {
+				return 0
+			}
+			return float64(s.Summarize().P50)
+		}
+		hi, lo, hiCtl, loCtl := p50(top, "one"), p50(0, "one"), p50(top, "none"), p50(0, "none")
+		if hi == 0 || lo == 0 || hiCtl == 0 || loCtl == 0 {
 			continue
 		}
-		q := float64(hi.Summarize().P50) / float64(lo.Summarize().P50)
-		fmt.Fprintf(b, "- nftables: %s -p at %d ports / at 0 ports, p50: %.2f, target ≤ 1.1: **%s**\n", op, top, q, verdict(q <= 1.1))
+		raw, norm := hi/lo, (hi/hiCtl)/(lo/loCtl)
+		fmt.Fprintf(b, "- nftables: %s -p at %d ports / at 0 ports, p50, each over the %s without -p at its level "+
+			"(the paired control: immune to the machine's load changing between levels): %.2f (raw %.2f), target ≤ 1.1: **%s**\n",
+			op, top, op, norm, raw, verdict(norm <= 1.1))
 	}
 	for _, op := range []string{"create", "rm"} {
 		n, i := res.get(nftKey("nftables", -1, op)), res.get(nftKey("iptables", -1, op))
