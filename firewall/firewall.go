@@ -57,6 +57,26 @@ type Firewall interface {
 	Snapshot() (Checker, error)
 }
 
+// PortDeleter is what a Firewall may implement besides DeletePorts when
+// it can unpublish faster knowing the ports: DeletePortsOf removes the
+// ports owner published on network, ports being exactly what AddPorts was
+// given for owner (its endpoint's record); ports already gone are
+// success. With no ports it is DeletePorts. Callers use it when present
+// and when the record is sound, DeletePorts otherwise (the nftables
+// backend implements it: no read of the port maps; iptables does not).
+type PortDeleter interface {
+	DeletePortsOf(network, owner string, ports []Port) error
+}
+
+// DeletePortsOf is fw.DeletePortsOf(network, owner, ports) when fw is a
+// PortDeleter and ports are listed, else fw.DeletePorts(network, owner).
+func DeletePortsOf(fw Firewall, network, owner string, ports []Port) error {
+	if d, ok := fw.(PortDeleter); ok && len(ports) > 0 {
+		return d.DeletePortsOf(network, owner, ports)
+	}
+	return fw.DeletePorts(network, owner)
+}
+
 // Checker answers CheckNetwork and CheckEndpoint, as Firewall does, from
 // one reading of the rules (Firewall.Snapshot).
 type Checker interface {

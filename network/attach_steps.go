@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/plumbnet/plumb/container"
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/ipam"
 	"github.com/plumbnet/plumb/veth"
 )
@@ -114,7 +115,7 @@ func (a *attachOp) unpublish() error {
 	if err != nil {
 		return err
 	}
-	return fw.DeletePorts(a.n.Name, a.ep.ID)
+	return firewall.DeletePortsOf(fw, a.n.Name, a.ep.ID, firewallPorts(a.ep))
 }
 
 // writeHosts writes the target's own names and its --link entries into

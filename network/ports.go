@@ -52,7 +52,7 @@ func (m *Manager) publish(n *Network, ep *Endpoint) error {
 		return nil
 	}
 	if err := firewall.FlushUDP(ports); err != nil {
-		return errors.Join(err, fw.DeletePorts(n.Name, ep.ID))
+		return errors.Join(err, firewall.DeletePortsOf(fw, n.Name, ep.ID, ports))
 	}
 	return nil
 }
@@ -64,7 +64,7 @@ func (m *Manager) unpublish(netName, id string, ports []firewall.Port) error {
 	var errs []error
 	if fw, err := m.fw(); err != nil {
 		errs = append(errs, err)
-	} else if err := fw.DeletePorts(netName, id); err != nil {
+	} else if err := firewall.DeletePortsOf(fw, netName, id, ports); err != nil {
 		errs = append(errs, err)
 	}
 	if m.dry() {

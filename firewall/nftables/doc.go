@@ -8,12 +8,13 @@
 //
 // One table, owned whole, whose rules are the same for every network:
 // what a network adds is elements of sets keyed by its bridge (bridges,
-// internal_bridges, masquerade_bridges, nat_bridges, and the verdict map
-// icc), each commented "plumb:NAME"; what a published port adds is one
-// element of a DNAT map (ports: l4proto . dport; addr_ports and
-// loopback_ports: daddr . l4proto . dport; each to addr . port),
-// commented "plumb:NAME/OWNER". So creating a network, publishing a port
-// or unpublishing it is a few elements added or deleted in one batch,
+// internal_bridges, masquerade_bridges, nat_bridges, the verdict map
+// icc, and nat_subnets: "BR" . SUBNET, an interval), each commented
+// "plumb:NAME"; what a published port adds is one element of a DNAT map
+// (ports: l4proto . dport; addr_ports and loopback_ports: daddr .
+// l4proto . dport; each to addr . port), commented "plumb:NAME/OWNER".
+// So creating a network, publishing a port or unpublishing it is a few
+// elements added or deleted in one batch,
 // whatever else the table holds; deleting the last network deletes the
 // table. The rules are listed in netdefs.go (netRules), with what each
 // stands for in the iptables backend; coexistence with iptables' FORWARD

@@ -19,7 +19,8 @@ const (
 	SetBridges    = "bridges"            // every plumb bridge: isolation, the loopback guard
 	SetInternal   = "internal_bridges"   // bridges of internal networks: nothing in or out
 	SetMasquerade = "masquerade_bridges" // bridges whose traffic leaving by another interface is masqueraded
-	SetNAT        = "nat_bridges"        // bridges of non-internal networks: localhost and hairpin masquerade
+	SetNAT        = "nat_bridges"        // bridges of non-internal networks: localhost masquerade
+	SetNATSubnets = "nat_subnets"        // "BR" . SUBNET of non-internal networks: hairpin masquerade
 	MapICC        = "icc"                // "BR" . "BR" : accept | drop, traffic within one bridge
 	MapPorts      = "ports"              // l4proto . dport : addr . port, ports published on every address
 	MapAddrPorts  = "addr_ports"         // daddr . l4proto . dport : addr . port, on one address of the host
@@ -31,12 +32,12 @@ const (
 	ChainFwd   = "forward"     // filter hook forward priority filter
 	ChainInput = "input"       // filter hook input priority filter (the loopback guard)
 	ChainPre   = "prerouting"  // nat hook prerouting priority dstnat
-	ChainOut   = "output"      // nat hook output priority dstnat
+	ChainOut   = "output"      // nat hook output priority -100 (dstnat)
 	ChainPost  = "postrouting" // nat hook postrouting priority srcnat
 )
 
 // netSetNames lists NetTable's sets in creation order.
-var netSetNames = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, MapICC, MapPorts, MapAddrPorts, MapLoopPorts}
+var netSetNames = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC, MapPorts, MapAddrPorts, MapLoopPorts}
 
 // netChainNames lists NetTable's chains in creation order.
 var netChainNames = []string{ChainFwd, ChainInput, ChainPre, ChainOut, ChainPost}
@@ -51,6 +52,7 @@ var (
 	addrProtoSvc = nft.MustConcatSetType(nft.TypeIPAddr, nft.TypeInetProto, nft.TypeInetService)
 	addrService  = nft.MustConcatSetType(nft.TypeIPAddr, nft.TypeInetService)
 	ifnamePair   = nft.MustConcatSetType(nft.TypeIFName, nft.TypeIFName)
+	ifnameAddr   = nft.MustConcatSetType(nft.TypeIFName, nft.TypeIPAddr)
 )
 
 // netSet returns a fresh definition of the set or map called name.
@@ -59,6 +61,8 @@ func netSet(name string) *nft.Set {
 	switch name {
 	case MapICC:
 		s.KeyType, s.DataType, s.IsMap, s.Concatenation = ifnamePair, nft.TypeVerdict, true, true
+	case SetNATSubnets:
+		s.KeyType, s.Concatenation, s.Interval, s.KeyByteOrder = ifnameAddr, true, true, nil
 	case MapPorts:
 		s.KeyType, s.DataType, s.IsMap, s.Concatenation, s.KeyByteOrder = protoService, addrService, true, true, nil
 	case MapAddrPorts, MapLoopPorts:
@@ -70,8 +74,11 @@ func netSet(name string) *nft.Set {
 // setDecl is set name's declaration as nft reads it.
 func setDecl(name string) string {
 	s := netSet(name)
-	if s.IsMap {
+	switch {
+	case s.IsMap:
 		return "type " + s.KeyType.Name + " : " + s.DataType.Name + ";"
+	case s.Interval:
+		return "type " + s.KeyType.Name + "; flags interval;"
 	}
 	return "type " + s.KeyType.Name + ";"
 }
@@ -137,6 +144,12 @@ func ctState(bits uint32) []expr.Any { return ctBits(expr.CtKeySTATE, bits, expr
 
 // dstLoopback is `ip daddr 127.0.0.0/8`, after ipv4.
 func dstLoopback() []expr.Any { return loopbackNet(16) }
+
+// oifSaddrIn is `oifname . ip saddr @set`, after ipv4.
+func oifSaddrIn(set string) []expr.Any {
+	return []expr.Any{meta(oif, reg1),
+		&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}, lookup(set, false)}
+}
 
 // srcLoopback is `ip saddr 127.0.0.0/8`, after ipv4.
 func srcLoopback() []expr.Any { return loopbackNet(12) }
@@ -205,7 +218,8 @@ var (
 //     only).
 //   - postrouting: masquerade of traffic from a bridge leaving by another
 //     interface, of 127.0.0.0/8 going out to a bridge (localhost-published
-//     ports) and of hairpin traffic (DNATed back into its own bridge).
+//     ports) and of hairpin traffic (DNATed back into its own bridge: its
+//     source is in the subnet of the bridge it goes out to).
 var netRules = map[string][]netRule{
 	ChainFwd: {
 		{`iifname . oifname vmap @icc`, "plumb: traffic within a network, by its icc",
@@ -268,9 +282,15 @@ var netRules = map[string][]netRule{
 			}},
 		{`oifname @nat_bridges ip saddr 127.0.0.0/8 masquerade`, "plumb: localhost to published ports",
 			func() []expr.Any { return join(ifIn(oif, SetNAT, false), ipv4(), srcLoopback(), tail(&expr.Masq{})) }},
-		{`iifname @nat_bridges oifname @nat_bridges ct status dnat masquerade`, "plumb: hairpin to published ports",
+		// Hairpin is told by the source address, as iptables' `-s SUBNET
+		// -o BR`, not by iifname: under br_netfilter a packet DNATed back
+		// into the bridge it came from is bridged, not routed, and
+		// br_netfilter runs postrouting without an input device (iifname
+		// ""), so that a container reaching its own published port was
+		// answered by itself to itself and dropped its answer.
+		{`oifname . ip saddr @nat_subnets ct status dnat masquerade`, "plumb: hairpin to published ports",
 			func() []expr.Any {
-				return join(ifIn(iif, SetNAT, false), ifIn(oif, SetNAT, false), ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq), tail(&expr.Masq{}))
+				return join(ipv4(), oifSaddrIn(SetNATSubnets), ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq), tail(&expr.Masq{}))
 			}},
 		// With br_netfilter, a container's connection to a published port
 		// of its own network is bridged, not routed, and br_netfilter runs

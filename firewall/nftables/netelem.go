@@ -47,15 +47,25 @@ func netElems(n firewall.Network) []elem {
 		icc = "accept"
 	}
 	out := []elem{{set: SetBridges, key: br, comment: c}, {set: MapICC, key: br + br, val: icc, comment: c}}
-	switch {
-	case n.Internal:
-		out = append(out, elem{set: SetInternal, key: br, comment: c})
-	case n.Masquerade:
-		out = append(out, elem{set: SetMasquerade, key: br, comment: c}, elem{set: SetNAT, key: br, comment: c})
-	default:
-		out = append(out, elem{set: SetNAT, key: br, comment: c})
+	if n.Internal {
+		return append(out, elem{set: SetInternal, key: br, comment: c})
 	}
-	return out
+	if n.Masquerade {
+		out = append(out, elem{set: SetMasquerade, key: br, comment: c})
+	}
+	return append(out, elem{set: SetNAT, key: br, comment: c}, elem{set: SetNATSubnets, key: subnetKey(br, n.Subnet), comment: c})
+}
+
+// subnetKey is the key of "BR" . SUBNET in nat_subnets as plumb models
+// it: the range's first key (ifname . first address) then its last
+// (ifname . last address), 40 bytes.
+func subnetKey(br string, p netip.Prefix) string {
+	p = p.Masked()
+	first, last := p.Addr().As4(), p.Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		last[i/8] |= 0x80 >> (i % 8)
+	}
+	return br + string(first[:]) + br + string(last[:])
 }
 
 // portElems are the elements publishing ports for owner on the network
@@ -89,6 +99,8 @@ func portElems(name, owner string, ports []firewall.Port) []elem {
 func (e elem) setElement() nft.SetElement {
 	se := nft.SetElement{Key: []byte(e.key), Comment: e.comment}
 	switch {
+	case e.set == SetNATSubnets && len(e.key) == 40:
+		se.Key, se.KeyEnd = []byte(e.key[:20]), []byte(e.key[20:])
 	case e.set == MapICC:
 		k := expr.VerdictDrop
 		if e.val == "accept" {
@@ -104,9 +116,12 @@ func (e elem) setElement() nft.SetElement {
 // elemOf is the element se of set as plumb models it.
 func elemOf(set string, se nft.SetElement) elem {
 	e := elem{set: set, key: string(se.Key), comment: se.Comment}
-	if set == MapICC {
+	switch set {
+	case SetNATSubnets:
+		e.key += string(se.KeyEnd)
+	case MapICC:
 		e.val = verdictName(se.Val)
-	} else {
+	default:
 		e.val = string(se.Val)
 	}
 	return e
@@ -135,24 +150,53 @@ func verdictName(b []byte) string {
 	return "?"
 }
 
-// text is e as nft writes it in `add element ... { TEXT }`.
+// text is e as nft writes it in `add element ... { TEXT }`: its key, its
+// comment, then for a map ": VALUE" (nft takes the comment after the key,
+// not after the value).
 func (e elem) text() string {
-	var s string
+	k, v := e.keyText(), e.valText()
+	if e.comment != "" {
+		k += fmt.Sprintf(" comment %q", e.comment)
+	}
+	if v != "" {
+		k += " : " + v
+	}
+	return k
+}
+
+// keyText is e's key as nft writes it.
+func (e elem) keyText() string {
 	k := []byte(e.key)
 	switch e.set {
 	case MapICC:
-		s = fmt.Sprintf("%q . %q : %s", ifnameOf(k[:16]), ifnameOf(k[16:]), e.val)
+		if len(k) == 32 {
+			return fmt.Sprintf("%q . %q", ifnameOf(k[:16]), ifnameOf(k[16:]))
+		}
+	case SetNATSubnets:
+		if len(k) == 40 {
+			return fmt.Sprintf("%q . %s-%s", ifnameOf(k[:16]), netip.AddrFrom4([4]byte(k[16:20])), netip.AddrFrom4([4]byte(k[36:40])))
+		}
 	case MapPorts:
-		s = protoPort(k) + " : " + addrPort([]byte(e.val))
+		return protoPort(k)
 	case MapAddrPorts, MapLoopPorts:
-		s = netip.AddrFrom4([4]byte(k[:4])).String() + " . " + protoPort(k[4:]) + " : " + addrPort([]byte(e.val))
+		if len(k) == 12 {
+			return netip.AddrFrom4([4]byte(k[:4])).String() + " . " + protoPort(k[4:])
+		}
 	default:
-		s = fmt.Sprintf("%q", ifnameOf(k))
+		return fmt.Sprintf("%q", ifnameOf(k))
 	}
-	if e.comment != "" {
-		s += fmt.Sprintf(" comment %q", e.comment)
+	return "?"
+}
+
+// valText is e's data as nft writes it, "" for an element of a set.
+func (e elem) valText() string {
+	switch e.set {
+	case MapICC:
+		return e.val
+	case MapPorts, MapAddrPorts, MapLoopPorts:
+		return addrPort([]byte(e.val))
 	}
-	return s
+	return ""
 }
 
 func protoPort(b []byte) string {
@@ -174,10 +218,7 @@ func addrPort(b []byte) string {
 func elemCmd(verb string, e elem) string {
 	t := e.text()
 	if verb == "delete" {
-		t = elem{set: e.set, key: e.key, val: e.val}.text()
-		if i := strings.Index(t, " : "); i >= 0 {
-			t = t[:i]
-		}
+		t = e.keyText()
 	}
 	return fmt.Sprintf("%s element inet %s %s { %s }", verb, NetTable, e.set, t)
 }

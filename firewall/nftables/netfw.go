@@ -31,8 +31,9 @@ type Firewall struct {
 }
 
 var (
-	_ firewall.Firewall = (*Firewall)(nil)
-	_ firewall.Watcher  = (*Firewall)(nil)
+	_ firewall.Firewall    = (*Firewall)(nil)
+	_ firewall.Watcher     = (*Firewall)(nil)
+	_ firewall.PortDeleter = (*Firewall)(nil)
 )
 
 // NewFirewall returns the nftables backend. Every call that writes holds
@@ -50,7 +51,7 @@ func NewFirewall(lockPath string) (*Firewall, error) {
 // does, and hands it to out instead of writing it, as one
 //
 //	nft -f - <<'EOF'
-//	add element inet plumb-networks ports { tcp . 8080 : 172.30.0.2 . 80 comment "plumb:NET/EP" }
+//	add element inet plumb-networks ports { tcp . 8080 comment "plumb:NET/EP" : 172.30.0.2 . 80 }
 //	EOF
 //
 // block per change (the coexistence rules it would insert into iptables'

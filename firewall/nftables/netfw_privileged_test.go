@@ -53,7 +53,7 @@ func TestPrivilegedNetLifecycle(t *testing.T) {
 		if err := errors.Join(f.EnsureNetwork(netB), f.CheckNetwork(netA), f.CheckNetwork(netB), f.CheckEndpoint(netA, "ep1", webA[:1])); err != nil {
 			t.Errorf("after ensure: %v", err)
 		}
-		if err := f.CheckEndpoint(netA, "ep2", webA[:1]); err == nil || !strings.Contains(err.Error(), `comment \"plumb:a/ep1\"", want`) {
+		if err := f.CheckEndpoint(netA, "ep2", webA[:1]); err == nil || !strings.Contains(err.Error(), `comment \"plumb:a/ep1\" : 172.30.1.2 . 80", want`) {
 			t.Errorf("CheckEndpoint of a port another owner holds: %v", err)
 		}
 		return errors.Join(f.DeleteNetwork("a"), f.DeleteNetwork("a"))
@@ -91,7 +91,7 @@ func TestPrivilegedNetPorts(t *testing.T) {
 		if n, m, l := elemCount(t, MapPorts), elemCount(t, MapAddrPorts), elemCount(t, MapLoopPorts); n != 1 || m != 0 || l != 0 {
 			t.Errorf("after DeletePorts: ports %d addr_ports %d loopback_ports %d, want 1 0 0", n, m, l)
 		}
-		if err := f.CheckEndpoint(netA, "ep1", webA); err == nil || !strings.Contains(err.Error(), "element missing (nft add element inet plumb-networks ports { tcp . 8080 : 172.30.1.2 . 80") {
+		if err := f.CheckEndpoint(netA, "ep1", webA); err == nil || !strings.Contains(err.Error(), "element missing (nft add element inet plumb-networks ports { tcp . 8080 comment \"plumb:a/ep1\" : 172.30.1.2 . 80") {
 			t.Errorf("CheckEndpoint of deleted ports: %v", err)
 		}
 		c, err := f.Snapshot()
@@ -122,7 +122,7 @@ func TestPrivilegedNetRepairs(t *testing.T) {
 		{"bridge element deleted", `element missing (nft add element inet plumb-networks bridges { "pb-a" comment "plumb:a" })`, func(c *nft.Conn) {
 			_ = c.SetDeleteElements(netSet(SetBridges), []nft.SetElement{{Key: ifnameKey("pb-a")}})
 		}},
-		{"port element deleted", `element missing (nft add element inet plumb-networks addr_ports { 10.0.0.1 . udp . 53 : 172.30.1.2 . 5353 comment "plumb:a/ep1" })`, func(c *nft.Conn) {
+		{"port element deleted", `element missing (nft add element inet plumb-networks addr_ports { 10.0.0.1 . udp . 53 comment "plumb:a/ep1" : 172.30.1.2 . 5353 })`, func(c *nft.Conn) {
 			e := portElems("a", "ep1", webA[1:2])[0]
 			_ = c.SetDeleteElements(netSet(MapAddrPorts), []nft.SetElement{{Key: []byte(e.key)}})
 		}},
@@ -226,4 +226,44 @@ func TestPrivilegedNetCoexistence(t *testing.T) {
 	if after := ruleset(t, name); after != before {
 		t.Errorf("nft list ruleset after DeleteNetwork:\n%s\nwant:\n%s", after, before)
 	}
+}
+
+// TestPrivilegedNetDeletePortsOf: DeletePortsOf deletes exactly the
+// listed ports of the owner, leaves another owner's, and is success when
+// they are gone already (its batch fails, DeletePorts follows); a record
+// listing fewer ports than were published leaves the others, which
+// DeletePorts then removes.
+func TestPrivilegedNetDeletePortsOf(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	name := testutil.NewNetNS(t)
+	f := newNetFW(t)
+	t.Cleanup(func() { inNS(t, name, func() error { return f.DeleteNetwork("a") }) })
+	p2 := []firewall.Port{{Proto: "tcp", HostPort: 8081, ContainerIP: webA[0].ContainerIP, ContainerPort: 81}}
+	counts := func(what string, want [3]int) {
+		t.Helper()
+		if got := [3]int{elemCount(t, MapPorts), elemCount(t, MapAddrPorts), elemCount(t, MapLoopPorts)}; got != want {
+			t.Errorf("%s: ports, addr_ports, loopback_ports %v, want %v", what, got, want)
+		}
+	}
+	inNS(t, name, func() error {
+		if err := errors.Join(f.AddPorts(netA, "ep1", webA), f.AddPorts(netA, "ep2", p2)); err != nil {
+			return err
+		}
+		if err := errors.Join(f.DeletePortsOf("a", "ep1", webA), f.DeletePortsOf("a", "ep1", webA)); err != nil {
+			return err
+		}
+		counts("after DeletePortsOf ep1, twice", [3]int{1, 0, 0})
+		if err := f.CheckEndpoint(netA, "ep2", p2); err != nil {
+			t.Errorf("ep2's port: %v", err)
+		}
+		if err := errors.Join(f.AddPorts(netA, "ep1", webA), f.DeletePortsOf("a", "ep1", webA[:1])); err != nil {
+			return err
+		}
+		counts("after DeletePortsOf of part of ep1's ports", [3]int{1, 1, 1})
+		if err := firewall.DeletePortsOf(f, "a", "ep1", nil); err != nil {
+			return err
+		}
+		counts("after DeletePortsOf with no ports (DeletePorts)", [3]int{1, 0, 0})
+		return nil
+	})
 }

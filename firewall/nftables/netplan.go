@@ -137,7 +137,7 @@ func planElems(st *netState, sets []string, owned func(string) bool, want []elem
 }
 
 // bridgeSets are the sets keyed by bridge.
-var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, MapICC}
+var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC}
 
 // planNetwork is what makes n's elements and coexistence rules as
 // EnsureNetwork leaves them, in st whose structure is sound.

@@ -46,7 +46,7 @@ func TestNetRenderFirst(t *testing.T) {
 		"add rule inet plumb-networks forward iifname . oifname vmap @icc comment \"plumb: traffic within a network, by its icc\"\n",
 		"add rule inet plumb-networks prerouting fib daddr type local dnat ip to meta l4proto . th dport map @ports comment",
 		"add element inet plumb-networks bridges { \"pb-a\" comment \"plumb:a\" }\n",
-		"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" : accept comment \"plumb:a\" }\n",
+		"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" comment \"plumb:a\" : accept }\n",
 		"add element inet plumb-networks masquerade_bridges { \"pb-a\" comment \"plumb:a\" }\n",
 		"add element inet plumb-networks nat_bridges { \"pb-a\" comment \"plumb:a\" }\n",
 	} {
@@ -70,12 +70,12 @@ func TestNetPlanSeesItsChanges(t *testing.T) {
 	step(t, st, planEnsureAll(st, []firewall.Network{netA}, nil), "")
 	step(t, st, planEnsureAll(st, []firewall.Network{netB}, nil),
 		"add element inet plumb-networks bridges { \"pb-b\" comment \"plumb:b\" }\n"+
-			"add element inet plumb-networks icc { \"pb-b\" . \"pb-b\" : drop comment \"plumb:b\" }\n"+
+			"add element inet plumb-networks icc { \"pb-b\" . \"pb-b\" comment \"plumb:b\" : drop }\n"+
 			"add element inet plumb-networks internal_bridges { \"pb-b\" comment \"plumb:b\" }\n")
 	step(t, st, planPorts(st, "a", "ep1", webA),
-		"add element inet plumb-networks ports { tcp . 8080 : 172.30.1.2 . 80 comment \"plumb:a/ep1\" }\n"+
-			"add element inet plumb-networks addr_ports { 10.0.0.1 . udp . 53 : 172.30.1.2 . 5353 comment \"plumb:a/ep1\" }\n"+
-			"add element inet plumb-networks loopback_ports { 127.0.0.1 . tcp . 9000 : 172.30.1.2 . 9 comment \"plumb:a/ep1\" }\n")
+		"add element inet plumb-networks ports { tcp . 8080 comment \"plumb:a/ep1\" : 172.30.1.2 . 80 }\n"+
+			"add element inet plumb-networks addr_ports { 10.0.0.1 . udp . 53 comment \"plumb:a/ep1\" : 172.30.1.2 . 5353 }\n"+
+			"add element inet plumb-networks loopback_ports { 127.0.0.1 . tcp . 9000 comment \"plumb:a/ep1\" : 172.30.1.2 . 9 }\n")
 	c := &netChecker{st: st}
 	if err := c.CheckEndpoint(netA, "ep1", webA); err != nil {
 		t.Fatalf("check: %v", err)
@@ -116,12 +116,12 @@ func TestNetPlanChangedConfig(t *testing.T) {
 	step(t, st, planEnsureAll(st, []firewall.Network{a2}, nil),
 		"delete element inet plumb-networks masquerade_bridges { \"pb-a\" }\n"+
 			"delete element inet plumb-networks icc { \"pb-a\" . \"pb-a\" }\n"+
-			"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" : drop comment \"plumb:a\" }\n")
+			"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" comment \"plumb:a\" : drop }\n")
 	if err := (&netChecker{st: st}).CheckEndpoint(a2, "ep1", webA); err != nil {
 		t.Fatal(err)
 	}
 	err := (&netChecker{st: st}).CheckNetwork(netA)
-	if err == nil || !strings.Contains(err.Error(), `element icc is "\"pb-a\" . \"pb-a\" : drop comment \"plumb:a\"", want`) ||
+	if err == nil || !strings.Contains(err.Error(), `element icc is "\"pb-a\" . \"pb-a\" comment \"plumb:a\" : drop", want`) ||
 		!strings.Contains(err.Error(), `element missing (nft add element inet plumb-networks masquerade_bridges { "pb-a" comment "plumb:a" })`) {
 		t.Fatalf("check of the old config: %v", err)
 	}

@@ -105,12 +105,18 @@ func renderNet(ops []netOp) (nftText, iptText string) {
 	return b.String(), ""
 }
 
-// netChainText is base chain ch's declaration as nft reads it.
+// netChainText is base chain ch's declaration as nft reads it. nft names
+// priority -100 "dstnat" on the prerouting hook only and 100 "srcnat" on
+// postrouting only: elsewhere (output) the number stands.
 func netChainText(ch *nft.Chain) string {
 	s := chainText(ch)
-	for prio, name := range map[nft.ChainPriority]string{*nft.ChainPriorityNATDest: "dstnat", *nft.ChainPriorityNATSource: "srcnat"} {
-		if *ch.Priority == prio {
-			s = strings.Replace(s, fmt.Sprintf("priority %d;", int32(prio)), "priority "+name+";", 1)
+	for _, p := range []struct {
+		prio nft.ChainPriority
+		hook nft.ChainHook
+		name string
+	}{{*nft.ChainPriorityNATDest, *nft.ChainHookPrerouting, "dstnat"}, {*nft.ChainPriorityNATSource, *nft.ChainHookPostrouting, "srcnat"}} {
+		if *ch.Priority == p.prio && *ch.Hooknum == p.hook {
+			s = strings.Replace(s, fmt.Sprintf("priority %d;", int32(p.prio)), "priority "+p.name+";", 1)
 		}
 	}
 	return s

@@ -118,7 +118,7 @@ func (st *netState) setSound(name string) bool {
 		return s.IsMap && (s.KeyType.Name == "verdict" || s.DataType.Name == "verdict") && !s.Interval
 	}
 	return s != nil && s.KeyType.Name == want.KeyType.Name && s.IsMap == want.IsMap &&
-		s.DataType.Name == want.DataType.Name && !s.Interval
+		s.DataType.Name == want.DataType.Name && s.Interval == want.Interval
 }
 
 // chainHooked reports whether chain name exists as the base chain netChain

@@ -53,6 +53,9 @@ func newTrafficLab(t *testing.T) trafficLab {
 		run("ip", "-n", h, "link", "add", hv, "type", "veth", "peer", "name", "eth0", "netns", c.ns)
 		if c.br != "" {
 			run("ip", "-n", h, "link", "set", hv, "master", c.br)
+			// plumb sets hairpin on each port, so that a container
+			// reaching its own published port is bridged back to it.
+			run("ip", "-n", h, "link", "set", hv, "type", "bridge_slave", "hairpin", "on")
 		} else {
 			run("ip", "-n", h, "addr", "add", "10.231.60.1/24", "dev", hv)
 		}
@@ -110,6 +113,8 @@ func TestPrivilegedNetTraffic(t *testing.T) {
 		{"the host to its own published port", l.host, "10.231.60.1:8080", "hello from c1"},
 		{"the host to a loopback-only port", l.host, "127.0.0.1:9000", "hello from c1"},
 		{"a container to a published port (hairpin)", l.c2, "10.231.60.1:8080", "hello from c1"},
+		{"a container to its own published port (owner hairpin)", l.c1, "10.231.60.1:8080", "hello from c1"},
+		{"a container to its own published port via its gateway", l.c1, "10.231.61.1:8080", "hello from c1"},
 		{"a neighbour to a loopback-only port", l.nbr, "10.231.60.1:9000", ""},
 		{"a container to the host's loopback-only port", l.c2, "127.0.0.1:9000", ""},
 		{"a neighbour to a container's address, port 8080 (not the host's: no DNAT)", l.nbr, "10.231.61.3:8080", "hello from c2"},
