@@ -292,17 +292,6 @@ var netRules = map[string][]netRule{
 			func() []expr.Any {
 				return join(ipv4(), oifSaddrIn(SetNATSubnets), ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq), tail(&expr.Masq{}))
 			}},
-		// With br_netfilter, a container's connection to a published port
-		// of its own network is bridged, not routed, and br_netfilter runs
-		// postrouting with no input interface (iifname ""): iptables'
-		// `-s SUBNET -o BR --ctstate DNAT -j MASQUERADE` does not look at
-		// it. Only frames that came in by a bridge port reach postrouting
-		// so, so this is hairpin traffic as well.
-		{`iifname "" oifname @nat_bridges ct status dnat masquerade`, "plumb: hairpin to published ports, bridged (br_netfilter)",
-			func() []expr.Any {
-				return join(tail(meta(iif, reg1), &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{0}}),
-					ifIn(oif, SetNAT, false), ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq), tail(&expr.Masq{}))
-			}},
 	},
 }
 
