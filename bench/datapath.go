@@ -117,12 +117,18 @@ func dataPath(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error {
 		}
 	}
 
+	return measureRounds(ctx, p, cl, d, ends, iperf, []string{kindHTTP1, kindHTTPN})
+}
+
+// measureRounds starts the servers of every end, then runs p.Rounds
+// rounds of each kind (iperf3 first, when there is an iperf3) over the
+// ends, the first of each round rotating, appending the runs to d.
+func measureRounds(ctx context.Context, p *Plan, cl *Cleanup, d *DataResults, ends []*dataEnd, iperf string, kinds []string) error {
 	for _, e := range ends {
 		if err := startServers(p, cl, e, iperf); err != nil {
 			return fmt.Errorf("%s: %w", e.Label, err)
 		}
 	}
-	kinds := []string{kindHTTP1, kindHTTPN}
 	if iperf != "" {
 		kinds = append([]string{kindIperf}, kinds...)
 	}
@@ -179,31 +185,52 @@ func vethEnds(p *Plan, cl *Cleanup) (*dataEnd, error) {
 // the bench's host netns, and bt-3 with two published ports on 127.0.0.1,
 // reached from that netns's localhost.
 func plumbEnds(p *Plan, cl *Cleanup) (c2c, port *dataEnd, err error) {
-	run := &Runner{Log: filepath.Join(p.TmpDir, "data-plumb.log"), Env: []string{"PLUMB_DNS_UPSTREAM=none"}, Netns: netnsPath(p.Host)}
-	c2c = &dataEnd{DataSetup: DataSetup{Key: "plumb", Label: "plumb network", Path: "netns bt-1 -- plumb bridge (in the bench netns) -- netns bt-2"},
-		serverNS: netnsPath(p.target(1)), clientNS: netnsPath(p.target(2)), iperfPort: iperfPort, httpPort: httpPort}
-	port = &dataEnd{DataSetup: DataSetup{Key: "plumb-port", Label: "plumb -p 127.0.0.1:HOSTPORT:PORT",
-		Path: "localhost of the bench netns -> DNAT (OUTPUT) -> bridge -> netns bt-3"},
-		serverNS: netnsPath(p.target(3)), clientNS: netnsPath(p.Host), addr: "127.0.0.1", iperfPort: plumbIperfPort, httpPort: plumbHTTPPort}
-	if _, err := run.Run("", nil, plumbArgv(p, "network", "create", dataNet, "--subnet", dataSubnet)...); err != nil {
+	return plumbEndsOf(p, cl, dataPlumb{key: "plumb", label: "plumb", net: dataNet, subnet: dataSubnet,
+		first: 1, iperfPort: plumbIperfPort, httpPort: plumbHTTPPort,
+		argv: func(args ...string) []string { return plumbArgv(p, args...) }, stateRun: p.runDir()})
+}
+
+// dataPlumb is one plumb of the data path: its series keys and labels,
+// network, targets (first, first+1, first+2), published host ports, and
+// how its commands are made (state and run dirs, environment).
+type dataPlumb struct {
+	key, label          string
+	net, subnet         string
+	first               int
+	iperfPort, httpPort int
+	argv                func(args ...string) []string
+	env                 []string
+	stateRun            string // its run dir, whose daemon stops at cleanup
+}
+
+// plumbEndsOf is plumbEnds for the plumb dp describes.
+func plumbEndsOf(p *Plan, cl *Cleanup, dp dataPlumb) (c2c, port *dataEnd, err error) {
+	run := &Runner{Log: filepath.Join(p.TmpDir, "data-"+dp.key+".log"), Env: append([]string{"PLUMB_DNS_UPSTREAM=none"}, dp.env...), Netns: netnsPath(p.Host)}
+	a, b, c := p.target(dp.first), p.target(dp.first+1), p.target(dp.first+2)
+	c2c = &dataEnd{DataSetup: DataSetup{Key: dp.key, Label: dp.label + " network", Path: "netns " + a + " -- " + dp.label + " bridge (in the bench netns) -- netns " + b},
+		serverNS: netnsPath(a), clientNS: netnsPath(b), iperfPort: iperfPort, httpPort: httpPort}
+	port = &dataEnd{DataSetup: DataSetup{Key: dp.key + "-port", Label: dp.label + " -p 127.0.0.1:HOSTPORT:PORT",
+		Path: "localhost of the bench netns -> DNAT (output hook) -> bridge -> netns " + c},
+		serverNS: netnsPath(c), clientNS: netnsPath(p.Host), addr: "127.0.0.1", iperfPort: dp.iperfPort, httpPort: dp.httpPort}
+	if _, err := run.Run("", nil, dp.argv("network", "create", dp.net, "--subnet", dp.subnet)...); err != nil {
 		return c2c, port, err
 	}
 	cl.Push(func() {
-		_, _ = run.Run("", nil, plumbArgv(p, "network", "rm", "--force", dataNet)...)
-		_ = stopDaemon(p.runDir(), p.Plumb, 10*time.Second)
+		_, _ = run.Run("", nil, dp.argv("network", "rm", "--force", dp.net)...)
+		_ = stopDaemon(dp.stateRun, p.Plumb, 10*time.Second)
 	})
 	for _, args := range [][]string{
-		{"attach", "netns:" + p.target(1), "--net", dataNet},
-		{"attach", "netns:" + p.target(2), "--net", dataNet},
-		{"attach", "netns:" + p.target(3), "--net", dataNet,
-			"-p", fmt.Sprintf("127.0.0.1:%d:%d", plumbIperfPort, iperfPort),
-			"-p", fmt.Sprintf("127.0.0.1:%d:%d", plumbHTTPPort, httpPort)},
+		{"attach", "netns:" + a, "--net", dp.net},
+		{"attach", "netns:" + b, "--net", dp.net},
+		{"attach", "netns:" + c, "--net", dp.net,
+			"-p", fmt.Sprintf("127.0.0.1:%d:%d", dp.iperfPort, iperfPort),
+			"-p", fmt.Sprintf("127.0.0.1:%d:%d", dp.httpPort, httpPort)},
 	} {
-		if _, err := run.Run("", nil, plumbArgv(p, args...)...); err != nil {
+		if _, err := run.Run("", nil, dp.argv(args...)...); err != nil {
 			return c2c, port, err
 		}
 	}
-	c2c.addr, err = nsAddr(p.target(1))
+	c2c.addr, err = nsAddr(a)
 	return c2c, port, err
 }
 

@@ -36,6 +36,12 @@
 //   - datapath: iperf3 and short-request rates between two endpoints of a plumb
 //     network, of a Docker bridge network and of a bare veth pair, and from
 //     localhost to a port published by plumb and by `docker run -p`.
+//   - nft: plumb's firewall backends side by side (issue 16; see nft.go):
+//     `network create` and `network rm` on each, what `-p` adds to an attach
+//     and a detach with 0, 100 and 1000 ports already published on the host,
+//     for the nftables backend, the iptables backend and Docker's `docker run
+//     -p`, and iperf3 container to container and localhost to a published
+//     port on each backend. `-only nft`, about 5 minutes with BENCH_QUICK=1.
 //
 // Run it as root from the repository root:
 //

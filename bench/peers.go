@@ -79,7 +79,7 @@ func preparePeers(ctx context.Context, plan *Plan) []string {
 	if needLevels {
 		plan.NetavarkSkip = install(plan.Netavark, "netavark")
 	}
-	if plan.runs("datapath") {
+	if plan.runs("datapath") || plan.runs("nft") {
 		if _, err := exec.LookPath("iperf3"); err != nil {
 			if note, err := aptGet(ctx, "iperf3"); err != nil {
 				notes = append(notes, "iperf3 is missing and "+err.Error())
@@ -88,7 +88,7 @@ func preparePeers(ctx context.Context, plan *Plan) []string {
 			}
 		}
 	}
-	if (needLevels || plan.runs("datapath") || (plan.DNS && plan.runs("dns")) || plan.runs("repair-docker")) && plan.DockerSkip == "" {
+	if (needLevels || plan.runs("datapath") || (plan.DNS && plan.runs("dns")) || plan.runs("repair-docker") || plan.runs("nft")) && plan.DockerSkip == "" {
 		plan.DockerSkip = prepareDocker(plan, &notes)
 	}
 	return notes
@@ -190,6 +190,9 @@ func plumbNamespaces(plan *Plan) int {
 	}
 	if plan.runs("repair-scale") {
 		n = max(n, repairWorld.endpoints())
+	}
+	if plan.runs("nft") {
+		n = max(n, plan.nftTargets(), nftDataFirst-1+3*len(nftBackends))
 	}
 	return n
 }

@@ -77,6 +77,7 @@ func (r *Report) Markdown() string {
 	r.seeSection(&b)
 	r.repairSection(&b)
 	r.dataSections(&b)
+	r.nftSection(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")
 	table(&b, []row{

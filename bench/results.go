@@ -20,6 +20,8 @@ type Results struct {
 	Peers  map[string]string `json:"peers"`  // tool key -> why it is missing from (part of) the tables
 	Bursts []*BurstRun       `json:"bursts"` // the burst test, per tool
 	Data   *DataResults      `json:"data,omitempty"`
+	// NftData is the nft section's data path: each firewall backend's plumb.
+	NftData *DataResults `json:"nft_data,omitempty"`
 
 	DockerBridges []string `json:"docker_bridges"` // the Linux bridges of the run's Docker networks
 }

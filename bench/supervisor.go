@@ -178,6 +178,9 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		rep.Results.Loads = append(rep.Results.Loads, "repair-docker "+loadAvg())
 		werr = repairDocker(ctx, plan, cl, rep.Results)
 	}
+	if werr == nil && ctx.Err() == nil && plan.runs("nft") {
+		werr = nftSupervised(ctx, plan, cl, rep.Results)
+	}
 	if werr == nil && ctx.Err() == nil && plan.runs("datapath") {
 		logf("data path")
 		rep.Results.Loads = append(rep.Results.Loads, "data path "+loadAvg())

@@ -89,6 +89,7 @@ func (w *worker) all(ctx context.Context) error {
 		{"see", "inspect and explain at 100 endpoints, graph at 1000", w.seeBench},
 		{"repair-one", "repair: one network's rules flushed, its bridge deleted", w.repairOne},
 		{"repair-scale", "repair: the daemon at 100 networks / 1000 endpoints", w.repairScale},
+		{"nft", "firewall backends: network create/rm, -p at 0/100/1000 published ports", w.nftBench},
 		{"dns", "DNS", w.dnsBench},
 	}
 	for _, s := range steps {

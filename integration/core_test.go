@@ -11,20 +11,24 @@ import (
 )
 
 // TestPrivilegedCore runs the core scenario on a host with no Docker at all:
-// a fresh namespace standing in for the host.
+// a fresh namespace standing in for the host, on each firewall backend.
 func TestPrivilegedCore(t *testing.T) {
-	coreScenario(t, newHost(t))
+	eachBackend(t, func(t *testing.T, fw string) { coreScenario(t, newHostOn(t, fw)) })
 }
 
 // TestPrivilegedCoreBesideDocker runs the same scenario in the real host
-// namespace beside a running dockerd (FORWARD policy DROP, br_netfilter).
+// namespace beside a running dockerd (FORWARD policy DROP, br_netfilter),
+// on each firewall backend: Docker's drop in its own base chain must not
+// drop plumb's traffic whichever table plumb's rules are in.
 func TestPrivilegedCoreBesideDocker(t *testing.T) {
 	dockertest.Require(t)
-	h := rootHost(t)
-	if out, _ := h.sh("iptables", "-S", "FORWARD"); !strings.Contains(out, "-P FORWARD DROP") {
-		t.Logf("note: FORWARD policy is not DROP here:\n%s", out)
-	}
-	coreScenario(t, h)
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := rootHostOn(t, fw)
+		if out, _ := h.sh("iptables", "-S", "FORWARD"); !strings.Contains(out, "-P FORWARD DROP") {
+			t.Logf("note: FORWARD policy is not DROP here:\n%s", out)
+		}
+		coreScenario(t, h)
+	})
 }
 
 func coreScenario(t *testing.T, h *host) {
@@ -33,6 +37,7 @@ func coreScenario(t *testing.T, h *host) {
 	// One network, two namespaces: they reach each other by IP, and each
 	// finds its own name in its hosts file.
 	h.must("network", "create", "core-a", "--subnet", "10.231.1.0/24")
+	h.assertBackend()
 	a, b := target(t), target(t)
 	h.must("attach", "netns:"+a, "--net", "core-a")
 	h.must("attach", "netns:"+b, "--net", "core-a", "--ip", "10.231.1.50")
@@ -145,6 +150,9 @@ func coreScenario(t *testing.T, h *host) {
 	}
 	for _, n := range []string{"core-a", "core-b", "core-int", "core-noicc"} {
 		h.must("network", "rm", "--force", n)
+	}
+	if h.ns != "" {
+		h.assertNoPlumbFirewall()
 	}
 	if after := h.snapshot(); after != before {
 		t.Fatalf("host changed by create+rm:\n--- before\n%s\n--- after\n%s", before, after)

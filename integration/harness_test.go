@@ -57,6 +57,7 @@ type host struct {
 	runDir string          // the daemon's run dir
 	env    []string        // extra environment of every plumb run
 	own    map[string]bool // links the test itself made in h, left out of snapshots
+	fw     string          // firewall backend asked for (PLUMB_FIREWALL); "": plumb's default
 }
 
 // newHost makes a fresh host namespace with its own state directory.
@@ -67,7 +68,24 @@ func newHost(t *testing.T) *host {
 	testutil.RequirePrivileged(t)
 	h := &host{t: t, ns: testutil.NewNetNS(t), state: t.TempDir(), runDir: t.TempDir()}
 	t.Cleanup(h.removeAll)
+	t.Cleanup(h.logDaemonOnFailure)
 	return h
+}
+
+// logDaemonOnFailure logs the end of h's daemon log when the test failed:
+// a daemon that crashed says why there.
+func (h *host) logDaemonOnFailure() {
+	if !h.t.Failed() {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(h.runDir, "daemon.log"))
+	if err != nil {
+		return
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	h.t.Logf("daemon.log (end):\n%s", b)
 }
 
 // newStillHost is newHost whose daemon repairs nothing
@@ -140,6 +158,10 @@ func (h *host) killAndRestartDaemon() {
 	syscall.Kill(pid, syscall.SIGKILL)
 	h.waitDead(pid)
 	d := h.command(nil, "daemon", "--exit-when-idle")
+	if logf, err := os.OpenFile(filepath.Join(h.runDir, "daemon.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
+		defer logf.Close() // the child has its own copy once started
+		d.Stdout, d.Stderr = logf, logf
+	}
 	if err := d.Start(); err != nil {
 		h.t.Fatal(err)
 	}
@@ -204,7 +226,10 @@ func (h *host) sh(name string, args ...string) (string, error) {
 }
 
 // snapshot is the firewall and link state of h, for before/after checks:
-// `iptables-save` without counters and comments, and `ip -o link` names.
+// `iptables-save` without counters and comments, `nft list ruleset`
+// without counters (when nft is installed: either backend may leave a
+// trace there, the localnet guard's table or the nftables backend's), and
+// `ip -o link` names.
 // It first waits for the daemon to finish deleting the veths that detach
 // retired (veth.RetiredPrefix), and fails the test if they stay.
 func (h *host) snapshot() string {
@@ -222,6 +247,9 @@ func (h *host) snapshot() string {
 		}
 		b.WriteString(counters.ReplaceAllString(l, "") + "\n")
 	}
+	if _, err := exec.LookPath("nft"); err == nil {
+		b.WriteString(withoutIdleXtChains(nftRuleset(h.t, h)))
+	}
 	links, err := h.sh("ip", "-o", "link", "show")
 	if err != nil {
 		h.t.Fatalf("ip link: %v", err)
@@ -235,6 +263,36 @@ func (h *host) snapshot() string {
 		}
 	}
 	return b.String()
+}
+
+// xtTable matches the header of a table iptables-nft manages (its
+// iptables-save shows it already).
+var xtTable = regexp.MustCompile(`^table ip6? (filter|nat|mangle|raw|security) \{$`)
+
+// withoutIdleXtChains is an `nft list ruleset` output without the base
+// chains of iptables-nft's tables that hold no rule and accept: iptables-nft
+// adds the built-in chains of a table whenever iptables-restore writes to
+// it, and such a chain changes nothing. Every other line stays.
+func withoutIdleXtChains(ruleset string) string {
+	lines := strings.Split(ruleset, "\n")
+	var out []string
+	inXt := false
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		switch t := strings.TrimSpace(l); {
+		case strings.HasPrefix(l, "table "):
+			inXt = xtTable.MatchString(l)
+		case inXt && strings.HasPrefix(t, "chain ") && i+2 < len(lines) &&
+			strings.HasSuffix(strings.TrimSpace(lines[i+1]), "policy accept;") &&
+			strings.TrimSpace(lines[i+2]) == "}":
+			i += 2
+			continue
+		case t == "":
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // waitReaped waits until no retired veth is left in h: detach hands their

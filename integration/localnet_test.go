@@ -76,11 +76,16 @@ func nftRuleset(t *testing.T, h *host) string {
 // 127.0.0.0/8 via its gateway cannot reach a service on the host's
 // 127.0.0.1, with plumb's rules in place and after `iptables -F; -X` of
 // filter and nat, while localhost still reaches a published port once the
-// rules are back.
+// rules are back. On each firewall backend (an iptables flush leaves the
+// nftables backend's rules alone, but must not open the guard either).
 func TestPrivilegedLocalnetGuardSurvivesFlush(t *testing.T) {
-	h := newHost(t)
+	eachBackend(t, func(t *testing.T, fw string) { localnetFlushScenario(t, newHostOn(t, fw)) })
+}
+
+func localnetFlushScenario(t *testing.T, h *host) {
 	const gw = "10.231.41.1"
 	h.must("network", "create", "lg", "--subnet", "10.231.41.0/24")
+	h.assertBackend()
 	c := target(t)
 	serve(t, c, 80, "c")
 	h.must("attach", "netns:"+c, "--net", "lg", "-p", "8081:80")
@@ -120,9 +125,13 @@ func TestPrivilegedLocalnetGuardSurvivesFlush(t *testing.T) {
 // TestPrivilegedLocalnetGuardLeavesNoTrace: the guard is in nftables while
 // a network exists, and `network rm` of the last network leaves `nft list
 // ruleset` exactly as it was before the first `network create`, a table
-// of someone else's untouched.
+// of someone else's untouched. On each firewall backend: on nftables the
+// networks' own table goes with the last network too.
 func TestPrivilegedLocalnetGuardLeavesNoTrace(t *testing.T) {
-	h := newHost(t)
+	eachBackend(t, func(t *testing.T, fw string) { localnetNoTraceScenario(t, newHostOn(t, fw)) })
+}
+
+func localnetNoTraceScenario(t *testing.T, h *host) {
 	// Someone else's table, written through netlink: nft only reads here.
 	theirs := &nft.Table{Name: "theirs", Family: nft.TableFamilyINet}
 	if err := inNS(h.ns, func() error {
@@ -136,12 +145,13 @@ func TestPrivilegedLocalnetGuardLeavesNoTrace(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("adding table inet theirs: %v", err)
 	}
-	before := nftRuleset(t, h)
+	before, whole := nftRuleset(t, h), h.snapshot()
 
 	h.must("network", "create", "la", "--subnet", "10.231.42.0/24")
 	h.must("network", "create", "lb", "--subnet", "10.231.43.0/24", "--internal")
 	c := target(t)
 	h.must("attach", "netns:"+c, "--net", "la", "-p", "8082:80")
+	h.assertBackend()
 	if got, want := guarded(nftRuleset(t, h)), []string{network.BridgeName("la"), network.BridgeName("lb")}; !sameSet(got, want) {
 		t.Errorf("guarded bridges in nftables: %q, want %q", got, want)
 	}
@@ -153,6 +163,10 @@ func TestPrivilegedLocalnetGuardLeavesNoTrace(t *testing.T) {
 	if after := nftRuleset(t, h); after != before {
 		t.Fatalf("nft list ruleset after rm of the last network:\n%s\nwas:\n%s", after, before)
 	}
+	if after := h.snapshot(); after != whole {
+		t.Fatalf("iptables-save, nft list ruleset or links after rm of the last network:\n%s\nwas:\n%s", after, whole)
+	}
+	h.assertNoPlumbFirewall()
 }
 
 // guarded lists the elements of plumb's set of guarded bridges in an `nft

@@ -106,13 +106,17 @@ func tcpFrom(src, addr string) string {
 // reachable from the host only. A taken port is refused and changes
 // nothing; detach leaves iptables-save as it was; a restarted daemon takes
 // its ports back; a UDP port re-published for another container reaches
-// the new one at once.
+// the new one at once (the conntrack flush). On each firewall backend.
 func TestPrivilegedPorts(t *testing.T) {
-	h := newHost(t)
+	eachBackend(t, func(t *testing.T, fw string) { portsScenario(t, newHostOn(t, fw)) })
+}
+
+func portsScenario(t *testing.T, h *host) {
 	mustSh(t, h, "ip", "link", "set", "lo", "up")
 	outsideNS, _ := outside(t, h)
 	const hostIP = "198.51.100.1" // h's address on the outside link
 	h.must("network", "create", "pub", "--subnet", "10.231.20.0/24")
+	h.assertBackend()
 	a, b := target(t), target(t)
 	serve(t, a, 80, "a")
 	h.must("attach", "netns:"+b, "--net", "pub")
@@ -241,18 +245,19 @@ func TestPrivilegedPorts(t *testing.T) {
 	}
 	h.must("detach", "netns:"+c)
 	h.must("network", "rm", "--force", "pub")
-	if out, _ := h.sh("iptables-save"); strings.Contains(out, "plumb") {
-		t.Fatalf("rules left after network rm:\n%s", out)
-	}
+	h.assertNoPlumbFirewall()
 }
 
 // TestPrivilegedPortsDocker publishes a real `--network=none` container's
 // port beside a running dockerd that publishes a port of its own (`docker
 // run -p`), curls both on localhost, and checks that plumb neither touches
-// Docker's rules nor can take Docker's port.
+// Docker's rules nor can take Docker's port; on each firewall backend.
 func TestPrivilegedPortsDocker(t *testing.T) {
 	dockertest.Require(t)
-	h := rootHost(t)
+	eachBackend(t, func(t *testing.T, fw string) { portsDockerScenario(t, rootHostOn(t, fw)) })
+}
+
+func portsDockerScenario(t *testing.T, h *host) {
 	image := dockertest.BusyboxImage(t)
 	web := func(id string) []string {
 		return []string{"sh", "-c", "echo hello-from-" + id + " > /tmp/index.html && exec httpd -f -p 80 -h /tmp"}
@@ -280,6 +285,7 @@ func TestPrivilegedPortsDocker(t *testing.T) {
 	name := testutil.UniqueName("pw")
 	dockertest.RunNone(t, name, web("plumb")...)
 	h.must("network", "create", "pubdock", "--subnet", "10.231.21.0/24")
+	h.assertBackend()
 	port := freePort(t)
 	// Docker's port is taken: refused, one line.
 	if out, err := h.run("attach", name, "--net", "pubdock", "-p", "127.0.0.1:"+dockerPort+":80"); err == nil || !strings.Contains(out, dockerPort) {

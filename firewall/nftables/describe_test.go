@@ -27,7 +27,7 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("element %d = %s, want %s", i, got[i], want[i])
 		}
 	}
-	n := firewall.Network{Name: "web", Bridge: "pb-web", ICC: true, Masquerade: true}
+	n := firewall.Network{Name: "web", Bridge: "pb-web", Subnet: netip.MustParsePrefix("10.0.0.0/24"), ICC: true, Masquerade: true}
 	els := NetworkElements(n)
 	if els[1].String() != `@icc { "pb-web" . "pb-web" comment "plumb:web" : accept }` || els[1].Key != `"pb-web" . "pb-web"` {
 		t.Errorf("icc element = %s (key %s)", els[1], els[1].Key)
