@@ -136,7 +136,7 @@ var doctorRows = []doctorRow{
 		inject: func(t *testing.T, w *doctorWorld) {
 			pid := w.daemonPID()
 			syscall.Kill(pid, syscall.SIGKILL)
-			waitGone(t, pid)
+			w.waitDead(pid)
 		}},
 	{name: "daemon-not-answering", checks: []string{"daemon"}, manual: true, slow: true,
 		inject: func(t *testing.T, w *doctorWorld) { syscall.Kill(w.daemonPID(), syscall.SIGSTOP) },

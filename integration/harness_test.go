@@ -16,6 +16,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/internal/lockfile"
 	"github.com/plumbnet/plumb/internal/testutil"
 	"github.com/plumbnet/plumb/veth"
 )
@@ -137,12 +138,29 @@ func (h *host) killAndRestartDaemon() {
 		h.t.Fatal("no daemon pid file")
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
-	waitGone(h.t, pid)
+	h.waitDead(pid)
 	d := h.command(nil, "daemon", "--exit-when-idle")
 	if err := d.Start(); err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+}
+
+// waitDead waits until the daemon pid, SIGKILLed, is wholly gone: not
+// only its thread group's leader (a zombie at once) but its last thread,
+// which holds its lock and its listening socket until it exits. A command
+// run before then may connect to that socket and be reset.
+func (h *host) waitDead(pid int) {
+	h.t.Helper()
+	waitGone(h.t, pid)
+	waitFor(h.t, func() bool {
+		l, err := lockfile.TryAcquire(control.LockPath(h.runDir))
+		if l == nil || err != nil {
+			return false
+		}
+		l.Unlock()
+		return true
+	}, "the killed daemon to let its lock go")
 }
 
 // command returns the exec.Cmd for plumb args in h.

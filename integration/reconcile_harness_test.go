@@ -109,8 +109,7 @@ func (h *host) killDaemon() {
 	h.t.Helper()
 	if pid := h.daemonPID(); pid > 0 {
 		syscall.Kill(pid, syscall.SIGKILL)
-		waitGone(h.t, pid)
-		waitFor(h.t, func() bool { return h.daemonPID() != pid }, "the killed daemon to let its lock go")
+		h.waitDead(pid)
 	}
 }
 
