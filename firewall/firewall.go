@@ -1,5 +1,7 @@
 package firewall
 
+import "fmt"
+
 // Firewall is what plumb asks of the host's packet filter for its bridge
 // networks: a network's forwarding, isolation and masquerade rules, and the
 // DNAT of the ports its endpoints publish. A backend writes only into what
@@ -93,4 +95,14 @@ type Published struct {
 	Network Network
 	Owner   string
 	Ports   []Port
+}
+
+// CheckOnce answers CheckEndpoint with one reading of the rules (one
+// Snapshot): what a backend's CheckNetwork and CheckEndpoint do.
+func CheckOnce(fw interface{ Snapshot() (Checker, error) }, n Network, owner string, ports []Port) error {
+	c, err := fw.Snapshot()
+	if err != nil {
+		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
+	}
+	return c.CheckEndpoint(n, owner, ports)
 }

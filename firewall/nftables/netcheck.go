@@ -23,11 +23,7 @@ func (f *Firewall) CheckNetwork(n firewall.Network) error { return f.CheckEndpoi
 // CheckEndpoint is CheckNetwork, and checks in the same read that owner's
 // ports are published on n.
 func (f *Firewall) CheckEndpoint(n firewall.Network, owner string, ports []firewall.Port) error {
-	c, err := f.Snapshot()
-	if err != nil {
-		return fmt.Errorf("checking firewall rules of network %q: %w", n.Name, err)
-	}
-	return c.CheckEndpoint(n, owner, ports)
+	return firewall.CheckOnce(f, n, owner, ports)
 }
 
 // Snapshot reads the tables once (no lock) and answers checks from that

@@ -104,7 +104,11 @@ func (f *Firewall) AddPorts(n firewall.Network, owner string, ports []firewall.P
 }
 
 // addFast adds elems in one batch without reading.
-func (f *Firewall) addFast(elems []elem) error {
+func (f *Firewall) addFast(elems []elem) error { return f.writeElems(nAddElem, elems) }
+
+// writeElems adds (nAddElem) or deletes (nDelElem) elems by key in one
+// batch, under the lock, without reading the table first.
+func (f *Firewall) writeElems(kind netOpKind, elems []elem) error {
 	unlock, err := f.lock()
 	if err != nil {
 		return err
@@ -117,7 +121,7 @@ func (f *Firewall) addFast(elems []elem) error {
 	defer c.CloseLasting()
 	ops := make([]netOp, len(elems))
 	for i, e := range elems {
-		ops[i] = netOp{kind: nAddElem, name: e.set, elem: e}
+		ops[i] = netOp{kind: kind, name: e.set, elem: e}
 	}
 	return write(c, ops)
 }
@@ -169,23 +173,7 @@ func (f *Firewall) DeletePortsOf(name, owner string, ports []firewall.Port) erro
 }
 
 // deleteFast deletes elems by key in one batch without reading.
-func (f *Firewall) deleteFast(elems []elem) error {
-	unlock, err := f.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := dial()
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	ops := make([]netOp, len(elems))
-	for i, e := range elems {
-		ops[i] = netOp{kind: nDelElem, name: e.set, elem: e}
-	}
-	return write(c, ops)
-}
+func (f *Firewall) deleteFast(elems []elem) error { return f.writeElems(nDelElem, elems) }
 
 // EnsureAll is EnsureNetwork of every network of nets and, for every
 // owner of pubs, its ports published exactly as listed (the rest of that
