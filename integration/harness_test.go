@@ -171,11 +171,16 @@ func (h *host) killAndRestartDaemon() {
 // waitDead waits until the daemon pid, SIGKILLed, is wholly gone: not
 // only its thread group's leader (a zombie at once) but its last thread,
 // which holds its lock and its listening socket until it exits. A command
-// run before then may connect to that socket and be reset.
+// run before then may connect to that socket and be reset. The lock is
+// gone when it can be taken, or when another daemon (started meanwhile by
+// a command) holds it.
 func (h *host) waitDead(pid int) {
 	h.t.Helper()
 	waitGone(h.t, pid)
 	waitFor(h.t, func() bool {
+		if other, ok := control.Running(h.runDir); ok && other != pid {
+			return true
+		}
 		l, err := lockfile.TryAcquire(control.LockPath(h.runDir))
 		if l == nil || err != nil {
 			return false
