@@ -83,10 +83,14 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	if n.ID, err = randomID(); err != nil {
 		return nil, err
 	}
-	if err := m.ensureFirewallRecord(); err != nil {
+	wrote, err := m.ensureFirewallRecord()
+	if err != nil {
 		return nil, err
 	}
 	if err := runSteps(m.fault, createSteps, &createOp{m: m, n: n}); err != nil {
+		if wrote && !m.dry() {
+			os.Remove(m.FirewallRecordPath())
+		}
 		return nil, err
 	}
 	// The daemon runs whenever a network exists: it keeps the network true

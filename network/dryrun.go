@@ -295,6 +295,9 @@ func (m *Manager) dryRemoveState(name string) error {
 	if err != nil || len(names) > 0 {
 		return err
 	}
+	if err := m.removeFirewallRecord(); err != nil {
+		return err
+	}
 	hs := m.readHostState()
 	if hs == nil {
 		return nil

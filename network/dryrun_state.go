@@ -25,6 +25,8 @@ type dryState struct {
 	// host is host.json as the script leaves it; hostSet false: as it is.
 	host    []byte
 	hostSet bool
+	// fwRecord is set once the script writes firewall.json.
+	fwRecord bool
 }
 
 // dryGone reports whether a dry run's script removes path, or a directory

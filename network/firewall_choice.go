@@ -79,9 +79,10 @@ func (m *Manager) RecordedFirewall() (string, error) {
 }
 
 // writeFirewallRecord records backend as the one the host's networks use.
-// Equivalent to: `echo '{"backend": "nftables"}' >STATEDIR/firewall.json`.
+// Equivalent to: `echo '{"backend": "nftables"}' >STATEDIR/firewall.json`
+// (indented as a dry run prints it).
 func (m *Manager) writeFirewallRecord(backend string) error {
-	b, _ := json.Marshal(firewallRecord{Backend: backend})
+	b, _ := json.MarshalIndent(firewallRecord{Backend: backend}, "", "  ")
 	if err := atomicfile.WriteFile(m.FirewallRecordPath(), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("recording the firewall backend: %w", err)
 	}
@@ -171,20 +172,50 @@ func (m *Manager) givenFirewall() firewall.Firewall {
 
 // ensureFirewallRecord records the backend the networks use when nothing
 // is recorded yet, so that auto decides once for the host: called by
-// Create under the global lock, before the first network's rules.
-func (m *Manager) ensureFirewallRecord() error {
-	if m.dry() || m.givenFirewall() != nil {
-		return nil
+// Create under the global lock, before the first network's rules. It
+// reports whether it wrote the record, for Create to take it back when
+// the network is not made. The record lives as long as a network does
+// (removeFirewallRecord).
+func (m *Manager) ensureFirewallRecord() (bool, error) {
+	if m.givenFirewall() != nil && !m.dry() {
+		return false, nil
+	}
+	if m.dry() && m.dryst.fwRecord {
+		return false, nil
 	}
 	rec, err := m.RecordedFirewall()
-	if err != nil || rec != "" {
-		return err
+	if err != nil || (rec != "" && !m.dryGone(m.FirewallRecordPath())) {
+		return false, err
 	}
 	kind, err := m.chosenBackend()
 	if err != nil {
-		return err
+		return false, err
 	}
-	return m.writeFirewallRecord(kind)
+	if m.dry() {
+		m.dryst.fwRecord = true
+		m.dryWritten(m.FirewallRecordPath())
+		return true, m.dryJSON(m.FirewallRecordPath(), firewallRecord{Backend: kind})
+	}
+	return true, m.writeFirewallRecord(kind)
+}
+
+// removeFirewallRecord removes the record of the backend once no network
+// is left, so that `network rm` of the last network leaves the state
+// directory as it found it: the next first network chooses again.
+// Equivalent to: `rm -f STATEDIR/firewall.json`.
+func (m *Manager) removeFirewallRecord() error {
+	if m.dry() {
+		if _, err := os.Stat(m.FirewallRecordPath()); err == nil || m.dryst.fwRecord {
+			m.DryRun.Cmd("rm", "-f", m.FirewallRecordPath())
+			m.dryRemoved(m.FirewallRecordPath())
+			m.dryst.fwRecord = false
+		}
+		return nil
+	}
+	if err := os.Remove(m.FirewallRecordPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the firewall backend record: %w", err)
+	}
+	return nil
 }
 
 // FirewallSnapshot reads the rules of the backend in use once and answers

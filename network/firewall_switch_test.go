@@ -172,3 +172,37 @@ func TestDefaultFirewallFollowsTheIptablesCommand(t *testing.T) {
 		t.Errorf("with iptables on PATH: %s, want iptables", got)
 	}
 }
+
+// The record of the backend lives as long as a network does: the first
+// create writes it, a create that fails takes it back, and removing the
+// last network removes it, so the state directory is left as it was.
+func TestFirewallRecordLivesWithTheNetworks(t *testing.T) {
+	w := newWorld(t)
+	w.m.Firewall, w.m.Guard = nil, w.fw
+	w.m.FirewallOf = func(string) (firewall.Firewall, error) { return w.fw, nil }
+	w.m.FirewallChoice = FirewallNftables
+	exists := func() bool {
+		_, err := os.Stat(w.m.FirewallRecordPath())
+		return err == nil
+	}
+	failAt(w.m, StepNames("create")[len(StepNames("create"))-1])
+	if _, err := w.m.Create(createOpts()); err == nil {
+		t.Fatal("create with an injected failure succeeded")
+	}
+	if exists() {
+		t.Error("a failed first create left the firewall record")
+	}
+	w.m.Fault = nil
+	if _, err := w.m.Create(createOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.m.RecordedFirewall(); got != FirewallNftables {
+		t.Errorf("after the first create the record is %q (%v), want nftables", got, err)
+	}
+	if err := w.m.Remove(context.Background(), createOpts().Name, false); err != nil {
+		t.Fatal(err)
+	}
+	if exists() {
+		t.Error("removing the last network left the firewall record")
+	}
+}

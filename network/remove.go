@@ -94,6 +94,9 @@ func (m *Manager) restoreHost() error {
 	if err != nil || len(names) > 0 {
 		return err
 	}
+	if err := m.removeFirewallRecord(); err != nil {
+		return err
+	}
 	b, err := os.ReadFile(m.hostStatePath())
 	if err != nil {
 		return nil
