@@ -52,11 +52,14 @@ done
 # Ubuntu host too; ruby checks that the Vagrantfile parses (`ruby -c`, a
 # test); util-linux brings nsenter and unshare for the lab's tests and build.
 # nftables is for the tests only, which read `nft list ruleset`: plumb
-# speaks nftables over netlink and never runs nft.
+# speaks nftables over netlink and never runs nft. etcd-server (3.4) is the
+# cluster store of overlay networks: the tests start their own members
+# (internal/etcdtest) and never use the packaged service.
 packages=(
 	iptables nftables iproute2 debootstrap dnsutils busybox-static conntrack
 	iputils-ping curl ca-certificates procps kmod make git gcc libc6-dev
 	debian-archive-keyring ruby util-linux containernetworking-plugins
+	etcd-server
 )
 ((with_docker)) && packages+=(docker.io)
 
