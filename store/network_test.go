@@ -59,10 +59,10 @@ func TestNetworkBadInput(t *testing.T) {
 	ctx := ctxT(t)
 	p := netip.MustParsePrefix("10.0.0.0/24")
 	bad := map[string]Network{
-		`"a/b"`:       {Name: "a/b", Subnet: p},
-		`""`:          {Subnet: p},
-		`10.0.0.1/24`: {Name: "n", Subnet: netip.MustParsePrefix("10.0.0.1/24")},
-		`10.1.0.1`:    {Name: "n", Subnet: p, Gateway: netip.MustParseAddr("10.1.0.1")},
+		`"a/b"`:        {Name: "a/b", Subnet: p},
+		`""`:           {Subnet: p},
+		`10.0.0.1/24`:  {Name: "n", Subnet: netip.MustParsePrefix("10.0.0.1/24")},
+		`10.1.0.1`:     {Name: "n", Subnet: p, Gateway: netip.MustParseAddr("10.1.0.1")},
 		`VNI 16777216`: {Name: "n", Subnet: p, VNI: MaxVNI + 1},
 	}
 	for want, n := range bad {
