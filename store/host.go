@@ -116,6 +116,9 @@ func (m *Membership) rejoin(ctx context.Context) clientv3.LeaseID {
 		if err == nil {
 			return lease
 		}
+		if m.s.cli.Ctx().Err() != nil {
+			return 0 // the Store was closed under us: nobody to tell
+		}
 		select {
 		case <-ctx.Done():
 			return 0

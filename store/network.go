@@ -79,9 +79,12 @@ func (s *Store) CreateNetwork(ctx context.Context, n Network) (Network, error) {
 			v = free
 		}
 		done, err := s.tryCreate(ctx, n, v)
-		if done || err != nil {
+		if err != nil {
+			return Network{}, err
+		}
+		if done {
 			n.VNI = v
-			return n, err
+			return n, nil
 		}
 		if n.VNI != 0 {
 			return Network{}, fmt.Errorf("network %q: VNI %d is %w by another network", n.Name, v, ErrInUse)
