@@ -64,14 +64,15 @@ func AddRemote(h *netlink.Handle, dev string, r Remote) error {
 }
 
 // DelRemote removes what AddRemote programmed for r, but only the entries
-// that still point where r says: an endpoint that has since moved (its MAC
-// now at another VTEP, its IP now another MAC) keeps its new entries. It
-// tolerates entries, or the device, already gone.
+// that are still r's: when r.MAC is now tunnelled to another VTEP (the
+// endpoint moved, and its new location was added before the old one was
+// deleted) nothing is removed, and a neighbour entry for r.IP that names
+// another MAC is kept. It tolerates entries, or the device, already gone.
 //
 // Equivalent to:
 //
 //	ip neigh del IP dev DEV                    (if it is lladdr MAC)
-//	bridge fdb del MAC dev DEV master          (if MAC is still at VTEP)
+//	bridge fdb del MAC dev DEV master
 //	bridge fdb del MAC dev DEV dst VTEP self
 func DelRemote(h *netlink.Handle, dev string, r Remote) error {
 	if err := r.validate(dev); err != nil {
@@ -88,16 +89,19 @@ func DelRemote(h *netlink.Handle, dev string, r Remote) error {
 	if err != nil {
 		return err
 	}
+	vtep, inFDB := t.dst[r.MAC.String()]
+	if inFDB && vtep != r.VTEP {
+		return nil // moved: its entries now belong to its new location
+	}
 	all := entries(vx, r)
 	var del []entry
 	if mac, ok := t.neigh[r.IP]; ok && bytes.Equal(mac, r.MAC) {
 		del = append(del, all[len(all)-1])
 	}
-	vtep, inFDB := t.dst[r.MAC.String()]
-	if vx.MasterIndex != 0 && t.master[r.MAC.String()] && (!inFDB || vtep == r.VTEP) {
+	if vx.MasterIndex != 0 && t.master[r.MAC.String()] {
 		del = append(del, all[1])
 	}
-	if inFDB && vtep == r.VTEP {
+	if inFDB {
 		del = append(del, all[0])
 	}
 	for _, n := range del {

@@ -36,7 +36,8 @@ func readTables(h *netlink.Handle, vx *netlink.Vxlan) (tables, error) {
 			if ip, ok := netip.AddrFromSlice(n.IP); ok && !ip.IsUnspecified() {
 				t.dst[mac] = ip.Unmap()
 			}
-		case n.Flags&netlink.NTF_MASTER != 0 && n.State&netlink.NUD_NOARP != 0 && n.State&netlink.NUD_PERMANENT == 0:
+		case n.MasterIndex != 0 && n.State&netlink.NUD_NOARP != 0 && n.State&netlink.NUD_PERMANENT == 0:
+			// The bridge's entries carry NDA_MASTER, not NTF_MASTER.
 			t.master[mac] = true
 		}
 	}
