@@ -82,7 +82,10 @@ func (c Config) port() int {
 // c.Bridge with learning off on that port, and up. It returns the device's
 // index. It is safe to call twice: a device that is already right is not
 // written to at all (no netlink notification), and one that drifted (down,
-// another master, another MTU, learning on) is repaired in place. A device
+// another master, another MTU, learning on) is repaired in place; moving
+// it back from another master brings back none of the bridge's entries, so
+// the caller adds its remotes again after an Ensure, as after a
+// replacement (Remotes shows them without a VTEP until then). A device
 // of that name and VNI whose fixed settings differ (local address, port,
 // learning, proxy) is replaced: the new one has no remote entries, which
 // the caller adds again (AddRemote is idempotent). A link of that name that
