@@ -226,7 +226,8 @@ func (n *Network) bridgeConfig() bridge.Config {
 }
 
 func (n *Network) firewall() firewall.Network {
-	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
+	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Subnet6: n.Subnet6, Internal: n.Internal, ICC: n.ICC,
+		Masquerade: n.Masquerade, Mode4: n.GatewayMode4, Mode6: n.GatewayMode6}
 }
 
 func (n *Network) ipRange() (ipam.Range, error) {
