@@ -75,8 +75,8 @@ func (x *run) targetDst(ctx context.Context, spec string) (target, error) {
 			break
 		}
 	}
-	x.r.add(Step{What: "name", Detail: fmt.Sprintf("target %s → %s (its endpoint on network %s)", spec, pick.IP.Addr(), pick.Network)})
-	return target{addr: pick.IP.Addr()}, nil
+	x.r.add(Step{What: "name", Detail: fmt.Sprintf("target %s → %s (its endpoint on network %s)", spec, pick.Addr(), pick.Network)})
+	return target{addr: pick.Addr()}, nil
 }
 
 // name resolves a name as SRC would: its hosts file, then the first

@@ -53,7 +53,9 @@ func read(m *network.Manager) (*world, error) {
 		for _, e := range eps {
 			w.eps = append(w.eps, e)
 			if e.Alive() {
-				w.byIP[e.IP.Addr()] = e
+				for _, ip := range e.Addrs() {
+					w.byIP[ip.Addr()] = e
+				}
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func (t *Topology) sort() {
 	slices.SortFunc(t.Networks, func(a, b Network) int { return cmp.Compare(a.Name, b.Name) })
 	for i := range t.Networks {
 		slices.SortFunc(t.Networks[i].Endpoints, func(a, b Endpoint) int {
-			if c := a.IP.Addr().Compare(b.IP.Addr()); c != 0 {
+			if c := a.Addr().Compare(b.Addr()); c != 0 {
 				return c
 			}
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))

@@ -60,8 +60,9 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	existing, _ := m.List()
 	n := &Network{
 		Name: o.Name, Driver: "bridge", Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway,
-		IPRange: o.IPRange, MTU: o.MTU, Internal: o.Internal, ICC: o.ICC,
-		Masquerade: o.Masquerade && !o.Internal, Created: time.Now().UTC(),
+		IPRange: o.IPRange, Subnet6: o.Subnet6, Gateway6: o.Gateway6, IPRange6: o.IPRange6,
+		MTU: o.MTU, Internal: o.Internal, ICC: o.ICC, Masquerade: o.Masquerade && !o.Internal,
+		GatewayMode4: o.GatewayMode4, GatewayMode6: o.GatewayMode6, Created: time.Now().UTC(),
 	}
 	if n.Bridge == "" {
 		n.Bridge = BridgeName(n.Name)
@@ -74,14 +75,14 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	if m.links().Exists(n.Bridge) {
 		return nil, fmt.Errorf("interface %q %w on the host: choose another --bridge", n.Bridge, ErrExists)
 	}
-	if err := m.chooseSubnet(n, existing); err != nil {
+	if n.ID, err = randomID(); err != nil {
+		return nil, err
+	}
+	if err := m.chooseSubnets(n, o, existing); err != nil {
 		return nil, err
 	}
 	if n.MTU == 0 {
 		n.MTU = m.links().DefaultMTU()
-	}
-	if n.ID, err = randomID(); err != nil {
-		return nil, err
 	}
 	wrote, err := m.ensureFirewallRecord()
 	if err != nil {
@@ -187,7 +188,30 @@ func (c *createOp) deleteFirewall() error {
 	return fw.DeleteNetwork(c.n.Name)
 }
 
-// chooseSubnet validates or picks n's subnet, gateway and ip range.
+// chooseSubnets validates or picks n's subnets: IPv4 unless o.NoIPv4,
+// IPv6 with o.IPv6 (a ULA /64 derived from n.ID when none is given). A
+// family in the isolated gateway mode gets no gateway address.
+func (m *Manager) chooseSubnets(n *Network, o CreateOptions, existing []*Network) error {
+	if !o.NoIPv4 {
+		if err := m.chooseSubnet(n, existing); err != nil {
+			return err
+		}
+		if n.GatewayMode4 == firewall.ModeIsolated {
+			n.Gateway = netip.Addr{}
+		}
+	}
+	if o.IPv6 {
+		if err := m.chooseSubnet6(n, existing); err != nil {
+			return err
+		}
+		if n.GatewayMode6 == firewall.ModeIsolated {
+			n.Gateway6 = netip.Addr{}
+		}
+	}
+	return nil
+}
+
+// chooseSubnet validates or picks n's IPv4 subnet, gateway and ip range.
 func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
 	var plumbUsed []netip.Prefix
 	for _, e := range existing {
@@ -221,8 +245,56 @@ func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
 	return nil
 }
 
+// chooseSubnet6 validates or picks n's IPv6 subnet, gateway and ip range:
+// a given subnet must overlap no other plumb network and no host route or
+// address; without one, n gets a ULA /64 derived from its id (ipam.ULA)
+// that overlaps none of them. The gateway is the subnet's first address
+// after the subnet-router anycast one unless given.
+func (m *Manager) chooseSubnet6(n *Network, existing []*Network) error {
+	var used []netip.Prefix
+	for _, e := range existing {
+		if !e.Subnet6.IsValid() {
+			continue
+		}
+		if n.Subnet6.IsValid() && n.Subnet6.Overlaps(e.Subnet6) {
+			return fmt.Errorf("subnet %s %w network %q (%s)", n.Subnet6, ErrOverlap, e.Name, e.Subnet6)
+		}
+		used = append(used, e.Subnet6)
+	}
+	host, err := m.links().HostPrefixes()
+	if err != nil {
+		return err
+	}
+	if n.Subnet6.IsValid() {
+		for _, h := range host {
+			if n.Subnet6.Overlaps(h) {
+				return fmt.Errorf("subnet %s %w the host route %s", n.Subnet6, ErrOverlap, h)
+			}
+		}
+	} else if n.Subnet6, err = ipam.ULA(n.ID, append(used, host...)); err != nil {
+		return err
+	}
+	if !n.Gateway6.IsValid() {
+		n.Gateway6 = n.Subnet6.Addr().Next()
+	}
+	if !n.Subnet6.Contains(n.Gateway6) || n.Gateway6 == n.Subnet6.Addr() {
+		return fmt.Errorf("gateway %s: %w: not a host address of subnet %s", n.Gateway6, ErrInvalid, n.Subnet6)
+	}
+	if _, err := n.ipRange6(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
 func (n *Network) bridgeConfig() bridge.Config {
-	return bridge.Config{Name: n.Bridge, Gateway: netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), MTU: n.MTU, RouteLocalnet: !n.Internal}
+	c := bridge.Config{Name: n.Bridge, MTU: n.MTU, RouteLocalnet: !n.Internal && n.IPv4()}
+	if n.Gateway.IsValid() {
+		c.Gateway = netip.PrefixFrom(n.Gateway, n.Subnet.Bits())
+	}
+	if n.Gateway6.IsValid() {
+		c.Gateway6 = netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits())
+	}
+	return c
 }
 
 func (n *Network) firewall() firewall.Network {
@@ -232,6 +304,10 @@ func (n *Network) firewall() firewall.Network {
 
 func (n *Network) ipRange() (ipam.Range, error) {
 	return ipam.NewRange(n.Subnet, n.IPRange, n.Gateway)
+}
+
+func (n *Network) ipRange6() (ipam.Range, error) {
+	return ipam.NewRange(n.Subnet6, n.IPRange6, n.Gateway6)
 }
 
 // bridgeIndex returns the index of n's bridge. A bridge that vanished (a
@@ -262,13 +338,15 @@ func (m *Manager) bridgeIndex(n *Network) (int, error) {
 // hostState is what plumb changed on the host and must put back when its
 // last network goes.
 type hostState struct {
-	IPForwardChanged bool `json:"ipForwardChanged"`
+	IPForwardChanged  bool `json:"ipForwardChanged"`
+	IP6ForwardChanged bool `json:"ip6ForwardChanged,omitempty"`
 }
 
 func (m *Manager) hostStatePath() string { return filepath.Join(m.StateDir, "host.json") }
 
-// ensureFirewall installs n's rules and turns ip_forward on, recording
-// whether plumb was the one to turn it on.
+// ensureFirewall installs n's rules and turns forwarding on for the
+// families n routes (ip_forward; net.ipv6.conf.all.forwarding when n has
+// IPv6 with a gateway), recording whether plumb was the one to turn it on.
 func (m *Manager) ensureFirewall(n *Network) error {
 	fw, err := m.fw()
 	if err != nil {
@@ -280,15 +358,31 @@ func (m *Manager) ensureFirewall(n *Network) error {
 	if n.Internal {
 		return nil
 	}
+	v4, v6 := n.IPv4() && n.Gateway.IsValid(), n.IPv6() && n.Gateway6.IsValid()
 	if m.dry() {
-		return m.dryIPForward()
+		return m.dryIPForward(v4, v6)
 	}
-	changed, err := firewall.EnableIPForward()
-	if err != nil {
-		return err
+	hs := m.readHostState()
+	if hs == nil {
+		hs = &hostState{}
 	}
-	if changed {
-		b, _ := json.Marshal(hostState{IPForwardChanged: true})
+	before := *hs
+	if v4 {
+		changed, err := firewall.EnableIPForward()
+		if err != nil {
+			return err
+		}
+		hs.IPForwardChanged = hs.IPForwardChanged || changed
+	}
+	if v6 {
+		changed, err := firewall.EnableIP6Forward()
+		if err != nil {
+			return err
+		}
+		hs.IP6ForwardChanged = hs.IP6ForwardChanged || changed
+	}
+	if *hs != before {
+		b, _ := json.Marshal(hs)
 		if err := os.WriteFile(m.hostStatePath(), b, 0o644); err != nil {
 			return fmt.Errorf("recording host state: %w", err)
 		}

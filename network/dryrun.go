@@ -65,14 +65,28 @@ func (c *createOp) dryWriteState() error {
 	return c.m.dryJSON(filepath.Join(dir, "network.json"), c.n)
 }
 
-// dryIPForward records turning ip_forward on, when it is off now.
-func (m *Manager) dryIPForward() error {
-	if m.ipForward() == "1" {
+// dryIPForward records turning forwarding on for the families asked
+// (v4: ip_forward, v6: net.ipv6.conf.all.forwarding), when it is off now.
+func (m *Manager) dryIPForward(v4, v6 bool) error {
+	hs := m.readHostState()
+	if hs == nil {
+		hs = &hostState{}
+	}
+	before := *hs
+	if v4 && m.ipForward() != "1" {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=1")
+		m.dryst.forward = "1"
+		hs.IPForwardChanged = true
+	}
+	if v6 && m.ip6Forward() != "1" {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv6.conf.all.forwarding=1")
+		m.dryst.forward6 = "1"
+		hs.IP6ForwardChanged = true
+	}
+	if *hs == before {
 		return nil
 	}
-	m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=1")
-	m.dryst.forward = "1"
-	return m.dryHostState(&hostState{IPForwardChanged: true})
+	return m.dryHostState(hs)
 }
 
 // dryFlushUDP records flushing the conntrack entries of the UDP ports.
@@ -305,6 +319,10 @@ func (m *Manager) dryRemoveState(name string) error {
 	if hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
 		m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=0")
 		m.dryst.forward = "0"
+	}
+	if hs.IP6ForwardChanged && !m.links().Exists(dockerBridge) {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv6.conf.all.forwarding=0")
+		m.dryst.forward6 = "0"
 	}
 	return m.dryHostState(nil)
 }

@@ -223,7 +223,7 @@ func (m *Manager) Endpoints(netName string) ([]*Endpoint, error) {
 	}
 	wg.Wait()
 	out := slices.DeleteFunc(recs, func(e *Endpoint) bool { return e == nil })
-	sort.Slice(out, func(i, j int) bool { return out[i].IP.Addr().Less(out[j].IP.Addr()) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
 	return out, nil
 }
 

@@ -77,6 +77,7 @@ type Endpoint struct {
 	HostVeth      string          `json:"hostVeth"`
 	IfName        string          `json:"ifname"`
 	DefaultRoute  bool            `json:"defaultRoute"`
+	DefaultRoute6 bool            `json:"defaultRoute6,omitempty"`
 	Aliases       []string        `json:"aliases,omitempty"`
 	HostsFile     string          `json:"hostsFile,omitempty"`
 	ResolvFile    string          `json:"resolvFile,omitempty"`
@@ -86,6 +87,26 @@ type Endpoint struct {
 	// StaleSince is when the daemon found the endpoint's namespace gone
 	// and let its published ports go (MarkStale); zero while it lives.
 	StaleSince time.Time `json:"staleSince,omitzero"`
+}
+
+// Addr is the endpoint's address to show: its IPv4 one, or its IPv6 one
+// on an IPv6-only network.
+func (e *Endpoint) Addr() netip.Addr {
+	if e.IP.IsValid() {
+		return e.IP.Addr()
+	}
+	return e.IP6.Addr()
+}
+
+// Addrs are the endpoint's addresses: IPv4, then IPv6, those it has.
+func (e *Endpoint) Addrs() []netip.Prefix {
+	out := make([]netip.Prefix, 0, 2)
+	for _, p := range []netip.Prefix{e.IP, e.IP6} {
+		if p.IsValid() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Names are the names the endpoint answers to on its network, in order:

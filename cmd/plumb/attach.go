@@ -95,12 +95,12 @@ func newAttachCmd(a *app) *cobra.Command {
 			}
 			if dry.on {
 				if already {
-					m.DryRun.Comment("%s is already attached to %s (%s), nothing to do", args[0], ep.Network, ep.IP.Addr())
+					m.DryRun.Comment("%s is already attached to %s (%s), nothing to do", args[0], ep.Network, ep.Addr())
 				}
 				return dry.print(a, m, cmd, args)
 			}
 			if already {
-				fmt.Fprintf(a.out, "%s is already attached to %s (%s), nothing to do\n", args[0], ep.Network, ep.IP.Addr())
+				fmt.Fprintf(a.out, "%s is already attached to %s (%s), nothing to do\n", args[0], ep.Network, ep.Addr())
 				return nil
 			}
 			fmt.Fprintf(a.out, "%s attached to %s: %s on %s (%s, host %s)\n", args[0], ep.Network, ep.IP, ep.IfName, ep.MAC, ep.HostVeth)
