@@ -38,7 +38,7 @@ type Range struct {
 // /48 to a /120. A valid gateway must be of the subnet's family.
 func NewRange(subnet netip.Prefix, ipRange netip.Prefix, gateway netip.Addr) (Range, error) {
 	if !subnet.IsValid() {
-		return Range{}, fmt.Errorf("subnet %s is not a valid prefix", subnet)
+		return Range{}, fmt.Errorf("no subnet: a range needs a valid prefix")
 	}
 	if err := checkSize(subnet); err != nil {
 		return Range{}, err
