@@ -55,7 +55,7 @@ func (m *Manager) Get(name string) (*Network, error) {
 		return nil, fmt.Errorf("reading network %q: %w", name, err)
 	}
 	var n Network
-	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() || !validID(n.ID) {
+	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || (!n.Subnet.IsValid() && !n.Subnet6.IsValid()) || !validID(n.ID) {
 		return nil, fmt.Errorf("network %q: damaged config %s (remove it with `plumb network rm --force %s`)", name, filepath.Join(m.netDir(name), "network.json"), name)
 	}
 	return &n, nil

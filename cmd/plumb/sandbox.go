@@ -55,7 +55,7 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.out, "sandbox %s is already on %s (%s), nothing to do\n", args[0], ep.Network, ep.Addr())
 				return nil
 			}
-			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, ep.IP, ep.IfName, args[0])
+			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, both(ep.IP, ep.IP6), ep.IfName, args[0])
 			printPorts(a.out, ep)
 			return nil
 		},
