@@ -26,7 +26,7 @@ type Config struct {
 	// fd12:3456:789a::1/64; invalid for none (an IPv4-only network, or
 	// the isolated gateway mode). It is added without DAD, usable at once.
 	Gateway6 netip.Prefix
-	MTU     int          // 0 keeps the kernel default
+	MTU      int // 0 keeps the kernel default
 	// RouteLocalnet lets the host reach published ports on localhost: a
 	// connection to 127.0.0.1 DNATed to a container leaves through the
 	// bridge with a loopback source, which the kernel drops as martian

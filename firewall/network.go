@@ -53,10 +53,14 @@ func ValidMode(m string) bool {
 }
 
 // Masq4 reports whether IPv4 traffic leaving n's subnet is masqueraded.
-func (n Network) Masq4() bool { return n.Subnet.IsValid() && n.Masquerade && !n.Internal && natMode(n.Mode4) }
+func (n Network) Masq4() bool {
+	return n.Subnet.IsValid() && n.Masquerade && !n.Internal && natMode(n.Mode4)
+}
 
 // Masq6 reports whether IPv6 traffic leaving n's subnet is masqueraded (NAT66).
-func (n Network) Masq6() bool { return n.Subnet6.IsValid() && n.Masquerade && !n.Internal && natMode(n.Mode6) }
+func (n Network) Masq6() bool {
+	return n.Subnet6.IsValid() && n.Masquerade && !n.Internal && natMode(n.Mode6)
+}
 
 func natMode(m string) bool { return m == "" || m == ModeNAT || m == ModeNATUnprotected }
 

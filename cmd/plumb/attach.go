@@ -17,10 +17,10 @@ namespace), or a namespace path such as /var/run/netns/NAME or /proc/N/ns/net.`
 
 // attachFlags are the flags attach and sandbox create share.
 type attachFlags struct {
-	o            network.AttachOptions
-	ip, ip6      string
-	netAlias     string
-	publish      []string
+	o        network.AttachOptions
+	ip, ip6  string
+	netAlias string
+	publish  []string
 }
 
 // register adds the shared flags to f; what names the target in the help.
