@@ -134,6 +134,11 @@ func (c *createOp) writeState() error {
 	if _, err := ipam.NewDiskStore(tmp); err != nil {
 		return fail(err)
 	}
+	if n.IPv6() {
+		if _, err := ipam.NewDiskStore6(tmp); err != nil {
+			return fail(err)
+		}
+	}
 	if err := m.writeNetwork(filepath.Join(tmp, "network.json"), n); err != nil {
 		return fail(err)
 	}

@@ -61,7 +61,11 @@ func (m *Manager) dryJSON(path string, v any) error {
 func (c *createOp) dryWriteState() error {
 	dir := c.m.netDir(c.n.Name)
 	c.m.dryWritten(dir)
-	c.m.DryRun.Cmd("mkdir", "-p", filepath.Join(dir, "endpoints"), filepath.Join(dir, "ips"))
+	mk := []string{"mkdir", "-p", filepath.Join(dir, "endpoints"), filepath.Join(dir, "ips")}
+	if c.n.IPv6() {
+		mk = append(mk, filepath.Join(ipam.Dir6(dir), "ips"))
+	}
+	c.m.DryRun.Cmd(mk...)
 	return c.m.dryJSON(filepath.Join(dir, "network.json"), c.n)
 }
 
