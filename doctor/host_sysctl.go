@@ -18,7 +18,7 @@ const bridgeNFCallIPTables = "net/bridge/bridge-nf-call-iptables"
 // records that plumb did (so the last network rm turns it off).
 // Equivalent to: `sysctl net.ipv4.ip_forward`.
 func checkIPForward(v *hostView) []*Finding {
-	nets := nonInternal(v.nets)
+	nets := routing(v.nets, (*network.Network).IPv4)
 	if len(nets) == 0 {
 		return nil
 	}
@@ -33,13 +33,44 @@ func checkIPForward(v *hostView) []*Finding {
 		repair: restoreAny(v.m, nets)}}
 }
 
+// checkIP6Forward is checkIPForward for the networks with an IPv6
+// gateway: net.ipv6.conf.all.forwarding, which network create turns on
+// for them. Equivalent to: `sysctl net.ipv6.conf.all.forwarding`.
+func checkIP6Forward(v *hostView) []*Finding {
+	nets := routing(v.nets, (*network.Network).IPv6)
+	if len(nets) == 0 {
+		return nil
+	}
+	val, err := v.sysctl("net/ipv6/conf/all/forwarding")
+	if err != nil || val == "1" {
+		return nil
+	}
+	return []*Finding{{Check: "ip6-forward", Severity: Problem, Subject: "net.ipv6.conf.all.forwarding",
+		What:  "it is " + val + " (off)",
+		Means: "the host forwards no IPv6: the containers of its IPv6 networks reach nothing outside over IPv6, and their published ports answer nothing over IPv6 from other hosts",
+		Fix:   "turn it on (`sysctl -w net.ipv6.conf.all.forwarding=1`) and record it, as network create does", Owned: true,
+		repair: restoreAny(v.m, nets)}}
+}
+
+// routing are the networks of nets that are not internal and of which
+// has holds (a gateway of the family checked).
+func routing(nets []*network.Network, has func(*network.Network) bool) []*network.Network {
+	var out []*network.Network
+	for _, n := range nonInternal(nets) {
+		if has(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // checkRouteLocalnet reports route_localnet off on the bridge of a network
 // that forwards (network create turns it on, after its guard). A missing
 // bridge is the network check's finding. Equivalent to:
 // `sysctl net.ipv4.conf.BRIDGE.route_localnet`.
 func checkRouteLocalnet(v *hostView) []*Finding {
 	var out []*Finding
-	for _, n := range nonInternal(v.nets) {
+	for _, n := range routing(v.nets, (*network.Network).IPv4) {
 		val, err := v.sysctl("net/ipv4/conf/" + n.Bridge + "/route_localnet")
 		if err != nil || val == "1" {
 			continue
