@@ -2,6 +2,7 @@ package portmap
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -266,5 +267,49 @@ func TestHolder(t *testing.T) {
 	// An address that is not the host's is one clear error.
 	if _, err := h.Hold("n/d", []Request{{Proto: "tcp", HostIP: netip.MustParseAddr("192.0.2.1"), HostPort: 8080, HostPortEnd: 8080, Port: 80}}); err == nil || !strings.Contains(err.Error(), "192.0.2.1") {
 		t.Fatalf("hold on a foreign address: %v", err)
+	}
+}
+
+// TestHolder6 binds loopback ports of the test's own namespace only.
+func TestHolder6(t *testing.T) {
+	h := NewHolder()
+	t.Cleanup(h.Close)
+	lo4, lo6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
+	// Twins (an IPv4 request, then its IPv6 one) get one port.
+	got, err := h.Hold("n/a", []Request{{Proto: "tcp", HostIP: lo4, Port: 80}, {Proto: "udp", HostIP: lo6, Port: 53},
+		{Proto: "tcp", HostIP: lo6, Port: 80}})
+	if err != nil || len(got) != 3 || got[0].HostPort != got[2].HostPort || got[0].Is6() || !got[2].Is6() || got[1].String() != fmt.Sprintf("[::1]:%d->53/udp", got[1].HostPort) {
+		t.Fatalf("hold of twins: %v, %v", got, err)
+	}
+	p := got[2].HostPort
+	if bindableAt(t, "tcp", netip.AddrPortFrom(lo6, p)) || bindableAt(t, "udp", netip.AddrPortFrom(lo6, got[1].HostPort)) {
+		t.Fatalf("IPv6 ports of %v are not held", got)
+	}
+	// A port taken in one family is refused for the pair, naming it, and
+	// the other family's bind is undone.
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).AddrPort().Port()
+	pair := func(lo, hi uint16) []Request {
+		return []Request{{Proto: "tcp", HostIP: lo4, HostPort: lo, HostPortEnd: hi, Port: 80}, {Proto: "tcp", HostIP: lo6, HostPort: lo, HostPortEnd: hi, Port: 80}}
+	}
+	_, err = h.Hold("n/b", pair(taken, taken))
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("[::1]:%d/tcp", taken)) {
+		t.Fatalf("hold of a taken IPv6 port: %v", err)
+	}
+	if !bindableAt(t, "tcp", netip.AddrPortFrom(lo4, taken)) {
+		t.Fatalf("a refused pair left 127.0.0.1:%d bound", taken)
+	}
+	// A range moves both to the first port free in both families.
+	r, err := h.Hold("n/b", pair(taken, taken+20))
+	if err != nil || r[0].HostPort <= taken || r[0].HostPort != r[1].HostPort {
+		t.Fatalf("range hold of a pair from a port taken in IPv6: %v, %v", r, err)
+	}
+	h.Release("n/a")
+	if !bindableAt(t, "tcp", netip.AddrPortFrom(lo6, p)) {
+		t.Fatalf("[::1]:%d still held after release", p)
 	}
 }
