@@ -23,7 +23,10 @@ var ErrInUse = errors.New("port is already in use")
 // holds. The one exception is a request with a Forward target: its socket
 // listens (TCP) or reads (UDP) and relays what reaches it to the target,
 // docker-proxy's other job, for the host's own ::1 that DNAT cannot serve
-// (Request.NeedsProxy). It is safe for concurrent use.
+// (Request.NeedsProxy). A listening socket is bound with SO_REUSEADDR:
+// listening keeps every other bind off the port all the same, and the port
+// can be held again while relayed connections linger in TIME_WAIT. It is
+// safe for concurrent use.
 type Holder struct {
 	// UDPIdle ends a relayed UDP flow after this long without a datagram
 	// either way; 0 is DefaultUDPIdle. Set it before the first Hold.

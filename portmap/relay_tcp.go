@@ -2,6 +2,7 @@ package portmap
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -33,6 +34,9 @@ type tcpRelay struct {
 func newTCPRelay(fd int, target netip.AddrPort, loopOnly bool) (*tcpRelay, error) {
 	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
 		unix.Close(fd)
+		if errors.Is(err, unix.EADDRINUSE) { // bound by another SO_REUSEADDR socket
+			return nil, ErrInUse
+		}
 		return nil, err
 	}
 	ln, err := fileConn(fd, net.FileListener)
