@@ -21,9 +21,12 @@ import (
 )
 
 // nameService is Docker's embedded DNS: a listener at 127.0.0.11:53 (UDP
-// and TCP) inside every attached namespace and one on each network's
-// gateway address, answering the names of the client's networks from one
-// table and forwarding the rest from the host's namespace. It owns its
+// and TCP) inside every attached namespace (IPv4 only, as Docker's, even
+// on an IPv6-only network: a namespace's loopback always has it) and one
+// on each of a network's gateway addresses, Gateway and Gateway6,
+// answering the names of the client's networks from one table (A from
+// Endpoint.IP, AAAA from Endpoint.IP6) and forwarding the rest from the
+// host's namespace, over IPv4 or IPv6 as the upstream is. It owns its
 // listeners' lifecycle, as a coredns plugin's setup does.
 type nameService struct {
 	ctx   context.Context
