@@ -72,7 +72,11 @@ func (a *attachOp) holdPorts() error {
 	if len(a.o.Publish) == 0 {
 		return nil
 	}
-	ports, err := a.m.daemon().Hold(a.n.Name, a.ep.ID, portRequests(a.o.Publish))
+	reqs, err := portRequests(a.n, a.o.Publish, a.ep.IP6.Addr())
+	if err != nil {
+		return err
+	}
+	ports, err := a.m.daemon().Hold(a.n.Name, a.ep.ID, reqs)
 	if err != nil {
 		return err // "publishing 0.0.0.0:80/tcp: port is already in use"
 	}

@@ -149,7 +149,7 @@ func (m *Manager) Endpoint(netName, id string) (*Endpoint, error) {
 		return nil, fmt.Errorf("reading endpoint %s on %q: %w", id, netName, err)
 	}
 	var e Endpoint
-	if err := json.Unmarshal(b, &e); err != nil || e.ID != id || !e.IP.IsValid() {
+	if err := json.Unmarshal(b, &e); err != nil || e.ID != id || (!e.IP.IsValid() && !e.IP6.IsValid()) {
 		return nil, errDamaged
 	}
 	return &e, nil

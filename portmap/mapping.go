@@ -153,7 +153,9 @@ func expand(s Spec, ip netip.Addr) []Request {
 func Specs(ms []Mapping) []Spec {
 	out := make([]Spec, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, Spec{HostIP: m.HostIP, HostPort: m.HostPort, HostPortEnd: m.HostPort,
+		// A mapping's zero address is every IPv4 address: asked as
+		// 0.0.0.0, which RequestsFor does not widen to IPv6.
+		out = append(out, Spec{HostIP: m.Host().Addr(), HostPort: m.HostPort, HostPortEnd: m.HostPort,
 			Port: m.Port, PortEnd: m.Port, Proto: m.Proto})
 	}
 	return out

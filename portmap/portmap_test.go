@@ -19,7 +19,7 @@ func TestParseSpec(t *testing.T) {
 		"8080:80/TCP":         {HostPort: 8080, HostPortEnd: 8080, Port: 80, PortEnd: 80, Proto: "tcp"},
 		"127.0.0.1:8080:80":   {HostIP: lo, HostPort: 8080, HostPortEnd: 8080, Port: 80, PortEnd: 80, Proto: "tcp"},
 		"127.0.0.1::80":       {HostIP: lo, Port: 80, PortEnd: 80, Proto: "tcp"},
-		"0.0.0.0:8080:80":     {HostPort: 8080, HostPortEnd: 8080, Port: 80, PortEnd: 80, Proto: "tcp"},
+		"0.0.0.0:8080:80":     {HostIP: netip.IPv4Unspecified(), HostPort: 8080, HostPortEnd: 8080, Port: 80, PortEnd: 80, Proto: "tcp"},
 		"0:80":                {Port: 80, PortEnd: 80, Proto: "tcp"},
 		":80":                 {Port: 80, PortEnd: 80, Proto: "tcp"},
 		"8000-8005:9000-9005": {HostPort: 8000, HostPortEnd: 8005, Port: 9000, PortEnd: 9005, Proto: "tcp"},
@@ -184,11 +184,18 @@ func TestRequests(t *testing.T) {
 func TestSpecsAskForTheSamePorts(t *testing.T) {
 	ms := []Mapping{{Proto: "tcp", HostPort: 8080, Port: 80}, {Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 53, Port: 5353}}
 	want := []Request{
-		{Proto: "tcp", HostPort: 8080, HostPortEnd: 8080, Port: 80},
+		{Proto: "tcp", HostIP: netip.IPv4Unspecified(), HostPort: 8080, HostPortEnd: 8080, Port: 80},
 		{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 53, HostPortEnd: 53, Port: 5353},
 	}
 	if got := Requests(Specs(ms)); !reflect.DeepEqual(got, want) {
 		t.Errorf("Requests(Specs(ms)) = %+v\nwant %+v", got, want)
+	}
+	// On a dual-stack network the record's two families come back as
+	// they were: the IPv4 mapping is not widened to IPv6 a second time.
+	ms = []Mapping{{Proto: "tcp", HostPort: 8080, Port: 80}, {Proto: "tcp", HostIP: netip.IPv6Unspecified(), HostPort: 8080, Port: 80}}
+	got, err := RequestsFor(Specs(ms), true, true)
+	if err != nil || len(got) != 2 || !got[0].HostIP.Is4() || !got[1].HostIP.Is6() {
+		t.Errorf("RequestsFor(Specs(dual-stack record)) = %+v, %v; want one IPv4 and one IPv6 request", got, err)
 	}
 }
 

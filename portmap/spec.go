@@ -160,9 +160,9 @@ func parseHostIP(s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("host address %q is IPv4-mapped; give the IPv4 address", s)
 	case ip.Is6() && (ip.IsLinkLocalUnicast() || ip.IsMulticast()):
 		return netip.Addr{}, fmt.Errorf("host address %q is not a unicast address -p can bind (link-local or multicast)", s)
-	case ip.Is4() && ip.IsUnspecified():
-		return netip.Addr{}, nil
 	}
+	// 0.0.0.0 is kept: it asks for IPv4 only, as with Docker 28, where
+	// no address asks for every address of each family.
 	return ip, nil
 }
 
