@@ -23,31 +23,40 @@ import (
 // or was marked already. Equivalent to: `iptables -t nat -D ...` for each
 // of its ports, then the record rewritten.
 func (m *Manager) MarkStale(ep *Endpoint, now time.Time) (bool, error) {
+	return m.underRecord(ep, func(cur *Endpoint) (bool, error) {
+		if !cur.StaleSince.IsZero() || cur.Alive() || cur.NetNSCookie != ep.NetNSCookie {
+			return false, nil
+		}
+		if len(cur.Ports) > 0 {
+			if err := m.unpublish(cur.Network, cur.ID, firewallPorts(cur)); err != nil {
+				return false, err
+			}
+		}
+		if err := m.daemon().Down(cur.Network, cur.ID); err != nil && !errors.Is(err, ErrDaemonNotRunning) {
+			return false, err
+		}
+		cur.StaleSince = now
+		return true, m.saveEndpoint(cur)
+	})
+}
+
+// underRecord runs fn with ep's record as it is under its network's lock,
+// read again there; an endpoint detached meanwhile is nothing to do
+// (false, nil).
+func (m *Manager) underRecord(ep *Endpoint, fn func(cur *Endpoint) (bool, error)) (bool, error) {
 	nlock, err := m.lockNetwork(ep.Network)
 	if err != nil {
 		return false, err
 	}
 	defer nlock.Unlock()
 	cur, err := m.Endpoint(ep.Network, ep.ID)
-	if err != nil {
-		if errors.Is(err, ErrNotAttached) {
-			return false, nil
-		}
-		return false, err
-	}
-	if !cur.StaleSince.IsZero() || cur.Alive() || cur.NetNSCookie != ep.NetNSCookie {
+	if errors.Is(err, ErrNotAttached) {
 		return false, nil
 	}
-	if len(cur.Ports) > 0 {
-		if err := m.unpublish(cur.Network, cur.ID, firewallPorts(cur)); err != nil {
-			return false, err
-		}
-	}
-	if err := m.daemon().Down(cur.Network, cur.ID); err != nil && !errors.Is(err, ErrDaemonNotRunning) {
+	if err != nil {
 		return false, err
 	}
-	cur.StaleSince = now
-	return true, m.saveEndpoint(cur)
+	return fn(cur)
 }
 
 // ExpireStale detaches ep when it has been stale (MarkStale) for grace or
@@ -56,20 +65,10 @@ func (m *Manager) MarkStale(ep *Endpoint, now time.Time) (bool, error) {
 // meanwhile (its record rewritten, no longer stale) stays. Equivalent to:
 // `plumb detach TARGET --net NETWORK`.
 func (m *Manager) ExpireStale(ctx context.Context, ep *Endpoint, grace time.Duration, now time.Time) (bool, error) {
-	nlock, err := m.lockNetwork(ep.Network)
-	if err != nil {
-		return false, err
-	}
-	defer nlock.Unlock()
-	cur, err := m.Endpoint(ep.Network, ep.ID)
-	if err != nil {
-		if errors.Is(err, ErrNotAttached) {
+	return m.underRecord(ep, func(cur *Endpoint) (bool, error) {
+		if cur.StaleSince.IsZero() || now.Sub(cur.StaleSince) < grace || cur.Alive() {
 			return false, nil
 		}
-		return false, err
-	}
-	if cur.StaleSince.IsZero() || now.Sub(cur.StaleSince) < grace || cur.Alive() {
-		return false, nil
-	}
-	return true, m.teardown(cur, nil)
+		return true, m.teardown(cur, nil)
+	})
 }
