@@ -155,7 +155,12 @@ func (l *scriptLinks) EnsureBridge(c bridge.Config) (int, error) {
 	if c.RouteLocalnet {
 		l.s.Cmd("sysctl", "-qw", "net.ipv4.conf."+c.Name+".route_localnet=1")
 	}
-	l.s.Cmd("ip", "addr", "replace", c.Gateway.String(), "dev", c.Name)
+	if c.Gateway.IsValid() {
+		l.s.Cmd("ip", "addr", "replace", c.Gateway.String(), "dev", c.Name)
+	}
+	if c.Gateway6.IsValid() {
+		l.s.Cmd("ip", "addr", "replace", c.Gateway6.String(), "dev", c.Name, "nodad")
+	}
 	l.s.Cmd("ip", "link", "set", c.Name, "up")
 	return idx, nil
 }
@@ -261,11 +266,22 @@ type scriptNS struct {
 // Configure records veth.Configure, inside the namespace.
 func (n *scriptNS) Configure(p veth.Peer) error {
 	in := []string{"nsenter", "--net=" + n.path}
+	if p.Addr6.IsValid() {
+		n.s.Cmd(append(in, "sysctl", "-qw", "net.ipv6.conf."+p.Name+".accept_ra=0", "net.ipv6.conf."+p.Name+".disable_ipv6=0")...)
+	}
 	n.s.Cmd(append(in, "ip", "link", "set", p.Name, "addrgenmode", "none")...)
-	n.s.Cmd(append(in, "ip", "addr", "add", p.Addr.String(), "dev", p.Name)...)
+	if p.Addr.IsValid() {
+		n.s.Cmd(append(in, "ip", "addr", "add", p.Addr.String(), "dev", p.Name)...)
+	}
+	if p.Addr6.IsValid() {
+		n.s.Cmd(append(in, "ip", "addr", "add", p.Addr6.String(), "dev", p.Name, "nodad")...)
+	}
 	n.s.Cmd(append(in, "ip", "link", "set", p.Name, "up")...)
 	if p.Gateway.IsValid() {
 		n.s.Cmd(append(in, "ip", "route", "add", "default", "via", p.Gateway.String(), "dev", p.Name)...)
+	}
+	if p.Gateway6.IsValid() {
+		n.s.Cmd(append(in, "ip", "-6", "route", "add", "default", "via", p.Gateway6.String(), "dev", p.Name)...)
 	}
 	n.s.Cmd(append(in, "ip", "link", "set", "lo", "up")...)
 	return nil
