@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plumbnet/plumb/internal/dockertest"
 	"github.com/plumbnet/plumb/internal/testutil"
 )
 
@@ -84,7 +85,9 @@ func TestPrivilegedIPv6DualStack(t *testing.T) {
 		}
 		var views []struct {
 			EnableIPv6 bool
-			IPAM       struct{ Config []struct{ Subnet, Gateway string } }
+			IPAM       struct {
+				Config []struct{ Subnet, Gateway string }
+			}
 			Containers map[string]struct{ IPv4Address, IPv6Address string }
 		}
 		if err := json.Unmarshal([]byte(h.must("network", "inspect", "ds")), &views); err != nil || len(views) != 1 {
@@ -198,5 +201,39 @@ func TestPrivilegedIPv6BadInput(t *testing.T) {
 		if got := stateFiles(t, h.state); got != state {
 			t.Fatalf("plumb %s changed the state:\n%s\nwas:\n%s", strings.Join(tc.args, " "), got, state)
 		}
+	}
+}
+
+// TestPrivilegedDockerIPv6 attaches two real `--network=none` Docker
+// containers to an internal dual-stack network (internal: nothing of the
+// real host's forwarding changes): each gets both families, reaches the
+// other over IPv6, and sees its IPv6 entry in Docker's /etc/hosts.
+func TestPrivilegedDockerIPv6(t *testing.T) {
+	dockertest.Require(t)
+	h := rootHost(t)
+	before := h.snapshot()
+	nameA, nameB := testutil.UniqueName("pa"), testutil.UniqueName("pb")
+	dockertest.RunNone(t, nameA)
+	dockertest.RunNone(t, nameB)
+	h.must("network", "create", "dock6", "--internal", "--ipv6", "--subnet", "10.232.20.0/24", "--subnet", "fd00:232:20::/64")
+	h.must("attach", nameA, "--net", "dock6")
+	h.must("attach", nameB, "--net", "dock6")
+	epA, epB := h.endpointOf(nameA, "dock6"), h.endpointOf(nameB, "dock6")
+	if !epA.IP.IsValid() || !epA.IP6.IsValid() {
+		t.Fatalf("container %s got %v and %v, want both families", nameA, epA.IP, epA.IP6)
+	}
+	out, _ := dockertest.Exec(t, nameA, "ip", "-o", "addr", "show", "eth0")
+	if !strings.Contains(out, epA.IP.String()) || !strings.Contains(out, epA.IP6.String()) {
+		t.Fatalf("eth0 in %s lacks an address of %v, %v:\n%s", nameA, epA.IP, epA.IP6, out)
+	}
+	if out, err := dockertest.Exec(t, nameA, "ping", "-6", "-c", "1", "-W", "2", epB.IP6.Addr().String()); err != nil {
+		t.Fatalf("container %s cannot reach %s over IPv6: %v\n%s", nameA, epB.IP6, err, out)
+	}
+	if out, err := dockertest.Exec(t, nameA, "cat", "/etc/hosts"); err != nil || !strings.Contains(out, epA.IP6.Addr().String()) {
+		t.Fatalf("/etc/hosts inside %s lacks its IPv6 entry: %v\n%s", nameA, err, out)
+	}
+	h.must("network", "rm", "--force", "dock6")
+	if after := h.snapshot(); after != before {
+		t.Fatalf("host changed:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 }
