@@ -188,14 +188,14 @@ func (c *checker) PortOwners() map[string][]string {
 			continue
 		}
 		for _, d := range skeletonOf(v6) {
-			c.owners(s, d, seen, out)
+			owners(s, d, seen, out)
 		}
 	}
 	return out
 }
 
 // owners adds the port owners of chain d of s to out.
-func (c *checker) owners(s *snapshot, d chainDef, seen map[string]bool, out map[string][]string) {
+func owners(s *snapshot, d chainDef, seen map[string]bool, out map[string][]string) {
 	for _, r := range s.tables[d.table].chain(d.name).rulesOrNil() {
 		rest, ok := strings.CutPrefix(specValue(r, "--comment"), commentNetworkPrefix)
 		netName, owner, ok2 := strings.Cut(rest, "/")
