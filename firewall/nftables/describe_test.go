@@ -18,6 +18,7 @@ func TestDescribe(t *testing.T) {
 	want := []string{
 		`@ports { tcp . 8080 comment "plumb:web/ID" : 10.0.0.2 . 80 }`,
 		`@loopback_ports { 127.0.0.1 . udp . 53 comment "plumb:web/ID" : 10.0.0.2 . 53 }`,
+		`@published { 10.0.0.2 . tcp . 80 comment "plumb:web/ID" }`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("PortElements = %v", got)
