@@ -296,7 +296,7 @@ var netRules = map[string][]netRule{
 	ChainPre: {
 		{`fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @addr_ports`, "plumb: ports published on one address",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapAddrPorts, true)) }},
-		{`fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
+		{`meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapPorts, false)) }},
 		rulePreAddr6,
 		rulePrePorts6,
@@ -306,7 +306,7 @@ var netRules = map[string][]netRule{
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapLoopPorts, true)) }},
 		{`fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @addr_ports`, "plumb: ports published on one address",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapAddrPorts, true)) }},
-		{`fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
+		{`meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapPorts, false)) }},
 		rulePreAddr6,
 		ruleOutPorts6,

@@ -173,7 +173,7 @@ var (
 var (
 	rulePreAddr6 = netRule{`fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map @addr_ports6`, "plumb: ports published on one address (IPv6)",
 		func() []expr.Any { return join(ipv6(), fibLocal(), dnatVia6(MapAddrPorts6, true)) }}
-	rulePrePorts6 = netRule{`fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6`, "plumb: published ports (IPv6)",
+	rulePrePorts6 = netRule{`meta nfproto ipv6 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports6`, "plumb: published ports (IPv6)",
 		func() []expr.Any { return join(ipv6(), fibLocal(), dnatVia6(MapPorts6, false)) }}
 	// ::1 is left to the daemon's proxy: a packet from ::1 cannot be
 	// routed to a bridge (IPv6 has no route_localnet).

@@ -44,7 +44,7 @@ func TestNetRenderFirst(t *testing.T) {
 		"add chain inet plumb-networks prerouting { type nat hook prerouting priority dstnat; policy accept; }\n",
 		"add chain inet plumb-networks postrouting { type nat hook postrouting priority srcnat; policy accept; }\n",
 		"add rule inet plumb-networks forward iifname . oifname vmap @icc comment \"plumb: traffic within a network, by its icc\"\n",
-		"add rule inet plumb-networks prerouting fib daddr type local dnat ip to meta l4proto . th dport map @ports comment",
+		"add rule inet plumb-networks prerouting meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports comment",
 		"add element inet plumb-networks bridges { \"pb-a\" comment \"plumb:a\" }\n",
 		"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" comment \"plumb:a\" : accept }\n",
 		"add element inet plumb-networks masquerade_bridges { \"pb-a\" comment \"plumb:a\" }\n",
