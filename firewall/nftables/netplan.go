@@ -137,7 +137,8 @@ func planElems(st *netState, sets []string, owned func(string) bool, want []elem
 }
 
 // bridgeSets are the sets keyed by bridge.
-var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC}
+var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC,
+	SetMasq6, SetNATSubnets6, SetIsolated, SetProtected, SetRouted}
 
 // planNetwork is what makes n's elements and coexistence rules as
 // EnsureNetwork leaves them, in st whose structure is sound.

@@ -156,3 +156,25 @@ func TestDescribe6(t *testing.T) {
 		}
 	}
 }
+
+// TestNetPlanModeChange6: an ensure with another gateway mode replaces
+// the per-family elements (the old ones go), and keeps the ports.
+func TestNetPlanModeChange6(t *testing.T) {
+	st := newNetState()
+	st.apply(planEnsureAll(st, []firewall.Network{netD}, []firewall.Published{{Network: netD, Owner: "ep1", Ports: webD}}))
+	d2 := netD
+	d2.Mode6 = firewall.ModeNATUnprotected
+	step(t, st, planEnsureAll(st, []firewall.Network{d2}, nil),
+		"delete element inet plumb-networks protected_families { \"pb-d\" . ipv6 }\n")
+	d2.Mode6 = firewall.ModeIsolated
+	step(t, st, planEnsureAll(st, []firewall.Network{d2}, nil),
+		"delete element inet plumb-networks masquerade6_bridges { \"pb-d\" }\n"+
+			"delete element inet plumb-networks nat_subnets6 { \"pb-d\" . fd00:3::-fd00:3::ffff:ffff:ffff:ffff }\n"+
+			pre+`isolated_families { "pb-d" . ipv6 comment "plumb:d" }`+"\n")
+	if err := (&netChecker{st: st}).CheckEndpoint(d2, "ep1", webD); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&netChecker{st: st}).CheckNetwork(netD); err == nil || !strings.Contains(err.Error(), "protected_families") {
+		t.Fatalf("check of the old mode: %v", err)
+	}
+}
