@@ -47,3 +47,24 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestDNATRule: each port is DNATed by the rule looking up its map.
+func TestDNATRule(t *testing.T) {
+	for _, c := range []struct {
+		p        firewall.Port
+		fromHost bool
+		want     string
+	}{
+		{webD[0], false, "plumb: published ports"},
+		{webD[1], false, "plumb: published ports (IPv6)"},
+		{webD[2], true, "plumb: ports published on one address (IPv6)"},
+		{webA[2], true, "plumb: ports published on a loopback address"},
+		{webA[2], false, ""},
+		{webD[3], true, ""},
+	} {
+		r, ok := DNATRule(c.fromHost, c.p)
+		if r.Comment != c.want || ok != (c.want != "") {
+			t.Errorf("DNATRule(%v, %s) = %q, %v; want %q", c.fromHost, c.p, r.Comment, ok, c.want)
+		}
+	}
+}
