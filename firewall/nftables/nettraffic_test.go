@@ -138,7 +138,8 @@ func TestPrivilegedNetTraffic(t *testing.T) {
 		if got := dialFrom(t, c.from, c.to); got != "" {
 			t.Errorf("%s (%s): got %q, want nothing", c.what, c.to, got)
 		}
-	} // Mode routed for IPv4: no masquerade, from outside only the
+	}
+	// Mode routed for IPv4: no masquerade, from outside only the
 	// published container port, directly.
 	n2.Internal, n2.Mode4 = false, firewall.ModeRouted
 	listen(t, l.c3, "0.0.0.0:81", "c3's unpublished port")
