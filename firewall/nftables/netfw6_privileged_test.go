@@ -2,8 +2,12 @@ package nftables
 
 import (
 	"errors"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/plumbnet/plumb/firewall"
 
 	"github.com/plumbnet/plumb/internal/testutil"
 )
@@ -92,3 +96,49 @@ func TestPrivilegedNetScript6(t *testing.T) {
 type recorder []string
 
 func (r *recorder) Heredoc(body string, args ...string) { *r = append(*r, body) }
+
+// TestPrivilegedNetCoexistence6: with ip6tables' FORWARD policy DROP (as
+// Docker 27+ sets it), a network with IPv6 gets its accept rules in
+// ip6tables' DOCKER-USER, as ip6tables writes them, its IPv6 traffic
+// passes (a published port, NAT66 going out), and the rules go with it.
+func TestPrivilegedNetCoexistence6(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	l := newTrafficLab6(t)
+	for _, args := range [][]string{{"-P", "FORWARD", "DROP"}, {"-N", "DOCKER-USER"}, {"-A", "DOCKER-USER", "-j", "RETURN"},
+		{"-A", "FORWARD", "-j", "DOCKER-USER"}} {
+		testutil.Run(t, "ip", append([]string{"netns", "exec", l.host, "ip6tables"}, args...)...)
+	}
+	before := ruleset(t, l.host)
+	n1 := firewall.Network{Name: "u1", Bridge: "pb-u1", Subnet6: netip.MustParsePrefix("fd00:71::/64"), ICC: true, Masquerade: true}
+	p1 := []firewall.Port{{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("fd00:71::2"), ContainerPort: 80}}
+	f := newNetFW(t)
+	t.Cleanup(func() { inNS(t, l.host, func() error { return f.DeleteNetwork("u1") }) })
+	inNS(t, l.host, func() error { return errors.Join(f.EnsureNetwork(n1), f.AddPorts(n1, "ep1", p1)) })
+	save := testutil.Run(t, "ip", "netns", "exec", l.host, "ip6tables-save", "-t", "filter")
+	for _, want := range []string{
+		"-A DOCKER-USER -o pb-u1 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment \"plumb:u1\" -j ACCEPT\n",
+		"-A DOCKER-USER -i pb-u1 -m comment --comment \"plumb:u1\" -j ACCEPT\n",
+	} {
+		if !strings.Contains(save, want) {
+			t.Errorf("ip6tables-save lacks %q:\n%s", want, save)
+		}
+	}
+	if save4 := testutil.Run(t, "ip", "netns", "exec", l.host, "iptables-save", "-t", "filter"); strings.Contains(save4, "plumb:u1") {
+		t.Errorf("an IPv6-only network has rules in iptables:\n%s", save4)
+	}
+	hello6(t, l.c1, "[::]:80", "c1")
+	serve6(t, l.nbr, "[::]:80", func(c net.Conn) string { return c.RemoteAddr().(*net.TCPAddr).IP.String() })
+	l.expect(t, []probe6{
+		{"a neighbour to the host's published port", l.nbr, "[fd00:70::1]:8080", "hello from c1"},
+		{"a container going out (NAT66)", l.c1, "[fd00:70::2]:80", "fd00:70::1"},
+	})
+	inNS(t, l.host, func() error {
+		if err := f.CheckNetwork(n1); err != nil {
+			t.Errorf("Check: %v", err)
+		}
+		return f.DeleteNetwork("u1")
+	})
+	if after := ruleset(t, l.host); after != before {
+		t.Errorf("nft list ruleset after DeleteNetwork:\n%s\nwant:\n%s", after, before)
+	}
+}

@@ -156,13 +156,18 @@ func planPorts(st *netState, name, owner string, ports []firewall.Port) []netOp 
 }
 
 // planForeign is what puts n's accept rules in iptables' filter table
-// while its FORWARD policy is DROP, and deletes stale ones of n's.
+// while its FORWARD policy is DROP, and in ip6tables' while its FORWARD
+// policy is DROP, and deletes stale ones of n's.
 func planForeign(st *netState, n firewall.Network) []netOp {
-	fs := st.fwd
+	return append(planForeignOf(st.fwd, n), planForeignOf(st.fwd6, n)...)
+}
+
+// planForeignOf is planForeign in fs, iptables' or ip6tables'.
+func planForeignOf(fs foreignState, n firewall.Network) []netOp {
 	if !fs.policyDrop {
 		return nil
 	}
-	exprs, text := foreignRules(n)
+	exprs, text := foreignRules(n, fs.v6)
 	var ops []netOp
 	for _, r := range fs.rules {
 		if r.network == n.Name && !slices.ContainsFunc(exprs, func(e []expr.Any) bool { return sameForeign(r.exprs, e) }) {
@@ -171,7 +176,7 @@ func planForeign(st *netState, n firewall.Network) []netOp {
 	}
 	for i, e := range exprs {
 		if !fs.hasForeign(n.Name, e) {
-			ops = append(ops, netOp{kind: nAddForeign, fgn: foreignRule{chain: fs.target(), network: n.Name, exprs: e}, fgnTxt: text[i]})
+			ops = append(ops, netOp{kind: nAddForeign, fgn: foreignRule{v6: fs.v6, chain: fs.target(), network: n.Name, exprs: e}, fgnTxt: text[i]})
 		}
 	}
 	return ops
@@ -213,7 +218,7 @@ func planDeleteNetwork(st *netState, name string) []netOp {
 			}
 		}
 	}
-	for _, r := range st.fwd.rules {
+	for _, r := range append(slices.Clone(st.fwd.rules), st.fwd6.rules...) {
 		if r.network == name {
 			ops = append(ops, netOp{kind: nDelForeign, fgn: r})
 		}

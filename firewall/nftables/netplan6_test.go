@@ -178,3 +178,32 @@ func TestNetPlanModeChange6(t *testing.T) {
 		t.Fatalf("check of the old mode: %v", err)
 	}
 }
+
+// TestNetPlanCoexistence6: with ip6tables' FORWARD policy DROP, a network
+// with an IPv6 subnet gets its accept rules there (ip6tables-restore),
+// one without does not; its delete removes them.
+func TestNetPlanCoexistence6(t *testing.T) {
+	st := newNetState()
+	st.fwd6 = foreignState{v6: true, filter: true, policyDrop: true, userChain: true}
+	ops := planEnsureAll(st, []firewall.Network{netD, netA}, nil)
+	if _, ipt := renderNet(ops); ipt != "" {
+		t.Errorf("iptables' FORWARD policy ACCEPT, yet: %s", ipt)
+	}
+	want := "*filter\n-I DOCKER-USER 1 -i pb-d -m comment --comment plumb:d -j ACCEPT\n" +
+		"-I DOCKER-USER 1 -o pb-d -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment plumb:d -j ACCEPT\nCOMMIT\n"
+	if got := renderForeign6(ops); got != want {
+		t.Fatalf("ip6tables part:\n%s\nwant:\n%s", got, want)
+	}
+	if err := (&netChecker{st: st}).CheckNetwork(netD); err == nil || !strings.Contains(err.Error(), "ip6tables' filter FORWARD policy is DROP") {
+		t.Fatalf("check before: %v", err)
+	}
+	st.apply(ops)
+	if err := (&netChecker{st: st}).CheckNetwork(netD); err != nil {
+		t.Fatalf("check after: %v", err)
+	}
+	step(t, st, planEnsureAll(st, []firewall.Network{netD}, nil), "")
+	got, _ := renderNet(planDeleteNetwork(st, "d"))
+	if strings.Count(got, "delete rule ip6 filter DOCKER-USER handle") != 2 {
+		t.Fatalf("delete:\n%s", got)
+	}
+}
