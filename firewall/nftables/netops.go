@@ -126,7 +126,9 @@ func (f *Firewall) writeElems(kind netOpKind, elems []elem) error {
 	for i, e := range elems {
 		ops[i] = netOp{kind: kind, name: e.set, elem: e}
 	}
-	return write(c, ops)
+	// One message per set: a dual-stack endpoint's ports alternate
+	// between ports and ports6.
+	return write(c, groupBySet(ops))
 }
 
 // DeletePorts removes every port owner published on the network named

@@ -207,3 +207,40 @@ func TestNetPlanCoexistence6(t *testing.T) {
 		t.Fatalf("delete:\n%s", got)
 	}
 }
+
+// TestNetPlanGrouped: EnsureAll's elements come grouped by set (one
+// netlink message per set, however many owners and ports: a batch of one
+// message per element overflows the socket's buffer with its acks), an
+// element two plans touch is written once, and a second plan is empty.
+func TestNetPlanGrouped(t *testing.T) {
+	var pubs []firewall.Published
+	for i := range 200 {
+		pubs = append(pubs, firewall.Published{Network: netD, Owner: "ep" + string(rune('A'+i%26)) + string(rune('a'+i/26)), Ports: []firewall.Port{
+			{Proto: "tcp", HostPort: uint16(10000 + i), ContainerIP: netip.MustParseAddr("172.30.3.2"), ContainerPort: 80},
+			{Proto: "tcp", HostPort: uint16(10000 + i), ContainerIP: netip.MustParseAddr("fd00:3::2"), ContainerPort: 80},
+		}})
+	}
+	st := newNetState()
+	ops := planEnsureAll(st, []firewall.Network{netD}, pubs)
+	sets := map[string]bool{}
+	last := ""
+	for _, o := range ops {
+		if o.kind != nAddElem || o.name == last {
+			continue
+		}
+		if sets[o.name] {
+			t.Fatalf("elements of %s are not together", o.name)
+		}
+		sets[o.name], last = true, o.name
+	}
+	st.apply(ops)
+	if n := len(st.elems[SetPublished]) + len(st.elems[SetPublished6]); n != 2 {
+		t.Errorf("%d container-side elements, want 2", n)
+	}
+	if len(st.elems[MapPorts]) != 200 || len(st.elems[MapPorts6]) != 200 {
+		t.Errorf("ports %d, ports6 %d, want 200 each", len(st.elems[MapPorts]), len(st.elems[MapPorts6]))
+	}
+	if again := planEnsureAll(st, []firewall.Network{netD}, pubs[len(pubs)-1:]); len(again) != 0 {
+		t.Errorf("a second plan: %v", again)
+	}
+}

@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestPrivilegedNetScriptMatches6(t *testing.T) {
 	}
 	f := newNetFW(t)
 	inNS(t, byNetlink, func() error { _, err := f.EnsureAll(nets, pubs); return err })
-	a, b := strings.Split(ruleset(t, byScript), "\n"), strings.Split(ruleset(t, byNetlink), "\n")
+	a, b := listedLines(ruleset(t, byScript)), listedLines(ruleset(t, byNetlink))
 	if len(a) != len(b) {
 		t.Fatalf("nft -f of the script lists %d lines, the backend's netlink writes %d", len(a), len(b))
 	}
@@ -68,4 +69,19 @@ func TestPrivilegedNetScriptMatches6(t *testing.T) {
 			t.Errorf("nft -f of the script lists\n%s\nthe backend's netlink writes\n%s", a[i], b[i])
 		}
 	}
+}
+
+// listedLines is the lines of an nft listing, sorted, each without the
+// punctuation of a list of elements: the kernel lists a set's elements in
+// an order of its own.
+func listedLines(listing string) []string {
+	var out []string
+	for _, l := range strings.Split(listing, "\n") {
+		l = strings.TrimSpace(l)
+		l = strings.TrimPrefix(l, "elements = { ")
+		l = strings.TrimSuffix(strings.TrimSuffix(l, ","), " }")
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
 }
