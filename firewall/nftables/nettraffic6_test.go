@@ -198,6 +198,12 @@ func TestPrivilegedNetTraffic6(t *testing.T) {
 		{"the other way (isolation)", l.c3, "[fd00:71::2]:80", ""},
 	})
 
+	if _, err := testutil.InNS(l.nbr, "ping", "-6", "-c1", "-W1", "fd00:72::2"); err != nil {
+		t.Errorf("mode routed: a neighbour's ping to a container: %v", err)
+	}
+	if _, err := testutil.InNS(l.nbr, "ping", "-6", "-c1", "-W1", "fd00:71::2"); err == nil {
+		t.Errorf("mode nat: a neighbour's ping reached a container")
+	}
 	n1.Mode6 = firewall.ModeNATUnprotected
 	inNS(t, l.host, func() error { return f.EnsureNetwork(n1) })
 	l.expect(t, []probe6{
