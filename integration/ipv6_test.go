@@ -164,10 +164,7 @@ func TestPrivilegedIPv6BadInput(t *testing.T) {
 	h.must("network", "create", "four", "--subnet", "10.232.8.0/24")
 	c := target(t)
 	before, state := h.snapshot(), stateFiles(t, h.state)
-	cases := []struct {
-		args []string
-		want string
-	}{
+	cases := []badInput{
 		{[]string{"network", "create", "x", "--ipv6", "--subnet", "fd00:232:7::/121"}, "fd00:232:7::/121"},
 		{[]string{"network", "create", "x", "--ipv6", "--subnet", "fd00:232::/47"}, "fd00:232::/47"},
 		{[]string{"network", "create", "x", "--ipv6", "--subnet", "fd00:232:9::/64"}, "fd00:232:9::/64"},
@@ -183,25 +180,7 @@ func TestPrivilegedIPv6BadInput(t *testing.T) {
 		{[]string{"attach", "netns:" + c, "--net", "four", "-p", "[::1]:8080:80"}, "[::1]:8080:80"},
 		{[]string{"attach", "netns:" + c, "--net", "six", "-p", "::1:8080:80"}, "::1:8080:80"},
 	}
-	for _, tc := range cases {
-		out, err := h.run(tc.args...)
-		code := -1
-		if ee, ok := err.(interface{ ExitCode() int }); ok {
-			code = ee.ExitCode()
-		}
-		if code != 1 {
-			t.Errorf("plumb %s: exit %d, want 1 (%q)", strings.Join(tc.args, " "), code, out)
-		}
-		if strings.Count(strings.TrimRight(out, "\n"), "\n") != 0 || !strings.Contains(out, tc.want) {
-			t.Errorf("plumb %s: want one line naming %q, got %q", strings.Join(tc.args, " "), tc.want, out)
-		}
-		if got := h.snapshot(); got != before {
-			t.Fatalf("plumb %s changed the host:\n%s\nwas:\n%s", strings.Join(tc.args, " "), got, before)
-		}
-		if got := stateFiles(t, h.state); got != state {
-			t.Fatalf("plumb %s changed the state:\n%s\nwas:\n%s", strings.Join(tc.args, " "), got, state)
-		}
-	}
+	checkBadInput(t, h, before, state, cases)
 }
 
 // TestPrivilegedDockerIPv6 attaches two real `--network=none` Docker
