@@ -216,76 +216,70 @@ func (m *Manager) chooseSubnets(n *Network, o CreateOptions, existing []*Network
 	return nil
 }
 
-// chooseSubnet validates or picks n's IPv4 subnet, gateway and ip range.
-func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
-	var plumbUsed []netip.Prefix
-	for _, e := range existing {
-		if n.Subnet.IsValid() && n.Subnet.Overlaps(e.Subnet) {
-			return fmt.Errorf("subnet %s %w network %q (%s)", n.Subnet, ErrOverlap, e.Name, e.Subnet)
-		}
-		plumbUsed = append(plumbUsed, e.Subnet)
-	}
-	host, err := m.links().HostPrefixes()
-	if err != nil {
-		return err
-	}
-	if n.Subnet.IsValid() {
-		for _, h := range host {
-			if n.Subnet.Overlaps(h) {
-				return fmt.Errorf("subnet %s %w the host route %s", n.Subnet, ErrOverlap, h)
-			}
-		}
-	} else if n.Subnet, err = ipam.PickSubnet(append(plumbUsed, host...)); err != nil {
-		return err
-	}
-	if !n.Gateway.IsValid() {
-		n.Gateway = n.Subnet.Addr().Next()
-	}
-	if !n.Subnet.Contains(n.Gateway) || n.Gateway == n.Subnet.Addr() || n.Gateway == ipam.Broadcast(n.Subnet) {
-		return fmt.Errorf("gateway %s: %w: not a host address of subnet %s", n.Gateway, ErrInvalid, n.Subnet)
-	}
-	if _, err := ipam.NewRange(n.Subnet, n.IPRange, n.Gateway); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return nil
+// family is one address family of a network being made: its subnet,
+// gateway and ip range, the same family's subnet of another network, and
+// how a subnet is picked when none is given.
+type family struct {
+	subnet  *netip.Prefix
+	gateway *netip.Addr
+	ipRange netip.Prefix
+	of      func(*Network) netip.Prefix
+	pick    func(used []netip.Prefix) (netip.Prefix, error)
 }
 
-// chooseSubnet6 validates or picks n's IPv6 subnet, gateway and ip range:
-// a given subnet must overlap no other plumb network and no host route or
-// address; without one, n gets a ULA /64 derived from its id (ipam.ULA)
-// that overlaps none of them. The gateway is the subnet's first address
-// after the subnet-router anycast one unless given.
+// chooseSubnet validates or picks n's IPv4 subnet: a free private /24
+// when none is given (ipam.PickSubnet).
+func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
+	return m.chooseFamily(family{&n.Subnet, &n.Gateway, n.IPRange,
+		func(e *Network) netip.Prefix { return e.Subnet }, ipam.PickSubnet}, existing)
+}
+
+// chooseSubnet6 validates or picks n's IPv6 subnet: a ULA /64 derived
+// from n's id when none is given (ipam.ULA).
 func (m *Manager) chooseSubnet6(n *Network, existing []*Network) error {
+	return m.chooseFamily(family{&n.Subnet6, &n.Gateway6, n.IPRange6,
+		func(e *Network) netip.Prefix { return e.Subnet6 },
+		func(used []netip.Prefix) (netip.Prefix, error) { return ipam.ULA(n.ID, used) }}, existing)
+}
+
+// chooseFamily validates or picks one family's subnet, gateway and ip
+// range: a given subnet overlaps no other plumb network's and no host
+// route or address; without one f.pick chooses among what is free. The
+// gateway is the subnet's first address after the network's own unless
+// given, and must be one of its host addresses.
+func (m *Manager) chooseFamily(f family, existing []*Network) error {
 	var used []netip.Prefix
 	for _, e := range existing {
-		if !e.Subnet6.IsValid() {
+		other := f.of(e)
+		if !other.IsValid() {
 			continue
 		}
-		if n.Subnet6.IsValid() && n.Subnet6.Overlaps(e.Subnet6) {
-			return fmt.Errorf("subnet %s %w network %q (%s)", n.Subnet6, ErrOverlap, e.Name, e.Subnet6)
+		if f.subnet.IsValid() && f.subnet.Overlaps(other) {
+			return fmt.Errorf("subnet %s %w network %q (%s)", *f.subnet, ErrOverlap, e.Name, other)
 		}
-		used = append(used, e.Subnet6)
+		used = append(used, other)
 	}
 	host, err := m.links().HostPrefixes()
 	if err != nil {
 		return err
 	}
-	if n.Subnet6.IsValid() {
+	if f.subnet.IsValid() {
 		for _, h := range host {
-			if n.Subnet6.Overlaps(h) {
-				return fmt.Errorf("subnet %s %w the host route %s", n.Subnet6, ErrOverlap, h)
+			if f.subnet.Overlaps(h) {
+				return fmt.Errorf("subnet %s %w the host route %s", *f.subnet, ErrOverlap, h)
 			}
 		}
-	} else if n.Subnet6, err = ipam.ULA(n.ID, append(used, host...)); err != nil {
+	} else if *f.subnet, err = f.pick(append(used, host...)); err != nil {
 		return err
 	}
-	if !n.Gateway6.IsValid() {
-		n.Gateway6 = n.Subnet6.Addr().Next()
+	sub := *f.subnet
+	if !f.gateway.IsValid() {
+		*f.gateway = sub.Addr().Next()
 	}
-	if !n.Subnet6.Contains(n.Gateway6) || n.Gateway6 == n.Subnet6.Addr() {
-		return fmt.Errorf("gateway %s: %w: not a host address of subnet %s", n.Gateway6, ErrInvalid, n.Subnet6)
+	if gw := *f.gateway; !sub.Contains(gw) || gw == sub.Addr() || gw == ipam.Broadcast(sub) {
+		return fmt.Errorf("gateway %s: %w: not a host address of subnet %s", gw, ErrInvalid, sub)
 	}
-	if _, err := n.ipRange6(); err != nil {
+	if _, err := ipam.NewRange(sub, f.ipRange, *f.gateway); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
