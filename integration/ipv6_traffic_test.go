@@ -1,0 +1,159 @@
+package integration
+
+import (
+	"net"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plumbnet/plumb/internal/testutil"
+)
+
+// IPv6 traffic end to end (issue 17, "Tests"): plumb commands in a
+// throwaway host namespace, containers in throwaway namespaces, and an
+// "outside" namespace standing for both the world beyond the host and a
+// neighbour on the host's LAN:
+//
+//	outside 2001:db8:17::2/64 --- 2001:db8:17::1/64 host  bridge fd00:232:4X::1/64 --- containers
+//
+// (2001:db8::/32 is the documentation range, private to this test). Each
+// test runs on both firewall backends, and its last `network rm` must
+// leave iptables-save, ip6tables-save and `nft list ruleset` as they were.
+
+const (
+	out6IP  = "2001:db8:17::2" // the outside namespace
+	host6IP = "2001:db8:17::1" // the host, on the outside link
+)
+
+// outside6 links h to a new namespace "outside" by a veth: h side
+// host6IP/64, outside side out6IP/64 (both nodad: usable at once), and
+// gives the outside a route via the host to each of routes (a plumb
+// subnet it may try to reach directly). Equivalent to:
+//
+//	ip link add A type veth peer name B netns OUT; ip link set A netns HOST
+//	ip -n HOST addr add 2001:db8:17::1/64 dev A nodad; ip -n OUT addr add 2001:db8:17::2/64 dev B nodad
+//	ip -n OUT -6 route add SUBNET via 2001:db8:17::1
+func outside6(t *testing.T, h *host, routes ...string) string {
+	t.Helper()
+	out := testutil.NewNetNS(t)
+	a, b := testutil.UniqueName("p6o"), testutil.UniqueName("p6i")
+	testutil.Run(t, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", a).Run() })
+	testutil.Run(t, "ip", "link", "set", b, "netns", out)
+	testutil.Run(t, "ip", "link", "set", a, "netns", h.ns)
+	if h.own == nil {
+		h.own = map[string]bool{}
+	}
+	h.own[a] = true
+	mustSh(t, h, "ip", "link", "set", "lo", "up")
+	mustSh(t, h, "ip", "addr", "add", host6IP+"/64", "dev", a, "nodad")
+	mustSh(t, h, "ip", "link", "set", a, "up")
+	testutil.Run(t, "ip", "-n", out, "addr", "add", out6IP+"/64", "dev", b, "nodad")
+	testutil.Run(t, "ip", "-n", out, "link", "set", b, "up")
+	for _, r := range routes {
+		testutil.Run(t, "ip", "-n", out, "-6", "route", "add", r, "via", host6IP)
+	}
+	return out
+}
+
+// listen6 answers every TCP connection to addr in namespace ns with "WHO
+// saw SOURCE" (the source address it sees, IPv4 unmapped) until cleanup.
+// An addr of "[::]:P" listens on both families.
+func listen6(t *testing.T, ns, addr, who string) {
+	t.Helper()
+	var ln net.Listener
+	if err := inNS(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return }); err != nil {
+		t.Fatalf("listening on %s in %s: %v", addr, ns, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			src := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+			c.Write([]byte(who + " saw " + src.String()))
+			c.Close()
+		}
+	}()
+}
+
+// reaches6 waits (10 s at most) until a connection from ns to addr is
+// answered with a text starting with want, and fails the test otherwise:
+// the positive control every "cannot reach" check stands on.
+func reaches6(t *testing.T, ns, addr, want string) {
+	t.Helper()
+	last := ""
+	for deadline := time.Now().Add(10 * time.Second); !strings.HasPrefix(last, want); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s reaching %s: want an answer starting %q, last got %q", ns, addr, want, last)
+		}
+		last = tcpFrom(ns, addr)
+	}
+}
+
+// blocked6 fails the test if a connection from ns to addr is answered.
+func blocked6(t *testing.T, ns, addr, why string) {
+	t.Helper()
+	if got := tcpFrom(ns, addr); got != "" {
+		t.Errorf("%s: %s reached %s: %q", why, ns, addr, got)
+	}
+}
+
+// snapshot6 is h.snapshot (iptables-save, nft list ruleset, links) and
+// `ip6tables-save` without comments and counters.
+func (h *host) snapshot6() string {
+	h.t.Helper()
+	out := shOut(h.t, h, "ip6tables-save")
+	counters := regexp.MustCompile(`\[\d+:\d+\]`)
+	var b strings.Builder
+	b.WriteString(h.snapshot())
+	b.WriteString("--- ip6tables-save\n")
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			b.WriteString(counters.ReplaceAllString(l, "") + "\n")
+		}
+	}
+	return b.String()
+}
+
+// assertRestored fails the test unless h's firewall and links are as in
+// before (a snapshot6).
+func (h *host) assertRestored(before string) {
+	h.t.Helper()
+	if after := h.snapshot6(); after != before {
+		h.t.Errorf("the last network rm did not restore the host:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+}
+
+// TestPrivilegedIPv6TrafficNAT66: a container on a dual-stack network in
+// gateway mode nat connects to an IPv6 listener outside and is seen from
+// the host's address (masqueraded), not its own; the outside, routing the
+// subnet via the host, cannot open a connection to the container's own
+// address (the host can: the control).
+func TestPrivilegedIPv6TrafficNAT66(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h, "fd00:232:40::/64")
+		listen6(t, out, "["+out6IP+"]:9000", "outside")
+		before := h.snapshot6()
+
+		h.must("network", "create", "n66", "--ipv6", "--subnet", "10.232.40.0/24", "--subnet", "fd00:232:40::/64")
+		h.assertBackend()
+		c := target(t)
+		listen6(t, c, "[::]:80", "c")
+		h.must("attach", "netns:"+c, "--net", "n66")
+		c6 := addr6(t, c)
+
+		reaches6(t, c, "["+out6IP+"]:9000", "outside saw "+host6IP)
+		reaches6(t, h.ns, "["+c6+"]:80", "c saw ")
+		blocked6(t, out, "["+c6+"]:80", "nat mode, nothing published: the outside to the container's own address")
+
+		h.must("detach", "netns:"+c)
+		h.must("network", "rm", "n66")
+		h.assertRestored(before)
+	})
+}
