@@ -147,6 +147,9 @@ func TestPrivilegedIPv6TrafficNAT66(t *testing.T) {
 		listen6(t, c, "[::]:80", "c")
 		h.must("attach", "netns:"+c, "--net", "n66")
 		c6 := addr6(t, c)
+		if h.snapshot6() == before {
+			t.Fatal("the snapshot does not change with a network: it cannot tell a restored host")
+		}
 
 		reaches6(t, c, "["+out6IP+"]:9000", "outside saw "+host6IP)
 		reaches6(t, h.ns, "["+c6+"]:80", "c saw ")
@@ -154,6 +157,74 @@ func TestPrivilegedIPv6TrafficNAT66(t *testing.T) {
 
 		h.must("detach", "netns:"+c)
 		h.must("network", "rm", "n66")
+		h.assertRestored(before)
+	})
+}
+
+// TestPrivilegedIPv6TrafficRouted: gateway mode routed for IPv6. The
+// outside, with a route to the subnet via the host, sees a container's
+// connection from the container's own address, reaches its published
+// port at the container's address and port (and pings it: ICMPv6 gets
+// in), but not an unpublished port the host itself reaches.
+func TestPrivilegedIPv6TrafficRouted(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h, "fd00:232:41::/64")
+		listen6(t, out, "["+out6IP+"]:9000", "outside")
+		before := h.snapshot6()
+
+		h.must("network", "create", "r6", "--ipv6", "--subnet", "10.232.41.0/24", "--subnet", "fd00:232:41::/64", "--gateway-mode-ipv6", "routed")
+		h.assertBackend()
+		c := target(t)
+		listen6(t, c, "[::]:80", "c80")
+		listen6(t, c, "[::]:81", "c81")
+		h.must("attach", "netns:"+c, "--net", "r6", "-p", "8080:80")
+		c6 := addr6(t, c)
+
+		reaches6(t, c, "["+out6IP+"]:9000", "outside saw "+c6)
+		reaches6(t, out, "["+c6+"]:80", "c80 saw "+out6IP)
+		reaches6(t, out, "["+host6IP+"]:8080", "c80 saw "+out6IP)
+		if o, err := testutil.InNS(out, "ping", "-6", "-c", "1", "-W", "2", c6); err != nil {
+			t.Errorf("routed: ping from the outside to %s: %v\n%s", c6, err, o)
+		}
+		reaches6(t, h.ns, "["+c6+"]:81", "c81 saw ")
+		blocked6(t, out, "["+c6+"]:81", "routed: the outside to an unpublished port")
+
+		h.must("detach", "netns:"+c)
+		h.must("network", "rm", "r6")
+		h.assertRestored(before)
+	})
+}
+
+// TestPrivilegedIPv6TrafficPorts: `-p 8080:80` on a dual-stack network
+// answers the host on [::1]:8080 (the daemon's relay, which connects from
+// the bridge's IPv6 gateway), on the host's own IPv6 address (DNAT) and on
+// 127.0.0.1, and a neighbour on the host's IPv6 address; `-p
+// [::1]:8081:81` answers the host on [::1] only, not the neighbour on the
+// host's address. After detach the relay no longer answers.
+func TestPrivilegedIPv6TrafficPorts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h)
+		before := h.snapshot6()
+
+		h.must("network", "create", "p6", "--ipv6", "--subnet", "10.232.46.0/24", "--subnet", "fd00:232:46::/64")
+		h.assertBackend()
+		c := target(t)
+		listen6(t, c, "[::]:80", "c80")
+		listen6(t, c, "[::]:81", "c81")
+		h.must("attach", "netns:"+c, "--net", "p6", "-p", "8080:80", "-p", "[::1]:8081:81")
+
+		reaches6(t, h.ns, "[::1]:8080", "c80 saw fd00:232:46::1")
+		reaches6(t, h.ns, "["+host6IP+"]:8080", "c80 saw ")
+		reaches6(t, h.ns, "127.0.0.1:8080", "c80 saw ")
+		reaches6(t, out, "["+host6IP+"]:8080", "c80 saw "+out6IP)
+		reaches6(t, h.ns, "[::1]:8081", "c81 saw ")
+		blocked6(t, out, "["+host6IP+"]:8081", "-p [::1]:8081:81: a neighbour on the host's IPv6 address")
+
+		h.must("detach", "netns:"+c)
+		waitFor(t, func() bool { return tcpFrom(h.ns, "[::1]:8080") == "" }, "the relay on [::1]:8080 to stop after detach")
+		h.must("network", "rm", "p6")
 		h.assertRestored(before)
 	})
 }
