@@ -228,3 +228,100 @@ func TestPrivilegedIPv6TrafficPorts(t *testing.T) {
 		h.assertRestored(before)
 	})
 }
+
+// TestPrivilegedIPv6TrafficIsolation: no IPv6 connection passes between
+// two plumb networks (a dual-stack one and an IPv6-only one), either way,
+// though each container's server answers its own network and each
+// container reaches the outside.
+func TestPrivilegedIPv6TrafficIsolation(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h)
+		listen6(t, out, "["+out6IP+"]:9000", "outside")
+		before := h.snapshot6()
+
+		h.must("network", "create", "isoa", "--ipv6", "--subnet", "10.232.42.0/24", "--subnet", "fd00:232:42::/64")
+		h.must("network", "create", "isob", "--ipv6", "--ipv4=false", "--subnet", "fd00:232:43::/64")
+		h.assertBackend()
+		a1, a2, b1, b2 := target(t), target(t), target(t), target(t)
+		for ns, net := range map[string]string{a1: "isoa", a2: "isoa", b1: "isob", b2: "isob"} {
+			listen6(t, ns, "[::]:80", ns)
+			h.must("attach", "netns:"+ns, "--net", net)
+		}
+		a2ip, b1ip := addr6(t, a2), addr6(t, b1)
+
+		reaches6(t, a1, "["+a2ip+"]:80", a2+" saw "+addr6(t, a1))
+		reaches6(t, b2, "["+b1ip+"]:80", b1+" saw "+addr6(t, b2))
+		reaches6(t, a1, "["+out6IP+"]:9000", "outside saw "+host6IP)
+		reaches6(t, b2, "["+out6IP+"]:9000", "outside saw "+host6IP)
+		blocked6(t, a1, "["+b1ip+"]:80", "isolation between networks")
+		blocked6(t, b2, "["+a2ip+"]:80", "isolation between networks")
+		if ping(a1, b1ip) {
+			t.Errorf("isolation: %s pings %s over IPv6", a1, b1ip)
+		}
+
+		h.must("network", "rm", "--force", "isoa")
+		h.must("network", "rm", "--force", "isob")
+		h.assertRestored(before)
+	})
+}
+
+// TestPrivilegedIPv6TrafficICC: on a network made with --icc=false no
+// IPv6 connection passes between its containers, though the host reaches
+// the server and the client reaches the outside.
+func TestPrivilegedIPv6TrafficICC(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h)
+		listen6(t, out, "["+out6IP+"]:9000", "outside")
+		before := h.snapshot6()
+
+		h.must("network", "create", "noicc", "--ipv6", "--icc=false", "--subnet", "10.232.44.0/24", "--subnet", "fd00:232:44::/64")
+		h.assertBackend()
+		c1, c2 := target(t), target(t)
+		listen6(t, c2, "[::]:80", "c2")
+		h.must("attach", "netns:"+c1, "--net", "noicc")
+		h.must("attach", "netns:"+c2, "--net", "noicc")
+		c2ip := addr6(t, c2)
+
+		reaches6(t, h.ns, "["+c2ip+"]:80", "c2 saw ")
+		reaches6(t, c1, "["+out6IP+"]:9000", "outside saw "+host6IP)
+		blocked6(t, c1, "["+c2ip+"]:80", "icc=false")
+
+		h.must("network", "rm", "--force", "noicc")
+		h.assertRestored(before)
+	})
+}
+
+// TestPrivilegedIPv6TrafficInternal: an --internal dual-stack network lets
+// its containers reach each other over IPv6 but lets no IPv6 out (the same
+// outside listener answers a container of a network beside it) nor in
+// (the outside, routing the subnet via the host, does not reach a server
+// its neighbour reaches).
+func TestPrivilegedIPv6TrafficInternal(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h, "fd00:232:45::/64")
+		listen6(t, out, "["+out6IP+"]:9000", "outside")
+		before := h.snapshot6()
+
+		h.must("network", "create", "int6", "--ipv6", "--internal", "--subnet", "10.232.45.0/24", "--subnet", "fd00:232:45::/64")
+		h.must("network", "create", "ext6", "--ipv6", "--subnet", "10.232.47.0/24", "--subnet", "fd00:232:47::/64")
+		h.assertBackend()
+		i1, i2, e := target(t), target(t), target(t)
+		listen6(t, i2, "[::]:80", "i2")
+		h.must("attach", "netns:"+i1, "--net", "int6")
+		h.must("attach", "netns:"+i2, "--net", "int6")
+		h.must("attach", "netns:"+e, "--net", "ext6")
+		i2ip := addr6(t, i2)
+
+		reaches6(t, i1, "["+i2ip+"]:80", "i2 saw "+addr6(t, i1))
+		reaches6(t, e, "["+out6IP+"]:9000", "outside saw "+host6IP)
+		blocked6(t, i1, "["+out6IP+"]:9000", "internal: out")
+		blocked6(t, out, "["+i2ip+"]:80", "internal: in")
+
+		h.must("network", "rm", "--force", "int6")
+		h.must("network", "rm", "--force", "ext6")
+		h.assertRestored(before)
+	})
+}
