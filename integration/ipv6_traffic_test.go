@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/plumbnet/plumb/internal/testutil"
+	"github.com/plumbnet/plumb/network"
 )
 
 // IPv6 traffic end to end (issue 17, "Tests"): plumb commands in a
@@ -201,7 +202,8 @@ func TestPrivilegedIPv6TrafficRouted(t *testing.T) {
 // the bridge's IPv6 gateway), on the host's own IPv6 address (DNAT) and on
 // 127.0.0.1, and a neighbour on the host's IPv6 address; `-p
 // [::1]:8081:81` answers the host on [::1] only, not the neighbour on the
-// host's address. After detach the relay no longer answers.
+// host's address, nor the host itself on its IPv6 address or on
+// 127.0.0.1. After detach the relay no longer answers.
 func TestPrivilegedIPv6TrafficPorts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, fw string) {
 		h := newHostOn(t, fw)
@@ -221,6 +223,8 @@ func TestPrivilegedIPv6TrafficPorts(t *testing.T) {
 		reaches6(t, out, "["+host6IP+"]:8080", "c80 saw "+out6IP)
 		reaches6(t, h.ns, "[::1]:8081", "c81 saw ")
 		blocked6(t, out, "["+host6IP+"]:8081", "-p [::1]:8081:81: a neighbour on the host's IPv6 address")
+		blocked6(t, h.ns, "["+host6IP+"]:8081", "-p [::1]:8081:81: the host on its own IPv6 address")
+		blocked6(t, h.ns, "127.0.0.1:8081", "-p [::1]:8081:81: the host on 127.0.0.1")
 
 		h.must("detach", "netns:"+c)
 		waitFor(t, func() bool { return tcpFrom(h.ns, "[::1]:8080") == "" }, "the relay on [::1]:8080 to stop after detach")
@@ -324,4 +328,57 @@ func TestPrivilegedIPv6TrafficInternal(t *testing.T) {
 		h.must("network", "rm", "--force", "ext6")
 		h.assertRestored(before)
 	})
+}
+
+// TestPrivilegedIPv6TrafficIsolated: `--gateway-mode-ipv6 isolated` puts
+// no IPv6 gateway address on the bridge and lets no IPv6 in or out, while
+// containers of the network reach each other over IPv6 and IPv4 still
+// goes out (masqueraded) in mode nat.
+func TestPrivilegedIPv6TrafficIsolated(t *testing.T) {
+	eachBackend(t, func(t *testing.T, fw string) {
+		h := newHostOn(t, fw)
+		out := outside6(t, h, "fd00:232:48::/64")
+		listen6(t, out, "["+out6IP+"]:9000", "outside")
+		_, lastSrc := outside(t, h)
+		before := h.snapshot6()
+
+		h.must("network", "create", "iso6", "--ipv6", "--subnet", "10.232.48.0/24", "--subnet", "fd00:232:48::/64", "--gateway-mode-ipv6", "isolated")
+		h.assertBackend()
+		c1, c2 := target(t), target(t)
+		listen6(t, c2, "[::]:80", "c2")
+		h.must("attach", "netns:"+c1, "--net", "iso6")
+		h.must("attach", "netns:"+c2, "--net", "iso6")
+		c2ip := addr6(t, c2)
+		if a := shOut(t, h, "ip", "-6", "-o", "addr", "show", "dev", h.bridgeOf("iso6"), "scope", "global"); strings.TrimSpace(a) != "" {
+			t.Errorf("isolated IPv6: the bridge has a global IPv6 address: %q", a)
+		}
+
+		reaches6(t, c1, "["+c2ip+"]:80", "c2 saw "+addr6(t, c1))
+		if got, err := dialFrom(c1, "198.51.100.2:8080"); err != nil {
+			t.Errorf("isolated IPv6, nat IPv4: %s to the IPv4 outside: %q %v", c1, got, err)
+		} else if src := lastSrc(); src != "198.51.100.1" {
+			t.Errorf("isolated IPv6, nat IPv4: the outside saw %q, want 198.51.100.1", src)
+		}
+		blocked6(t, c1, "["+out6IP+"]:9000", "isolated IPv6: out")
+		blocked6(t, out, "["+c2ip+"]:80", "isolated IPv6: in")
+
+		h.must("network", "rm", "--force", "iso6")
+		h.assertRestored(before)
+	})
+}
+
+// bridgeOf is the bridge of network name, from `network ls --format json`.
+func (h *host) bridgeOf(name string) string {
+	h.t.Helper()
+	var nets []network.Network
+	if err := h.runJSON(&nets, "network", "ls", "--format", "json"); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, n := range nets {
+		if n.Name == name && n.Bridge != "" {
+			return n.Bridge
+		}
+	}
+	h.t.Fatalf("no bridge of network %s in network ls", name)
+	return ""
 }
