@@ -243,3 +243,18 @@ func TestParseConfigSee(t *testing.T) {
 		t.Error("-see-n 0 accepted")
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	t.Setenv("BENCH_QUICK", "1")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"/tmp/go-build123/b001/exe/bench", "-only", "ipv6"}, "BENCH_QUICK=1 go run ./bench -only ipv6"},
+		{[]string{"bin/bench", "-n", "5"}, "BENCH_QUICK=1 bin/bench -n 5"},
+	} {
+		if got := commandLine(c.args); got != c.want {
+			t.Errorf("commandLine(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
