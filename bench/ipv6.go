@@ -61,7 +61,7 @@ func ipv6DataPath(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error
 		d.Notes = append(d.Notes, "iperf3 is not installed: no throughput figures")
 		return nil
 	}
-	v4, _, err := plumbEndsOf(p, cl, dataPlumb{key: "ipv6-v4", label: "plumb dual-stack, over IPv4",
+	v4, _, err := plumbEndsOf(p, cl, dataPlumb{key: "ipv6-v4", label: "plumb dual-stack",
 		net: ipv6DataNet, subnet: ipv6DataV4, create: []string{"--ipv6", "--subnet", ipv6DataV6},
 		first: ipv6DataFirst, iperfPort: plumbIperfPort + 200, httpPort: plumbHTTPPort + 200,
 		argv: func(args ...string) []string { return plumbArgv(p, args...) }, stateRun: p.runDir()})
@@ -69,7 +69,8 @@ func ipv6DataPath(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error
 		return fmt.Errorf("ipv6 data path: %w", err)
 	}
 	v6 := *v4
-	v6.Key, v6.Label = "ipv6-v6", "plumb dual-stack, over IPv6"
+	v6.Key, v6.Label = "ipv6-v6", v4.Label+", over IPv6"
+	v4.Label += ", over IPv4"
 	if v6.addr, err = nsAddr6(p.target(ipv6DataFirst)); err != nil {
 		return fmt.Errorf("ipv6 data path: %w", err)
 	}
