@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -79,4 +80,39 @@ func (r *Report) ipv6Verdicts(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "- container-to-container throughput (iperf3, one dual-stack network), over IPv6 / over IPv4: %.3f (%s / %s, medians of %d runs each), target ≥ %.2f: **%s**\n",
 		v6/v4, gbps(v6), gbps(v4), min(n6, n4), targetV6Iperf, verdict(v6/v4 >= targetV6Iperf))
+	if med, qs := d.pairedRatio("ipv6-v6", "ipv6-v4", kindIperf, bps); len(qs) > 0 {
+		fmt.Fprintf(b, "- the same, round by round (the two runs of a round are back to back, so other load weighs on both alike): median %.3f of %s\n",
+			med, strings.Join(qs, ", "))
+	}
+}
+
+// pairedRatio is the median over rounds of a's run over b's run of that
+// round (by f), with each round's ratio formatted, in round order; rounds
+// where either run failed are left out.
+func (d *DataResults) pairedRatio(a, b, kind string, f func(DataRun) float64) (float64, []string) {
+	by := func(key string) map[int]float64 {
+		m := map[int]float64{}
+		for _, r := range d.Runs {
+			if r.Setup == key && r.Kind == kind && r.Err == "" {
+				m[r.Round] = f(r)
+			}
+		}
+		return m
+	}
+	as, bs := by(a), by(b)
+	var qs []float64
+	var text []string
+	for r := 1; r <= d.Rounds; r++ {
+		x, ok1 := as[r]
+		y, ok2 := bs[r]
+		if ok1 && ok2 && y > 0 {
+			qs = append(qs, x/y)
+			text = append(text, fmt.Sprintf("%.2f", x/y))
+		}
+	}
+	if len(qs) == 0 {
+		return 0, nil
+	}
+	slices.Sort(qs)
+	return qs[(len(qs)-1)/2], text
 }

@@ -258,3 +258,15 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
+
+func TestPairedRatio(t *testing.T) {
+	d := &DataResults{Rounds: 3, Runs: []DataRun{
+		{Setup: "a", Kind: kindIperf, Round: 1, Bps: 9}, {Setup: "b", Kind: kindIperf, Round: 1, Bps: 10},
+		{Setup: "b", Kind: kindIperf, Round: 2, Bps: 4}, {Setup: "a", Kind: kindIperf, Round: 2, Bps: 5},
+		{Setup: "a", Kind: kindIperf, Round: 3, Bps: 1}, {Setup: "b", Kind: kindIperf, Round: 3, Err: "failed"},
+	}}
+	med, qs := d.pairedRatio("a", "b", kindIperf, func(r DataRun) float64 { return r.Bps })
+	if med != 0.9 || len(qs) != 2 || qs[0] != "0.90" || qs[1] != "1.25" {
+		t.Errorf("pairedRatio = %v %q, want 0.9 [0.90 1.25] (round 3 left out: b failed)", med, qs)
+	}
+}
