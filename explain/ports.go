@@ -94,7 +94,7 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 		x.hairpin(pub.n)
 	}
 	if x.listenEndpoint(pub.e, to.Addr(), to.Port()) {
-		x.r.add(Step{What: "return", Detail: fmt.Sprintf("replies: conntrack undoes the NAT (%s answers as %s:%d)", to, x.dst, x.port),
+		x.r.add(Step{What: "return", Detail: fmt.Sprintf("replies: conntrack undoes the NAT (%s answers as %s)", to, netip.AddrPortFrom(x.dst, x.port)),
 			Command: fmt.Sprintf("conntrack -L -p %s --orig-port-dst %d", x.proto, x.port)})
 	}
 	return true
