@@ -36,10 +36,10 @@ func serve6(t *testing.T, ns string, port int) {
 	}()
 }
 
-// outside6 gives the link outside() made between h and out IPv6 too:
+// addOutside6 gives the link outside() made between h and out IPv6 too:
 // 2001:db8::1 on the host, 2001:db8::2 in out, and in out a route to
 // fd00:233::/32 (the test's networks) via the host.
-func outside6(t *testing.T, h *host, out string) {
+func addOutside6(t *testing.T, h *host, out string) {
 	t.Helper()
 	hostLink := strings.Fields(mustOut(t, h, "ip", "-o", "-4", "addr", "show", "to", "198.51.100.1/32"))
 	outLink := strings.Fields(testutil.Run(t, "ip", "-n", out, "-o", "-4", "addr", "show", "to", "198.51.100.2/32"))
@@ -68,7 +68,7 @@ func TestPrivilegedExplainIPv6(t *testing.T) {
 		h := newHostOn(t, fw)
 		mustSh(t, h, "ip", "link", "set", "lo", "up")
 		out, _ := outside(t, h)
-		outside6(t, h, out)
+		addOutside6(t, h, out)
 		serve6(t, out, 8080)
 		for _, n := range [][]string{
 			{"ya", "--subnet", "10.233.70.0/24", "--subnet", "fd00:233:70::/64"},

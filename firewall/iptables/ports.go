@@ -61,8 +61,9 @@ func PortRules(name, owner string, ports []firewall.Port) []Rule {
 //
 //	-A PLUMB-ROUTED -d 172.30.0.2/32 -o BR -p tcp -m tcp --dport 80 -m comment --comment plumb:NAME/OWNER -j ACCEPT
 //
-// (a [::1] port included: its container port is published all the same).
-// The DNAT rules come first, then the accepts.
+// A port published on a loopback address only (127.0.0.1, [::1]) is meant
+// for the host alone: it opens nothing to outside, as on nftables. The
+// DNAT rules come first, then the accepts.
 func PortRulesOn(n firewall.Network, owner string, ports []firewall.Port) []Rule {
 	rules := PortRules(n.Name, owner, ports)
 	routed := map[bool]bool{}
@@ -71,7 +72,7 @@ func PortRulesOn(n firewall.Network, owner string, ports []firewall.Port) []Rule
 	}
 	seen := map[string]bool{}
 	for _, p := range ports {
-		if !routed[p.Is6()] {
+		if !routed[p.Is6()] || p.HostIP.IsLoopback() {
 			continue
 		}
 		spec := ruleSpec(portComment(n.Name, owner),
