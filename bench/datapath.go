@@ -120,11 +120,17 @@ func dataPath(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error {
 	return measureRounds(ctx, p, cl, d, ends, iperf, []string{kindHTTP1, kindHTTPN})
 }
 
-// measureRounds starts the servers of every end, then runs p.Rounds
+// measureRounds starts the servers of every end (once per server netns:
+// two ends may reach one server by two addresses), then runs p.Rounds
 // rounds of each kind (iperf3 first, when there is an iperf3) over the
 // ends, the first of each round rotating, appending the runs to d.
 func measureRounds(ctx context.Context, p *Plan, cl *Cleanup, d *DataResults, ends []*dataEnd, iperf string, kinds []string) error {
+	started := map[string]bool{}
 	for _, e := range ends {
+		if started[e.serverNS] {
+			continue
+		}
+		started[e.serverNS] = true
 		if err := startServers(p, cl, e, iperf); err != nil {
 			return fmt.Errorf("%s: %w", e.Label, err)
 		}
@@ -200,7 +206,8 @@ type dataPlumb struct {
 	iperfPort, httpPort int
 	argv                func(args ...string) []string
 	env                 []string
-	stateRun            string // its run dir, whose daemon stops at cleanup
+	create              []string // extra flags of its `network create` (--ipv6, a second --subnet)
+	stateRun            string   // its run dir, whose daemon stops at cleanup
 }
 
 // plumbEndsOf is plumbEnds for the plumb dp describes.
@@ -212,7 +219,7 @@ func plumbEndsOf(p *Plan, cl *Cleanup, dp dataPlumb) (c2c, port *dataEnd, err er
 	port = &dataEnd{DataSetup: DataSetup{Key: dp.key + "-port", Label: dp.label + " -p 127.0.0.1:HOSTPORT:PORT",
 		Path: "localhost of the bench netns -> DNAT (output hook) -> bridge -> netns " + c},
 		serverNS: netnsPath(c), clientNS: netnsPath(p.Host), addr: "127.0.0.1", iperfPort: dp.iperfPort, httpPort: dp.httpPort}
-	if _, err := run.Run("", nil, dp.argv("network", "create", dp.net, "--subnet", dp.subnet)...); err != nil {
+	if _, err := run.Run("", nil, dp.argv(append([]string{"network", "create", dp.net, "--subnet", dp.subnet}, dp.create...)...)...); err != nil {
 		return c2c, port, err
 	}
 	cl.Push(func() {
@@ -235,12 +242,20 @@ func plumbEndsOf(p *Plan, cl *Cleanup, dp dataPlumb) (c2c, port *dataEnd, err er
 }
 
 // nsAddr is the IPv4 address of eth0 in the named netns.
-func nsAddr(ns string) (string, error) {
-	out, err := sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0")
-	if f := strings.Fields(out); err == nil && len(f) >= 4 && f[2] == "inet" {
+func nsAddr(ns string) (string, error) { return nsAddrOf(ns, "-4", "inet") }
+
+// nsAddr6 is the global IPv6 address of eth0 in the named netns.
+func nsAddr6(ns string) (string, error) { return nsAddrOf(ns, "-6", "inet6") }
+
+// nsAddrOf is the first global address of family (-4, -6; "inet",
+// "inet6" in ip's output) on eth0 in the named netns. Equivalent to:
+// `ip -n NS -6 -o addr show dev eth0 scope global`.
+func nsAddrOf(ns, family, kind string) (string, error) {
+	out, err := sh("ip", "-n", ns, family, "-o", "addr", "show", "dev", "eth0", "scope", "global")
+	if f := strings.Fields(out); err == nil && len(f) >= 4 && f[2] == kind {
 		return strings.Split(f[3], "/")[0], nil
 	}
-	return "", fmt.Errorf("no IPv4 address on eth0 in %s: %q %v", ns, out, err)
+	return "", fmt.Errorf("no %s address on eth0 in %s: %q %v", kind, ns, out, err)
 }
 
 // dockerEnds starts two containers on a Docker bridge network, and a third

@@ -42,6 +42,14 @@
 //     for the nftables backend, the iptables backend and Docker's `docker run
 //     -p`, and iperf3 container to container and localhost to a published
 //     port on each backend. `-only nft`, about 5 minutes with BENCH_QUICK=1.
+//   - ipv6: what IPv6 costs (issue 17; see ipv6.go): attach and detach on a
+//     dual-stack network against an IPv4-only one, the same target taking
+//     one then the other in each of -n rounds, the order alternating
+//     (target: dual-stack attach p50 ≤ 1.2x IPv4-only); and iperf3 between
+//     two endpoints of one dual-stack network, to the server's IPv6 address
+//     and to its IPv4 address, taking turns (target ≥ 0.97x). Writes
+//     bench/results/REPORT-ipv6.md with `-only ipv6`, under a minute with
+//     BENCH_QUICK=1.
 //
 // Run it as root from the repository root:
 //
@@ -52,6 +60,9 @@
 //	make bench BENCH_ARGS="-only truth"    # ps and doctor at 1000 endpoints, about 2 minutes
 //	make bench BENCH_ARGS="-only see"      # inspect, explain at 100 endpoints; graph at 1000; about 1 minute
 //	make bench BENCH_ARGS="-only repair"   # about 30 minutes with a daemon that repairs (rounds are paced)
+//	BENCH_QUICK=1 go run ./bench -only ipv6  # dual-stack against IPv4-only attach; iperf3 over each family
+//
+// Every report names the command line that produced it.
 //
 // Missing peers are installed with apt-get (containernetworking-plugins,
 // netavark, iperf3, dnsperf, aardvark-dns) or skipped with a line saying

@@ -16,6 +16,7 @@ import (
 type Meta struct {
 	Date, Kernel, CPU, Go, Plumb, PlumbPath, CNI, IPTables string
 	Netavark, Docker, Iperf, Mem                           string
+	Command                                                string // the command line of the run, as typed
 	LoadStart, LoadEnd                                     string // 1-minute load average: other work on the machine
 	CPUs                                                   int
 }
@@ -30,6 +31,7 @@ func collectMeta(plan *Plan) Meta {
 		Go:        runtime.Version(),
 		PlumbPath: cfg.Plumb,
 		LoadStart: loadAvg(),
+		Command:   commandLine(os.Args),
 	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -102,4 +104,20 @@ func loadAvg() string {
 		return f[0]
 	}
 	return "unknown"
+}
+
+// commandLine is the run's command line as it was typed: BENCH_QUICK=1
+// when set, `go run ./bench` for a binary that go run built (in a
+// go-build temp dir), then the arguments.
+func commandLine(args []string) string {
+	var w []string
+	if q := os.Getenv("BENCH_QUICK"); q != "" {
+		w = append(w, "BENCH_QUICK="+q)
+	}
+	if strings.Contains(args[0], "/go-build") {
+		w = append(w, "go", "run", "./bench")
+	} else {
+		w = append(w, args[0])
+	}
+	return strings.Join(append(w, args[1:]...), " ")
 }

@@ -144,6 +144,21 @@ func (r *Report) nftData(b *strings.Builder) {
 	if d == nil {
 		return
 	}
+	iperfTable(b, d)
+	gbps := func(x DataRun) float64 { return x.Bps / 1e9 }
+	for _, c := range []struct{ suffix, what string }{{"", "container to container"}, {"-port", "localhost to a published port"}} {
+		nf, _, _, k1 := d.median("nft-nftables"+c.suffix, kindIperf, gbps)
+		ip, _, _, k2 := d.median("nft-iptables"+c.suffix, kindIperf, gbps)
+		if k1 == 0 || k2 == 0 || ip == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "- %s throughput, nftables / iptables: %.3f, target ≥ 0.97: **%s**\n", c.what, nf/ip, verdict(nf/ip >= 0.97))
+	}
+}
+
+// iperfTable writes the data path's heading, its notes, and each setup's
+// iperf3 median, min and max over its runs.
+func iperfTable(b *strings.Builder, d *DataResults) {
 	fmt.Fprintf(b, "\n### Data path (iperf3, %d s a run, %d round(s), setups taking turns)\n\n", d.Secs, d.Rounds)
 	for _, n := range d.Notes {
 		fmt.Fprintf(b, "- %s\n", n)
@@ -159,12 +174,4 @@ func (r *Report) nftData(b *strings.Builder) {
 		fmt.Fprintf(b, "| %s | %s | %.2f | %.2f | %.2f | %d |\n", s.Label, s.Path, med, lo, hi, n)
 	}
 	fmt.Fprintln(b)
-	for _, c := range []struct{ suffix, what string }{{"", "container to container"}, {"-port", "localhost to a published port"}} {
-		nf, _, _, k1 := d.median("nft-nftables"+c.suffix, kindIperf, gbps)
-		ip, _, _, k2 := d.median("nft-iptables"+c.suffix, kindIperf, gbps)
-		if k1 == 0 || k2 == 0 || ip == 0 {
-			continue
-		}
-		fmt.Fprintf(b, "- %s throughput, nftables / iptables: %.3f, target ≥ 0.97: **%s**\n", c.what, nf/ip, verdict(nf/ip >= 0.97))
-	}
 }

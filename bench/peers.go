@@ -79,7 +79,7 @@ func preparePeers(ctx context.Context, plan *Plan) []string {
 	if needLevels {
 		plan.NetavarkSkip = install(plan.Netavark, "netavark")
 	}
-	if plan.runs("datapath") || plan.runs("nft") {
+	if plan.runs("datapath") || plan.runs("nft") || plan.runs("ipv6") {
 		if _, err := exec.LookPath("iperf3"); err != nil {
 			if note, err := aptGet(ctx, "iperf3"); err != nil {
 				notes = append(notes, "iperf3 is missing and "+err.Error())
@@ -193,6 +193,9 @@ func plumbNamespaces(plan *Plan) int {
 	}
 	if plan.runs("nft") {
 		n = max(n, plan.nftTargets(), nftDataFirst-1+3*len(nftBackends))
+	}
+	if plan.runs("ipv6") {
+		n = max(n, plan.ipv6Targets())
 	}
 	return n
 }

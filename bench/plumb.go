@@ -27,10 +27,11 @@ func plumbArgv(p *Plan, args ...string) []string {
 		"--run-dir", p.runDir()}, args...)
 }
 
-// createNetwork creates a network and registers its forced removal (which
+// createNetwork creates a network with the extra flags of `network create`
+// (a second --subnet, --ipv6, ...) and registers its forced removal (which
 // also detaches whatever is still attached), returning the create's timing.
-func (w *worker) createNetwork(name, subnet string) (Sample, error) {
-	s, err := w.plumb("network", "create", name, "--subnet", subnet)
+func (w *worker) createNetwork(name, subnet string, extra ...string) (Sample, error) {
+	s, err := w.plumb(append([]string{"network", "create", name, "--subnet", subnet}, extra...)...)
 	if err != nil {
 		return s, err
 	}

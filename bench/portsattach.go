@@ -23,30 +23,47 @@ func (w *worker) portsAttach(ctx context.Context) error {
 	s := func(key, op string) *Series {
 		return w.res.add(&Series{Key: key, Tool: "plumb", Op: op})
 	}
-	none := s("ports.attach.none", "attach netns:bt-i --net "+portsNet)
-	one := s("ports.attach.one", "attach netns:bt-i --net "+portsNet+" -p "+portsPublish)
-	dnone := s("ports.detach.none", "detach netns:bt-i (no port)")
-	done := s("ports.detach.one", "detach netns:bt-i (one published port)")
-	plain := func(i int) (Sample, error) { return w.attachTo(portsNet, i) }
-	publish := func(i int) (Sample, error) {
-		return w.plumb("attach", "netns:"+w.plan.target(i), "--net", portsNet, "-p", portsPublish)
+	plain := attachVariant{what: "no port", attach: func(i int) (Sample, error) { return w.attachTo(portsNet, i) },
+		as: s("ports.attach.none", "attach netns:bt-i --net "+portsNet), ds: s("ports.detach.none", "detach netns:bt-i (no port)")}
+	publish := attachVariant{what: "one port",
+		attach: func(i int) (Sample, error) {
+			return w.plumb("attach", "netns:"+w.plan.target(i), "--net", portsNet, "-p", portsPublish)
+		},
+		as: s("ports.attach.one", "attach netns:bt-i --net "+portsNet+" -p "+portsPublish),
+		ds: s("ports.detach.one", "detach netns:bt-i (one published port)")}
+	if err := w.pairedRounds(ctx, w.plan.Samples, [2]attachVariant{plain, publish}); err != nil {
+		return err
 	}
-	for j := 1; j <= w.plan.Samples; j++ {
+	_, err := w.plumb("network", "rm", portsNet)
+	return err
+}
+
+// attachVariant is one of two ways of attaching a target that
+// pairedRounds takes in turns: the attach of target i, and the series its
+// attach and its detach go to.
+type attachVariant struct {
+	what   string
+	attach func(i int) (Sample, error)
+	as, ds *Series
+}
+
+// pairedRounds takes n rounds: in round j, target j is attached one way and
+// detached, then the other way and detached, which goes first alternating
+// from round to round, so that both ways see the same machine at the same
+// moments and sample k of one pairs with sample k of the other.
+func (w *worker) pairedRounds(ctx context.Context, n int, v [2]attachVariant) error {
+	for j := 1; j <= n; j++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		order := []struct {
-			att      func(int) (Sample, error)
-			as, ds   *Series
-			withPort bool
-		}{{plain, none, dnone, false}, {publish, one, done, true}}
+		order := v
 		if j%2 == 0 {
 			order[0], order[1] = order[1], order[0]
 		}
 		for _, o := range order {
-			a, err := o.att(j)
+			a, err := o.attach(j)
 			if err != nil {
-				return fmt.Errorf("attach (port %v): %w", o.withPort, err)
+				return fmt.Errorf("attach (%s): %w", o.what, err)
 			}
 			d, err := w.detach(j)
 			if err != nil {
@@ -56,6 +73,5 @@ func (w *worker) portsAttach(ctx context.Context) error {
 			o.ds.Samples = append(o.ds.Samples, d)
 		}
 	}
-	_, err := w.plumb("network", "rm", portsNet)
-	return err
+	return nil
 }

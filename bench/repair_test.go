@@ -147,7 +147,7 @@ func TestDriftRound(t *testing.T) {
 	}
 	v, s := d.v, res.get("repair.test")
 	if v.Rounds != 3 || v.Misses != 2 || len(s.Samples) != 1 || len(v.Late) != 1 ||
-		s.Samples[0].Wall < 20*time.Millisecond || s.Samples[0].Wall > bound ||
+		s.Samples[0].Wall < 10*time.Millisecond || s.Samples[0].Wall > bound ||
 		v.Late[0] < 150*time.Millisecond || v.Late[0] > 2*bound || !strings.Contains(v.Stopped, "round 3:") {
 		t.Errorf("rounds %d, misses %d, samples %+v, late %v, stopped %q", v.Rounds, v.Misses, s.Samples, v.Late, v.Stopped)
 	}

@@ -26,6 +26,9 @@ func (r *Report) Markdown() string {
 	m, p, res := r.Meta, r.Plan, r.Results
 	fmt.Fprintf(&b, "# plumb benchmark report\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n", m.Date)
+	if m.Command != "" {
+		fmt.Fprintf(&b, "- Command: `%s`\n", m.Command)
+	}
 	fmt.Fprintf(&b, "- Kernel: %s; CPUs: %d (%s); memory %s\n", m.Kernel, m.CPUs, m.CPU, m.Mem)
 	fmt.Fprintf(&b, "- plumb: %s (`%s`), built with %s\n", m.Plumb, m.PlumbPath, m.Go)
 	fmt.Fprintf(&b, "- Peers: %s; %s", m.CNI, m.Netavark)
@@ -78,6 +81,7 @@ func (r *Report) Markdown() string {
 	r.repairSection(&b)
 	r.dataSections(&b)
 	r.nftSection(&b)
+	r.ipv6Section(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")
 	table(&b, []row{

@@ -243,3 +243,30 @@ func TestParseConfigSee(t *testing.T) {
 		t.Error("-see-n 0 accepted")
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	t.Setenv("BENCH_QUICK", "1")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"/tmp/go-build123/b001/exe/bench", "-only", "ipv6"}, "BENCH_QUICK=1 go run ./bench -only ipv6"},
+		{[]string{"bin/bench", "-n", "5"}, "BENCH_QUICK=1 bin/bench -n 5"},
+	} {
+		if got := commandLine(c.args); got != c.want {
+			t.Errorf("commandLine(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+func TestPairedRatio(t *testing.T) {
+	d := &DataResults{Rounds: 3, Runs: []DataRun{
+		{Setup: "a", Kind: kindIperf, Round: 1, Bps: 9}, {Setup: "b", Kind: kindIperf, Round: 1, Bps: 10},
+		{Setup: "b", Kind: kindIperf, Round: 2, Bps: 4}, {Setup: "a", Kind: kindIperf, Round: 2, Bps: 5},
+		{Setup: "a", Kind: kindIperf, Round: 3, Bps: 1}, {Setup: "b", Kind: kindIperf, Round: 3, Err: "failed"},
+	}}
+	med, qs := d.pairedRatio("a", "b", kindIperf, func(r DataRun) float64 { return r.Bps })
+	if med != 0.9 || len(qs) != 2 || qs[0] != "0.90" || qs[1] != "1.25" {
+		t.Errorf("pairedRatio = %v %q, want 0.9 [0.90 1.25] (round 3 left out: b failed)", med, qs)
+	}
+}

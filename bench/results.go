@@ -22,6 +22,8 @@ type Results struct {
 	Data   *DataResults      `json:"data,omitempty"`
 	// NftData is the nft section's data path: each firewall backend's plumb.
 	NftData *DataResults `json:"nft_data,omitempty"`
+	// IPv6Data is the ipv6 section's data path: one dual-stack network, over each family.
+	IPv6Data *DataResults `json:"ipv6_data,omitempty"`
 
 	DockerBridges []string `json:"docker_bridges"` // the Linux bridges of the run's Docker networks
 }

@@ -181,6 +181,11 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 	if werr == nil && ctx.Err() == nil && plan.runs("nft") {
 		werr = nftSupervised(ctx, plan, cl, rep.Results)
 	}
+	if werr == nil && ctx.Err() == nil && plan.runs("ipv6") {
+		logf("ipv6: data path over each family of one dual-stack network")
+		rep.Results.Loads = append(rep.Results.Loads, "ipv6 data path "+loadAvg())
+		werr = ipv6DataPath(ctx, plan, cl, rep.Results)
+	}
 	if werr == nil && ctx.Err() == nil && plan.runs("datapath") {
 		logf("data path")
 		rep.Results.Loads = append(rep.Results.Loads, "data path "+loadAvg())

@@ -90,6 +90,7 @@ func (w *worker) all(ctx context.Context) error {
 		{"repair-one", "repair: one network's rules flushed, its bridge deleted", w.repairOne},
 		{"repair-scale", "repair: the daemon at 100 networks / 1000 endpoints", w.repairScale},
 		{"nft", "firewall backends: network create/rm, -p at 0/100/1000 published ports", w.nftBench},
+		{"ipv6", "IPv6: dual-stack attach against IPv4-only, interleaved", w.ipv6Attach},
 		{"dns", "DNS", w.dnsBench},
 	}
 	for _, s := range steps {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/plumbnet/plumb/internal/netlinkerr"
 	"github.com/plumbnet/plumb/internal/sysctl"
@@ -21,7 +22,11 @@ var ErrNotBridge = errors.New("exists and is not a bridge")
 type Config struct {
 	Name    string       // interface name, at most 15 bytes
 	Gateway netip.Prefix // gateway address with the subnet's length, e.g. 172.30.0.1/24
-	MTU     int          // 0 keeps the kernel default
+	// Gateway6 is the IPv6 gateway address with the subnet's length, e.g.
+	// fd12:3456:789a::1/64; invalid for none (an IPv4-only network, or
+	// the isolated gateway mode). It is added without DAD, usable at once.
+	Gateway6 netip.Prefix
+	MTU      int // 0 keeps the kernel default
 	// RouteLocalnet lets the host reach published ports on localhost: a
 	// connection to 127.0.0.1 DNATed to a container leaves through the
 	// bridge with a loopback source, which the kernel drops as martian
@@ -41,6 +46,7 @@ type Config struct {
 //	sysctl -w net.ipv6.conf.NAME.accept_ra=0
 //	sysctl -w net.ipv4.conf.NAME.route_localnet=1   (RouteLocalnet)
 //	ip addr replace GATEWAY dev NAME
+//	ip addr replace GATEWAY6 dev NAME nodad
 //	ip link set NAME up
 func Ensure(c Config) (int, error) {
 	link, err := netlink.LinkByName(c.Name)
@@ -89,13 +95,19 @@ func Ensure(c Config) (int, error) {
 			return 0, err
 		}
 	}
-	if c.Gateway.IsValid() {
+	for _, gw := range []netip.Prefix{c.Gateway, c.Gateway6} {
+		if !gw.IsValid() {
+			continue
+		}
 		addr := &netlink.Addr{IPNet: &net.IPNet{
-			IP:   c.Gateway.Addr().AsSlice(),
-			Mask: net.CIDRMask(c.Gateway.Bits(), 32),
+			IP:   gw.Addr().AsSlice(),
+			Mask: net.CIDRMask(gw.Bits(), gw.Addr().BitLen()),
 		}}
+		if gw.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
 		if err := netlink.AddrReplace(link, addr); err != nil {
-			return 0, fmt.Errorf("adding %s to %q: %w", c.Gateway, c.Name, err)
+			return 0, fmt.Errorf("adding %s to %q: %w", gw, c.Name, err)
 		}
 	}
 	if link.Attrs().Flags&net.FlagUp == 0 {

@@ -41,13 +41,16 @@ func Check(c Config) error {
 	if link.Attrs().Flags&net.FlagUp == 0 {
 		return fmt.Errorf("bridge %q is down", c.Name)
 	}
-	if c.Gateway.IsValid() {
-		ok, err := hasAddr(link, c.Gateway)
+	for _, gw := range []netip.Prefix{c.Gateway, c.Gateway6} {
+		if !gw.IsValid() {
+			continue
+		}
+		ok, err := hasAddr(link, gw)
 		if err != nil {
 			return fmt.Errorf("listing the addresses of bridge %q: %w", c.Name, err)
 		}
 		if !ok {
-			return fmt.Errorf("bridge %q lacks its gateway address %s", c.Name, c.Gateway)
+			return fmt.Errorf("bridge %q lacks its gateway address %s", c.Name, gw)
 		}
 	}
 	if c.MTU > 0 && link.Attrs().MTU != c.MTU {

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/plumbnet/plumb/internal/netlinkerr"
@@ -40,7 +41,29 @@ type HostPrefix struct {
 // HostPrefixesOnLinks is HostPrefixes with the link of each prefix, so
 // that a caller can tell its own bridges' prefixes from the rest.
 // Equivalent to: `ip -4 route show table main; ip -4 addr show`.
-func HostPrefixesOnLinks() ([]HostPrefix, error) {
+func HostPrefixesOnLinks() ([]HostPrefix, error) { return hostPrefixes(netlink.FAMILY_V4) }
+
+// HostPrefixes6 is HostPrefixes for IPv6, for the choice of a network's
+// IPv6 subnet: the destinations of the host's IPv6 routes and the subnets
+// of its IPv6 addresses, but not the default route, loopback, link-local
+// or multicast ones. Equivalent to: `ip -6 route show table all; ip -6 addr show`.
+func HostPrefixes6() ([]netip.Prefix, error) {
+	ps, err := hostPrefixes(netlink.FAMILY_V6)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		if a := p.Prefix.Addr(); !a.IsLinkLocalUnicast() && !a.IsMulticast() && !a.IsLoopback() {
+			out = append(out, p.Prefix)
+		}
+	}
+	return out, nil
+}
+
+// hostPrefixes lists the prefixes of family's routes (any table, not the
+// default route) and addresses (not loopback), masked.
+func hostPrefixes(family int) ([]HostPrefix, error) {
 	var out []HostPrefix
 	names := map[int]string{}
 	name := func(idx int) string {
@@ -52,8 +75,15 @@ func HostPrefixesOnLinks() ([]HostPrefix, error) {
 		}
 		return names[idx]
 	}
+	addrOf := func(ip net.IP) (netip.Addr, bool) {
+		if family == netlink.FAMILY_V4 {
+			ip = ip.To4()
+		}
+		a, ok := netip.AddrFromSlice(ip)
+		return a, ok && a.Is4() == (family == netlink.FAMILY_V4)
+	}
 	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
-		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: 0}, 0)
+		return netlink.RouteListFiltered(family, &netlink.Route{Table: 0}, 0)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing host routes: %w", err)
@@ -66,17 +96,17 @@ func HostPrefixesOnLinks() ([]HostPrefix, error) {
 		if ones == 0 {
 			continue
 		}
-		if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok {
+		if a, ok := addrOf(r.Dst.IP); ok {
 			out = append(out, HostPrefix{Prefix: netip.PrefixFrom(a, ones).Masked(), Link: name(r.LinkIndex)})
 		}
 	}
-	addrs, err := netlinkerr.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
+	addrs, err := netlinkerr.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, family) })
 	if err != nil {
 		return nil, fmt.Errorf("listing host addresses: %w", err)
 	}
 	for _, a := range addrs {
 		ones, _ := a.Mask.Size()
-		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok && !ip.IsLoopback() {
+		if ip, ok := addrOf(a.IP); ok && !ip.IsLoopback() {
 			out = append(out, HostPrefix{Prefix: netip.PrefixFrom(ip, ones).Masked(), Link: name(a.LinkIndex), Addr: ip})
 		}
 	}

@@ -19,39 +19,48 @@ type envArgs struct {
 }
 
 // attachRequest gathers what an ADD asks for beside the network: the
-// address and MAC (capabilities first, then CNI_ARGS) and the aliases of
-// this network.
-func (c *NetConf) attachRequest(cniArgs string) (ip netip.Addr, mac string, aliases []string, e *types.Error) {
+// addresses (at most one per family), the MAC (capabilities first, then
+// CNI_ARGS) and the aliases of this network, into the attach options.
+func (c *NetConf) attachRequest(cniArgs string) (o network.AttachOptions, e *types.Error) {
 	var a envArgs
 	if err := types.LoadArgs(cniArgs, &a); err != nil {
-		return ip, "", nil, types.NewError(types.ErrInvalidEnvironmentVariables, "CNI_ARGS: "+err.Error()+" (add IgnoreUnknown=1 to pass arguments plumb does not use)", "")
+		return o, types.NewError(types.ErrInvalidEnvironmentVariables, "CNI_ARGS: "+err.Error()+" (add IgnoreUnknown=1 to pass arguments plumb does not use)", "")
 	}
-	ipText, ipFrom := string(a.IP), "CNI_ARGS IP"
-	if ips := c.RuntimeConfig.IPs; len(ips) > 0 {
-		if len(ips) > 1 {
-			return ip, "", nil, invalidConf(fmt.Errorf("runtimeConfig ips %q: plumb gives one IPv4 address per attachment", ips))
-		}
-		ipText, ipFrom = ips[0], "runtimeConfig ips"
+	ips, from := strings.Split(string(a.IP), ","), "CNI_ARGS IP"
+	if string(a.IP) == "" {
+		ips = nil
 	}
-	if ipText != "" {
+	if len(c.RuntimeConfig.IPs) > 0 {
+		ips, from = c.RuntimeConfig.IPs, "runtimeConfig ips"
+	}
+	for _, text := range ips {
 		// An address, or an address with the network's prefix length.
-		s, _, _ := strings.Cut(ipText, "/")
-		var err error
-		if ip, err = netip.ParseAddr(s); err != nil || !ip.Is4() {
-			return netip.Addr{}, "", nil, invalidConf(fmt.Errorf("%s %q: want an IPv4 address", ipFrom, ipText))
+		s, _, _ := strings.Cut(strings.TrimSpace(text), "/")
+		ip, err := netip.ParseAddr(s)
+		switch {
+		case err != nil || ip.Zone() != "" || ip.Is4In6():
+			return o, invalidConf(fmt.Errorf("%s %q: want an IPv4 or IPv6 address", from, text))
+		case ip.Is4() && !o.IP.IsValid():
+			o.IP = ip
+		case ip.Is6() && !o.IP6.IsValid():
+			o.IP6 = ip
+		default:
+			return o, invalidConf(fmt.Errorf("%s %q: plumb gives one address per family per attachment", from, ips))
 		}
 	}
-	mac = string(a.MAC)
+	o.MAC = string(a.MAC)
 	if c.RuntimeConfig.MAC != "" {
-		mac = c.RuntimeConfig.MAC
+		o.MAC = c.RuntimeConfig.MAC
 	}
-	aliases = c.RuntimeConfig.Aliases[c.Name]
-	return ip, mac, aliases, nil
+	o.Aliases = c.RuntimeConfig.Aliases[c.Name]
+	return o, nil
 }
 
 // publish turns the portMappings capability into plumb's port specs, one
 // host port to one container port each. IPv6 host addresses and protocols
 // other than tcp and udp are refused (code 7), as `attach -p` refuses them.
+// An IPv6 hostIP publishes on that address only; an empty one on every
+// address of each family the network has.
 func (c *NetConf) publish() ([]network.PortSpec, *types.Error) {
 	var out []network.PortSpec
 	for _, pm := range c.RuntimeConfig.PortMappings {
@@ -72,9 +81,9 @@ func (c *NetConf) publish() ([]network.PortSpec, *types.Error) {
 		spec.HostPort, spec.HostPortEnd = uint16(pm.HostPort), uint16(pm.HostPort)
 		spec.Port, spec.PortEnd = uint16(pm.ContainerPort), uint16(pm.ContainerPort)
 		if pm.HostIP != "" {
-			ip, err := netip.ParseAddr(pm.HostIP)
-			if err != nil || !ip.Is4() {
-				return nil, bad("hostIP must be an IPv4 address (plumb networks are IPv4)")
+			ip, err := netip.ParseAddr(strings.Trim(pm.HostIP, "[]"))
+			if err != nil || ip.Zone() != "" || ip.Is4In6() {
+				return nil, bad("hostIP must be an IPv4 or IPv6 address")
 			}
 			if !ip.IsUnspecified() {
 				spec.HostIP = ip

@@ -18,6 +18,8 @@ import (
 //	{
 //	  "cniVersion": "1.0.0", "name": "sinatra-net", "type": "plumb",
 //	  "subnet": "172.30.0.0/24", "gateway": "172.30.0.1", "ipRange": "172.30.0.128/25",
+//	  "ipv6": true, "subnet6": "fd00:1::/64", "gateway6": "fd00:1::1", "ipRange6": "fd00:1::/80",
+//	  "ipv4": true, "gatewayModeIPv4": "nat", "gatewayModeIPv6": "routed",
 //	  "bridge": "br-sinatra", "mtu": 1500,
 //	  "internal": false, "icc": true, "ipMasq": true,
 //	  "dns": true,
@@ -45,6 +47,13 @@ type NetConf struct {
 	Subnet           string               `json:"subnet,omitempty"`
 	Gateway          string               `json:"gateway,omitempty"`
 	IPRange          string               `json:"ipRange,omitempty"`
+	IPv4             *bool                `json:"ipv4,omitempty"`
+	IPv6             bool                 `json:"ipv6,omitempty"`
+	Subnet6          string               `json:"subnet6,omitempty"`
+	Gateway6         string               `json:"gateway6,omitempty"`
+	IPRange6         string               `json:"ipRange6,omitempty"`
+	GatewayModeIPv4  string               `json:"gatewayModeIPv4,omitempty"`
+	GatewayModeIPv6  string               `json:"gatewayModeIPv6,omitempty"`
 	Bridge           string               `json:"bridge,omitempty"`
 	MTU              int                  `json:"mtu,omitempty"`
 	Internal         *bool                `json:"internal,omitempty"`
@@ -130,6 +139,8 @@ func (c *NetConf) validate() (netSpec, *types.Error) {
 	cn := netSpec{
 		Name: c.Name, Bridge: c.Bridge, MTU: c.MTU,
 		Internal: c.Internal, ICC: c.ICC, Masquerade: c.IPMasq,
+		IPv6: c.IPv6 || c.Subnet6 != "", NoIPv4: c.IPv4 != nil && !*c.IPv4,
+		Mode4: c.GatewayModeIPv4, Mode6: c.GatewayModeIPv6,
 	}
 	if len(c.IPAM) > 0 {
 		b, _ := json.Marshal(c.IPAM)
@@ -153,6 +164,17 @@ func (c *NetConf) validate() (netSpec, *types.Error) {
 			return cn, invalidConf(fmt.Errorf("gateway %q: want an IPv4 address such as 172.30.0.1", c.Gateway))
 		}
 	}
+	if cn.Subnet6, err = parsePrefix6("subnet6", c.Subnet6); err != nil {
+		return cn, invalidConf(err)
+	}
+	if cn.IPRange6, err = parsePrefix6("ipRange6", c.IPRange6); err != nil {
+		return cn, invalidConf(err)
+	}
+	if c.Gateway6 != "" {
+		if cn.Gateway6, err = netip.ParseAddr(c.Gateway6); err != nil || !cn.Gateway6.Is6() || cn.Gateway6.Is4In6() || cn.Gateway6.Zone() != "" {
+			return cn, invalidConf(fmt.Errorf("gateway6 %q: want an IPv6 address such as fd00:1::1", c.Gateway6))
+		}
+	}
 	if c.MTU < 0 || c.MTU > 65535 || (c.MTU != 0 && c.MTU < 68) {
 		return cn, invalidConf(fmt.Errorf("mtu %d: must be between 68 and 65535", c.MTU))
 	}
@@ -166,6 +188,17 @@ func parsePrefix(field, s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || !p.Addr().Is4() {
 		return netip.Prefix{}, fmt.Errorf("%s %q: want an IPv4 CIDR such as 172.30.0.0/24", field, s)
+	}
+	return p, nil
+}
+
+func parsePrefix6(field, s string) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%s %q: want an IPv6 CIDR such as fd00:1::/64", field, s)
 	}
 	return p, nil
 }

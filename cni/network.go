@@ -37,6 +37,12 @@ type netSpec struct {
 	Internal   *bool
 	ICC        *bool // default true, as with the CLI
 	Masquerade *bool // default true, as with the CLI
+	// The IPv6 side and the gateway modes ("ipv6", "ipv4": false,
+	// "subnet6", "gateway6", "ipRange6", "gatewayModeIPv4/IPv6").
+	IPv6, NoIPv4      bool
+	Subnet6, IPRange6 netip.Prefix
+	Gateway6          netip.Addr
+	Mode4, Mode6      string
 }
 
 // createOptions are the options `plumb network create` would take for c.
@@ -44,6 +50,8 @@ func (c netSpec) createOptions() network.CreateOptions {
 	o := network.CreateOptions{
 		Name: c.Name, Subnet: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange,
 		Bridge: c.Bridge, MTU: c.MTU, ICC: true, Masquerade: true,
+		IPv6: c.IPv6, NoIPv4: c.NoIPv4, Subnet6: c.Subnet6, Gateway6: c.Gateway6, IPRange6: c.IPRange6,
+		GatewayMode4: c.Mode4, GatewayMode6: c.Mode6,
 	}
 	if c.Internal != nil {
 		o.Internal = *c.Internal
@@ -70,6 +78,20 @@ func (c netSpec) conflicts(n *network.Network) error {
 		return bad("gateway", c.Gateway, n.Gateway)
 	case c.IPRange.IsValid() && c.IPRange != n.IPRange:
 		return bad("ipRange", c.IPRange, n.IPRange)
+	case c.IPv6 && !n.IPv6():
+		return bad("ipv6", true, false)
+	case c.NoIPv4 && n.IPv4():
+		return bad("ipv4", false, true)
+	case c.Subnet6.IsValid() && c.Subnet6 != n.Subnet6:
+		return bad("subnet6", c.Subnet6, n.Subnet6)
+	case c.Gateway6.IsValid() && c.Gateway6 != n.Gateway6:
+		return bad("gateway6", c.Gateway6, n.Gateway6)
+	case c.IPRange6.IsValid() && c.IPRange6 != n.IPRange6:
+		return bad("ipRange6", c.IPRange6, n.IPRange6)
+	case c.Mode4 != "" && c.Mode4 != n.GatewayMode4:
+		return bad("gatewayModeIPv4", c.Mode4, n.GatewayMode4)
+	case c.Mode6 != "" && c.Mode6 != n.GatewayMode6:
+		return bad("gatewayModeIPv6", c.Mode6, n.GatewayMode6)
 	case c.Bridge != "" && c.Bridge != n.Bridge:
 		return bad("bridge", c.Bridge, n.Bridge)
 	case c.MTU != 0 && c.MTU != n.MTU:

@@ -67,12 +67,11 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 	if e != nil {
 		return e
 	}
-	ip, mac, aliases, e := conf.attachRequest(args.Args)
+	opts, e := conf.attachRequest(args.Args)
 	if e != nil {
 		return e
 	}
-	ports, e := conf.publish()
-	if e != nil {
+	if opts.Publish, e = conf.publish(); e != nil {
 		return e
 	}
 	var prev types.Result
@@ -83,7 +82,7 @@ func (p *Plugin) add(args *skel.CmdArgs) error {
 	}
 	ep, n, err := addVerb(p.open(conf), cn, attachment{
 		ContainerID: args.ContainerID, IfName: args.IfName, NetNS: args.Netns,
-		Options: network.AttachOptions{IP: ip, MAC: mac, Aliases: aliases, Publish: ports},
+		Options: opts,
 	})
 	if err != nil {
 		return toError(err)

@@ -268,11 +268,11 @@ func TestErrors(t *testing.T) {
 		{"bad mtu", env("ADD", "c1"), conf("1.0.0", `,"mtu":10`), types.ErrInvalidNetworkConfig, "mtu 10"},
 		{"unknown CNI_ARGS", with("CNI_ARGS", "K8S_POD_NAME=web"), conf("1.0.0", ""), types.ErrInvalidEnvironmentVariables, "unknown args"},
 		{"bad CNI_ARGS IP", with("CNI_ARGS", "IP=10.99.0.x"), conf("1.0.0", ""), types.ErrInvalidNetworkConfig, "CNI_ARGS IP"},
-		{"bad runtimeConfig ips", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"ips":["fd00::5/64"]}`), types.ErrInvalidNetworkConfig, "runtimeConfig ips"},
-		{"two runtimeConfig ips", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"ips":["10.99.0.5","10.99.0.6"]}`), types.ErrInvalidNetworkConfig, "one IPv4 address"},
+		{"bad runtimeConfig ips", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"ips":["fd00::5%eth0"]}`), types.ErrInvalidNetworkConfig, "runtimeConfig ips"},
+		{"two runtimeConfig ips", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"ips":["10.99.0.5","10.99.0.6"]}`), types.ErrInvalidNetworkConfig, "one address per family"},
 		{"sctp port", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"protocol":"sctp"}]}`), types.ErrInvalidNetworkConfig, "tcp or udp"},
 		{"no host port", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"containerPort":80}]}`), types.ErrInvalidNetworkConfig, "1-65535"},
-		{"ipv6 host ip", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"hostIP":"::1"}]}`), types.ErrInvalidNetworkConfig, "IPv4"},
+		{"ipv6 host ip", env("ADD", "c1"), conf("1.0.0", `,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"hostIP":"fe80::1%eth0"}]}`), types.ErrInvalidNetworkConfig, "IPv4 or IPv6"},
 		{"bad prevResult", env("ADD", "c1"), conf("1.0.0", `,"prevResult":{"cniVersion":"1.0.0","ips":[{"address":"nonsense"}]}`), types.ErrDecodingFailure, "prevResult"},
 	}
 	for _, c := range cases {

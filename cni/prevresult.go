@@ -44,19 +44,21 @@ func expected(prev types.Result, ifname string) (network.Expect, *types.Error) {
 		if ipc.Interface == nil || *ipc.Interface != idx {
 			continue
 		}
-		a, ok := netip.AddrFromSlice(ipc.Address.IP.To4())
+		a, ok := netip.AddrFromSlice(ipc.Address.IP)
 		if !ok {
 			continue
 		}
+		a = a.Unmap()
 		ones, _ := ipc.Address.Mask.Size()
 		exp.IPs = append(exp.IPs, netip.PrefixFrom(a, ones))
 	}
 	for _, rt := range r.Routes {
-		gw, ok := netip.AddrFromSlice(rt.GW.To4())
-		dst, dok := netip.AddrFromSlice(rt.Dst.IP.To4())
+		gw, ok := netip.AddrFromSlice(rt.GW)
+		dst, dok := netip.AddrFromSlice(rt.Dst.IP)
 		if !ok || !dok {
 			continue
 		}
+		gw, dst = gw.Unmap(), dst.Unmap()
 		for _, p := range exp.IPs {
 			if p.Masked().Contains(gw) {
 				ones, _ := rt.Dst.Mask.Size()

@@ -1,6 +1,7 @@
 package cni
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 
@@ -32,16 +33,29 @@ func newResult(ep *network.Endpoint, n *network.Network, sandbox string, dns DNS
 		&current.Interface{Name: ep.HostVeth, Mtu: n.MTU},
 		&current.Interface{Name: ep.IfName, Mac: ep.MAC, Mtu: n.MTU, Sandbox: sandbox},
 	)
-	r.IPs = append(r.IPs, &current.IPConfig{
-		Interface: current.Int(base + 2),
-		Address:   ipNet(ep.IP),
-		Gateway:   n.Gateway.AsSlice(),
-	})
-	if ep.DefaultRoute {
-		r.Routes = append(r.Routes, &types.Route{Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), GW: n.Gateway.AsSlice()})
+	for _, fam := range []struct {
+		ip    netip.Prefix
+		gw    netip.Addr
+		route bool
+		dflt  netip.Prefix
+	}{
+		{ep.IP, n.Gateway, ep.DefaultRoute, netip.MustParsePrefix("0.0.0.0/0")},
+		{ep.IP6, n.Gateway6, ep.DefaultRoute6, netip.MustParsePrefix("::/0")},
+	} {
+		if !fam.ip.IsValid() {
+			continue
+		}
+		ipc := &current.IPConfig{Interface: current.Int(base + 2), Address: ipNet(fam.ip)}
+		if fam.gw.IsValid() {
+			ipc.Gateway = fam.gw.AsSlice()
+		}
+		r.IPs = append(r.IPs, ipc)
+		if fam.route {
+			r.Routes = append(r.Routes, &types.Route{Dst: ipNet(fam.dflt), GW: fam.gw.AsSlice()})
+		}
 	}
-	if !dns.Off {
-		r.DNS.Nameservers = append(append([]string{n.Gateway.String()}, r.DNS.Nameservers...), dns.Extra.Nameservers...)
+	if gw := cmp.Or(n.Gateway, n.Gateway6); !dns.Off && gw.IsValid() {
+		r.DNS.Nameservers = append(append([]string{gw.String()}, r.DNS.Nameservers...), dns.Extra.Nameservers...)
 		if dns.Extra.Domain != "" {
 			r.DNS.Domain = dns.Extra.Domain
 		}

@@ -123,11 +123,13 @@ func (d *daemon) reattach(ctx context.Context, m *network.Manager, ep *network.E
 	// Who sent to the address while it was gone waits for its next ARP
 	// request, a second later, unless told.
 	announced := ""
-	if err := veth.Announce(now.NetNS, now.IfName, now.IP.Addr()); err != nil {
+	if !now.IP.IsValid() {
+		// IPv6 only: neighbours re-learn through NDP's own probes.
+	} else if err := veth.Announce(now.NetNS, now.IfName, now.IP.Addr()); err != nil {
 		announced = " (" + err.Error() + ")"
 	}
 	log.Printf("plumb daemon: container %s started in a new namespace: re-attached to %s as %s on %s with %d published ports, in %v%s",
-		who, ep.Network, now.IP, now.IfName, len(now.Ports), took, announced)
+		who, ep.Network, now.Addr(), now.IfName, len(now.Ports), took, announced)
 }
 
 // isContainerID reports whether s is a full container id, 64 lowercase

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -216,5 +217,50 @@ func TestReaper(t *testing.T) {
 	rp.wait()
 	if _, err := net.InterfaceByIndex(1); err != nil {
 		t.Fatalf("lo is gone after a reap naming its index: %v", err)
+	}
+}
+
+// TestSyncRelaysIPv6Loopback: a daemon started again holds a recorded
+// [::1] port as a relay to the endpoint's IPv6 address, loopback here.
+func TestSyncRelaysIPv6Loopback(t *testing.T) {
+	s := newState(t)
+	d := s.daemon()
+	srv, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	go func() {
+		for {
+			c, err := srv.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hi"))
+			c.Close()
+		}
+	}()
+	lo6 := netip.MustParseAddr("::1")
+	free, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.Addr().(*net.TCPAddr).AddrPort().Port()
+	free.Close()
+	s.network("n1", "10.1.0.0/24", false)
+	ep := s.endpoint("n1", "e1", "10.1.0.2", "web")
+	ep.IP6 = netip.PrefixFrom(lo6, 128)
+	ep.Ports = []portmap.Mapping{{Proto: "tcp", HostIP: lo6, HostPort: port, Port: srv.Addr().(*net.TCPAddr).AddrPort().Port()}}
+	s.write(filepath.Join(s.m.StateDir, "networks", "n1", "endpoints", "e1.json"), ep)
+	d.handle(control.Request{Op: control.OpSync})
+	t.Cleanup(func() { d.handle(control.Request{Op: control.OpRelease, Network: "n1", Endpoint: "e1"}) })
+	c, err := net.Dial("tcp6", netip.AddrPortFrom(lo6, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || string(b) != "hi" {
+		t.Fatalf("through the relay of [::1]:%d: %q, %v", port, b, err)
 	}
 }

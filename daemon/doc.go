@@ -3,7 +3,8 @@
 //
 //   - the name service (names.go, gateway.go): Docker's embedded DNS
 //     model, a listener at 127.0.0.11:53 inside every attached namespace
-//     and one on each network's gateway address, answering from one table;
+//     and one on each of a network's gateway addresses (IPv4 and IPv6),
+//     answering A and AAAA from one table;
 //   - the port holder (ports.go): a bound socket per published host port,
 //     as docker-proxy keeps them, so no other process takes the port;
 //   - the veth reaper (reaper.go): deletes the veth pairs that detach

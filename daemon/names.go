@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -20,9 +21,12 @@ import (
 )
 
 // nameService is Docker's embedded DNS: a listener at 127.0.0.11:53 (UDP
-// and TCP) inside every attached namespace and one on each network's
-// gateway address, answering the names of the client's networks from one
-// table and forwarding the rest from the host's namespace. It owns its
+// and TCP) inside every attached namespace (IPv4 only, as Docker's, even
+// on an IPv6-only network: a namespace's loopback always has it) and one
+// on each of a network's gateway addresses, Gateway and Gateway6,
+// answering the names of the client's networks from one table (A from
+// Endpoint.IP, AAAA from Endpoint.IP6) and forwarding the rest from the
+// host's namespace, over IPv4 or IPv6 as the upstream is. It owns its
 // listeners' lifecycle, as a coredns plugin's setup does.
 type nameService struct {
 	ctx   context.Context
@@ -60,7 +64,8 @@ func newNameService(ctx context.Context, fwd dns.Forwarder) *nameService {
 		gatewayFailures: map[string]string{}, gatewayPort: 53, logf: log.Printf}
 }
 
-// up serves ep of network n: its names in the table, a listener in its
+// up serves ep of network n: its names in the table (A records from ep.IP,
+// AAAA from ep.IP6, either of which may be zero), a listener in its
 // namespace (none for a CNI attachment: the runtime's resolv.conf names
 // the gateway), and n's gateway listener. It is idempotent. A gateway
 // listener that cannot be made is logged, not returned: the names resolve.
@@ -82,7 +87,7 @@ func (s *nameService) up(n *network.Network, ep *network.Endpoint) error {
 		s.where[control.Key(ep.Network, ep.ID)] = id
 		s.rescope(sb)
 	}
-	s.table.Set(ep.Network, ep.ID, ep.DNSNames(), ep.IP.Addr(), netip.Addr{})
+	s.table.Set(ep.Network, ep.ID, ep.DNSNames(), ep.IP.Addr(), ep.IP6.Addr())
 	s.serveGateway(n)
 	return nil
 }
@@ -251,22 +256,20 @@ func (s *nameService) prune() {
 // listeners lists the namespaces (Endpoint.NamespaceKey) with a
 // 127.0.0.11 listener, and the endpoints there (control.Key) whose default
 // route via their gateway is missing, read on the netlink socket each
-// sandbox keeps (no namespace is entered), a few sandboxes at once.
+// sandbox keeps (no namespace is entered), a few sandboxes at once. An
+// endpoint with a default route wants one per family it has an address and
+// its network a gateway in (defaultRoutes).
 func (s *nameService) listeners() (nss []uint64, noRoute []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type want struct {
-		key string
-		gw  netip.Addr
-	}
 	var sbs []*sandbox
-	var wants [][]want
+	var wants [][]routeWant
 	for id, sb := range s.sandboxes {
 		nss = append(nss, id)
-		var w []want
+		var w []routeWant
 		for _, ep := range sb.eps {
 			if n := s.nets[ep.Network]; ep.DefaultRoute && n != nil {
-				w = append(w, want{control.Key(ep.Network, ep.ID), n.Gateway})
+				w = append(w, defaultRoutes(n, ep)...)
 			}
 		}
 		if len(w) > 0 && sb.ns != nil {
@@ -282,8 +285,8 @@ func (s *nameService) listeners() (nss []uint64, noRoute []string) {
 			defer wg.Done()
 			for i := k; i < len(sbs); i += workers { // one goroutine per sandbox's socket
 				for _, w := range wants[i] {
-					ok, err := sbs[i].ns.HasRoute(veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: w.gw})
-					if err != nil || !ok {
+					ok, err := sbs[i].ns.HasRoute(w.route)
+					if (err != nil || !ok) && !slices.Contains(missing[i], w.key) {
 						missing[i] = append(missing[i], w.key)
 					}
 				}
@@ -297,6 +300,29 @@ func (s *nameService) listeners() (nss []uint64, noRoute []string) {
 	return nss, noRoute
 }
 
+// routeWant is a default route an endpoint (control.Key) should have.
+type routeWant struct {
+	key   string
+	route veth.Route
+}
+
+// defaultRoutes are the default routes ep, which has the default route,
+// should have on n: 0.0.0.0/0 via n.Gateway when ep has an IPv4 address,
+// ::/0 via n.Gateway6 when it has an IPv6 one; none for a family whose
+// gateway is zero (IPv6-only network, isolated gateway mode). Equivalent
+// to: `ip route show default` and `ip -6 route show default` inside.
+func defaultRoutes(n *network.Network, ep *network.Endpoint) []routeWant {
+	key := control.Key(ep.Network, ep.ID)
+	var out []routeWant
+	if n.Gateway.IsValid() && ep.IP.IsValid() {
+		out = append(out, routeWant{key, veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: n.Gateway}})
+	}
+	if n.Gateway6.IsValid() && ep.IP6.IsValid() {
+		out = append(out, routeWant{key, veth.Route{Dst: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Gateway: n.Gateway6}})
+	}
+	return out
+}
+
 // records lists the names served on netName, or on every network.
 func (s *nameService) records(netName string) []control.Record {
 	nets := []string{netName}
@@ -306,10 +332,24 @@ func (s *nameService) records(netName string) []control.Record {
 	var out []control.Record
 	for _, n := range nets {
 		for _, r := range s.table.Records(n) {
-			out = append(out, control.Record{Network: r.Network, Name: r.Name, IP: r.IPv4.String(), Endpoint: r.EndpointID})
+			out = append(out, recordOf(r))
 		}
 	}
 	return out
+}
+
+// recordOf is r as `plumb dns ls` lists it: IP is the IPv4 address, or the
+// IPv6 one for an endpoint without IPv4, so every reader of IP has an
+// address to show; IP6 is the IPv6 address, when there is one.
+func recordOf(r dns.Record) control.Record {
+	rec := control.Record{Network: r.Network, Name: r.Name, Endpoint: r.EndpointID}
+	if r.IPv6.IsValid() {
+		rec.IP, rec.IP6 = r.IPv6.String(), r.IPv6.String()
+	}
+	if r.IPv4.IsValid() {
+		rec.IP = r.IPv4.String()
+	}
+	return rec
 }
 
 // close stops every listener.

@@ -23,7 +23,8 @@ func (p *portHolder) hold(key string, reqs []portmap.Request) ([]portmap.Mapping
 func (p *portHolder) release(key string) { p.h.Release(key) }
 
 // sync has the holder hold the recorded ports of eps' live endpoints: a
-// daemon started again takes back every port it held. A port it cannot
+// daemon started again takes back every port it held, and relays again
+// the IPv6 loopback ones to the endpoint's IPv6 address (portmap.Forward6). A port it cannot
 // take back is logged. It lets nothing go: a hold with no record may be an
 // attach in progress (it takes its ports before it writes its record), so
 // holds go only under their network's lock: by detach, by MarkStale, and
@@ -37,7 +38,8 @@ func (p *portHolder) sync(eps []*network.Endpoint) {
 		if p.h.Held(key) != nil {
 			continue
 		}
-		if _, err := p.h.Hold(key, portmap.Requests(portmap.Specs(ep.Ports))); err != nil {
+		reqs := portmap.Forward6(portmap.Requests(portmap.Specs(ep.Ports)), ep.IP6.Addr())
+		if _, err := p.h.Hold(key, reqs); err != nil {
 			log.Printf("plumb daemon: endpoint %s: %v", key, err)
 		}
 	}

@@ -374,7 +374,7 @@ func (r *reconciler) stale(ctx context.Context, ep *network.Endpoint) {
 		case err != nil:
 			r.logf("plumb daemon: %s: namespace gone: %v", subject, err)
 		case marked:
-			r.logf("plumb daemon: %s: namespace gone: published ports let go, address %s kept for %s", subject, ep.IP.Addr(), r.grace)
+			r.logf("plumb daemon: %s: namespace gone: published ports let go, address %s kept for %s", subject, ep.Addr(), r.grace)
 		}
 		return
 	}
@@ -383,7 +383,7 @@ func (r *reconciler) stale(ctx context.Context, ep *network.Endpoint) {
 	case err != nil:
 		r.logf("plumb daemon: %s: stale since %s: detaching: %v", subject, ep.StaleSince.Format(time.RFC3339), err)
 	case expired:
-		r.logf("plumb daemon: %s: stale for %s: detached, address %s freed", subject, r.grace, ep.IP.Addr())
+		r.logf("plumb daemon: %s: stale for %s: detached, address %s freed", subject, r.grace, ep.Addr())
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package dns is plumb's embedded DNS server: the piece of Docker's bridge
 // model that lets containers on a user-defined network find each other by
 // name. Docker answers on 127.0.0.11 inside every container; `plumb daemon`
-// does the same, and on each network's gateway address, from one in-memory
-// Table that attach and detach keep current.
+// does the same, and on each network's gateway addresses (IPv4 and IPv6),
+// from one in-memory Table that attach and detach keep current.
 //
 // The package is a leaf: it knows records, scopes and the DNS wire, and
 // nothing of namespaces, sockets' origin or the on-disk state. The daemon
@@ -16,6 +16,12 @@
 //     container name, its aliases and the short container id. They match
 //     case-insensitively, with or without a trailing dot, and also as
 //     "name.network" for a network in scope.
+//   - IPv6: an endpoint's IPv6 address answers AAAA for every one of its
+//     names (aliases and short id included), its IPv4 address A; either may
+//     be missing (an IPv6-only network has no IPv4), and a name that has
+//     only the other family answers NODATA, as Docker does. PTR answers for
+//     ip6.arpa nibble names of endpoint addresses too. Upstreams may be
+//     IPv6 ("[2001:db8::53]:53", a link-local one with its zone).
 //   - A name on several networks in scope answers with the first network's
 //     addresses (Scope.Networks is in priority order), as Docker does. Several
 //     endpoints sharing a name on one network all answer (DNS round robin),

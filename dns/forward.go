@@ -127,7 +127,7 @@ func (f *UpstreamForwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg
 func exchange(ctx context.Context, r *mdns.Msg, server netip.AddrPort, timeout time.Duration) (*mdns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	addr := server.String()
+	addr := dialAddr(server)
 	c := &mdns.Client{Net: "udp", Timeout: timeout, UDPSize: mdns.DefaultMsgSize}
 	resp, _, err := c.ExchangeContext(ctx, r, addr)
 	if err != nil {
@@ -145,6 +145,13 @@ func exchange(ctx context.Context, r *mdns.Msg, server netip.AddrPort, timeout t
 		return resp, nil
 	}
 	return full, nil
+}
+
+// dialAddr is server as net.Dial takes it: "IP:PORT" for IPv4 (an
+// IPv4-mapped address unmapped), "[IP]:PORT" for IPv6, with the zone kept
+// ("[fe80::1%eth0]:53"), which a link-local server needs to be reached.
+func dialAddr(server netip.AddrPort) string {
+	return netip.AddrPortFrom(server.Addr().Unmap(), server.Port()).String()
 }
 
 // checkAnswer rejects a message that is not a reply to r's question.

@@ -30,7 +30,8 @@ const udpReadSize = mdns.DefaultMsgSize
 
 // Server answers DNS over a UDP socket and a TCP listener the caller made:
 // the daemon makes them inside each container's network namespace
-// (127.0.0.11) and on each network's gateway address, and passes them in.
+// (127.0.0.11) and on each network's gateway addresses (IPv4 and IPv6),
+// and passes them in.
 // UDP is served by plumb's own loop (udpServer: batched reads and writes,
 // common queries answered without miekg/dns), TCP by a miekg/dns server.
 type Server struct {

@@ -38,6 +38,7 @@ var hostChecks = []func(*hostView) []*Finding{
 	checkCoexistence,
 	checkIptablesSplit,
 	checkIPForward,
+	checkIP6Forward,
 	checkRouteLocalnet,
 	checkRPFilter,
 	checkOverlap,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
 
 	"github.com/plumbnet/plumb/network"
 )
@@ -14,23 +15,50 @@ import (
 const bridgeNFCallIPTables = "net/bridge/bridge-nf-call-iptables"
 
 // checkIPForward reports net.ipv4.ip_forward off while a network forwards
-// to the outside. plumb turns it on at create: --fix turns it on again and
-// records that plumb did (so the last network rm turns it off).
+// IPv4 to the outside. plumb turns it on at create: --fix turns it on
+// again and records that plumb did (so the last network rm turns it off).
 // Equivalent to: `sysctl net.ipv4.ip_forward`.
 func checkIPForward(v *hostView) []*Finding {
-	nets := nonInternal(v.nets)
+	return checkForward(v, "ip-forward", "net.ipv4.ip_forward", (*network.Network).IPv4,
+		"the host forwards nothing: the containers of every network reach nothing outside, and published ports answer nothing from other hosts")
+}
+
+// checkIP6Forward is checkIPForward for IPv6: net.ipv6.conf.all.forwarding
+// under a network with IPv6. Equivalent to:
+// `sysctl net.ipv6.conf.all.forwarding`.
+func checkIP6Forward(v *hostView) []*Finding {
+	return checkForward(v, "ip6-forward", "net.ipv6.conf.all.forwarding", (*network.Network).IPv6,
+		"the host forwards no IPv6: the containers of its IPv6 networks reach nothing outside over IPv6, and their published ports answer nothing over IPv6 from other hosts")
+}
+
+// checkForward reports the forwarding sysctl key (dotted) off while a
+// network of which has holds forwards to the outside; means is what it
+// costs.
+func checkForward(v *hostView, check, key string, has func(*network.Network) bool, means string) []*Finding {
+	nets := routing(v.nets, has)
 	if len(nets) == 0 {
 		return nil
 	}
-	val, err := v.sysctl("net/ipv4/ip_forward")
+	val, err := v.sysctl(strings.ReplaceAll(key, ".", "/"))
 	if err != nil || val == "1" {
 		return nil
 	}
-	return []*Finding{{Check: "ip-forward", Severity: Problem, Subject: "net.ipv4.ip_forward",
-		What:  "it is " + val + " (off)",
-		Means: "the host forwards nothing: the containers of every network reach nothing outside, and published ports answer nothing from other hosts",
-		Fix:   "turn it on (`sysctl -w net.ipv4.ip_forward=1`) and record it, as network create does", Owned: true,
+	return []*Finding{{Check: check, Severity: Problem, Subject: key,
+		What: "it is " + val + " (off)", Means: means,
+		Fix: "turn it on (`sysctl -w " + key + "=1`) and record it, as network create does", Owned: true,
 		repair: restoreAny(v.m, nets)}}
+}
+
+// routing are the networks of nets that are not internal and of which
+// has holds (a gateway of the family checked).
+func routing(nets []*network.Network, has func(*network.Network) bool) []*network.Network {
+	var out []*network.Network
+	for _, n := range nonInternal(nets) {
+		if has(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // checkRouteLocalnet reports route_localnet off on the bridge of a network
@@ -39,7 +67,7 @@ func checkIPForward(v *hostView) []*Finding {
 // `sysctl net.ipv4.conf.BRIDGE.route_localnet`.
 func checkRouteLocalnet(v *hostView) []*Finding {
 	var out []*Finding
-	for _, n := range nonInternal(v.nets) {
+	for _, n := range routing(v.nets, (*network.Network).IPv4) {
 		val, err := v.sysctl("net/ipv4/conf/" + n.Bridge + "/route_localnet")
 		if err != nil || val == "1" {
 			continue

@@ -23,6 +23,11 @@ import (
 
 var (
 	web   = &network.Network{Name: "web", Bridge: "pb-web", Subnet: netip.MustParsePrefix("10.94.0.0/24"), ICC: true, Masquerade: true}
+	web6  = func() *network.Network {
+		n := *web
+		n.Subnet6, n.Gateway6 = netip.MustParsePrefix("fd00:94::/64"), netip.MustParseAddr("fd00:94::1")
+		return &n
+	}
 	back  = &network.Network{Name: "back", Bridge: "pb-back", Subnet: netip.MustParsePrefix("10.95.0.0/24"), ICC: true, Masquerade: true}
 	vault = &network.Network{Name: "vault", Bridge: "pb-vault", Subnet: netip.MustParsePrefix("10.96.0.0/24"), Internal: true}
 )
@@ -163,6 +168,8 @@ func TestHostChecks(t *testing.T) {
 		}, nil, ""},
 		{"ip_forward off", []*network.Network{web}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv4/ip_forward", "0") },
 			[]string{"ip-forward problem true"}, "sysctl -w net.ipv4.ip_forward=1"},
+		{"IPv6 forwarding off with an IPv6 network", []*network.Network{web6()}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv6/conf/all/forwarding", "0") },
+			[]string{"ip6-forward problem true"}, "sysctl -w net.ipv6.conf.all.forwarding=1"},
 		{"ip_forward off with internal networks only", []*network.Network{vault}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv4/ip_forward", "0") },
 			nil, ""},
 		{"route_localnet off", []*network.Network{web}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv4/conf/pb-web/route_localnet", "0") },

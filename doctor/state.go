@@ -71,7 +71,7 @@ func checkEndpoints(ctx context.Context, d *Doctor) []*Finding {
 		if damaged[ep.Network] {
 			continue
 		}
-		subject := fmt.Sprintf("endpoint %s on %s (%s)", ep.Target, ep.Network, ep.IP.Addr())
+		subject := fmt.Sprintf("endpoint %s on %s (%s)", ep.Target, ep.Network, ep.Addr())
 		switch h.State {
 		case network.StateUp:
 		case network.StateStale:
@@ -119,7 +119,7 @@ func checkLeaks(ctx context.Context, d *Doctor) []*Finding {
 		for ip, owner := range addrs {
 			what := fmt.Sprintf("address %s is reserved for %s, which has no record", ip, ownerName(owner))
 			if ep, err := d.M.Endpoint(n.Name, owner); err == nil {
-				what = fmt.Sprintf("address %s is reserved for %s, whose record names %s", ip, owner, ep.IP.Addr())
+				what = fmt.Sprintf("address %s is reserved for %s, whose record names %s", ip, owner, ep.Addr())
 			}
 			out = append(out, &Finding{Check: "orphan-address", Severity: Problem, Subject: addrSubject(n, ip),
 				What: what, Means: "the address is never handed out again: a leak of an interrupted attach",
@@ -127,7 +127,7 @@ func checkLeaks(ctx context.Context, d *Doctor) []*Finding {
 				repair: func(context.Context) error { return d.M.ReleaseOrphans(n) }})
 		}
 		for _, ep := range unreserved {
-			out = append(out, &Finding{Check: "unreserved-address", Severity: Problem, Subject: addrSubject(n, ep.IP.Addr()),
+			out = append(out, &Finding{Check: "unreserved-address", Severity: Problem, Subject: addrSubject(n, ep.Addr()),
 				What:  fmt.Sprintf("endpoint %s uses it with no address file of its own", ep.Target),
 				Means: "the next attach may be given the same address",
 				Fix:   "reserve it for the endpoint again", Owned: true,

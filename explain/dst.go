@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -17,9 +18,10 @@ type Dst struct {
 // ParseDst parses DST[:PORT][/tcp|udp]. A target spec such as pid:N or
 // netns:NAME keeps its colon: "netns:web:80" is netns:web, port 80. A
 // path target keeps its slashes: a /tcp or /udp suffix is a protocol only
-// after a port, so /run/netns/udp is a namespace. An IPv6 destination,
-// bare or bracketed, is refused: plumb networks are IPv4. Errors name the
-// bad value.
+// after a port, so /run/netns/udp is a namespace. An IPv6 address is
+// given bare ("fd00::2", no port: every colon is the address's) or in
+// brackets ("[fd00::2]", "[fd00::2]:80"); Host is then the address
+// without brackets. Errors name the bad value.
 func ParseDst(s string) (Dst, error) {
 	d := Dst{Host: s, Proto: "tcp"}
 	if i := strings.LastIndexByte(s, '/'); i >= 0 && isProtoSuffix(s, i) {
@@ -30,22 +32,62 @@ func ParseDst(s string) (Dst, error) {
 		d.Proto, d.Host = p, s[:i]
 	}
 	if isIPv6(d.Host) {
-		return Dst{}, fmt.Errorf("IPv6 destination %q: plumb networks are IPv4", s)
+		return parseDst6(d, s)
 	}
 	if i := strings.LastIndexByte(d.Host, ':'); i >= 0 {
 		head, tail := d.Host[:i], d.Host[i+1:]
 		if head != "pid" && head != "netns" {
-			n, err := strconv.ParseUint(tail, 10, 16)
-			if err != nil || n == 0 {
-				return Dst{}, fmt.Errorf("malformed port %q in %q: want 1-65535", tail, s)
+			n, err := parsePort(tail, s)
+			if err != nil {
+				return Dst{}, err
 			}
-			d.Host, d.Port = head, uint16(n)
+			d.Host, d.Port = head, n
 		}
 	}
 	if d.Host == "" {
 		return Dst{}, fmt.Errorf("malformed destination %q: no host", s)
 	}
 	return d, nil
+}
+
+// parseDst6 parses d.Host, an IPv6 destination: a bare address, or an
+// address in brackets with an optional :PORT.
+func parseDst6(d Dst, s string) (Dst, error) {
+	h := d.Host
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return Dst{}, fmt.Errorf("malformed IPv6 destination %q: no closing bracket", s)
+		}
+		rest := h[end+1:]
+		h = h[1:end]
+		switch {
+		case rest == "":
+		case strings.HasPrefix(rest, ":"):
+			n, err := parsePort(rest[1:], s)
+			if err != nil {
+				return Dst{}, err
+			}
+			d.Port = n
+		default:
+			return Dst{}, fmt.Errorf("malformed IPv6 destination %q: want [ADDRESS]:PORT", s)
+		}
+	}
+	a, err := netip.ParseAddr(h)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return Dst{}, fmt.Errorf("malformed IPv6 address %q in %q: want [ADDRESS]:PORT, e.g. [fd00::2]:80", h, s)
+	}
+	d.Host = a.String()
+	return d, nil
+}
+
+// parsePort parses a port of DST s: 1-65535.
+func parsePort(p, s string) (uint16, error) {
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("malformed port %q in %q: want 1-65535", p, s)
+	}
+	return uint16(n), nil
 }
 
 // isProtoSuffix tells whether the slash at i in s starts a /PROTO suffix:

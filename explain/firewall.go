@@ -4,15 +4,25 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
+	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/network"
 )
 
-// ruleOf finds the rule of n in chain whose spec starts with prefix.
-func ruleOf(n *network.Network, chain string, prefix ...string) (iptables.Rule, bool) {
+// ruleOf finds the rule of n in chain whose spec starts with prefix,
+// among its ip6tables rules (v6) or its iptables rules.
+func ruleOf(n *network.Network, v6 bool, chain string, prefix ...string) (iptables.Rule, bool) {
+	return ruleTo(n, v6, chain, "", prefix...)
+}
+
+// ruleTo is ruleOf for a rule whose target (its last token) is target;
+// any target when "".
+func ruleTo(n *network.Network, v6 bool, chain, target string, prefix ...string) (iptables.Rule, bool) {
 	for _, r := range iptables.Rules(n.Firewall()) {
-		if r.Chain == chain && len(r.Spec) >= len(prefix) && slices.Equal(r.Spec[:len(prefix)], prefix) {
+		if r.V6 == v6 && r.Chain == chain && len(r.Spec) >= len(prefix) && slices.Equal(r.Spec[:len(prefix)], prefix) &&
+			(target == "" || r.Spec[len(r.Spec)-1] == target) {
 			return r, true
 		}
 	}
@@ -22,11 +32,17 @@ func ruleOf(n *network.Network, chain string, prefix ...string) (iptables.Rule, 
 // ruleStep is the step of one rule of plumb's: where the kernel holds it,
 // or that it is missing (drift). It reports whether the kernel holds it.
 func (x *run) ruleStep(what string, r iptables.Rule, result, detail string) bool {
+	bin := "iptables"
+	if r.V6 {
+		bin = "ip6tables"
+	}
 	s := Step{What: what, Rule: r.String(), Result: result,
-		Command: fmt.Sprintf("iptables -t %s -S %s", r.Table, r.Chain)}
+		Command: fmt.Sprintf("%s -t %s -S %s", bin, r.Table, r.Chain)}
 	switch {
 	case x.w.rules == nil:
 		s.Detail = fmt.Sprintf("%s [the kernel's rules could not be read: %v]", detail, x.w.rulesErr)
+	case r.V6 && x.w.rules.Facts6 == nil:
+		s.Detail = fmt.Sprintf("%s [the kernel's ip6tables rules could not be read: %v]", detail, x.w.rules.Err6)
 	case x.w.rules.Position(r) == 0:
 		s.Detail = detail + " [MISSING in the kernel]"
 		x.missed = true
@@ -50,13 +66,13 @@ func (x *run) forward(p iptables.Packet, dnat bool) bool {
 	if x.w.nft {
 		return x.nftForward(p, dnat)
 	}
-	if x.w.rules == nil {
-		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("FORWARD not read: %v", x.w.rulesErr)})
+	f, err := x.facts()
+	if f == nil {
+		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("FORWARD not read: %v", err)})
 		return true
 	}
-	f := x.w.rules.Facts
 	if f.Jump == 0 {
-		return x.noJump(p)
+		return x.noJump(f, p)
 	}
 	if ok, decided := x.foreign("above plumb's jump in FORWARD", f.Ahead(p)); decided {
 		return ok
@@ -69,7 +85,7 @@ func (x *run) forward(p iptables.Packet, dnat bool) bool {
 	}
 	pol := f.Policy("FORWARD")
 	x.r.add(Step{What: "firewall", Detail: "no rule decides: FORWARD goes on, to its policy " + pol + " (not plumb's)",
-		Result: pol, Command: "iptables -t filter -S FORWARD"})
+		Result: pol, Command: x.ipt() + " -t filter -S FORWARD"})
 	if pol == "ACCEPT" {
 		return true
 	}
@@ -84,15 +100,14 @@ func (x *run) forward(p iptables.Packet, dnat bool) bool {
 // noJump: plumb's jump FORWARD → PLUMB-FORWARD is missing, so none of
 // plumb's rules is met: FORWARD's own rules and policy decide. That is
 // drift, and the verdict says so.
-func (x *run) noJump(p iptables.Packet) bool {
+func (x *run) noJump(f *iptables.HostFacts, p iptables.Packet) bool {
 	x.drift("plumb's jump FORWARD → PLUMB-FORWARD is missing")
 	x.r.add(Step{What: "firewall", Detail: "plumb's jump FORWARD → PLUMB-FORWARD is missing: none of plumb's rules is met",
-		Rule: "iptables -I FORWARD -m comment --comment plumb -j " + iptables.ChainForward, Result: "missing", Command: "iptables -t filter -S FORWARD"})
-	f := x.w.rules.Facts
+		Rule: x.ipt() + " -I FORWARD -m comment --comment plumb -j " + iptables.ChainForward, Result: "missing", Command: x.ipt() + " -t filter -S FORWARD"})
 	ok, decided := x.foreign("in FORWARD, plumb's jump missing", f.Below(p))
 	if !decided {
 		pol := f.Policy("FORWARD")
-		x.r.add(Step{What: "firewall", Detail: "no rule decides: FORWARD's policy " + pol + " (not plumb's)", Result: pol, Command: "iptables -t filter -S FORWARD"})
+		x.r.add(Step{What: "firewall", Detail: "no rule decides: FORWARD's policy " + pol + " (not plumb's)", Result: pol, Command: x.ipt() + " -t filter -S FORWARD"})
 		ok = pol == "ACCEPT"
 	}
 	if !ok {
@@ -103,47 +118,107 @@ func (x *run) noJump(p iptables.Packet) bool {
 }
 
 // plumbForward is PLUMB-FORWARD's decision: isolation, icc, internal,
-// published ports, outbound. decided is false when no rule matches.
+// the gateway mode of the packet's family, published ports, outbound.
+// decided is false when no rule matches.
 func (x *run) plumbForward(in, out string, dnat bool) (ok, decided bool) {
 	inNet, outNet := x.w.byBridge[in], x.w.byBridge[out]
+	v6 := x.v6()
 	const fwd = iptables.ChainForward
-	// A rule of plumb's the kernel lacks decides nothing: the packet goes
-	// on down FORWARD (ruleStep records the drift).
-	drop := func(r iptables.Rule, found bool, why string) (bool, bool) {
-		if found && !x.ruleStep("firewall", r, "DROP", why) {
-			return false, false
-		}
-		x.r.decide(Blocked, fmt.Sprintf("%s: %s", r, why))
-		return false, true
-	}
-	accept := func(r iptables.Rule, why string) (bool, bool) {
-		ok := x.ruleStep("firewall", r, "ACCEPT", why)
-		return ok, ok
-	}
 	switch {
 	case inNet != nil && outNet != nil && inNet != outNet:
-		r, found := ruleOf(outNet, iptables.ChainIsolation2, "-o", out)
-		return drop(r, found, fmt.Sprintf("networks %s and %s are isolated from each other (plumb isolates every network, as Docker does)", inNet.Name, outNet.Name))
+		r, found := ruleOf(outNet, v6, iptables.ChainIsolation2, "-o", out)
+		return x.iptDrop(r, found, fmt.Sprintf("networks %s and %s are isolated from each other (plumb isolates every network, as Docker does)", inNet.Name, outNet.Name))
 	case outNet != nil && inNet == outNet:
-		r, found := ruleOf(outNet, fwd, "-i", out, "-o", out)
+		r, found := ruleOf(outNet, v6, fwd, "-i", out, "-o", out)
 		if !outNet.ICC {
-			return drop(r, found, fmt.Sprintf("network %s is --icc=false", outNet.Name))
+			return x.iptDrop(r, found, fmt.Sprintf("network %s is --icc=false", outNet.Name))
 		}
-		return accept(r, fmt.Sprintf("within network %s (icc)", outNet.Name))
+		return x.iptAccept(r, fmt.Sprintf("within network %s (icc)", outNet.Name))
 	case outNet != nil && outNet.Internal:
-		r, found := ruleOf(outNet, fwd, "!", "-i", out, "-o", out, "-m", "comment")
-		return drop(r, found, fmt.Sprintf("network %s is --internal: nothing comes in from outside it", outNet.Name))
+		r, found := ruleOf(outNet, v6, fwd, "!", "-i", out, "-o", out, "-m", "comment")
+		return x.iptDrop(r, found, fmt.Sprintf("network %s is --internal: nothing comes in from outside it", outNet.Name))
+	case outNet != nil && famOf(outNet, v6).isolated():
+		r, found := ruleOf(outNet, v6, fwd, "!", "-i", out, "-o", out, "-m", "comment")
+		return x.iptDrop(r, found, fmt.Sprintf("network %s's %s gateway mode is isolated: nothing of %[2]s comes in from outside it", outNet.Name, famOf(outNet, v6).name()))
 	case outNet != nil && dnat:
-		r, _ := ruleOf(outNet, fwd, "!", "-i", out, "-o", out, "-m", "conntrack")
-		return accept(r, "a published port of network "+outNet.Name)
+		r, _ := ruleOf(outNet, v6, fwd, "!", "-i", out, "-o", out, "-m", "conntrack")
+		return x.iptAccept(r, "a published port of network "+outNet.Name)
+	case outNet != nil:
+		return x.iptInbound(outNet, out)
 	case inNet != nil && inNet.Internal:
-		r, found := ruleOf(inNet, fwd, "-i", in, "!", "-o", in)
-		return drop(r, found, fmt.Sprintf("network %s is --internal: nothing leaves it", inNet.Name))
+		r, found := ruleOf(inNet, v6, fwd, "-i", in, "!", "-o", in)
+		return x.iptDrop(r, found, fmt.Sprintf("network %s is --internal: nothing leaves it", inNet.Name))
+	case inNet != nil && famOf(inNet, v6).isolated():
+		r, found := ruleOf(inNet, v6, fwd, "-i", in, "!", "-o", in)
+		return x.iptDrop(r, found, fmt.Sprintf("network %s's %s gateway mode is isolated: nothing of %[2]s leaves it", inNet.Name, famOf(inNet, v6).name()))
 	case inNet != nil:
-		r, _ := ruleOf(inNet, fwd, "-i", in, "!", "-o", in)
-		return accept(r, "out of network "+inNet.Name)
+		r, _ := ruleOf(inNet, v6, fwd, "-i", in, "!", "-o", in)
+		return x.iptAccept(r, "out of network "+inNet.Name)
 	}
 	return false, false
+}
+
+// iptDrop is the verdict of plumb's DROP rule r (found: n has it). A rule
+// of plumb's the kernel lacks decides nothing: the packet goes on down
+// FORWARD (ruleStep records the drift).
+func (x *run) iptDrop(r iptables.Rule, found bool, why string) (bool, bool) {
+	if found && !x.ruleStep("firewall", r, "DROP", why) {
+		return false, false
+	}
+	x.r.decide(Blocked, fmt.Sprintf("%s: %s", r, why))
+	return false, true
+}
+
+// iptAccept is the verdict of plumb's ACCEPT rule r.
+func (x *run) iptAccept(r iptables.Rule, why string) (bool, bool) {
+	ok := x.ruleStep("firewall", r, "ACCEPT", why)
+	return ok, ok
+}
+
+// iptInbound is what the gateway mode of the packet's family lets in to
+// network n (bridge out) from outside it, neither published nor a reply:
+// nat-unprotected anything; routed the published ports at the container's
+// address (PLUMB-ROUTED); IPv6 in mode nat nothing; IPv4 in mode nat is
+// left to FORWARD, as plumb always did.
+func (x *run) iptInbound(n *network.Network, out string) (bool, bool) {
+	v6, f := x.v6(), famOf(n, x.v6())
+	const fwd = iptables.ChainForward
+	in := []string{"!", "-i", out, "-o", out, "-m", "comment"}
+	switch {
+	case f.mode == firewall.ModeNATUnprotected:
+		r, _ := ruleTo(n, v6, fwd, "ACCEPT", in...)
+		return x.iptAccept(r, inboundWhy(n, f))
+	case f.mode == firewall.ModeRouted:
+		if r, ok := x.routedRule(n); ok {
+			jump, _ := ruleTo(n, v6, fwd, iptables.ChainRouted, in...)
+			if x.ruleStep("firewall", jump, iptables.ChainRouted, fmt.Sprintf("network %s's %s gateway mode is routed: published ports at the container's own address are looked up in %s", n.Name, f.name(), iptables.ChainRouted)) {
+				return x.iptAccept(r, fmt.Sprintf("a published port of network %s, reached at the container's own address (routed gateway mode)", n.Name))
+			}
+		}
+		r, found := ruleTo(n, v6, fwd, "DROP", in...)
+		return x.iptDrop(r, found, inboundWhy(n, f))
+	case v6 && f.subnet.IsValid():
+		r, found := ruleTo(n, v6, fwd, "DROP", in...)
+		return x.iptDrop(r, found, inboundWhy(n, f))
+	}
+	return false, false
+}
+
+// routedRule is the PLUMB-ROUTED rule that accepts x.dst:x.port/proto,
+// a published container port on network n (iptables.PortRulesOn).
+func (x *run) routedRule(n *network.Network) (iptables.Rule, bool) {
+	e := x.pubAt(n, x.dst, x.port)
+	if e == nil {
+		return iptables.Rule{}, false
+	}
+	d := hostPrefix(x.dst).String()
+	for _, r := range iptables.PortRulesOn(n.Firewall(), e.ID, e.FirewallPorts()) {
+		if r.Chain == iptables.ChainRouted && slices.Contains(r.Spec, d) && slices.Contains(r.Spec, x.proto) &&
+			slices.Contains(r.Spec, strconv.Itoa(int(x.port))) {
+			return r, true
+		}
+	}
+	return iptables.Rule{}, false
 }
 
 // masquerade is the nat step of traffic leaving network n by out.
@@ -152,12 +227,24 @@ func (x *run) masquerade(n *network.Network, out string, src fmt.Stringer) {
 		x.nftMasquerade(n, out, src)
 		return
 	}
-	r, ok := ruleOf(n, iptables.ChainPostrouting, "-s", n.Subnet.Masked().String(), "!", "-o", n.Bridge)
+	f := famOf(n, x.v6())
+	r, ok := ruleOf(n, f.v6, iptables.ChainPostrouting, "-s", f.subnet.Masked().String(), "!", "-o", n.Bridge)
 	if !ok {
-		x.r.add(Step{What: "nat", Detail: fmt.Sprintf("no masquerade: network %s is --masquerade=false; the source stays the container's", n.Name)})
+		x.noMasquerade(n, f)
 		return
 	}
 	x.ruleStep("nat", r, "MASQUERADE", fmt.Sprintf("leaving by %s, the source becomes %s", out, src))
+}
+
+// noMasquerade is the nat step of traffic leaving network n by a family
+// f that is not masqueraded: --masquerade=false, or gateway mode routed.
+func (x *run) noMasquerade(n *network.Network, f fam) {
+	if f.mode == firewall.ModeRouted {
+		x.r.add(Step{What: "nat", Detail: fmt.Sprintf("no masquerade: network %s's %s gateway mode is routed; the source stays the container's, so the far side needs a route to %s via this host",
+			n.Name, f.name(), f.subnet.Masked())})
+		return
+	}
+	x.r.add(Step{What: "nat", Detail: fmt.Sprintf("no masquerade: network %s is --masquerade=false; the source stays the container's", n.Name)})
 }
 
 // input follows a packet for the host itself, in by link in from address
@@ -165,18 +252,18 @@ func (x *run) masquerade(n *network.Network, out string, src fmt.Stringer) {
 // decide, then its policy. It reports whether the packet passes.
 // Equivalent to: reading `iptables -S INPUT` top down.
 func (x *run) input(in string, from netip.Addr) bool {
-	if x.w.rules == nil {
-		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("INPUT not read: %v", x.w.rulesErr)})
+	f, err := x.facts()
+	if f == nil {
+		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("INPUT not read: %v", err)})
 		return true
 	}
-	f := x.w.rules.Facts
 	p := iptables.Packet{In: in, Src: hostPrefix(from), Dst: hostPrefix(x.dst)}
 	if ok, decided := x.foreign("in INPUT", f.Walk("INPUT", 0, p)); decided {
 		return ok
 	}
 	pol := f.Policy("INPUT")
 	x.r.add(Step{What: "firewall", Detail: "no rule of INPUT decides: its policy " + pol + " (not plumb's)",
-		Result: pol, Command: "iptables -t filter -S INPUT"})
+		Result: pol, Command: x.ipt() + " -t filter -S INPUT"})
 	if pol != "ACCEPT" {
 		x.r.decide(Blocked, "INPUT's policy is "+pol+" and no rule in INPUT accepts this traffic (not plumb's)")
 		return false
@@ -190,16 +277,16 @@ func (x *run) input(in string, from netip.Addr) bool {
 // verdict; decided is false when none surely matched.
 func (x *run) foreign(where string, rules []iptables.ForeignRule) (ok, decided bool) {
 	for _, fr := range rules {
-		cmd := "iptables -t filter -S " + fr.Chain
+		cmd := x.ipt() + " -t filter -S " + fr.Chain
 		if !fr.Definite {
 			x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("a rule not plumb's (%s rule %d, %s) may match: it tests more than explain follows (protocol, state, ...); explain goes on as if it did not",
-				fr.Chain, fr.Position, where), Rule: fr.String(), Result: "maybe " + fr.Target, Command: cmd})
+				fr.Chain, fr.Position, where), Rule: x.foreignText(fr), Result: "maybe " + fr.Target, Command: cmd})
 			continue
 		}
 		x.r.add(Step{What: "firewall", Detail: fmt.Sprintf("a rule not plumb's (%s rule %d, %s) decides", fr.Chain, fr.Position, where),
-			Rule: fr.String(), Result: fr.Target, Command: cmd})
+			Rule: x.foreignText(fr), Result: fr.Target, Command: cmd})
 		if fr.Target != "ACCEPT" {
-			x.r.decide(Blocked, fmt.Sprintf("%s (not plumb's: %s)", fr, where))
+			x.r.decide(Blocked, fmt.Sprintf("%s (not plumb's: %s)", x.foreignText(fr), where))
 			return false, true
 		}
 		return true, true

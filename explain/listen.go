@@ -24,7 +24,11 @@ func (x *run) onBridge(n *network.Network, dst netip.Addr, port uint16) {
 func (x *run) bridged(n *network.Network, from *network.Endpoint) {
 	e := x.w.byIP[x.dst]
 	if e == nil || e.Network != n.Name {
-		x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("no endpoint of network %s has %s: nothing answers ARP", n.Name, x.dst)})
+		who := "ARP"
+		if x.v6() {
+			who = "neighbour solicitation"
+		}
+		x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("no endpoint of network %s has %s: nothing answers %s", n.Name, x.dst, who)})
 		x.r.decide(NoRoute, fmt.Sprintf("nothing on network %s has %s", n.Name, x.dst))
 		return
 	}
@@ -34,15 +38,28 @@ func (x *run) bridged(n *network.Network, from *network.Endpoint) {
 			Rule: "bridge link set dev " + e.HostVeth + " isolated on", Result: "DROP", Command: "bridge -d link show dev " + e.HostVeth})
 		x.r.decide(Blocked, fmt.Sprintf("isolated bridge ports: network %s is --icc=false", n.Name))
 		return
-	case x.w.brnf:
-		if !x.forward(x.packet(n.Bridge, n.Bridge, from.IP.Addr(), x.dst), false) {
+	case x.brnf():
+		src := from.IP.Addr()
+		if x.v6() {
+			src = from.IP6.Addr()
+		}
+		if !x.forward(x.packet(n.Bridge, n.Bridge, src, x.dst), false) {
 			return
 		}
 	default:
-		x.r.add(Step{What: "firewall", Detail: "iptables not consulted: bridged frames bypass it (br_netfilter off)",
-			Command: "sysctl net.bridge.bridge-nf-call-iptables"})
+		x.r.add(Step{What: "firewall", Detail: x.ipt() + " not consulted: bridged frames bypass it (br_netfilter off)",
+			Command: "sysctl net.bridge.bridge-nf-call-" + x.ipt()})
 	}
 	x.listenEndpoint(e, x.dst, x.port)
+}
+
+// brnf tells whether bridged frames of the packet's family go through
+// iptables (ip6tables): br_netfilter's bridge-nf-call-iptables (-ip6tables).
+func (x *run) brnf() bool {
+	if x.v6() {
+		return x.w.brnf6
+	}
+	return x.w.brnf
 }
 
 // listenEndpoint is listen in e's namespace.
@@ -87,7 +104,8 @@ func (x *run) listen(nsPath, who string, a netip.Addr, port uint16) bool {
 			return true
 		}
 	}
-	x.r.add(Step{What: "listener", Detail: fmt.Sprintf("nothing listens on %s:%d/%s in %s", a, port, x.proto, who), Result: "refused", Command: cmd})
-	x.r.decide(NoListener, fmt.Sprintf("nothing listens on %s:%d/%s in %s", a, port, x.proto, who))
+	at := netip.AddrPortFrom(a, port)
+	x.r.add(Step{What: "listener", Detail: fmt.Sprintf("nothing listens on %s/%s in %s", at, x.proto, who), Result: "refused", Command: cmd})
+	x.r.decide(NoListener, fmt.Sprintf("nothing listens on %s/%s in %s", at, x.proto, who))
 	return false
 }

@@ -78,16 +78,17 @@ func (x *run) fromEndpoint(e *network.Endpoint, rt nsview.Route) {
 		return
 	}
 	veth := fmt.Sprintf("%s's peer %s on bridge %s", rt.Dev, e.HostVeth, n.Bridge)
+	gw := gatewayOf(n, x.dst)
 	switch {
-	case !rt.Gateway.IsValid() && x.dst != n.Gateway:
+	case !rt.Gateway.IsValid() && x.dst != gw:
 		x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("bridged: same network %s (%s), not routed", n.Name, veth),
 			Command: "bridge link show dev " + e.HostVeth})
 		x.bridged(n, e)
-	case rt.Gateway.IsValid() && rt.Gateway != n.Gateway:
-		x.r.add(Step{What: "route", Detail: fmt.Sprintf("next hop %s is not plumb's gateway of %s (%s)", rt.Gateway, n.Name, n.Gateway)})
+	case rt.Gateway.IsValid() && rt.Gateway != gw:
+		x.r.add(Step{What: "route", Detail: fmt.Sprintf("next hop %s is not plumb's gateway of %s (%s)", rt.Gateway, n.Name, gw)})
 		x.beyond(rt.Dev)
 	default:
-		x.r.add(Step{What: "route", Detail: fmt.Sprintf("routed via the gateway %s of network %s (%s): into the host", n.Gateway, n.Name, veth)})
+		x.r.add(Step{What: "route", Detail: fmt.Sprintf("routed via the gateway %s of network %s (%s): into the host", gw, n.Name, veth)})
 		x.atHost(n.Bridge, n, rt.Src)
 	}
 }
@@ -134,10 +135,11 @@ func (x *run) gatewayDNS(from netip.Addr) bool {
 		return false
 	}
 	for _, n := range x.w.nets {
-		if n.Gateway == x.dst && !n.Subnet.Contains(from) {
-			x.r.add(Step{What: "listener", Detail: fmt.Sprintf("plumb's DNS listener on %s:53 (gateway of %s) answers only clients of %s; %s is not one: dropped", x.dst, n.Name, n.Subnet, from),
+		f := famOf(n, x.v6())
+		if f.gateway.IsValid() && f.gateway == x.dst && !f.subnet.Contains(from) {
+			x.r.add(Step{What: "listener", Detail: fmt.Sprintf("plumb's DNS listener on %s (gateway of %s) answers only clients of %s; %s is not one: dropped", netip.AddrPortFrom(x.dst, 53), n.Name, f.subnet, from),
 				Result: "DROP", Command: "plumb dns ls --net " + n.Name})
-			x.r.decide(Blocked, fmt.Sprintf("the gateway DNS of network %s serves only its own subnet %s (plumb's daemon drops other clients)", n.Name, n.Subnet))
+			x.r.decide(Blocked, fmt.Sprintf("the gateway DNS of network %s serves only its own subnet %s (plumb's daemon drops other clients)", n.Name, f.subnet))
 			return true
 		}
 	}

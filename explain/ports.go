@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/firewall/iptables"
@@ -17,8 +18,9 @@ type publication struct {
 	p firewall.Port
 }
 
-// findPublished finds the port published on x.dst:x.port/proto, and says
-// whether one exists bound to loopback only (OUTPUT only).
+// findPublished finds the port published on x.dst:x.port/proto (a port
+// of x.dst's family), and says whether one exists bound to loopback only
+// (OUTPUT only; for IPv6, the daemon's relay).
 func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool) {
 	if x.port == 0 {
 		return nil, false
@@ -29,7 +31,7 @@ func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool)
 			continue
 		}
 		for _, m := range e.FirewallPorts() {
-			if m.Proto != x.proto || m.HostPort != x.port {
+			if m.Proto != x.proto || m.HostPort != x.port || m.Is6() != x.v6() {
 				continue
 			}
 			// A loopback-only port is DNATed in OUTPUT alone: from outside
@@ -57,7 +59,10 @@ func (x *run) findPublished(fromHost bool) (pub *publication, loopbackOnly bool)
 func (x *run) published(fromHost bool, in string, srcNet *network.Network, from netip.Addr) bool {
 	pub, lo := x.findPublished(fromHost)
 	if pub == nil {
-		if lo {
+		if lo && x.v6() {
+			x.r.add(Step{What: "nat", Detail: fmt.Sprintf("port %d/%s is published on [::1] only: plumb's daemon relays it, and only the host itself reaches ::1 (no DNAT rule for it)", x.port, x.proto),
+				Command: "plumb ps"})
+		} else if lo {
 			s := Step{What: "nat", Detail: fmt.Sprintf("port %d/%s is published on loopback only: no DNAT for traffic from outside the host (PLUMB-PREROUTING holds no rule for it)", x.port, x.proto),
 				Command: "iptables -t nat -S PLUMB-PREROUTING"}
 			if x.w.nft {
@@ -73,6 +78,10 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 	if names := pub.e.Names(); len(names) > 0 {
 		who = names[0]
 	}
+	if fromHost && x.dst == netip.IPv6Loopback() {
+		x.relay(pub, who, to)
+		return true
+	}
 	if !x.dnat(pub, fromHost, fmt.Sprintf("published port %s of %s: DNAT to %s", pub.p, who, to)) {
 		x.r.decide(Blocked, "the DNAT rule of published port "+pub.p.String()+" is missing (plumb drift)")
 		return true
@@ -82,19 +91,47 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 	} else if !x.forward(x.packet(in, pub.n.Bridge, from, pub.p.ContainerIP), true) {
 		return true
 	} else if srcNet == pub.n {
-		why := fmt.Sprintf("hairpin within %s: the source becomes the gateway %s, so the reply comes back through the host", pub.n.Name, pub.n.Gateway)
-		if x.w.nft {
-			x.nftNATStep(pub.n, "plumb: hairpin to published ports", why)
-		} else {
-			r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", pub.n.Subnet.Masked().String(), "-o", pub.n.Bridge, "-m", "conntrack")
-			x.ruleStep("nat", r, "MASQUERADE", why)
-		}
+		x.hairpin(pub.n)
 	}
 	if x.listenEndpoint(pub.e, to.Addr(), to.Port()) {
-		x.r.add(Step{What: "return", Detail: fmt.Sprintf("replies: conntrack undoes the NAT (%s answers as %s:%d)", to, x.dst, x.port),
+		x.r.add(Step{What: "return", Detail: fmt.Sprintf("replies: conntrack undoes the NAT (%s answers as %s)", to, netip.AddrPortFrom(x.dst, x.port)),
 			Command: fmt.Sprintf("conntrack -L -p %s --orig-port-dst %d", x.proto, x.port)})
 	}
 	return true
+}
+
+// hairpin is the masquerade of a connection from network n to a port
+// published by n itself.
+func (x *run) hairpin(n *network.Network) {
+	f := famOf(n, x.v6())
+	why := fmt.Sprintf("hairpin within %s: the source becomes the gateway %s, so the reply comes back through the host", n.Name, f.gateway)
+	switch {
+	case x.w.nft && f.v6:
+		x.nftNATStep(n, "plumb: hairpin to published ports (IPv6)", nftables.SetNATSubnets6, why)
+	case x.w.nft:
+		x.nftNATStep(n, "plumb: hairpin to published ports", nftables.SetNATSubnets, why)
+	default:
+		r, _ := ruleOf(n, f.v6, iptables.ChainPostrouting, "-s", f.subnet.Masked().String(), "-o", n.Bridge, "-m", "conntrack")
+		x.ruleStep("nat", r, "MASQUERADE", why)
+	}
+}
+
+// relay: the host's own connection to [::1]:PORT of an IPv6 published
+// port. IPv6 has no route_localnet, so no DNAT can send it out through a
+// bridge: plumb's daemon holds the port and relays the connection to the
+// container (as docker-proxy does), from the host itself.
+func (x *run) relay(pub *publication, who string, to netip.AddrPort) {
+	x.r.add(Step{What: "nat", Detail: fmt.Sprintf("published port %s of %s: [::1] is not DNAT'd (IPv6 has no route_localnet); plumb's daemon relays it to %s",
+		pub.p, who, to), Result: "RELAY", Command: "plumb ps; ss -ltnp 'sport = :" + strconv.Itoa(int(x.port)) + "'"})
+	if !x.listen(hostNS, "the host (plumb's daemon's relay)", x.dst, x.port) {
+		x.r.Verdict, x.r.Reason = "", ""
+		x.r.decide(NoListener, fmt.Sprintf("nothing holds [::1]:%d/%s: plumb's daemon relays IPv6 loopback ports, and it is not running or not holding this one", x.port, x.proto))
+		return
+	}
+	x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("the relay connects from the host to %s: out onto bridge %s of network %s (the host's own traffic: no FORWARD)", to, pub.n.Bridge, pub.n.Name)})
+	if x.listenEndpoint(pub.e, to.Addr(), to.Port()) {
+		x.r.add(Step{What: "return", Detail: fmt.Sprintf("replies come back to the relay, which answers as [::1]:%d", x.port)})
+	}
 }
 
 // fromHostToPort: the host's own connection to its published port goes
@@ -102,17 +139,17 @@ func (x *run) published(fromHost bool, in string, srcNet *network.Network, from 
 // masquerade to a source the container can answer.
 func (x *run) fromHostToPort(pub *publication) {
 	x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("out of the host onto bridge %s of network %s (the host's own traffic: no FORWARD)", pub.n.Bridge, pub.n.Name)})
-	if !x.dst.IsLoopback() {
+	if !x.dst.IsLoopback() || x.v6() {
 		return
 	}
 	x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("route_localnet on %s lets 127.0.0.0/8 leave by it; plumb's guard drops any other such traffic", pub.n.Bridge),
 		Command: "sysctl net.ipv4.conf." + pub.n.Bridge + ".route_localnet; nft list table inet plumb"})
 	why := fmt.Sprintf("from localhost: the source becomes the gateway %s", pub.n.Gateway)
 	if x.w.nft {
-		x.nftNATStep(pub.n, "plumb: localhost to published ports", why)
+		x.nftNATStep(pub.n, "plumb: localhost to published ports", nftables.SetNAT, why)
 		return
 	}
-	r, _ := ruleOf(pub.n, iptables.ChainPostrouting, "-s", "127.0.0.0/8", "-o", pub.n.Bridge)
+	r, _ := ruleOf(pub.n, false, iptables.ChainPostrouting, "-s", "127.0.0.0/8", "-o", pub.n.Bridge)
 	x.ruleStep("nat", r, "MASQUERADE", why)
 }
 

@@ -41,7 +41,7 @@ func (x *Explainer) Probe(ctx context.Context, r *Report) error {
 	var p Probe
 	if r.nameBlocked {
 		var err error
-		if target, p, err = lookupIn(nsPath, r.nameServer, r.name); err != nil {
+		if target, p, err = lookupIn(nsPath, r.nameServer, r.name, r.want6); err != nil {
 			return err
 		}
 	}
@@ -69,15 +69,19 @@ func CheckProbe(dst string) error {
 	return nil
 }
 
-// lookupIn asks nameserver for name's A record from inside nsPath, as
-// SRC's resolver would. An invalid address comes with the probe's
-// verdict: the name did not resolve.
-func lookupIn(nsPath string, server netip.Addr, name string) (netip.Addr, Probe, error) {
+// lookupIn asks nameserver for name's A record (AAAA with v6) from
+// inside nsPath, as SRC's resolver would. An invalid address comes with
+// the probe's verdict: the name did not resolve.
+func lookupIn(nsPath string, server netip.Addr, name string, v6 bool) (netip.Addr, Probe, error) {
 	var got netip.Addr
 	p := Probe{Result: Blocked}
+	qtype := mdns.TypeA
+	if v6 {
+		qtype = mdns.TypeAAAA
+	}
 	q := func() error {
 		m := new(mdns.Msg)
-		m.SetQuestion(mdns.Fqdn(name), mdns.TypeA)
+		m.SetQuestion(mdns.Fqdn(name), qtype)
 		c := &mdns.Client{Timeout: probeTimeout}
 		resp, _, err := c.Exchange(m, netip.AddrPortFrom(server, 53).String())
 		if err != nil {
@@ -85,8 +89,12 @@ func lookupIn(nsPath string, server netip.Addr, name string) (netip.Addr, Probe,
 			return nil
 		}
 		for _, rr := range resp.Answer {
-			if a, ok := rr.(*mdns.A); ok {
+			switch a := rr.(type) {
+			case *mdns.A:
 				got, _ = netip.AddrFromSlice(a.A.To4())
+				return nil
+			case *mdns.AAAA:
+				got, _ = netip.AddrFromSlice(a.AAAA.To16())
 				return nil
 			}
 		}
@@ -124,7 +132,11 @@ func probe(proto string, addr netip.AddrPort) Probe {
 	d := net.Dialer{Timeout: probeTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	c, err := d.DialContext(ctx, proto+"4", addr.String())
+	family := "4"
+	if addr.Addr().Is6() {
+		family = "6"
+	}
+	c, err := d.DialContext(ctx, proto+family, addr.String())
 	if err != nil {
 		return outcome(err)
 	}

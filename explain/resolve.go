@@ -10,6 +10,7 @@ import (
 
 	"github.com/plumbnet/plumb/container"
 	"github.com/plumbnet/plumb/daemon/control"
+	"github.com/plumbnet/plumb/network"
 )
 
 // target is DST once resolved to an address.
@@ -34,21 +35,37 @@ func (x *run) resolveDst(ctx context.Context, host string) (target, error) {
 	return x.name(host)
 }
 
+// isAddr tells whether s is an IPv4 or IPv6 address (ParseDst gives an
+// IPv6 one without brackets).
 func isAddr(s string) bool {
 	a, err := netip.ParseAddr(s)
-	return err == nil && a.Is4()
+	return err == nil && !a.Is4In6()
 }
 
-// hostOfSrc is the host as SRC sees it: the gateway of its default route.
+// hostOfSrc is the host as SRC sees it: the gateway of its default route
+// (its IPv6 one with x.want6, or when SRC has no IPv4).
 func (x *run) hostOfSrc() (target, error) {
 	if x.src.host {
-		x.r.add(Step{What: "name", Detail: "host → 127.0.0.1 (SRC is the host itself)"})
-		return target{addr: netip.MustParseAddr("127.0.0.1")}, nil
+		lo := netip.MustParseAddr("127.0.0.1")
+		if x.want6 {
+			lo = netip.IPv6Loopback()
+		}
+		x.r.add(Step{What: "name", Detail: fmt.Sprintf("host → %s (SRC is the host itself)", lo)})
+		return target{addr: lo}, nil
 	}
 	for _, e := range x.src.eps {
-		if n := x.w.byName[e.Network]; n != nil && (e.DefaultRoute || len(x.src.eps) == 1) {
-			x.r.add(Step{What: "name", Detail: fmt.Sprintf("host → %s (the gateway of network %s: the host as SRC sees it)", n.Gateway, n.Name)})
-			return target{addr: n.Gateway}, nil
+		n := x.w.byName[e.Network]
+		if n == nil {
+			continue
+		}
+		v6 := x.want6 || !n.Gateway.IsValid()
+		gw, dflt := n.Gateway, e.DefaultRoute
+		if v6 {
+			gw, dflt = n.Gateway6, e.DefaultRoute6
+		}
+		if gw.IsValid() && (dflt || len(x.src.eps) == 1) {
+			x.r.add(Step{What: "name", Detail: fmt.Sprintf("host → %s (the gateway of network %s: the host as SRC sees it)", gw, n.Name)})
+			return target{addr: gw}, nil
 		}
 	}
 	if len(x.src.eps) == 0 {
@@ -75,8 +92,21 @@ func (x *run) targetDst(ctx context.Context, spec string) (target, error) {
 			break
 		}
 	}
-	x.r.add(Step{What: "name", Detail: fmt.Sprintf("target %s → %s (its endpoint on network %s)", spec, pick.IP.Addr(), pick.Network)})
-	return target{addr: pick.IP.Addr()}, nil
+	a := x.addrOf(pick)
+	if !a.IsValid() {
+		return target{}, fmt.Errorf("destination %q has no IPv6 address on network %s (-6 asks for one)", spec, pick.Network)
+	}
+	x.r.add(Step{What: "name", Detail: fmt.Sprintf("target %s → %s (its endpoint on network %s)", spec, a, pick.Network)})
+	return target{addr: a}, nil
+}
+
+// addrOf is e's address SRC aims at: its IPv6 one with x.want6 (invalid
+// when it has none), else its IPv4 one, else its IPv6 one.
+func (x *run) addrOf(e *network.Endpoint) netip.Addr {
+	if x.want6 {
+		return e.IP6.Addr()
+	}
+	return e.Addr()
 }
 
 // name resolves a name as SRC would: its hosts file, then the first
@@ -87,7 +117,7 @@ func (x *run) name(name string) (target, error) {
 	key := strings.ToLower(strings.TrimSuffix(name, "."))
 	getent := x.src.in("getent hosts " + name)
 	hosts, hostsPath := x.src.hostsFile()
-	if a, ok := lookupHosts(hosts, key); ok {
+	if a, ok := lookupHosts(hosts, key, x.want6); ok {
 		x.r.add(Step{What: "name", Detail: fmt.Sprintf("name %s → %s (hosts file %s)", name, a, hostsPath), Command: getent})
 		return target{addr: a}, nil
 	}
@@ -104,14 +134,17 @@ func (x *run) name(name string) (target, error) {
 	recs, note := x.records()
 	for _, rec := range recs {
 		if slices.Contains(scope, rec.Network) && matchRecord(rec, key) {
-			a, _ := netip.ParseAddr(rec.IP)
+			a, err := x.recordAddr(rec)
+			if err != nil {
+				return target{}, err
+			}
 			x.r.add(Step{What: "name", Detail: fmt.Sprintf("name %s → %s (%s, network %s)%s", name, a, ns, rec.Network, note), Command: getent})
 			return target{addr: a}, nil
 		}
 	}
 	for _, rec := range recs {
 		if matchRecord(rec, key) {
-			a, _ := netip.ParseAddr(rec.IP)
+			a, _ := x.recordAddr(rec)
 			fwd := "forwards the rest upstream"
 			if internal {
 				fwd = "answers NXDOMAIN for the rest (internal network)"
@@ -158,7 +191,7 @@ func (x *run) dnsScope(ns netip.Addr) (scope []string, internal, ok bool) {
 		return x.src.networks(), internal, true
 	}
 	for _, n := range x.w.nets {
-		if n.Gateway == ns {
+		if n.Gateway == ns || (n.Gateway6.IsValid() && n.Gateway6 == ns) {
 			return []string{n.Name}, n.Internal, true
 		}
 	}
@@ -175,13 +208,30 @@ func (x *run) records() ([]control.Record, string) {
 	return x.w.m.StateDNSRecords(""), " [the daemon does not answer: " + err.Error() + "; names from the state directory]"
 }
 
+// recordAddr is the address of rec SRC's resolver would use: its A
+// record, or its AAAA when it has no A or with x.want6. An error names a
+// name with no address of the family asked for.
+func (x *run) recordAddr(rec control.Record) (netip.Addr, error) {
+	a4, _ := netip.ParseAddr(rec.IP)
+	a6, _ := netip.ParseAddr(rec.IP6)
+	switch {
+	case x.want6 && !a6.IsValid():
+		return netip.Addr{}, fmt.Errorf("name %q has no IPv6 address on network %s (plumb's DNS has only %s for it)", rec.Name, rec.Network, a4)
+	case x.want6, !a4.IsValid():
+		return a6, nil
+	}
+	return a4, nil
+}
+
 func matchRecord(rec control.Record, key string) bool {
 	n := strings.ToLower(rec.Name)
 	return n == key || n+"."+strings.ToLower(rec.Network) == key
 }
 
-// lookupHosts finds name in hosts(5) content: the first IPv4 line.
-func lookupHosts(b []byte, name string) (netip.Addr, bool) {
+// lookupHosts finds name in hosts(5) content: the first IPv4 line, else
+// the first IPv6 one; with v6, the first IPv6 line only.
+func lookupHosts(b []byte, name string, v6 bool) (netip.Addr, bool) {
+	var first6 netip.Addr
 	for line := range bytes.Lines(b) {
 		if i := bytes.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
@@ -191,14 +241,17 @@ func lookupHosts(b []byte, name string) (netip.Addr, bool) {
 			continue
 		}
 		a, err := netip.ParseAddr(f[0])
-		if err != nil || !a.Is4() {
+		if err != nil || a.Is4In6() || !slices.ContainsFunc(f[1:], func(h string) bool { return strings.EqualFold(h, name) }) {
 			continue
 		}
-		for _, h := range f[1:] {
-			if strings.EqualFold(h, name) {
-				return a, true
-			}
+		switch {
+		case a.Is4() && !v6:
+			return a, true
+		case a.Is6() && v6:
+			return a, true
+		case a.Is6() && !first6.IsValid():
+			first6 = a
 		}
 	}
-	return netip.Addr{}, false
+	return first6, first6.IsValid()
 }

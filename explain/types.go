@@ -46,6 +46,7 @@ type Report struct {
 	srcNS       string // SRC's namespace path, as Explain resolved it, for the probe
 	name        string
 	nameServer  netip.Addr
+	want6       bool // the name was resolved to its IPv6 address (-6)
 }
 
 // Probe is the result of a real connection from SRC.

@@ -31,6 +31,7 @@ type world struct {
 	checker  firewall.Checker
 	checkErr error
 	brnf     bool // bridged frames go through iptables (br_netfilter)
+	brnf6    bool // bridged IPv6 frames go through ip6tables
 	// listening lists a namespace's listeners: nsview.Listening, or a
 	// fake in tests.
 	listening func(nsPath string) ([]nsview.Socket, error)
@@ -53,7 +54,9 @@ func read(m *network.Manager) (*world, error) {
 		for _, e := range eps {
 			w.eps = append(w.eps, e)
 			if e.Alive() {
-				w.byIP[e.IP.Addr()] = e
+				for _, ip := range e.Addrs() {
+					w.byIP[ip.Addr()] = e
+				}
 			}
 		}
 	}
@@ -63,13 +66,18 @@ func read(m *network.Manager) (*world, error) {
 		w.nft = true
 		w.checker, w.checkErr = m.FirewallSnapshot()
 	}
-	b, err := os.ReadFile("/proc/sys/net/bridge/bridge-nf-call-iptables")
-	w.brnf = err == nil && strings.TrimSpace(string(b)) == "1"
+	w.brnf = sysctlOn("/proc/sys/net/bridge/bridge-nf-call-iptables")
+	w.brnf6 = sysctlOn("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
 	return w, nil
 }
 
-// readHost lists the IPv4 addresses of plumb's namespace.
-// Equivalent to: `ip -4 -o addr show`.
+func sysctlOn(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
+
+// readHost lists the IPv4 and IPv6 addresses of plumb's namespace.
+// Equivalent to: `ip -o addr show`.
 func (w *world) readHost() {
 	links, err := nsview.Links(nsview.HostNS)
 	if err != nil {
@@ -77,10 +85,8 @@ func (w *world) readHost() {
 	}
 	for _, l := range links {
 		for _, p := range l.Addrs {
-			if p.Addr().Is4() {
-				w.hostAddrs[p.Addr()] = l.Name
-				w.hostPrefixes[p] = l.Name
-			}
+			w.hostAddrs[p.Addr()] = l.Name
+			w.hostPrefixes[p] = l.Name
 		}
 	}
 }

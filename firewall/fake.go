@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -27,8 +28,14 @@ import (
 //     the chains that exist and leaves n as it was, and so does the Fake,
 //     after which CheckNetwork(n) still fails;
 //   - CheckNetwork fails unless n is ensured with a config that makes the
-//     same rules (the subnet masked, Masquerade ignored when Internal);
-//     CheckEndpoint fails too when one of the ports is not published.
+//     same rules (the subnets masked, Masquerade ignored where a family
+//     does not masquerade, the gateway modes of each family compared as
+//     they act); CheckEndpoint fails too when one of the ports is not
+//     published, a port bound to [::1] excepted (the backend makes no rule
+//     for it unless IPv6 is routed: the daemon's proxy serves it);
+//   - IPv6: networks with Subnet6 and IPv6 ports are handled as the IPv4
+//     ones; where the backend keeps the families apart (AddPorts on a host
+//     that has one family's chains but not the other's) the Fake does not.
 //
 // It is a LocalnetGuard too, with the semantics of package
 // firewall/nftables's: a set of guarded bridge names, independent of the
@@ -192,7 +199,8 @@ func (f *Fake) AddPorts(n Network, owner string, ports []Port) error {
 	if len(ports) == 0 {
 		return nil
 	}
-	if len(f.nets) == 0 && len(f.ports) == 0 {
+	makesRules := slices.ContainsFunc(ports, func(p Port) bool { return needsRule(n, p) })
+	if makesRules && len(f.nets) == 0 && len(f.ports) == 0 {
 		if err := n.Validate(); err != nil {
 			return fmt.Errorf("publishing ports of %s: %w", owner, err)
 		}
@@ -300,7 +308,7 @@ func (f *Fake) check(n Network, owner string, ports []Port) error {
 		problems = append(problems, fmt.Sprintf("rules differ: ensured as %s", formatNetwork(have)))
 	}
 	for _, p := range ports {
-		if !slices.ContainsFunc(f.ports[n.Name][owner], func(q Port) bool { return samePort(p, q) }) {
+		if needsRule(n, p) && !slices.ContainsFunc(f.ports[n.Name][owner], func(q Port) bool { return samePort(p, q) }) {
 			problems = append(problems, fmt.Sprintf("port rule missing (%s of %s)", formatPort(p), owner))
 		}
 	}
@@ -310,12 +318,48 @@ func (f *Fake) check(n Network, owner string, ports []Port) error {
 	return nil
 }
 
-// sameRules returns n with what its rules do not depend on normalized: two
-// configs with equal results make the same rules.
-func sameRules(n Network) Network {
-	n.Subnet = n.Subnet.Masked()
-	n.Masquerade = n.Masquerade && !n.Internal
-	return n
+// sameRules returns what n's rules depend on, the rest normalized: two
+// configs with equal results make the same rules. Per family, as the
+// iptables backend has it: the subnet masked (zero when absent), the
+// gateway mode ("" is nat; "blocked" when Internal or isolated; "" when
+// the family is absent), whether it masquerades (Masq4, Masq6), and
+// Internal only where it changes more than the modes do (IPv4's localhost
+// guard).
+func sameRules(n Network) ruleKey {
+	mode := func(valid bool, m string) string {
+		switch {
+		case !valid:
+			return ""
+		case n.Internal || m == ModeIsolated:
+			return "blocked"
+		case m == "":
+			return ModeNAT
+		}
+		return m
+	}
+	return ruleKey{
+		name: n.Name, bridge: n.Bridge, icc: n.ICC,
+		subnet: n.Subnet.Masked(), subnet6: n.Subnet6.Masked(),
+		internal4: n.Internal && n.Subnet.IsValid(),
+		masq4:     n.Masq4(), masq6: n.Masq6(),
+		mode4: mode(n.Subnet.IsValid(), n.Mode4), mode6: mode(n.Subnet6.IsValid(), n.Mode6),
+	}
+}
+
+// ruleKey is what a network's rules are made of (sameRules).
+type ruleKey struct {
+	name, bridge    string
+	icc, internal4  bool
+	subnet, subnet6 netip.Prefix
+	masq4, masq6    bool
+	mode4, mode6    string
+}
+
+// needsRule reports whether p, published on n, makes a rule: all but a
+// port bound to [::1] (served by the daemon's proxy: IPv6 has no
+// route_localnet) on a network whose IPv6 is not routed.
+func needsRule(n Network, p Port) bool {
+	return !(p.Is6() && p.HostIP.IsLoopback()) || (n.Mode6 == ModeRouted && !n.Internal)
 }
 
 // samePort reports whether p and q make the same rules: no host address

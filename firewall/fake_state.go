@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -53,6 +54,8 @@ func (f *Fake) Calls() []string {
 //
 //	web br-web 172.30.0.0/24 icc masquerade
 //	web/ep1 0.0.0.0:8080->172.30.0.2:80/tcp 127.0.0.1:53->172.30.0.2:53/udp
+//	v6 br-v6 172.31.0.0/24 fd00:1::/64 icc masquerade mode6=routed
+//	v6/ep2 [::]:8080->[fd00:1::2]:80/tcp
 //
 // The ports of a network that is not ensured are listed without their
 // network line. Then one line per guarded bridge, sorted:
@@ -89,14 +92,21 @@ func (f *Fake) String() string {
 	return strings.Join(lines, "\n")
 }
 
-// formatNetwork renders n's config as "BRIDGE SUBNET [internal] [icc]
-// [masquerade]".
+// formatNetwork renders n's config as "BRIDGE SUBNET [SUBNET6] [internal]
+// [icc] [masquerade] [mode4=MODE] [mode6=MODE]": the subnets that are
+// valid, the modes that are set.
 func formatNetwork(n Network) string {
-	s := n.Bridge + " " + n.Subnet.String()
+	s := n.Bridge
+	for _, p := range []netip.Prefix{n.Subnet, n.Subnet6} {
+		if p.IsValid() {
+			s += " " + p.String()
+		}
+	}
 	for _, flag := range []struct {
 		on   bool
 		name string
-	}{{n.Internal, "internal"}, {n.ICC, "icc"}, {n.Masquerade, "masquerade"}} {
+	}{{n.Internal, "internal"}, {n.ICC, "icc"}, {n.Masquerade, "masquerade"},
+		{n.Mode4 != "", "mode4=" + n.Mode4}, {n.Mode6 != "", "mode6=" + n.Mode6}} {
 		if flag.on {
 			s += " " + flag.name
 		}
@@ -105,7 +115,8 @@ func formatNetwork(n Network) string {
 }
 
 // formatPort renders p with its container address, which Port.String
-// leaves out: "0.0.0.0:8080->172.30.0.2:80/tcp".
+// leaves out: "0.0.0.0:8080->172.30.0.2:80/tcp",
+// "[::]:8080->[fd00::2]:80/tcp".
 func formatPort(p Port) string {
-	return fmt.Sprintf("%s:%d->%s:%d/%s", p.hostIP(), p.HostPort, p.ContainerIP, p.ContainerPort, p.Proto)
+	return fmt.Sprintf("%s->%s/%s", netip.AddrPortFrom(p.hostIP(), p.HostPort), netip.AddrPortFrom(p.ContainerIP, p.ContainerPort), p.Proto)
 }

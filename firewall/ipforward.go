@@ -23,3 +23,22 @@ func DisableIPForward() error {
 	_, err := sysctl.Ensure(ipForward, "0")
 	return err
 }
+
+// ip6Forward is the IPv6 forwarding switch of the caller's network
+// namespace. Turning it on makes every interface a router's: an interface
+// with accept_ra=1 stops taking router advertisements (plumb doctor
+// reports such interfaces).
+const ip6Forward = "net/ipv6/conf/all/forwarding"
+
+// EnableIP6Forward is EnableIPForward for IPv6. Equivalent to:
+// `sysctl -w net.ipv6.conf.all.forwarding=1`.
+func EnableIP6Forward() (changed bool, err error) {
+	return sysctl.Ensure(ip6Forward, "1")
+}
+
+// DisableIP6Forward is DisableIPForward for IPv6. Equivalent to:
+// `sysctl -w net.ipv6.conf.all.forwarding=0`.
+func DisableIP6Forward() error {
+	_, err := sysctl.Ensure(ip6Forward, "0")
+	return err
+}

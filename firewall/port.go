@@ -18,17 +18,23 @@ type Port struct {
 	ContainerPort uint16
 }
 
-// String is Docker's notation, "0.0.0.0:8080->80/tcp" (container side as
-// `docker ps` shows it).
+// String is Docker's notation, "0.0.0.0:8080->80/tcp" or
+// "[::]:8080->80/tcp" (container side as `docker ps` shows it).
 func (p Port) String() string {
-	return fmt.Sprintf("%s:%d->%d/%s", p.hostIP(), p.HostPort, p.ContainerPort, p.Proto)
+	return fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(p.hostIP(), p.HostPort), p.ContainerPort, p.Proto)
 }
 
+// Is6 reports whether p is an IPv6 mapping: its container address is IPv6.
+func (p Port) Is6() bool { return p.ContainerIP.Is6() }
+
 func (p Port) hostIP() netip.Addr {
-	if !p.HostIP.IsValid() {
-		return netip.IPv4Unspecified()
+	switch {
+	case p.HostIP.IsValid():
+		return p.HostIP
+	case p.Is6():
+		return netip.IPv6Unspecified()
 	}
-	return p.HostIP
+	return netip.IPv4Unspecified()
 }
 
 // ErrInvalidPort is wrapped by every error ValidatePort returns.
@@ -41,10 +47,10 @@ func ValidatePort(p Port) error {
 		return fmt.Errorf("%w: protocol %q (want tcp or udp)", ErrInvalidPort, p.Proto)
 	case p.HostPort == 0 || p.ContainerPort == 0:
 		return fmt.Errorf("%w %s: port 0", ErrInvalidPort, p)
-	case p.HostIP.IsValid() && !p.HostIP.Is4():
-		return fmt.Errorf("%w %s: host address is not IPv4", ErrInvalidPort, p)
-	case !p.ContainerIP.Is4():
-		return fmt.Errorf("%w %s: container address %v is not IPv4", ErrInvalidPort, p, p.ContainerIP)
+	case !p.ContainerIP.IsValid() || p.ContainerIP.Is4In6() || p.ContainerIP.Zone() != "":
+		return fmt.Errorf("%w %s: container address %v", ErrInvalidPort, p, p.ContainerIP)
+	case p.HostIP.IsValid() && p.HostIP.Is4() != p.ContainerIP.Is4():
+		return fmt.Errorf("%w %s: host and container addresses are of different families", ErrInvalidPort, p)
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func bridgeLines(n Network) []string {
 
 // endpointLines is the text of an endpoint's node.
 func endpointLines(ep Endpoint) []string {
-	lines := []string{ep.Name, ep.IfName + " " + ep.IP.String()}
+	lines := []string{ep.Name, ep.IfName + " " + ep.Addrs()}
 	if ep.MAC != "" {
 		lines = append(lines, ep.MAC)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/plumbnet/plumb/daemon/control"
 	"github.com/plumbnet/plumb/network"
@@ -36,12 +37,25 @@ type Endpoint struct {
 	ID      string
 	Name    string // container name, hostname, else the target as given
 	IfName  string
-	IP      netip.Prefix
+	IP      netip.Prefix // zero on an IPv6-only network
+	IP6     netip.Prefix // zero on an IPv4-only network
 	MAC     string
 	Aliases []string
 	Ports   []portmap.Mapping // published host ports, sorted
 	DNS     bool              // a 127.0.0.11 listener is in its namespace
 	Stale   bool              // its namespace is gone
+}
+
+// Addrs is the endpoint's addresses as text: "172.30.0.2/24",
+// "fd00::2/64", or both joined by ", ".
+func (e Endpoint) Addrs() string {
+	var out []string
+	for _, p := range []netip.Prefix{e.IP, e.IP6} {
+		if p.IsValid() {
+			out = append(out, p.String())
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // DNSAddr is where the daemon answers inside every attached namespace.
@@ -95,7 +109,7 @@ func Build(nets []*network.Network, eps []*network.Endpoint, served *control.Lis
 		if !ok {
 			continue
 		}
-		ge := Endpoint{ID: ep.ID, Name: endpointName(ep), IfName: ep.IfName, IP: ep.IP, MAC: ep.MAC,
+		ge := Endpoint{ID: ep.ID, Name: endpointName(ep), IfName: ep.IfName, IP: ep.IP, IP6: ep.IP6, MAC: ep.MAC,
 			Aliases: slices.Clone(ep.Aliases), Ports: slices.Clone(ep.Ports)}
 		ge.DNS = served != nil && served.Namespaces[ep.NamespaceKey()]
 		ge.Stale = stale != nil && stale(ep)
@@ -123,6 +137,9 @@ func (t *Topology) sort() {
 	for i := range t.Networks {
 		slices.SortFunc(t.Networks[i].Endpoints, func(a, b Endpoint) int {
 			if c := a.IP.Addr().Compare(b.IP.Addr()); c != 0 {
+				return c
+			}
+			if c := a.IP6.Addr().Compare(b.IP6.Addr()); c != 0 {
 				return c
 			}
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))

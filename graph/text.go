@@ -50,7 +50,7 @@ func writeEndpoints(w *bufio.Writer, prefix string, eps []Endpoint) {
 	rows := make([][]string, len(eps))
 	widths := make([]int, 4)
 	for i, ep := range eps {
-		rows[i] = []string{ep.Name, ep.IfName, ep.IP.String(), ep.MAC}
+		rows[i] = []string{ep.Name, ep.IfName, ep.Addrs(), ep.MAC}
 		for c, cell := range rows[i] {
 			widths[c] = max(widths[c], len(cell))
 		}

@@ -24,7 +24,7 @@ func Inspect(ctx context.Context, m *network.Manager, spec string) (*Report, err
 	r.Namespace = namespace(ns)
 	view, verr := nsview.Read(ns)
 	r.Interfaces = interfaces(ns, view.Links, verr)
-	r.Routes = Section[[]nsview.Route]{Items: view.Routes, Command: enter(ns, "ip route show table all"), Error: errText(verr)}
+	r.Routes = Section[[]nsview.Route]{Items: view.Routes, Command: enter(ns, "ip route show table all") + "; " + enter(ns, "ip -6 route show table all"), Error: errText(verr)}
 	r.Neighbours = Section[[]nsview.Neighbour]{Items: view.Neighbours, Command: enter(ns, "ip neigh"), Error: errText(verr)}
 	socks, serr := nsview.Listening(ns)
 	if r.Attached {

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"net/netip"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -32,7 +33,7 @@ func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]
 	var s Section[[]DNSNames]
 	var cmds []string
 	for _, ep := range eps {
-		d := DNSNames{Network: ep.Network, IP: ep.IP.Addr(), Source: "daemon"}
+		d := DNSNames{Network: ep.Network, IP: ep.IP.Addr(), IP6: ep.IP6.Addr(), Source: "daemon"}
 		recs, err := m.DNSRecords(ep.Network)
 		if err != nil {
 			d.Source = "state"
@@ -49,8 +50,11 @@ func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]
 		d.Names, d.Resolves = sortedKeys(mine), sortedKeys(others)
 		s.Items = append(s.Items, d)
 		cmds = append(cmds, "plumb dns ls --net "+ep.Network)
-		if len(d.Names) > 0 {
+		if len(d.Names) > 0 && d.IP.IsValid() {
 			cmds = append(cmds, enter(ns, "dig +short @127.0.0.11 "+d.Names[0]))
+		}
+		if len(d.Names) > 0 && d.IP6.IsValid() {
+			cmds = append(cmds, enter(ns, "dig +short AAAA @127.0.0.11 "+d.Names[0]))
 		}
 	}
 	s.Command = strings.Join(cmds, "; ")
@@ -58,8 +62,11 @@ func dnsNames(m *network.Manager, ns string, eps []*network.Endpoint) Section[[]
 }
 
 // rules are the firewall rules that apply to the target: the DNAT rules of
-// its published ports, then the rules of each of its networks, as plumb
-// writes them. Equivalent to: `iptables-save | grep -E '"plumb:NET(/ID)?"'`.
+// its published ports (and, for a network in gateway mode routed, the
+// accepts of PLUMB-ROUTED), what serves a port published on [::1], then
+// the rules of each of its networks, iptables then ip6tables, as plumb
+// writes them. Equivalent to: `iptables-save | grep -E
+// '"plumb:NET(/ID)?"'; ip6tables-save | grep -E ...`.
 func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 	if b, _ := m.FirewallBackend(); b == network.FirewallNftables {
 		return nftRules(m, eps)
@@ -72,16 +79,36 @@ func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 			errs = append(errs, err.Error())
 			continue
 		}
-		for _, r := range iptables.PortRules(n.Name, ep.ID, ep.FirewallPorts()) {
+		for _, r := range iptables.PortRulesOn(n.Firewall(), ep.ID, ep.FirewallPorts()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "published port", Rule: r.String()})
 		}
+		s.Items = append(s.Items, relayed(n.Name, ep)...)
 		for _, r := range iptables.Rules(n.Firewall()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: r.String()})
 		}
-		cmds = append(cmds, `iptables-save | grep -E '"`+iptables.NetworkComment(n.Name)+"(/"+ep.ID+`)?"'`)
+		grep := ` | grep -E '"` + iptables.NetworkComment(n.Name) + "(/" + ep.ID + `)?"'`
+		cmds = append(cmds, "iptables-save"+grep)
+		if n.IPv6() {
+			cmds = append(cmds, "ip6tables-save"+grep)
+		}
 	}
 	s.Command, s.Error = strings.Join(cmds, "; "), strings.Join(errs, "; ")
 	return s
+}
+
+// relayed are ep's ports published on [::1]: no rule serves them (IPv6
+// has no route_localnet, so ::1 cannot be DNAT'd out through a bridge);
+// plumb's daemon holds them and relays each connection to the container.
+// Equivalent to: `ss -ltnp 'sport = :PORT'` on the host.
+func relayed(netName string, ep *network.Endpoint) []Rule {
+	var out []Rule
+	for _, p := range ep.FirewallPorts() {
+		if p.Is6() && p.HostIP.IsLoopback() {
+			out = append(out, Rule{Network: netName, Why: "published port",
+				Rule: p.String() + ": no rule; relayed by plumb's daemon to " + netip.AddrPortFrom(p.ContainerIP, p.ContainerPort).String() + " (IPv6 has no route_localnet)"})
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -110,6 +137,7 @@ func nftRules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 		for _, e := range nftables.PortElements(n.Name, ep.ID, ep.FirewallPorts()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "published port", Rule: e.String()})
 		}
+		s.Items = append(s.Items, relayed(n.Name, ep)...)
 		for _, e := range nftables.NetworkElements(n.Firewall()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: e.String()})
 		}

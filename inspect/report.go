@@ -72,20 +72,23 @@ type File struct {
 }
 
 // DNSNames is what plumb's name service says of the target on one
-// network: the names it answers for the target, and the other names the
-// target can resolve there.
+// network: the names it answers for the target (A with IP, AAAA with
+// IP6; either may be zero), and the other names the target can resolve
+// there.
 type DNSNames struct {
 	Network  string     `json:"network"`
 	IP       netip.Addr `json:"ip"`
+	IP6      netip.Addr `json:"ip6,omitzero"`
 	Names    []string   `json:"names"`
 	Resolves []string   `json:"resolves"`
 	Source   string     `json:"source"` // "daemon" or "state" (daemon not running)
 }
 
 // Rule is one firewall rule that applies to the target, with its iptables
-// command text.
+// (ip6tables) command text, or the nftables element; for a port published
+// on [::1], which no rule serves, what does.
 type Rule struct {
 	Network string `json:"network"`
-	Why     string `json:"why"` // "published port" or "network"
+	Why     string `json:"why"` // "published port", "network" or "forward"
 	Rule    string `json:"rule"`
 }

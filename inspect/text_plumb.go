@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/plumbnet/plumb/nsview"
@@ -26,7 +27,7 @@ func (p *printer) endpoints(r *Report) {
 		for _, pp := range ep.Ports {
 			ports = append(ports, pp.String())
 		}
-		rows = append(rows, []string{ep.Network, ep.IP.String(), ep.MAC, ep.IfName, ep.HostVeth,
+		rows = append(rows, []string{ep.Network, prefixes(ep.Addrs()), ep.MAC, ep.IfName, ep.HostVeth,
 			dash(strings.Join(ep.Aliases, ",")), dash(strings.Join(ports, ", "))})
 	}
 	p.table("NETWORK\tIP\tMAC\tIFNAME\tHOST VETH\tALIASES\tPORTS", rows)
@@ -41,11 +42,22 @@ func (p *printer) dns(r *Report) {
 	}
 	var rows [][]string
 	for _, d := range r.DNS.Items {
-		rows = append(rows, []string{d.Network, d.IP.String(), dash(strings.Join(d.Names, ", ")),
+		rows = append(rows, []string{d.Network, addrs(d.IP, d.IP6), dash(strings.Join(d.Names, ", ")),
 			dash(strings.Join(d.Resolves, ", ")), d.Source})
 	}
 	p.table("NETWORK\tIP\tANSWERS FOR IT\tIT RESOLVES\tFROM", rows)
 	p.footer(r.DNS.Error, r.DNS.Command)
+}
+
+// addrs is the addresses that are valid among as, comma-separated, or "-".
+func addrs(as ...netip.Addr) string {
+	var s []string
+	for _, a := range as {
+		if a.IsValid() {
+			s = append(s, a.String())
+		}
+	}
+	return dash(strings.Join(s, ", "))
 }
 
 func (p *printer) firewall(r *Report) {

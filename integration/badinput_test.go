@@ -20,10 +20,7 @@ func TestPrivilegedBadInputChangesNothing(t *testing.T) {
 	h.must("attach", "netns:"+b, "--net", "tiny")
 
 	before, state := h.snapshot(), stateFiles(t, h.state)
-	cases := []struct {
-		args []string
-		want string
-	}{
+	cases := []badInput{
 		{[]string{"network", "create", "x", "--subnet", "10.231.11.128/25"}, "10.231.11.128/25"},
 		{[]string{"network", "create", "x", "--subnet", "10.231.13.0/24"}, "10.231.13.0/24"},
 		{[]string{"network", "create", "x", "--subnet", "10.231.14.0/24", "--gateway", "10.231.15.1"}, "10.231.15.1"},
@@ -56,6 +53,20 @@ func TestPrivilegedBadInputChangesNothing(t *testing.T) {
 		{[]string{"attach", "netns:" + c, "--net", "inner", "-p", "8080:80"}, "inner"},
 		{[]string{"network", "rm", "good"}, "good"},
 	}
+	checkBadInput(t, h, before, state, cases)
+}
+
+// badInput is a command that must fail naming want.
+type badInput struct {
+	args []string
+	want string
+}
+
+// checkBadInput runs each case on h and checks it fails with exit code 1
+// and one line naming its value, and leaves the host (before) and the
+// state files (state) as they were.
+func checkBadInput(t *testing.T, h *host, before, state string, cases []badInput) {
+	t.Helper()
 	for _, tc := range cases {
 		out, err := h.run(tc.args...)
 		code := -1

@@ -26,24 +26,48 @@ import (
 // iptables-save (counters aside), plumb's nftables table, the state files
 // and the target's hosts and resolv.conf.
 func TestPrivilegedDryRun(t *testing.T) {
+	dryRunSteps(t, func(xa string) [][]string {
+		return [][]string{
+			{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
+			{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
+			{"detach", "netns:" + xa, "--net", "dn"},
+			{"network", "rm", "dn"},
+			{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
+			{"network", "create", "dm", "--subnet", "10.124.0.0/24"},
+			{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
+			{"network", "rm", "--force", "dn"},
+			{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
+			{"network", "rm", "dn", "dm"},
+		}
+	})
+}
+
+// TestPrivilegedDryRunIPv6 is TestPrivilegedDryRun for a dual-stack and
+// an IPv6-only network: the IPv6 addresses, routes, sysctls and rules
+// the script makes are the real command's.
+func TestPrivilegedDryRunIPv6(t *testing.T) {
+	dryRunSteps(t, func(xa string) [][]string {
+		return [][]string{
+			{"network", "create", "d6", "--ipv6", "--subnet", "10.123.6.0/24", "--subnet", "fd00:123:6::/64"},
+			{"attach", "netns:" + xa, "--net", "d6", "-p", "8080:80", "--alias", "six"},
+			{"detach", "netns:" + xa, "--net", "d6"},
+			{"network", "create", "o6", "--ipv6", "--ipv4=false", "--subnet", "fd00:123:7::/64"},
+			{"attach", "netns:" + xa, "--net", "o6", "-p", "[::]:8081:81"},
+			{"network", "rm", "--force", "o6"},
+			{"network", "rm", "d6"},
+		}
+	})
+}
+
+// dryRunSteps runs each step of steps (made for host A's target) with
+// --dry-run in host A, checks A did not change, runs the printed script
+// in host B, runs the real step in A and checks A and B are alike.
+func dryRunSteps(t *testing.T, steps func(xa string) [][]string) {
 	a, b := newHost(t), newHost(t)
 	xa, xb := target(t), target(t)
 	t.Cleanup(func() { os.RemoveAll("/etc/netns/" + xa); os.RemoveAll("/etc/netns/" + xb) })
 	subst := strings.NewReplacer(a.state, b.state, "/var/run/netns/"+xa, "/var/run/netns/"+xb, "/etc/netns/"+xa, "/etc/netns/"+xb)
-
-	steps := [][]string{
-		{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
-		{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
-		{"detach", "netns:" + xa, "--net", "dn"},
-		{"network", "rm", "dn"},
-		{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
-		{"network", "create", "dm", "--subnet", "10.124.0.0/24"},
-		{"attach", "netns:" + xa, "--net", "dn", "-p", "8080:80"},
-		{"network", "rm", "--force", "dn"},
-		{"network", "create", "dn", "--subnet", "10.123.0.0/24"},
-		{"network", "rm", "dn", "dm"},
-	}
-	for _, args := range steps {
+	for _, args := range steps(xa) {
 		before := dryView(t, a, xa)
 		script := a.must(append(args, "--dry-run")...)
 		if after := dryView(t, a, xa); after != before {
@@ -148,14 +172,24 @@ func dryView(t *testing.T, h *host, x string) string {
 			v.WriteString("ipt " + counterRE.ReplaceAllString(l, "") + "\n")
 		}
 	}
+	ip6t, _ := h.sh("ip6tables-save")
+	for _, l := range strings.Split(ip6t, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			v.WriteString("ip6t " + counterRE.ReplaceAllString(l, "") + "\n")
+		}
+	}
 	fwd, _ := h.sh("sysctl", "-n", "net.ipv4.ip_forward")
 	v.WriteString("ip_forward " + fwd)
+	fwd6, _ := h.sh("sysctl", "-n", "net.ipv6.conf.all.forwarding")
+	v.WriteString("ipv6 forwarding " + fwd6)
 	nft, _ := h.sh("nft", "list", "table", "inet", "plumb")
 	v.WriteString("nft " + nftCounts.ReplaceAllString(nft, "") + "\n")
 	v.WriteString(dryLinks(t, "ip", "netns", "exec", h.ns))
 	v.WriteString(dryLinks(t, "ip", "netns", "exec", x))
 	r, _ := exec.Command("ip", "-n", x, "route", "show").CombinedOutput()
 	v.WriteString("target routes\n" + string(r))
+	r6, _ := exec.Command("ip", "-n", x, "-6", "route", "show").CombinedOutput()
+	v.WriteString("target IPv6 routes\n" + string(r6))
 	v.WriteString("hosts\n" + hostsOf(x) + "resolv\n" + resolvOf(x))
 	v.WriteString(dryStateFiles(h.state))
 	return v.String()

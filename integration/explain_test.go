@@ -115,13 +115,13 @@ func TestPrivilegedExplainMatrix(t *testing.T) {
 	explainBadInput(t, h, a1)
 }
 
-// explainBadInput: an unknown target, an IPv6 destination, a probe with
+// explainBadInput: an unknown target, a malformed IPv6 port, a probe with
 // no port, a malformed port: one line naming it, exit 1, and --probe
 // rejected before anything is explained.
 func explainBadInput(t *testing.T, h *host, a1 string) {
 	for _, c := range []struct{ src, dst, names string }{
 		{"netns:no-such-ns-xq", "10.231.70.2:80", "no-such-ns-xq"},
-		{"netns:" + a1, "fd00::1:80", "fd00::1"},
+		{"netns:" + a1, "[fd00::1]:x", "[fd00::1]:x"},
 		{"netns:" + a1, "10.231.70.3", "--probe"},
 		{"netns:" + a1, "10.231.70.3:99999", "99999"},
 		{"netns:" + a1, "10.231.70.3:80/sctp", "sctp"},

@@ -42,6 +42,18 @@ func NewDiskStore(dir string) (*DiskStore, error) {
 	return &DiskStore{Dir: dir}, nil
 }
 
+// Dir6 is the directory of the IPv6 store of the network whose state
+// directory is netDir: netDir/v6, with its own ips/, last_reserved_ip and
+// lock, so the two families' "handed out last" hints and locks never mix
+// and the IPv4 store's layout stays as it always was. A dry run that must
+// not create directories uses &DiskStore{Dir: Dir6(netDir)}.
+func Dir6(netDir string) string { return filepath.Join(netDir, "v6") }
+
+// NewDiskStore6 is the IPv6 store of the network whose state directory
+// is netDir: NewDiskStore(Dir6(netDir)). Equivalent to:
+// `mkdir -p NETDIR/v6/ips`.
+func NewDiskStore6(netDir string) (*DiskStore, error) { return NewDiskStore(Dir6(netDir)) }
+
 // Lock takes an exclusive flock(2) on Dir/lock, waiting for it.
 func (s *DiskStore) Lock() error {
 	s.mu.Lock()

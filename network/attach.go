@@ -16,8 +16,17 @@ import (
 
 // validateAttach checks the options that need no state.
 func validateAttach(n *Network, o *AttachOptions) error {
+	if o.IP.IsValid() && !n.IPv4() {
+		return fmt.Errorf("ip %s: %w: network %q has no IPv4", o.IP, ErrInvalid, n.Name)
+	}
 	if o.IP.IsValid() && (!o.IP.Is4() || !n.Subnet.Contains(o.IP)) {
 		return fmt.Errorf("ip %s: %w: outside subnet %s of network %q", o.IP, ErrInvalid, n.Subnet, n.Name)
+	}
+	if o.IP6.IsValid() && !n.IPv6() {
+		return fmt.Errorf("ip6 %s: %w: network %q has no IPv6", o.IP6, ErrInvalid, n.Name)
+	}
+	if o.IP6.IsValid() && (!o.IP6.Is6() || o.IP6.Is4In6() || o.IP6.Zone() != "" || !n.Subnet6.Contains(o.IP6)) {
+		return fmt.Errorf("ip6 %s: %w: outside subnet %s of network %q", o.IP6, ErrInvalid, n.Subnet6, n.Name)
 	}
 	if o.MAC != "" {
 		mac, err := net.ParseMAC(o.MAC)
@@ -39,6 +48,9 @@ func validateAttach(n *Network, o *AttachOptions) error {
 	}
 	if len(o.Publish) > 0 && n.Internal {
 		return fmt.Errorf("network %q is internal: %w: no port can be published on it", n.Name, ErrInvalid)
+	}
+	if _, err := portRequests(n, o.Publish, netip.Addr{}); err != nil {
+		return err
 	}
 	return nil
 }
@@ -127,8 +139,10 @@ type attachOp struct {
 	o      AttachOptions
 	ns     Namespace
 	ep     *Endpoint
-	static netip.Addr
-	linked []container.HostsEntry
+	static netip.Addr // the IPv4 address asked for, or given back to a restarted target
+	// static6 is static for IPv6 (--ip6).
+	static6 netip.Addr
+	linked  []container.HostsEntry
 }
 
 // attachSteps are the steps of an attach, in order, each with its undo.
@@ -152,7 +166,7 @@ func (m *Manager) attach(n *Network, t *container.Target, spec string, o AttachO
 		return nil, false, fmt.Errorf("opening network namespace of %q (%s): %w", spec, t.NetNSPath, err)
 	}
 	defer ns.Close()
-	a := &attachOp{m: m, n: n, t: t, o: o, ns: ns, static: o.IP}
+	a := &attachOp{m: m, n: n, t: t, o: o, ns: ns, static: o.IP, static6: o.IP6}
 	if prev, err := a.previous(); prev != nil || err != nil {
 		return prev, prev != nil, err
 	}
@@ -189,6 +203,9 @@ func (a *attachOp) previous() (*Endpoint, error) {
 	}
 	if !a.static.IsValid() {
 		a.static = prev.IP.Addr()
+	}
+	if !a.static6.IsValid() {
+		a.static6 = prev.IP6.Addr()
 	}
 	if len(a.o.Publish) == 0 {
 		a.o.Publish = prev.portSpecs()
@@ -256,8 +273,9 @@ func (a *attachOp) prepare(spec string) error {
 		ContainerID: t.ContainerID, ContainerName: t.ContainerName, Hostname: t.Hostname, PID: t.PID,
 		NetNS: t.NetNSPath, NetNSInode: a.ns.Inode(), NetNSCookie: cookie, MAC: a.o.MAC,
 		HostVeth: HostVethName(a.n, t.Key), IfName: ifname,
-		DefaultRoute: !inside.DefaultRoute && !a.n.Internal,
-		Aliases:      a.o.Aliases, Links: a.o.Links, Created: time.Now().UTC(),
+		DefaultRoute:  !inside.DefaultRoute && !a.n.Internal && a.n.Gateway.IsValid(),
+		DefaultRoute6: !inside.DefaultRoute6 && !a.n.Internal && a.n.Gateway6.IsValid(),
+		Aliases:       a.o.Aliases, Links: a.o.Links, Created: time.Now().UTC(),
 	}
 	if t.HostsFile != nil {
 		a.ep.HostsFile = t.HostsFile.Path()

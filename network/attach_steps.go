@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,29 +14,56 @@ import (
 
 // The steps of an attach (attachSteps), each with its undo.
 
-// allocate reserves the endpoint's address (and derives its MAC from it).
+// allocate reserves the endpoint's address of each family its network
+// has (and derives its MAC from the first). On error nothing is reserved.
 func (a *attachOp) allocate() error {
-	alloc, err := a.m.allocator(a.n)
-	if err != nil {
-		return err
+	if a.n.IPv4() {
+		alloc, err := a.m.allocator(a.n)
+		if err != nil {
+			return err
+		}
+		ip, err := alloc.Allocate(a.ep.ID, a.static)
+		if err != nil {
+			return fmt.Errorf("network %q: %w", a.n.Name, ipamError(err))
+		}
+		a.ep.IP = netip.PrefixFrom(ip, a.n.Subnet.Bits())
 	}
-	ip, err := alloc.Allocate(a.ep.ID, a.static)
-	if err != nil {
-		return fmt.Errorf("network %q: %w", a.n.Name, ipamError(err))
+	if a.n.IPv6() {
+		alloc, err := a.m.allocator6(a.n)
+		if err == nil {
+			var ip netip.Addr
+			if ip, err = alloc.Allocate(a.ep.ID, a.static6); err == nil {
+				a.ep.IP6 = netip.PrefixFrom(ip, a.n.Subnet6.Bits())
+			}
+		}
+		if err != nil {
+			return errors.Join(fmt.Errorf("network %q: %w", a.n.Name, ipamError(err)), a.release())
+		}
 	}
-	a.ep.IP = netip.PrefixFrom(ip, a.n.Subnet.Bits())
 	if a.ep.MAC == "" {
-		a.ep.MAC = veth.MACFromIP(ip).String()
+		a.ep.MAC = veth.MACFromIP(a.ep.Addrs()[0].Addr()).String()
 	}
 	return nil
 }
 
+// release frees what allocate reserved.
 func (a *attachOp) release() error {
-	alloc, err := a.m.allocator(a.n)
-	if err != nil {
-		return err
+	var errs []error
+	if a.ep.IP.IsValid() {
+		alloc, err := a.m.allocator(a.n)
+		if err == nil {
+			err = alloc.Release(a.ep.ID, a.ep.IP.Addr())
+		}
+		errs = append(errs, err)
 	}
-	return alloc.Release(a.ep.ID, a.ep.IP.Addr())
+	if a.ep.IP6.IsValid() {
+		alloc, err := a.m.allocator6(a.n)
+		if err == nil {
+			err = alloc.Release(a.ep.ID, a.ep.IP6.Addr())
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // holdPorts has the daemon bind the host ports first: a port that is
@@ -44,7 +72,11 @@ func (a *attachOp) holdPorts() error {
 	if len(a.o.Publish) == 0 {
 		return nil
 	}
-	ports, err := a.m.daemon().Hold(a.n.Name, a.ep.ID, portRequests(a.o.Publish))
+	reqs, err := portRequests(a.n, a.o.Publish, a.ep.IP6.Addr())
+	if err != nil {
+		return err
+	}
+	ports, err := a.m.daemon().Hold(a.n.Name, a.ep.ID, reqs)
 	if err != nil {
 		return err // "publishing 0.0.0.0:80/tcp: port is already in use"
 	}
@@ -93,9 +125,12 @@ func (a *attachOp) deleteVeth() error { return a.m.links().DeleteVeth(a.ep.HostV
 // configure sets up the peer inside the namespace: address, up, the
 // default route via the gateway when it gets one, lo up.
 func (a *attachOp) configure() error {
-	p := veth.Peer{Name: a.ep.IfName, Addr: a.ep.IP}
+	p := veth.Peer{Name: a.ep.IfName, Addr: a.ep.IP, Addr6: a.ep.IP6}
 	if a.ep.DefaultRoute {
 		p.Gateway = a.n.Gateway
+	}
+	if a.ep.DefaultRoute6 {
+		p.Gateway6 = a.n.Gateway6
 	}
 	return a.ns.Configure(p)
 }
@@ -122,17 +157,12 @@ func (a *attachOp) unpublish() error {
 // its /etc/hosts, tagged so that detach finds them.
 func (a *attachOp) writeHosts() error {
 	f := a.t.HostsFile
-	if f == nil || len(a.ep.Names())+len(a.linked) == 0 {
+	if f == nil || len(a.ep.Names())+len(a.linked) == 0 && !a.ep.IP6.IsValid() {
 		return nil
 	}
-	var entries []container.HostsEntry
-	if names := a.ep.Names(); len(names) > 0 {
-		entries = append(entries, container.HostsEntry{IP: a.ep.IP.Addr(), Names: names})
-	}
-	entries = append(entries, a.linked...)
 	tag := hostsTag(a.ep)
 	if err := f.Update(func(old []byte) ([]byte, error) {
-		return container.SetHostsEntries(old, tag, entries), nil
+		return container.SetHostsEntries(old, tag, hostsEntries(a.ep, tag, a.linked, old)), nil
 	}); err != nil {
 		return fmt.Errorf("writing %s: %w", f.Path(), err)
 	}
@@ -194,3 +224,26 @@ func (m *Manager) allocator(n *Network) (*ipam.Allocator, error) {
 	}
 	return &ipam.Allocator{Range: r, Store: store}, nil
 }
+
+// allocator6 is allocator for n's IPv6 side: its own store under the
+// network's directory (v6/), with its own last handed-out address.
+func (m *Manager) allocator6(n *Network) (*ipam.Allocator, error) {
+	r, err := n.ipRange6()
+	if err != nil {
+		return nil, err
+	}
+	dir := m.ipamDir6(n.Name)
+	if m.dry() {
+		store := &ipam.DiskStore{Dir: dir}
+		return &ipam.Allocator{Range: r, Store: &scriptStore{DiskStore: store, s: m.DryRun}}, nil
+	}
+	store, err := ipam.NewDiskStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &ipam.Allocator{Range: r, Store: store}, nil
+}
+
+// ipamDir6 is where network name keeps its IPv6 reservations:
+// v6/ips/<ip>, v6/last_reserved_ip, v6/lock.
+func (m *Manager) ipamDir6(name string) string { return ipam.Dir6(m.netDir(name)) }

@@ -47,13 +47,15 @@ func (m *Manager) Collect(netName string, ours, keep func(id string) bool) error
 		}
 	}
 	orphans := map[string]bool{}
-	alloc, err := m.allocator(n)
-	if err == nil {
-		err = alloc.ReleaseIf(func(owner string) bool {
+	fams, err := m.families(n)
+	for _, f := range fams {
+		if err := f.alloc.ReleaseIf(func(owner string) bool {
 			o := ours(owner) && !keep(owner) && !recorded[owner]
 			orphans[owner] = orphans[owner] || o
 			return o
-		})
+		}); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err != nil {
 		errs = append(errs, err)

@@ -60,8 +60,9 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	existing, _ := m.List()
 	n := &Network{
 		Name: o.Name, Driver: "bridge", Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway,
-		IPRange: o.IPRange, MTU: o.MTU, Internal: o.Internal, ICC: o.ICC,
-		Masquerade: o.Masquerade && !o.Internal, Created: time.Now().UTC(),
+		IPRange: o.IPRange, Subnet6: o.Subnet6, Gateway6: o.Gateway6, IPRange6: o.IPRange6,
+		MTU: o.MTU, Internal: o.Internal, ICC: o.ICC, Masquerade: o.Masquerade && !o.Internal,
+		GatewayMode4: o.GatewayMode4, GatewayMode6: o.GatewayMode6, Created: time.Now().UTC(),
 	}
 	if n.Bridge == "" {
 		n.Bridge = BridgeName(n.Name)
@@ -74,14 +75,14 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	if m.links().Exists(n.Bridge) {
 		return nil, fmt.Errorf("interface %q %w on the host: choose another --bridge", n.Bridge, ErrExists)
 	}
-	if err := m.chooseSubnet(n, existing); err != nil {
+	if n.ID, err = randomID(); err != nil {
+		return nil, err
+	}
+	if err := m.chooseSubnets(n, o, existing); err != nil {
 		return nil, err
 	}
 	if n.MTU == 0 {
 		n.MTU = m.links().DefaultMTU()
-	}
-	if n.ID, err = randomID(); err != nil {
-		return nil, err
 	}
 	wrote, err := m.ensureFirewallRecord()
 	if err != nil {
@@ -132,6 +133,11 @@ func (c *createOp) writeState() error {
 	}
 	if _, err := ipam.NewDiskStore(tmp); err != nil {
 		return fail(err)
+	}
+	if n.IPv6() {
+		if _, err := ipam.NewDiskStore6(tmp); err != nil {
+			return fail(err)
+		}
 	}
 	if err := m.writeNetwork(filepath.Join(tmp, "network.json"), n); err != nil {
 		return fail(err)
@@ -187,50 +193,120 @@ func (c *createOp) deleteFirewall() error {
 	return fw.DeleteNetwork(c.n.Name)
 }
 
-// chooseSubnet validates or picks n's subnet, gateway and ip range.
-func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
-	var plumbUsed []netip.Prefix
-	for _, e := range existing {
-		if n.Subnet.IsValid() && n.Subnet.Overlaps(e.Subnet) {
-			return fmt.Errorf("subnet %s %w network %q (%s)", n.Subnet, ErrOverlap, e.Name, e.Subnet)
+// chooseSubnets validates or picks n's subnets: IPv4 unless o.NoIPv4,
+// IPv6 with o.IPv6 (a ULA /64 derived from n.ID when none is given). A
+// family in the isolated gateway mode gets no gateway address.
+func (m *Manager) chooseSubnets(n *Network, o CreateOptions, existing []*Network) error {
+	if !o.NoIPv4 {
+		if err := m.chooseSubnet(n, existing); err != nil {
+			return err
 		}
-		plumbUsed = append(plumbUsed, e.Subnet)
+		if n.GatewayMode4 == firewall.ModeIsolated {
+			n.Gateway = netip.Addr{}
+		}
+	}
+	if o.IPv6 {
+		if err := m.chooseSubnet6(n, existing); err != nil {
+			return err
+		}
+		if n.GatewayMode6 == firewall.ModeIsolated {
+			n.Gateway6 = netip.Addr{}
+		}
+	}
+	return nil
+}
+
+// family is one address family of a network being made: its subnet,
+// gateway and ip range, the same family's subnet of another network, and
+// how a subnet is picked when none is given.
+type family struct {
+	subnet  *netip.Prefix
+	gateway *netip.Addr
+	ipRange netip.Prefix
+	of      func(*Network) netip.Prefix
+	pick    func(used []netip.Prefix) (netip.Prefix, error)
+}
+
+// chooseSubnet validates or picks n's IPv4 subnet: a free private /24
+// when none is given (ipam.PickSubnet).
+func (m *Manager) chooseSubnet(n *Network, existing []*Network) error {
+	return m.chooseFamily(family{&n.Subnet, &n.Gateway, n.IPRange,
+		func(e *Network) netip.Prefix { return e.Subnet }, ipam.PickSubnet}, existing)
+}
+
+// chooseSubnet6 validates or picks n's IPv6 subnet: a ULA /64 derived
+// from n's id when none is given (ipam.ULA).
+func (m *Manager) chooseSubnet6(n *Network, existing []*Network) error {
+	return m.chooseFamily(family{&n.Subnet6, &n.Gateway6, n.IPRange6,
+		func(e *Network) netip.Prefix { return e.Subnet6 },
+		func(used []netip.Prefix) (netip.Prefix, error) { return ipam.ULA(n.ID, used) }}, existing)
+}
+
+// chooseFamily validates or picks one family's subnet, gateway and ip
+// range: a given subnet overlaps no other plumb network's and no host
+// route or address; without one f.pick chooses among what is free. The
+// gateway is the subnet's first address after the network's own unless
+// given, and must be one of its host addresses.
+func (m *Manager) chooseFamily(f family, existing []*Network) error {
+	var used []netip.Prefix
+	for _, e := range existing {
+		other := f.of(e)
+		if !other.IsValid() {
+			continue
+		}
+		if f.subnet.IsValid() && f.subnet.Overlaps(other) {
+			return fmt.Errorf("subnet %s %w network %q (%s)", *f.subnet, ErrOverlap, e.Name, other)
+		}
+		used = append(used, other)
 	}
 	host, err := m.links().HostPrefixes()
 	if err != nil {
 		return err
 	}
-	if n.Subnet.IsValid() {
+	if f.subnet.IsValid() {
 		for _, h := range host {
-			if n.Subnet.Overlaps(h) {
-				return fmt.Errorf("subnet %s %w the host route %s", n.Subnet, ErrOverlap, h)
+			if f.subnet.Overlaps(h) {
+				return fmt.Errorf("subnet %s %w the host route %s", *f.subnet, ErrOverlap, h)
 			}
 		}
-	} else if n.Subnet, err = ipam.PickSubnet(append(plumbUsed, host...)); err != nil {
+	} else if *f.subnet, err = f.pick(append(used, host...)); err != nil {
 		return err
 	}
-	if !n.Gateway.IsValid() {
-		n.Gateway = n.Subnet.Addr().Next()
+	sub := *f.subnet
+	if !f.gateway.IsValid() {
+		*f.gateway = sub.Addr().Next()
 	}
-	if !n.Subnet.Contains(n.Gateway) || n.Gateway == n.Subnet.Addr() || n.Gateway == ipam.Broadcast(n.Subnet) {
-		return fmt.Errorf("gateway %s: %w: not a host address of subnet %s", n.Gateway, ErrInvalid, n.Subnet)
+	if gw := *f.gateway; !sub.Contains(gw) || gw == sub.Addr() || gw == ipam.Broadcast(sub) {
+		return fmt.Errorf("gateway %s: %w: not a host address of subnet %s", gw, ErrInvalid, sub)
 	}
-	if _, err := ipam.NewRange(n.Subnet, n.IPRange, n.Gateway); err != nil {
+	if _, err := ipam.NewRange(sub, f.ipRange, *f.gateway); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
 
 func (n *Network) bridgeConfig() bridge.Config {
-	return bridge.Config{Name: n.Bridge, Gateway: netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), MTU: n.MTU, RouteLocalnet: !n.Internal}
+	c := bridge.Config{Name: n.Bridge, MTU: n.MTU, RouteLocalnet: !n.Internal && n.IPv4()}
+	if n.Gateway.IsValid() {
+		c.Gateway = netip.PrefixFrom(n.Gateway, n.Subnet.Bits())
+	}
+	if n.Gateway6.IsValid() {
+		c.Gateway6 = netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits())
+	}
+	return c
 }
 
 func (n *Network) firewall() firewall.Network {
-	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal, ICC: n.ICC, Masquerade: n.Masquerade}
+	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Subnet6: n.Subnet6, Internal: n.Internal, ICC: n.ICC,
+		Masquerade: n.Masquerade, Mode4: n.GatewayMode4, Mode6: n.GatewayMode6}
 }
 
 func (n *Network) ipRange() (ipam.Range, error) {
 	return ipam.NewRange(n.Subnet, n.IPRange, n.Gateway)
+}
+
+func (n *Network) ipRange6() (ipam.Range, error) {
+	return ipam.NewRange(n.Subnet6, n.IPRange6, n.Gateway6)
 }
 
 // bridgeIndex returns the index of n's bridge. A bridge that vanished (a
@@ -261,13 +337,15 @@ func (m *Manager) bridgeIndex(n *Network) (int, error) {
 // hostState is what plumb changed on the host and must put back when its
 // last network goes.
 type hostState struct {
-	IPForwardChanged bool `json:"ipForwardChanged"`
+	IPForwardChanged  bool `json:"ipForwardChanged"`
+	IP6ForwardChanged bool `json:"ip6ForwardChanged,omitempty"`
 }
 
 func (m *Manager) hostStatePath() string { return filepath.Join(m.StateDir, "host.json") }
 
-// ensureFirewall installs n's rules and turns ip_forward on, recording
-// whether plumb was the one to turn it on.
+// ensureFirewall installs n's rules and turns forwarding on for the
+// families n routes (ip_forward; net.ipv6.conf.all.forwarding when n has
+// IPv6 with a gateway), recording whether plumb was the one to turn it on.
 func (m *Manager) ensureFirewall(n *Network) error {
 	fw, err := m.fw()
 	if err != nil {
@@ -279,15 +357,31 @@ func (m *Manager) ensureFirewall(n *Network) error {
 	if n.Internal {
 		return nil
 	}
+	v4, v6 := n.IPv4() && n.Gateway.IsValid(), n.IPv6() && n.Gateway6.IsValid()
 	if m.dry() {
-		return m.dryIPForward()
+		return m.dryIPForward(v4, v6)
 	}
-	changed, err := firewall.EnableIPForward()
-	if err != nil {
-		return err
+	hs := m.readHostState()
+	if hs == nil {
+		hs = &hostState{}
 	}
-	if changed {
-		b, _ := json.Marshal(hostState{IPForwardChanged: true})
+	before := *hs
+	if v4 {
+		changed, err := firewall.EnableIPForward()
+		if err != nil {
+			return err
+		}
+		hs.IPForwardChanged = hs.IPForwardChanged || changed
+	}
+	if v6 {
+		changed, err := firewall.EnableIP6Forward()
+		if err != nil {
+			return err
+		}
+		hs.IP6ForwardChanged = hs.IP6ForwardChanged || changed
+	}
+	if *hs != before {
+		b, _ := json.Marshal(hs)
 		if err := os.WriteFile(m.hostStatePath(), b, 0o644); err != nil {
 			return fmt.Errorf("recording host state: %w", err)
 		}

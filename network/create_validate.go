@@ -3,6 +3,8 @@ package network
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/plumbnet/plumb/firewall"
 )
 
 // validateCreate refuses options no host could make work, before anything
@@ -21,7 +23,53 @@ func validateCreate(o CreateOptions) error {
 		return fmt.Errorf("mtu %d: %w: must be between 68 and 65535", o.MTU, ErrInvalid)
 	}
 	if o.Subnet.IsValid() {
-		return validateSubnet(o.Subnet)
+		if err := validateSubnet(o.Subnet); err != nil {
+			return err
+		}
+	}
+	return validateFamilies(o)
+}
+
+// validateFamilies checks the IPv6 and gateway-mode options: --ipv4=false
+// needs --ipv6 and takes no IPv4 option; IPv6 options need --ipv6; an IPv6
+// subnet is one validateSubnet6 takes; gateway modes are Docker's.
+func validateFamilies(o CreateOptions) error {
+	if o.NoIPv4 && !o.IPv6 {
+		return fmt.Errorf("--ipv4=false: %w: a network needs IPv4 or IPv6 (add --ipv6)", ErrInvalid)
+	}
+	if o.NoIPv4 && (o.Subnet.IsValid() || o.Gateway.IsValid() || o.IPRange.IsValid() || o.GatewayMode4 != "") {
+		return fmt.Errorf("--ipv4=false: %w: IPv4 options given for a network without IPv4", ErrInvalid)
+	}
+	if !o.IPv6 && (o.Subnet6.IsValid() || o.Gateway6.IsValid() || o.IPRange6.IsValid() || o.GatewayMode6 != "") {
+		return fmt.Errorf("IPv6 options given without --ipv6: %w", ErrInvalid)
+	}
+	for _, m := range []string{o.GatewayMode4, o.GatewayMode6} {
+		if !firewall.ValidMode(m) {
+			return fmt.Errorf("gateway mode %q: %w: want nat, nat-unprotected, routed or isolated", m, ErrInvalid)
+		}
+	}
+	if o.Subnet6.IsValid() {
+		return validateSubnet6(o.Subnet6)
+	}
+	return nil
+}
+
+// validateSubnet6 checks an IPv6 subnet given to create: between a /48
+// and a /120, no host bits, a global or unique-local unicast range (not
+// loopback, link-local, multicast, unspecified or IPv4-mapped).
+func validateSubnet6(p netip.Prefix) error {
+	a := p.Addr()
+	switch {
+	case !a.Is6() || a.Is4In6():
+		return fmt.Errorf("subnet %s: %w: not an IPv6 prefix", p, ErrInvalid)
+	case p.Bits() < 48:
+		return fmt.Errorf("subnet %s: %w: too large (want a /48 to a /120)", p, ErrInvalid)
+	case p.Bits() > 120:
+		return fmt.Errorf("subnet %s: %w: too small (want a /48 to a /120)", p, ErrInvalid)
+	case p != p.Masked():
+		return fmt.Errorf("subnet %s: %w: host bits set (did you mean %s?)", p, ErrInvalid, p.Masked())
+	case a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified():
+		return fmt.Errorf("subnet %s: %w: not a unicast range a bridge can route", p, ErrInvalid)
 	}
 	return nil
 }

@@ -283,11 +283,17 @@ func (d *detachOp) release() error {
 	if err != nil {
 		return nil
 	}
-	alloc, err := d.m.allocator(n)
+	fams, err := d.m.families(n)
 	if err != nil {
 		return nil
 	}
-	return alloc.Release(d.ep.ID, d.ep.IP.Addr())
+	var errs []error
+	for _, f := range fams {
+		if ip := f.addr(d.ep); ip.IsValid() {
+			errs = append(errs, f.alloc.Release(d.ep.ID, ip))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (d *detachOp) unrecord() error { return d.m.removeEndpoint(d.ep.Network, d.ep.ID) }

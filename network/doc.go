@@ -22,6 +22,7 @@
 //	targets/<key>.resolv.conf          a target's resolv.conf before plumb
 //	networks/<net>/network.json        the network's config
 //	networks/<net>/ips/<ip>            one file per reserved address (package ipam)
+//	networks/<net>/v6/ips/<ip>         the same for IPv6 (ipam.Dir6)
 //	networks/<net>/endpoints/<id>.json one file per attached endpoint
 //	networks/<net>/attach.lock         the network's lock
 package network

@@ -61,18 +61,36 @@ func (m *Manager) dryJSON(path string, v any) error {
 func (c *createOp) dryWriteState() error {
 	dir := c.m.netDir(c.n.Name)
 	c.m.dryWritten(dir)
-	c.m.DryRun.Cmd("mkdir", "-p", filepath.Join(dir, "endpoints"), filepath.Join(dir, "ips"))
+	mk := []string{"mkdir", "-p", filepath.Join(dir, "endpoints"), filepath.Join(dir, "ips")}
+	if c.n.IPv6() {
+		mk = append(mk, filepath.Join(ipam.Dir6(dir), "ips"))
+	}
+	c.m.DryRun.Cmd(mk...)
 	return c.m.dryJSON(filepath.Join(dir, "network.json"), c.n)
 }
 
-// dryIPForward records turning ip_forward on, when it is off now.
-func (m *Manager) dryIPForward() error {
-	if m.ipForward() == "1" {
+// dryIPForward records turning forwarding on for the families asked
+// (v4: ip_forward, v6: net.ipv6.conf.all.forwarding), when it is off now.
+func (m *Manager) dryIPForward(v4, v6 bool) error {
+	hs := m.readHostState()
+	if hs == nil {
+		hs = &hostState{}
+	}
+	before := *hs
+	if v4 && m.ipForward() != "1" {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=1")
+		m.dryst.forward = "1"
+		hs.IPForwardChanged = true
+	}
+	if v6 && m.ip6Forward() != "1" {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv6.conf.all.forwarding=1")
+		m.dryst.forward6 = "1"
+		hs.IP6ForwardChanged = true
+	}
+	if *hs == before {
 		return nil
 	}
-	m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=1")
-	m.dryst.forward = "1"
-	return m.dryHostState(&hostState{IPForwardChanged: true})
+	return m.dryHostState(hs)
 }
 
 // dryFlushUDP records flushing the conntrack entries of the UDP ports.
@@ -137,7 +155,12 @@ func (l *scriptLinks) EnsureBridge(c bridge.Config) (int, error) {
 	if c.RouteLocalnet {
 		l.s.Cmd("sysctl", "-qw", "net.ipv4.conf."+c.Name+".route_localnet=1")
 	}
-	l.s.Cmd("ip", "addr", "replace", c.Gateway.String(), "dev", c.Name)
+	if c.Gateway.IsValid() {
+		l.s.Cmd("ip", "addr", "replace", c.Gateway.String(), "dev", c.Name)
+	}
+	if c.Gateway6.IsValid() {
+		l.s.Cmd("ip", "addr", "replace", c.Gateway6.String(), "dev", c.Name, "nodad")
+	}
 	l.s.Cmd("ip", "link", "set", c.Name, "up")
 	return idx, nil
 }
@@ -243,11 +266,22 @@ type scriptNS struct {
 // Configure records veth.Configure, inside the namespace.
 func (n *scriptNS) Configure(p veth.Peer) error {
 	in := []string{"nsenter", "--net=" + n.path}
+	if p.Addr6.IsValid() {
+		n.s.Cmd(append(in, "sysctl", "-qw", "net.ipv6.conf."+p.Name+".accept_ra=0", "net.ipv6.conf."+p.Name+".disable_ipv6=0")...)
+	}
 	n.s.Cmd(append(in, "ip", "link", "set", p.Name, "addrgenmode", "none")...)
-	n.s.Cmd(append(in, "ip", "addr", "add", p.Addr.String(), "dev", p.Name)...)
+	if p.Addr.IsValid() {
+		n.s.Cmd(append(in, "ip", "addr", "add", p.Addr.String(), "dev", p.Name)...)
+	}
+	if p.Addr6.IsValid() {
+		n.s.Cmd(append(in, "ip", "addr", "add", p.Addr6.String(), "dev", p.Name, "nodad")...)
+	}
 	n.s.Cmd(append(in, "ip", "link", "set", p.Name, "up")...)
 	if p.Gateway.IsValid() {
 		n.s.Cmd(append(in, "ip", "route", "add", "default", "via", p.Gateway.String(), "dev", p.Name)...)
+	}
+	if p.Gateway6.IsValid() {
+		n.s.Cmd(append(in, "ip", "-6", "route", "add", "default", "via", p.Gateway6.String(), "dev", p.Name)...)
 	}
 	n.s.Cmd(append(in, "ip", "link", "set", "lo", "up")...)
 	return nil
@@ -305,6 +339,10 @@ func (m *Manager) dryRemoveState(name string) error {
 	if hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
 		m.DryRun.Cmd("sysctl", "-w", "net.ipv4.ip_forward=0")
 		m.dryst.forward = "0"
+	}
+	if hs.IP6ForwardChanged && !m.links().Exists(dockerBridge) {
+		m.DryRun.Cmd("sysctl", "-w", "net.ipv6.conf.all.forwarding=0")
+		m.dryst.forward6 = "0"
 	}
 	return m.dryHostState(nil)
 }

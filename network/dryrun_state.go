@@ -22,6 +22,8 @@ type dryState struct {
 	guard   *nftables.ScriptGuard
 	// forward is ip_forward as the script leaves it; "" for as it is.
 	forward string
+	// forward6 is net.ipv6.conf.all.forwarding, likewise.
+	forward6 string
 	// host is host.json as the script leaves it; hostSet false: as it is.
 	host    []byte
 	hostSet bool
@@ -64,6 +66,16 @@ func (m *Manager) ipForward() string {
 		return m.dryst.forward
 	}
 	b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	return strings.TrimSpace(string(b))
+}
+
+// ip6Forward is net.ipv6.conf.all.forwarding, as a dry run's script
+// leaves it so far.
+func (m *Manager) ip6Forward() string {
+	if m.dry() && m.dryst.forward6 != "" {
+		return m.dryst.forward6
+	}
+	b, _ := os.ReadFile("/proc/sys/net/ipv6/conf/all/forwarding")
 	return strings.TrimSpace(string(b))
 }
 

@@ -259,10 +259,12 @@ func (s *survey) peer(sv Survey, ep *Endpoint, hv veth.HostEnd, v *verdict) {
 		// Both ends up make a veth's carrier: the peer is down.
 		v.off(DamageLinks, "interface "+ep.IfName)
 	}
-	if !containsPrefix(addrs, ep.IP) {
-		v.miss(DamageLinks, "address "+ep.IP.String())
+	for _, ip := range ep.Addrs() {
+		if !containsPrefix(addrs, ip) {
+			v.miss(DamageLinks, "address "+ip.String())
+		}
 	}
-	if ep.DefaultRoute && !s.hasRoute(sv, ep) {
+	if (ep.DefaultRoute || ep.DefaultRoute6) && !s.hasRoute(sv, ep) {
 		v.miss(DamageLinks, "default route")
 	}
 }
@@ -289,9 +291,20 @@ func (s *survey) hasRoute(sv Survey, ep *Endpoint) bool {
 	if s.listening.Namespaces[ep.NamespaceKey()] {
 		return !s.listening.NoRoute[control.Key(ep.Network, ep.ID)]
 	}
-	gw := s.nets[ep.Network].Gateway
-	ok, err := sv.HasRoute(ep.NetNS, veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: gw})
-	return err == nil && ok
+	n := s.nets[ep.Network]
+	if ep.DefaultRoute {
+		ok, err := sv.HasRoute(ep.NetNS, veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: n.Gateway})
+		if err != nil || !ok {
+			return false
+		}
+	}
+	if ep.DefaultRoute6 {
+		ok, err := sv.HasRoute(ep.NetNS, veth.Route{Dst: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Gateway: n.Gateway6})
+		if err != nil || !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {

@@ -1,7 +1,9 @@
 package network
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -41,7 +43,37 @@ func (m *Manager) linkEntries(netName string, links []string) ([]container.Hosts
 		if alias != "" && alias != name {
 			names = []string{alias, name}
 		}
-		out = append(out, container.HostsEntry{IP: found.IP.Addr(), Names: names})
+		for _, ip := range found.Addrs() {
+			out = append(out, container.HostsEntry{IP: ip.Addr(), Names: names})
+		}
 	}
 	return out, nil
+}
+
+// ip6Localhost are the IPv6 lines Docker writes into the /etc/hosts of a
+// container with IPv6.
+var ip6Localhost = []container.HostsEntry{
+	{IP: netip.IPv6Loopback(), Names: []string{"localhost", "ip6-localhost", "ip6-loopback"}},
+	{IP: netip.MustParseAddr("fe00::"), Names: []string{"ip6-localnet"}},
+	{IP: netip.MustParseAddr("ff00::"), Names: []string{"ip6-mcastprefix"}},
+	{IP: netip.MustParseAddr("ff02::1"), Names: []string{"ip6-allnodes"}},
+	{IP: netip.MustParseAddr("ff02::2"), Names: []string{"ip6-allrouters"}},
+}
+
+// hostsEntries are the lines endpoint ep writes into its target's
+// /etc/hosts: its own names on each of its addresses, its --link entries
+// (linked), and, with IPv6, Docker's IPv6 localhost lines unless old has
+// them already (not counting its own earlier lines, under tag).
+func hostsEntries(ep *Endpoint, tag string, linked []container.HostsEntry, old []byte) []container.HostsEntry {
+	var out []container.HostsEntry
+	if names := ep.Names(); len(names) > 0 {
+		for _, ip := range ep.Addrs() {
+			out = append(out, container.HostsEntry{IP: ip.Addr(), Names: names})
+		}
+	}
+	out = append(out, linked...)
+	if ep.IP6.IsValid() && !bytes.Contains(container.SetHostsEntries(old, tag, nil), []byte("ip6-localhost")) {
+		out = append(out, ip6Localhost...)
+	}
+	return out
 }

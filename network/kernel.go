@@ -21,8 +21,9 @@ type Links interface {
 	DeleteBridge(name string) error
 	// Exists reports whether a link of that name exists on the host.
 	Exists(name string) bool
-	// HostPrefixes are the host's routes and address subnets, for
-	// choosing a subnet that overlaps none: `ip -4 route; ip -4 addr`.
+	// HostPrefixes are the host's routes and address subnets of both
+	// families, for choosing a subnet that overlaps none:
+	// `ip route; ip addr` (bridge.HostPrefixes, bridge.HostPrefixes6).
 	HostPrefixes() ([]netip.Prefix, error)
 	// DefaultMTU is the MTU of the default route's interface, else 1500.
 	DefaultMTU() int
@@ -91,11 +92,18 @@ type Namespace interface {
 // kernelLinks is Links on the real kernel.
 type kernelLinks struct{}
 
-func (kernelLinks) EnsureBridge(c bridge.Config) (int, error)   { return bridge.Ensure(c) }
-func (kernelLinks) BridgeIndex(name string) (int, error)        { return bridge.Index(name) }
-func (kernelLinks) DeleteBridge(name string) error              { return bridge.Delete(name) }
-func (kernelLinks) Exists(name string) bool                     { return veth.Exists(name) }
-func (kernelLinks) HostPrefixes() ([]netip.Prefix, error)       { return bridge.HostPrefixes() }
+func (kernelLinks) EnsureBridge(c bridge.Config) (int, error) { return bridge.Ensure(c) }
+func (kernelLinks) BridgeIndex(name string) (int, error)      { return bridge.Index(name) }
+func (kernelLinks) DeleteBridge(name string) error            { return bridge.Delete(name) }
+func (kernelLinks) Exists(name string) bool                   { return veth.Exists(name) }
+func (kernelLinks) HostPrefixes() ([]netip.Prefix, error) {
+	v4, err := bridge.HostPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	v6, err := bridge.HostPrefixes6()
+	return append(v4, v6...), err
+}
 func (kernelLinks) DefaultMTU() int                             { return bridge.DefaultMTU() }
 func (kernelLinks) DeleteVeth(host string) error                { return veth.Delete(host) }
 func (kernelLinks) IsolatePort(host string) error               { return bridge.IsolatePort(host) }

@@ -151,7 +151,7 @@ func (m *Manager) Repair(ctx context.Context, ep *Endpoint) error {
 // endpoint found whole under the network's lock (repaired meanwhile, or
 // never broken but read while it was being attached) is left as it is.
 func (m *Manager) RepairEndpoint(ctx context.Context, ep *Endpoint) (bool, error) {
-	o := AttachOptions{Network: ep.Network, IP: ep.IP.Addr(), MAC: ep.MAC, IfName: ep.IfName,
+	o := AttachOptions{Network: ep.Network, IP: ep.IP.Addr(), IP6: ep.IP6.Addr(), MAC: ep.MAC, IfName: ep.IfName,
 		Aliases: ep.Aliases, Links: ep.Links, Publish: ep.portSpecs(), Repair: ep.ID}
 	var already bool
 	var err error

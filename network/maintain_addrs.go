@@ -23,18 +23,34 @@ func (m *Manager) Orphans(n *Network) (addrs map[netip.Addr]string, unreserved [
 		return nil, nil, err
 	}
 	defer nlock.Unlock()
-	alloc, err := m.allocator(n)
+	fams, err := m.families(n)
 	if err != nil {
 		return nil, nil, err
 	}
-	addrs, unreserved, _, err = m.orphans(n, alloc)
-	return addrs, unreserved, err
+	addrs = map[netip.Addr]string{}
+	seen := map[string]bool{}
+	for _, f := range fams {
+		a, u, _, err := m.orphans(n, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for ip, owner := range a {
+			addrs[ip] = owner
+		}
+		for _, ep := range u {
+			if !seen[ep.ID] {
+				seen[ep.ID] = true
+				unreserved = append(unreserved, ep)
+			}
+		}
+	}
+	return addrs, unreserved, nil
 }
 
 // orphans is Orphans with n's lock held; recorded are the ids with a
 // record, damaged ones included.
-func (m *Manager) orphans(n *Network, alloc *ipam.Allocator) (addrs map[netip.Addr]string, unreserved []*Endpoint, recorded map[string]bool, err error) {
-	owners, err := alloc.Owners()
+func (m *Manager) orphans(n *Network, f addrFamily) (addrs map[netip.Addr]string, unreserved []*Endpoint, recorded map[string]bool, err error) {
+	owners, err := f.alloc.Owners()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -49,8 +65,8 @@ func (m *Manager) orphans(n *Network, alloc *ipam.Allocator) (addrs map[netip.Ad
 	addrOf := map[string]netip.Addr{}
 	for _, ep := range eps {
 		recorded[ep.ID] = true
-		addrOf[ep.ID] = ep.IP.Addr()
-		if owners[ep.IP.Addr()] != ep.ID {
+		addrOf[ep.ID] = f.addr(ep)
+		if owners[f.addr(ep)] != ep.ID {
 			unreserved = append(unreserved, ep)
 		}
 	}
@@ -73,21 +89,23 @@ func (m *Manager) ReleaseOrphans(n *Network) error {
 		return err
 	}
 	defer nlock.Unlock()
-	alloc, err := m.allocator(n)
-	if err != nil {
-		return err
-	}
-	addrs, _, recorded, err := m.orphans(n, alloc)
+	fams, err := m.families(n)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	gone := map[string]bool{}
-	for ip, owner := range addrs {
-		// Release frees ip only while owner (or no one readable) holds it.
-		errs = append(errs, alloc.Release(owner, ip))
-		if owner != "" && !recorded[owner] {
-			gone[owner] = true
+	for _, f := range fams {
+		addrs, _, recorded, err := m.orphans(n, f)
+		if err != nil {
+			return err
+		}
+		for ip, owner := range addrs {
+			// Release frees ip only while owner (or no one readable) holds it.
+			errs = append(errs, f.alloc.Release(owner, ip))
+			if owner != "" && !recorded[owner] {
+				gone[owner] = true
+			}
 		}
 	}
 	for id := range gone {
@@ -109,15 +127,48 @@ func (m *Manager) Reserve(ep *Endpoint) error {
 	if err != nil {
 		return err
 	}
-	alloc, err := m.allocator(n)
+	fams, err := m.families(n)
 	if err != nil {
 		return err
 	}
-	if owners, err := alloc.Owners(); err == nil && owners[ep.IP.Addr()] == ep.ID {
-		return nil
-	}
-	if _, err := alloc.Allocate(ep.ID, ep.IP.Addr()); err != nil {
-		return fmt.Errorf("endpoint %s of %q: %w", ep.ID, ep.Network, ipamError(err))
+	for _, f := range fams {
+		ip := f.addr(ep)
+		if !ip.IsValid() {
+			continue
+		}
+		if owners, err := f.alloc.Owners(); err == nil && owners[ip] == ep.ID {
+			continue
+		}
+		if _, err := f.alloc.Allocate(ep.ID, ip); err != nil {
+			return fmt.Errorf("endpoint %s of %q: %w", ep.ID, ep.Network, ipamError(err))
+		}
 	}
 	return nil
+}
+
+// addrFamily is one address family of a network: its allocator, and which
+// of an endpoint's addresses is of that family.
+type addrFamily struct {
+	alloc *ipam.Allocator
+	addr  func(*Endpoint) netip.Addr
+}
+
+// families lists n's address families: IPv4, then IPv6, those it has.
+func (m *Manager) families(n *Network) ([]addrFamily, error) {
+	var out []addrFamily
+	if n.IPv4() {
+		a, err := m.allocator(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, addrFamily{a, func(e *Endpoint) netip.Addr { return e.IP.Addr() }})
+	}
+	if n.IPv6() {
+		a, err := m.allocator6(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, addrFamily{a, func(e *Endpoint) netip.Addr { return e.IP6.Addr() }})
+	}
+	return out, nil
 }

@@ -277,7 +277,9 @@ func (m *Manager) StateDNSRecords(netName string) []DNSRecord {
 		eps, _ := m.Endpoints(n)
 		for _, ep := range eps {
 			for _, name := range ep.DNSNames() {
-				out = append(out, DNSRecord{Network: n, Name: name, IP: ep.IP.Addr().String(), Endpoint: ep.ID})
+				for _, ip := range ep.Addrs() {
+					out = append(out, DNSRecord{Network: n, Name: name, IP: ip.Addr().String(), Endpoint: ep.ID})
+				}
 			}
 		}
 	}

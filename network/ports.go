@@ -2,6 +2,8 @@ package network
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 
 	"github.com/plumbnet/plumb/firewall"
 	"github.com/plumbnet/plumb/portmap"
@@ -14,8 +16,19 @@ func ParsePortSpec(s string) (PortSpec, error) {
 	return spec, as(ErrInvalid, err)
 }
 
-// portRequests expands specs into one request per container port.
-func portRequests(specs []PortSpec) []portmap.Request { return portmap.Requests(specs) }
+// portRequests expands specs into one request per container port and
+// family of n (portmap.RequestsFor): a port with no host address is
+// published on every address of each family n has, on one host port. The
+// IPv6 loopback side, which no DNAT can serve (IPv6 has no
+// route_localnet), is relayed by the daemon to ip6, the endpoint's IPv6
+// address. A spec of a family n lacks is ErrInvalid.
+func portRequests(n *Network, specs []PortSpec, ip6 netip.Addr) ([]portmap.Request, error) {
+	reqs, err := portmap.RequestsFor(specs, n.IPv4(), n.IPv6())
+	if err != nil {
+		return nil, as(ErrInvalid, fmt.Errorf("network %q: %w", n.Name, err))
+	}
+	return portmap.Forward6(reqs, ip6), nil
+}
 
 // portSpecs turns ep's recorded ports back into specs that ask for exactly
 // the same host ports.
@@ -25,8 +38,12 @@ func (e *Endpoint) portSpecs() []PortSpec { return portmap.Specs(e.Ports) }
 func firewallPorts(ep *Endpoint) []firewall.Port {
 	out := make([]firewall.Port, 0, len(ep.Ports))
 	for _, p := range ep.Ports {
+		cip := ep.IP.Addr()
+		if p.Is6() {
+			cip = ep.IP6.Addr()
+		}
 		out = append(out, firewall.Port{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort,
-			ContainerIP: ep.IP.Addr(), ContainerPort: p.Port})
+			ContainerIP: cip, ContainerPort: p.Port})
 	}
 	return out
 }

@@ -77,12 +77,14 @@ func (m *Manager) clearDamaged(n *Network, id string) error {
 	if err := m.links().DeleteVeth(HostVethName(n, id)); err != nil {
 		return err
 	}
-	alloc, err := m.allocator(n)
+	fams, err := m.families(n)
 	if err != nil {
 		return err
 	}
-	if err := alloc.ReleaseOwner(id); err != nil {
-		return err
+	for _, f := range fams {
+		if err := f.alloc.ReleaseOwner(id); err != nil {
+			return err
+		}
 	}
 	return m.removeEndpoint(n.Name, id)
 }
@@ -105,6 +107,11 @@ func (m *Manager) restoreHost() error {
 	// Docker needs ip_forward: plumb never turns it off under docker0.
 	if json.Unmarshal(b, &hs) == nil && hs.IPForwardChanged && !m.links().Exists(dockerBridge) {
 		if err := firewall.DisableIPForward(); err != nil {
+			return err
+		}
+	}
+	if hs.IP6ForwardChanged && !m.links().Exists(dockerBridge) {
+		if err := firewall.DisableIP6Forward(); err != nil {
 			return err
 		}
 	}

@@ -51,16 +51,20 @@ func (m *Manager) Status(name, bridgeName string, check func(*Network) error) er
 	} else if err != nil {
 		return fmt.Errorf("%w: bridge %q of network %q is missing (the next attach rebuilds it)", ErrLimitedConnectivity, n.Bridge, n.Name)
 	}
-	alloc, err := m.allocator(n)
+	fams, err := m.families(n)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCannotAdd, err)
 	}
-	free, used, err := alloc.Free()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCannotAdd, err)
-	}
-	if free == 0 {
-		return fmt.Errorf("%w: network %q has no free address left in %s", ErrCannotAdd, n.Name, n.Subnet)
+	used := 0
+	for _, f := range fams {
+		free, u, err := f.alloc.Free()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCannotAdd, err)
+		}
+		if free == 0 {
+			return fmt.Errorf("%w: network %q has no free address left in %s", ErrCannotAdd, n.Name, f.alloc.Range.Subnet)
+		}
+		used = max(used, u)
 	}
 	if used >= veth.MaxBridgePorts {
 		return fmt.Errorf("%w: bridge %q of network %q is full (%d ports)", ErrCannotAdd, n.Bridge, n.Name, veth.MaxBridgePorts)

@@ -55,7 +55,7 @@ func (m *Manager) Get(name string) (*Network, error) {
 		return nil, fmt.Errorf("reading network %q: %w", name, err)
 	}
 	var n Network
-	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || !n.Subnet.IsValid() || !validID(n.ID) {
+	if err := json.Unmarshal(b, &n); err != nil || n.Name != name || (!n.Subnet.IsValid() && !n.Subnet6.IsValid()) || !validID(n.ID) {
 		return nil, fmt.Errorf("network %q: damaged config %s (remove it with `plumb network rm --force %s`)", name, filepath.Join(m.netDir(name), "network.json"), name)
 	}
 	return &n, nil
@@ -149,7 +149,7 @@ func (m *Manager) Endpoint(netName, id string) (*Endpoint, error) {
 		return nil, fmt.Errorf("reading endpoint %s on %q: %w", id, netName, err)
 	}
 	var e Endpoint
-	if err := json.Unmarshal(b, &e); err != nil || e.ID != id || !e.IP.IsValid() {
+	if err := json.Unmarshal(b, &e); err != nil || e.ID != id || (!e.IP.IsValid() && !e.IP6.IsValid()) {
 		return nil, errDamaged
 	}
 	return &e, nil
@@ -223,7 +223,7 @@ func (m *Manager) Endpoints(netName string) ([]*Endpoint, error) {
 	}
 	wg.Wait()
 	out := slices.DeleteFunc(recs, func(e *Endpoint) bool { return e == nil })
-	sort.Slice(out, func(i, j int) bool { return out[i].IP.Addr().Less(out[j].IP.Addr()) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
 	return out, nil
 }
 

@@ -11,19 +11,37 @@ import (
 
 // Network is a plumb network's configuration, as stored in network.json.
 type Network struct {
-	Name       string       `json:"name"`
-	ID         string       `json:"id"`
-	Driver     string       `json:"driver"`
-	Bridge     string       `json:"bridge"`
-	Subnet     netip.Prefix `json:"subnet"`
-	Gateway    netip.Addr   `json:"gateway"`
-	IPRange    netip.Prefix `json:"ipRange,omitzero"`
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+	Driver string `json:"driver"`
+	Bridge string `json:"bridge"`
+	// Subnet, Gateway and IPRange are the IPv4 side; Subnet is zero for
+	// an IPv6-only network (--ipv4=false).
+	Subnet  netip.Prefix `json:"subnet,omitzero"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
+	IPRange netip.Prefix `json:"ipRange,omitzero"`
+	// Subnet6, Gateway6 and IPRange6 are the IPv6 side (--ipv6); Subnet6
+	// is zero for an IPv4-only network. Gateway6 is zero when the IPv6
+	// gateway mode is isolated.
+	Subnet6    netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6   netip.Addr   `json:"gateway6,omitzero"`
+	IPRange6   netip.Prefix `json:"ipRange6,omitzero"`
 	MTU        int          `json:"mtu"`
 	Internal   bool         `json:"internal"`
 	ICC        bool         `json:"icc"`
 	Masquerade bool         `json:"masquerade"`
-	Created    time.Time    `json:"created"`
+	// GatewayMode4 and GatewayMode6 are each family's gateway mode
+	// (firewall.ModeNAT, ...); "" is nat.
+	GatewayMode4 string    `json:"gatewayModeIPv4,omitempty"`
+	GatewayMode6 string    `json:"gatewayModeIPv6,omitempty"`
+	Created      time.Time `json:"created"`
 }
+
+// IPv4 reports whether the network has IPv4 (all but --ipv4=false).
+func (n *Network) IPv4() bool { return n.Subnet.IsValid() }
+
+// IPv6 reports whether the network has IPv6 (--ipv6).
+func (n *Network) IPv6() bool { return n.Subnet6.IsValid() }
 
 // KindCNI is the Endpoint.Kind of an attachment made through the CNI
 // plugin. Such an endpoint has no hosts or resolv.conf file of plumb's (the
@@ -53,11 +71,13 @@ type Endpoint struct {
 	NetNS         string          `json:"netns"`
 	NetNSInode    uint64          `json:"netnsInode"`
 	NetNSCookie   uint64          `json:"netnsCookie,omitempty"` // never reused, unlike the inode
-	IP            netip.Prefix    `json:"ip"`
+	IP            netip.Prefix    `json:"ip,omitzero"`           // zero on an IPv6-only network
+	IP6           netip.Prefix    `json:"ip6,omitzero"`          // zero on an IPv4-only network
 	MAC           string          `json:"mac"`
 	HostVeth      string          `json:"hostVeth"`
 	IfName        string          `json:"ifname"`
 	DefaultRoute  bool            `json:"defaultRoute"`
+	DefaultRoute6 bool            `json:"defaultRoute6,omitempty"`
 	Aliases       []string        `json:"aliases,omitempty"`
 	HostsFile     string          `json:"hostsFile,omitempty"`
 	ResolvFile    string          `json:"resolvFile,omitempty"`
@@ -67,6 +87,26 @@ type Endpoint struct {
 	// StaleSince is when the daemon found the endpoint's namespace gone
 	// and let its published ports go (MarkStale); zero while it lives.
 	StaleSince time.Time `json:"staleSince,omitzero"`
+}
+
+// Addr is the endpoint's address to show: its IPv4 one, or its IPv6 one
+// on an IPv6-only network.
+func (e *Endpoint) Addr() netip.Addr {
+	if e.IP.IsValid() {
+		return e.IP.Addr()
+	}
+	return e.IP6.Addr()
+}
+
+// Addrs are the endpoint's addresses: IPv4, then IPv6, those it has.
+func (e *Endpoint) Addrs() []netip.Prefix {
+	out := make([]netip.Prefix, 0, 2)
+	for _, p := range []netip.Prefix{e.IP, e.IP6} {
+		if p.IsValid() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Names are the names the endpoint answers to on its network, in order:
@@ -139,12 +179,23 @@ type CreateOptions struct {
 	Internal   bool
 	ICC        bool
 	Masquerade bool
+	// IPv6 asks for an IPv6 side: Subnet6 (or a ULA /64 derived from the
+	// network id), Gateway6, IPRange6. NoIPv4 (--ipv4=false) asks for
+	// none of IPv4, and needs IPv6.
+	IPv6     bool
+	NoIPv4   bool
+	Subnet6  netip.Prefix
+	Gateway6 netip.Addr
+	IPRange6 netip.Prefix
+	// GatewayMode4 and GatewayMode6: firewall.ModeNAT ("") and the others.
+	GatewayMode4, GatewayMode6 string
 }
 
 // AttachOptions are the parameters of an attach.
 type AttachOptions struct {
 	Network string
 	IP      netip.Addr // static address; zero for the next free one
+	IP6     netip.Addr // static IPv6 address (--ip6); zero for the next free one
 	MAC     string     // empty for the 02:42:… MAC derived from the IP
 	IfName  string     // empty for eth0 or the next free ethN
 	Aliases []string

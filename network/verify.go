@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/plumbnet/plumb/veth"
 )
@@ -89,20 +90,21 @@ func (m *Manager) verifyInside(n *Network, ep *Endpoint, nsPath string, want Exp
 	}
 	pc := veth.PeerCheck{Name: ep.IfName, MAC: hw, Addrs: want.IPs}
 	if pc.Addrs == nil {
-		pc.Addrs = []netip.Prefix{ep.IP}
+		pc.Addrs = ep.Addrs()
 	}
-	found := false
-	for _, ip := range pc.Addrs {
-		found = found || ip == ep.IP
-	}
-	if !found {
-		return fmt.Errorf("the result gives %q the addresses %v, but plumb gave it %s", ep.IfName, pc.Addrs, ep.IP)
+	for _, mine := range ep.Addrs() {
+		if !slices.Contains(pc.Addrs, mine) {
+			return fmt.Errorf("the result gives %q the addresses %v, but plumb gave it %s", ep.IfName, pc.Addrs, mine)
+		}
 	}
 	for _, r := range want.Routes {
 		pc.Routes = append(pc.Routes, veth.Route{Dst: r.Dst, Gateway: r.GW})
 	}
 	if ep.DefaultRoute {
 		pc.Routes = append(pc.Routes, veth.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: n.Gateway})
+	}
+	if ep.DefaultRoute6 {
+		pc.Routes = append(pc.Routes, veth.Route{Dst: netip.MustParsePrefix("::/0"), Gateway: n.Gateway6})
 	}
 	if err := ns.CheckPeer(pc); err != nil {
 		return fmt.Errorf("netns %q: %w", nsPath, err)

@@ -20,7 +20,11 @@ func NextFreeName(names map[string]bool) string {
 // MACFromIP returns Docker's deterministic MAC for an IPv4 address:
 // 02:42 followed by the four address bytes (02:42:ac:1e:00:02 for 172.30.0.2).
 func MACFromIP(ip netip.Addr) net.HardwareAddr {
-	b := ip.As4()
+	if ip.Is6() && !ip.Is4In6() {
+		b := ip.As16()
+		return net.HardwareAddr{0x02, 0x42, b[12], b[13], b[14], b[15]}
+	}
+	b := ip.Unmap().As4()
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
 }
 

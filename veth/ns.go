@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/plumbnet/plumb/internal/netnscookie"
+	"github.com/plumbnet/plumb/internal/nsdo"
+	"github.com/plumbnet/plumb/internal/sysctl"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -57,10 +59,17 @@ func (n *NS) Inspect() (Inside, error) {
 }
 
 // Configure sets up the peer p inside the namespace, as Configure does.
+// With an IPv6 address it first turns IPv6 on and router advertisements
+// off on the peer, from inside the namespace: netlink cannot set them.
 func (n *NS) Configure(p Peer) error {
 	h, err := n.rtnl()
 	if err != nil {
 		return err
+	}
+	if p.Addr6.IsValid() {
+		if err := nsdo.Do(n.ns, func() error { return sysctl.EnableIPv6NoRA(p.Name) }); err != nil {
+			return fmt.Errorf("turning router advertisements off on %q: %w", p.Name, err)
+		}
 	}
 	return Configure(h, p)
 }

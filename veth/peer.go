@@ -15,20 +15,30 @@ import (
 // Peer is the configuration of the namespace end.
 type Peer struct {
 	Name    string       // interface name inside the namespace
-	Addr    netip.Prefix // address with the subnet's length
+	Addr    netip.Prefix // IPv4 address with the subnet's length; invalid for none
 	Gateway netip.Addr   // default route via this address; invalid for none
+	// Addr6 is the IPv6 address with the subnet's length, added without
+	// DAD (usable at once); invalid for none. Gateway6 is the IPv6
+	// default route's next hop; invalid for none.
+	Addr6    netip.Prefix
+	Gateway6 netip.Addr
 }
 
 // Configure sets up the peer from inside its namespace, through the netlink
-// handle h opened there (netlink.NewHandleAt): address, up, default route
-// when a gateway is given, and loopback up.
+// handle h opened there (netlink.NewHandleAt): addresses, up, default
+// routes when gateways are given, and loopback up. With an IPv6 address,
+// the caller has turned router advertisements off on the peer first
+// (NS.Configure does): no SLAAC address and no default route from a
+// neighbour's advertisement (CVE-2020-13401).
 //
 // Equivalent to:
 //
 //	ip -n NS link set PEER addrgenmode none
 //	ip -n NS addr add ADDR dev PEER
+//	ip -n NS addr add ADDR6 dev PEER nodad
 //	ip -n NS link set PEER up
 //	ip -n NS route add default via GATEWAY dev PEER
+//	ip -n NS -6 route add default via GATEWAY6 dev PEER
 //	ip -n NS link set lo up
 func Configure(h *netlink.Handle, p Peer) error {
 	link, err := h.LinkByName(p.Name)
@@ -41,21 +51,32 @@ func Configure(h *netlink.Handle, p Peer) error {
 	if err := h.LinkSetIP6AddrGenMode(link, addrGenModeNone); err != nil && !ipv6Off(err) {
 		return fmt.Errorf("turning off IPv6 addresses on %q: %w", p.Name, err)
 	}
-	addr := &netlink.Addr{IPNet: prefixNet(p.Addr)}
-	if err := h.AddrAdd(link, addr); err != nil {
-		return fmt.Errorf("adding %s to %q: %w", p.Addr, p.Name, err)
+	for _, a := range []netip.Prefix{p.Addr, p.Addr6} {
+		if !a.IsValid() {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: prefixNet(a)}
+		if a.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("adding %s to %q: %w", a, p.Name, err)
+		}
 	}
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bringing %q up: %w", p.Name, err)
 	}
-	if p.Gateway.IsValid() {
+	for _, gw := range []netip.Addr{p.Gateway, p.Gateway6} {
+		if !gw.IsValid() {
+			continue
+		}
 		r := &netlink.Route{
 			LinkIndex: link.Attrs().Index,
-			Gw:        p.Gateway.AsSlice(),
+			Gw:        gw.AsSlice(),
 			Scope:     netlink.SCOPE_UNIVERSE,
 		}
 		if err := h.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("adding default route via %s on %q: %w", p.Gateway, p.Name, err)
+			return fmt.Errorf("adding default route via %s on %q: %w", gw, p.Name, err)
 		}
 	}
 	lo, err := h.LinkByName("lo")
@@ -81,12 +102,14 @@ func ipv6Off(err error) bool {
 // Inside lists what the namespace holds that plumb's placement decisions
 // depend on: the interface names, and whether a default route exists.
 type Inside struct {
-	Names        map[string]bool
-	DefaultRoute bool
+	Names         map[string]bool
+	DefaultRoute  bool // an IPv4 default route
+	DefaultRoute6 bool // an IPv6 default route
 }
 
-// Inspect reads the interface names and default route of the namespace
-// behind h. Equivalent to: `ip -n NS -o link; ip -n NS route show default`.
+// Inspect reads the interface names and default routes of the namespace
+// behind h. Equivalent to:
+// `ip -n NS -o link; ip -n NS route show default; ip -n NS -6 route show default`.
 func Inspect(h *netlink.Handle) (Inside, error) {
 	links, err := netlinkerr.Dump(h.LinkList)
 	if err != nil {
@@ -96,13 +119,19 @@ func Inspect(h *netlink.Handle) (Inside, error) {
 	for _, l := range links {
 		in.Names[l.Attrs().Name] = true
 	}
-	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
-		return h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
-	})
-	if err != nil {
-		return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
+	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+			return h.RouteListFiltered(family, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+		})
+		if err != nil && !(family == netlink.FAMILY_V6 && ipv6Off(err)) {
+			return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
+		}
+		if family == netlink.FAMILY_V4 {
+			in.DefaultRoute = len(routes) > 0
+		} else {
+			in.DefaultRoute6 = len(routes) > 0
+		}
 	}
-	in.DefaultRoute = len(routes) > 0
 	return in, nil
 }
 

@@ -17,9 +17,10 @@ namespace), or a namespace path such as /var/run/netns/NAME or /proc/N/ns/net.`
 
 // attachFlags are the flags attach and sandbox create share.
 type attachFlags struct {
-	o            network.AttachOptions
-	ip, netAlias string
-	publish      []string
+	o        network.AttachOptions
+	ip, ip6  string
+	netAlias string
+	publish  []string
 }
 
 // register adds the shared flags to f; what names the target in the help.
@@ -27,6 +28,7 @@ func (af *attachFlags) register(f *pflag.FlagSet, what string) {
 	f.StringVar(&af.o.Network, "net", "", "network to attach to (required)")
 	f.StringVar(&af.netAlias, "network", "", "same as --net")
 	f.StringVar(&af.ip, "ip", "", "static IPv4 address (default: the next free one)")
+	f.StringVar(&af.ip6, "ip6", "", "static IPv6 address, on a network with IPv6 (default: the next free one)")
 	f.StringVar(&af.o.MAC, "mac", "", "MAC address (default: 02:42 followed by the IP)")
 	f.StringArrayVar(&af.o.Aliases, "alias", nil, "extra name for the "+what+" on this network (repeatable)")
 	f.StringArrayVarP(&af.publish, "publish", "p", nil, "[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]: publish a port of the "+what+" on the host, Docker's -p; ranges N-M, a host range onto one port meaning its first free port (repeatable)")
@@ -39,6 +41,11 @@ func (af *attachFlags) options() (network.AttachOptions, error) {
 	var err error
 	if o.IP, err = parseAddr("ip", af.ip); err != nil {
 		return o, err
+	}
+	if af.ip6 != "" {
+		if o.IP6, err = parseAddrAny("ip6", af.ip6); err != nil || !o.IP6.Is6() {
+			return o, fmt.Errorf("invalid --ip6 %q: want an IPv6 address such as fd00:1::10", af.ip6)
+		}
 	}
 	o.Publish = nil
 	for _, p := range af.publish {
@@ -95,15 +102,15 @@ func newAttachCmd(a *app) *cobra.Command {
 			}
 			if dry.on {
 				if already {
-					m.DryRun.Comment("%s is already attached to %s (%s), nothing to do", args[0], ep.Network, ep.IP.Addr())
+					m.DryRun.Comment("%s is already attached to %s (%s), nothing to do", args[0], ep.Network, ep.Addr())
 				}
 				return dry.print(a, m, cmd, args)
 			}
 			if already {
-				fmt.Fprintf(a.out, "%s is already attached to %s (%s), nothing to do\n", args[0], ep.Network, ep.IP.Addr())
+				fmt.Fprintf(a.out, "%s is already attached to %s (%s), nothing to do\n", args[0], ep.Network, ep.Addr())
 				return nil
 			}
-			fmt.Fprintf(a.out, "%s attached to %s: %s on %s (%s, host %s)\n", args[0], ep.Network, ep.IP, ep.IfName, ep.MAC, ep.HostVeth)
+			fmt.Fprintf(a.out, "%s attached to %s: %s on %s (%s, host %s)\n", args[0], ep.Network, both(ep.IP, ep.IP6), ep.IfName, ep.MAC, ep.HostVeth)
 			printPorts(a.out, ep)
 			return nil
 		},

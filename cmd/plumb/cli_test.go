@@ -65,7 +65,7 @@ func TestCLIBadInputIsOneLineNamingTheValue(t *testing.T) {
 		{[]string{"attach", "x", "--net", "nope", "--ip", "1.2.3"}, `"1.2.3"`},
 		{[]string{"attach", "x", "--net", "nope", "-p", "80/sctp"}, `"80/sctp"`},
 		{[]string{"attach", "x", "--net", "nope", "-p", "70000:80"}, `"70000:80"`},
-		{[]string{"attach", "x", "--net", "nope", "--publish", "[::1]:80:80"}, `"[::1]:80:80"`},
+		{[]string{"attach", "x", "--net", "nope", "--publish", "::1:80:80"}, `"::1:80:80"`},
 		{[]string{"port", "x", "eighty"}, `"eighty"`},
 		{[]string{"port", "x", "80/sctp"}, `"sctp"`},
 		{[]string{"ps", "--net", "nope"}, `"nope"`},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -18,7 +19,9 @@ func newNetworkCmd(a *app) *cobra.Command {
 }
 
 func newNetworkCreateCmd(a *app) *cobra.Command {
-	var subnet, gateway, ipRange string
+	var subnets, gateways, ipRanges []string
+	var ipv4 bool
+	var mode string
 	var dry dryRun
 	o := network.CreateOptions{ICC: true, Masquerade: true}
 	c := &cobra.Command{
@@ -27,15 +30,19 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			var err error
-			if o.Subnet, err = parsePrefix("subnet", subnet); err != nil {
+			o.NoIPv4 = !ipv4
+			if err := parseFamilies(&o, subnets, gateways, ipRanges); err != nil {
 				return err
 			}
-			if o.IPRange, err = parsePrefix("ip-range", ipRange); err != nil {
-				return err
-			}
-			if o.Gateway, err = parseAddr("gateway", gateway); err != nil {
-				return err
+			if mode != "" {
+				o.GatewayMode4 = cmp.Or(o.GatewayMode4, mode)
+				o.GatewayMode6 = cmp.Or(o.GatewayMode6, mode)
+				if o.NoIPv4 {
+					o.GatewayMode4 = ""
+				}
+				if !o.IPv6 {
+					o.GatewayMode6 = ""
+				}
 			}
 			m := dry.manager(a)
 			n, err := m.Create(o)
@@ -50,9 +57,14 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&subnet, "subnet", "", "subnet in CIDR form (default: a free private /24)")
-	f.StringVar(&gateway, "gateway", "", "gateway address (default: the subnet's first address)")
-	f.StringVar(&ipRange, "ip-range", "", "allocate addresses from this sub-range only")
+	f.StringArrayVar(&subnets, "subnet", nil, "subnet in CIDR form, one per family (default: a free private /24; with --ipv6 a ULA /64)")
+	f.StringArrayVar(&gateways, "gateway", nil, "gateway address, one per family (default: the subnet's first address)")
+	f.StringArrayVar(&ipRanges, "ip-range", nil, "allocate addresses from this sub-range only, one per family")
+	f.BoolVar(&o.IPv6, "ipv6", false, "enable IPv6")
+	f.BoolVar(&ipv4, "ipv4", true, "enable IPv4 (--ipv4=false with --ipv6: an IPv6-only network)")
+	f.StringVar(&mode, "gateway-mode", "", "gateway mode of both families: nat, nat-unprotected, routed or isolated (default nat)")
+	f.StringVar(&o.GatewayMode4, "gateway-mode-ipv4", "", "gateway mode of IPv4")
+	f.StringVar(&o.GatewayMode6, "gateway-mode-ipv6", "", "gateway mode of IPv6")
 	f.StringVar(&o.Bridge, "bridge", "", "bridge interface name (default: pb- and a hash of the name)")
 	f.IntVar(&o.MTU, "mtu", 0, "MTU (default: the MTU of the default-route interface)")
 	f.BoolVar(&o.Internal, "internal", false, "restrict external access: no masquerade, nothing leaves the bridge")
@@ -60,6 +72,21 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 	f.BoolVar(&o.Masquerade, "masquerade", true, "masquerade traffic leaving the network")
 	dry.register(f)
 	return c
+}
+
+// both shows a network's IPv4 and IPv6 values: "172.30.0.0/24",
+// "fd00::/64", or "172.30.0.0/24,fd00::/64"; "-" for neither.
+func both[T interface {
+	IsValid() bool
+	String() string
+}](v4, v6 T) string {
+	var out []string
+	for _, v := range []T{v4, v6} {
+		if v.IsValid() {
+			out = append(out, v.String())
+		}
+	}
+	return cmp.Or(strings.Join(out, ","), "-")
 }
 
 // shortID is the 12-character id Docker shows.
@@ -70,13 +97,60 @@ func shortID(id string) string {
 	return id
 }
 
+// parseFamilies sorts the --subnet, --gateway and --ip-range values into
+// o by family: at most one of each per family, as Docker takes them.
+func parseFamilies(o *network.CreateOptions, subnets, gateways, ipRanges []string) error {
+	for _, s := range subnets {
+		p, err := parsePrefix("subnet", s)
+		if err != nil {
+			return err
+		}
+		if err := setOnce("subnet", s, p.Addr().Is4(), &o.Subnet, &o.Subnet6, p); err != nil {
+			return err
+		}
+	}
+	for _, s := range ipRanges {
+		p, err := parsePrefix("ip-range", s)
+		if err != nil {
+			return err
+		}
+		if err := setOnce("ip-range", s, p.Addr().Is4(), &o.IPRange, &o.IPRange6, p); err != nil {
+			return err
+		}
+	}
+	for _, s := range gateways {
+		ip, err := parseAddrAny("gateway", s)
+		if err != nil {
+			return err
+		}
+		if err := setOnce("gateway", s, ip.Is4(), &o.Gateway, &o.Gateway6, ip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setOnce stores v in v4 or v6 by family, refusing a second value for one.
+func setOnce[T comparable](flag, s string, is4 bool, v4, v6 *T, v T) error {
+	dst, fam := v4, "IPv4"
+	if !is4 {
+		dst, fam = v6, "IPv6"
+	}
+	var zero T
+	if *dst != zero {
+		return fmt.Errorf("invalid --%s %q: a second %s --%s", flag, s, fam, flag)
+	}
+	*dst = v
+	return nil
+}
+
 func parsePrefix(flag, s string) (netip.Prefix, error) {
 	if s == "" {
 		return netip.Prefix{}, nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid --%s %q: want a CIDR such as 172.30.0.0/24", flag, s)
+		return netip.Prefix{}, fmt.Errorf("invalid --%s %q: want a CIDR such as 172.30.0.0/24 or fd00:1::/64", flag, s)
 	}
 	return p, nil
 }
@@ -88,6 +162,15 @@ func parseAddr(flag, s string) (netip.Addr, error) {
 	ip, err := netip.ParseAddr(s)
 	if err != nil || !ip.Is4() {
 		return netip.Addr{}, fmt.Errorf("invalid --%s %q: want an IPv4 address such as 172.30.0.10", flag, s)
+	}
+	return ip, nil
+}
+
+// parseAddrAny parses an address of either family, without a zone.
+func parseAddrAny(flag, s string) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Zone() != "" || ip.Is4In6() {
+		return netip.Addr{}, fmt.Errorf("invalid --%s %q: want an address such as 172.30.0.10 or fd00:1::10", flag, s)
 	}
 	return ip, nil
 }
@@ -131,7 +214,8 @@ func newNetworkLsCmd(a *app) *cobra.Command {
 			fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tGATEWAY\tBRIDGE\tENDPOINTS")
 			for _, n := range nets {
 				eps, _ := m.Endpoints(n.Name)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", shortID(n.ID), n.Name, n.Driver, n.Subnet, n.Gateway, n.Bridge, len(eps))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", shortID(n.ID), n.Name, n.Driver,
+					both(n.Subnet, n.Subnet6), both(n.Gateway, n.Gateway6), n.Bridge, len(eps))
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -151,6 +235,8 @@ type inspectView struct {
 	Created    string                  `json:"Created"`
 	Driver     string                  `json:"Driver"`
 	Firewall   string                  `json:"Firewall"` // the backend of its rules: nftables or iptables
+	EnableIPv4 bool                    `json:"EnableIPv4"`
+	EnableIPv6 bool                    `json:"EnableIPv6"`
 	IPAM       ipamView                `json:"IPAM"`
 	Internal   bool                    `json:"Internal"`
 	Containers map[string]endpointView `json:"Containers"`
@@ -165,7 +251,7 @@ type ipamView struct {
 type ipamConfigView struct {
 	Subnet  string `json:"Subnet"`
 	IPRange string `json:"IPRange,omitempty"`
-	Gateway string `json:"Gateway"`
+	Gateway string `json:"Gateway,omitempty"`
 }
 
 type endpointView struct {
@@ -174,6 +260,7 @@ type endpointView struct {
 	EndpointID  string   `json:"EndpointID"`
 	MacAddress  string   `json:"MacAddress"`
 	IPv4Address string   `json:"IPv4Address"`
+	IPv6Address string   `json:"IPv6Address"`
 	HostVeth    string   `json:"HostVeth"`
 	IfName      string   `json:"IfName"`
 	Aliases     []string `json:"Aliases,omitempty"`
@@ -208,8 +295,8 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 				}
 				v := inspectView{
 					Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"), Driver: n.Driver,
-					Firewall:   backend,
-					IPAM:       ipamView{Driver: "plumb-file", Config: []ipamConfigView{{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}}},
+					Firewall: backend, EnableIPv4: n.IPv4(), EnableIPv6: n.IPv6(),
+					IPAM:       ipamView{Driver: "plumb-file", Config: ipamConfigs(n)},
 					Internal:   n.Internal,
 					Containers: map[string]endpointView{},
 					Options: map[string]string{
@@ -219,8 +306,13 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 						"com.docker.network.driver.mtu":                  fmt.Sprint(n.MTU),
 					},
 				}
-				if n.IPRange.IsValid() {
-					v.IPAM.Config[0].IPRange = n.IPRange.String()
+				for _, o := range []struct{ k, v string }{
+					{"com.docker.network.bridge.gateway_mode_ipv4", n.GatewayMode4},
+					{"com.docker.network.bridge.gateway_mode_ipv6", n.GatewayMode6},
+				} {
+					if o.v != "" {
+						v.Options[o.k] = o.v
+					}
 				}
 				health := m.Health(eps)
 				for i, ep := range eps {
@@ -230,7 +322,7 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 					}
 					v.Containers[key] = endpointView{
 						Name: displayName(ep), Target: ep.Target, EndpointID: ep.ID, MacAddress: ep.MAC,
-						IPv4Address: ep.IP.String(), HostVeth: ep.HostVeth, IfName: ep.IfName, Aliases: ep.Aliases,
+						IPv4Address: addrText(ep.IP), IPv6Address: addrText(ep.IP6), HostVeth: ep.HostVeth, IfName: ep.IfName, Aliases: ep.Aliases,
 						State: health[i].State, Reason: health[i].Reason,
 					}
 				}
@@ -241,6 +333,36 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 	}
 	c.Flags().String("format", "json", "output format (json)")
 	return c
+}
+
+// ipamConfigs is the IPAM config of each family n has, as Docker lists
+// them: IPv4 first.
+func ipamConfigs(n *network.Network) []ipamConfigView {
+	var out []ipamConfigView
+	add := func(subnet, ipRange netip.Prefix, gw netip.Addr) {
+		if !subnet.IsValid() {
+			return
+		}
+		c := ipamConfigView{Subnet: subnet.String()}
+		if gw.IsValid() {
+			c.Gateway = gw.String()
+		}
+		if ipRange.IsValid() {
+			c.IPRange = ipRange.String()
+		}
+		out = append(out, c)
+	}
+	add(n.Subnet, n.IPRange, n.Gateway)
+	add(n.Subnet6, n.IPRange6, n.Gateway6)
+	return out
+}
+
+// addrText is an endpoint address as Docker's inspect shows it: "" for none.
+func addrText(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.String()
 }
 
 func newNetworkRmCmd(a *app) *cobra.Command {

@@ -37,7 +37,7 @@ func newPsCmd(a *app) *cobra.Command {
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "TARGET\tCONTAINER ID\tNAME\tNETWORK\tIP\tMAC\tHOST VETH\tIFNAME\tPORTS\tSTATE")
 			for i, ep := range eps {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, ep.IP, ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep), stateColumn(health[i]))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ep.Target, dash(shortID(ep.ContainerID)), dash(displayName(ep)), ep.Network, both(ep.IP, ep.IP6), ep.MAC, ep.HostVeth, ep.IfName, portsColumn(ep), stateColumn(health[i]))
 			}
 			return w.Flush()
 		},

@@ -52,10 +52,10 @@ func newSandboxCreateCmd(a *app) *cobra.Command {
 				return err
 			}
 			if already {
-				fmt.Fprintf(a.out, "sandbox %s is already on %s (%s), nothing to do\n", args[0], ep.Network, ep.IP.Addr())
+				fmt.Fprintf(a.out, "sandbox %s is already on %s (%s), nothing to do\n", args[0], ep.Network, ep.Addr())
 				return nil
 			}
-			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, ep.IP, ep.IfName, args[0])
+			fmt.Fprintf(a.out, "sandbox %s on %s: %s on %s (run apps with --network=container:%s)\n", args[0], ep.Network, both(ep.IP, ep.IP6), ep.IfName, args[0])
 			printPorts(a.out, ep)
 			return nil
 		},
@@ -73,7 +73,7 @@ func dryCreate(a *app, dry *dryRun, cmd *cobra.Command, args []string, o network
 		return err
 	}
 	if already {
-		m.DryRun.Comment("sandbox %s is already on %s (%s), nothing to do", args[0], ep.Network, ep.IP.Addr())
+		m.DryRun.Comment("sandbox %s is already on %s (%s), nothing to do", args[0], ep.Network, ep.Addr())
 	}
 	return dry.print(a, m, cmd, args)
 }
@@ -157,7 +157,7 @@ func newSandboxLsCmd(a *app) *cobra.Command {
 				}
 				var nets []string
 				for _, ep := range sb.Endpoints {
-					s := ep.Network + " " + ep.IP.Addr().String()
+					s := ep.Network + " " + ep.Addr().String()
 					if ep.Stale() {
 						s += " (stale)"
 					}

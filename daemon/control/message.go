@@ -72,11 +72,14 @@ type Reap struct {
 	NetNS uint64 `json:"netns"`
 }
 
-// Record is one name the daemon answers, for `plumb dns ls`.
+// Record is one name the daemon answers, for `plumb dns ls`. IP is the
+// endpoint's IPv4 address, or its IPv6 address when it has no IPv4 (an
+// IPv6-only network); IP6 is its IPv6 address, empty when it has none.
 type Record struct {
 	Network  string `json:"network"`
 	Name     string `json:"name"`
 	IP       string `json:"ip"`
+	IP6      string `json:"ip6,omitempty"`
 	Endpoint string `json:"endpoint"`
 }
 

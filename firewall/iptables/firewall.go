@@ -12,12 +12,20 @@ import (
 )
 
 // Firewall is the iptables implementation of firewall.Firewall: it installs
-// and removes plumb's IPv4 iptables rules. Its methods are safe for
-// concurrent use within a process; across processes see New.
+// and removes plumb's iptables rules, and the ip6tables rules of the
+// networks with an IPv6 subnet. Its methods are safe for concurrent use
+// within a process; across processes see New.
 type Firewall struct {
 	mu       sync.Mutex
-	run      runner
+	run      runner // iptables
 	lockPath string
+
+	// run6 runs ip6tables; nil when it is not installed (err6 says why).
+	run6 runner
+	err6 error
+	// ipv6 reports whether the calling thread's namespace has IPv6; nil:
+	// always.
+	ipv6 func() bool
 
 	// variant reports whether iptables is iptables-nft (execVariant, run
 	// once); nil with a fake runner.
@@ -27,8 +35,13 @@ type Firewall struct {
 var _ firewall.Firewall = (*Firewall)(nil)
 
 // New returns a Firewall using the iptables, iptables-save and
-// iptables-restore found in $PATH (IPv4 only; iptables-nft or legacy,
-// whichever `iptables` is). It changes nothing.
+// iptables-restore found in $PATH (iptables-nft or legacy, whichever
+// `iptables` is), and ip6tables, ip6tables-save and ip6tables-restore for
+// the networks with an IPv6 subnet. It changes nothing and execs nothing.
+// A host without ip6tables, or whose kernel has no IPv6, still gets a
+// Firewall: its IPv4-only networks work as ever (ip6tables is never run
+// for them), and a network with an IPv6 subnet is refused with an error
+// saying why.
 //
 // Every call that writes holds an exclusive flock on lockPath (created,
 // with its directory, if missing) from the moment it reads the ruleset
@@ -45,11 +58,22 @@ func New(lockPath string) (*Firewall, error) {
 	}
 	f := newFirewall(r, lockPath)
 	f.variant = sync.OnceValues(func() (bool, error) { return execVariant(r.iptablesPath) })
+	if r6, err := newFamilyRunner(true); err != nil {
+		f.err6 = err
+	} else {
+		f.run6, f.err6, f.ipv6 = r6, nil, kernelHasIPv6
+	}
 	return f, nil
 }
 
+// newFirewall is a Firewall over r for IPv4 only (no ip6tables).
 func newFirewall(r runner, lockPath string) *Firewall {
-	return &Firewall{run: r, lockPath: lockPath}
+	return &Firewall{run: r, lockPath: lockPath, err6: errNoIP6tables}
+}
+
+// newFirewall6 is a Firewall over r for iptables and r6 for ip6tables.
+func newFirewall6(r, r6 runner, lockPath string) *Firewall {
+	return &Firewall{run: r, run6: r6, lockPath: lockPath}
 }
 
 // LockPath is the file whose flock orders this Firewall's writes across
@@ -83,15 +107,6 @@ func (f *Firewall) lock() (unlock func(), err error) {
 	return func() { l.Unlock(); f.mu.Unlock() }, nil
 }
 
-// snapshot reads the ruleset once.
-func (f *Firewall) snapshot() (*snapshot, error) {
-	out, err := f.run.save()
-	if err != nil {
-		return nil, err
-	}
-	return parseSave(out)
-}
-
 // EnsureNetwork makes plumb's chains and their jumps exist, creating what is
 // missing, and n's rules (see Rules) present exactly once, in order. It is
 // safe to call twice and repairs what it finds missing, duplicated or out of
@@ -115,6 +130,13 @@ func (f *Firewall) snapshot() (*snapshot, error) {
 // When a table did not exist before (iptables-nft, nothing used it yet),
 // the jump into it carries the comment "plumb created-table" instead, so the
 // last DeleteNetwork removes the table again.
+//
+// A network with an IPv6 Subnet6 gets the same with ip6tables (its
+// ip6tables rules, see Rules): one ip6tables-save and at most one
+// ip6tables-restore more. The two restores are all or nothing: when the
+// ip6tables one fails, the iptables one is undone. A network without
+// Subnet6 runs no ip6tables command, one without an IPv4 Subnet no
+// iptables command.
 func (f *Firewall) EnsureNetwork(n firewall.Network) error {
 	if err := n.Validate(); err != nil {
 		return fmt.Errorf("ensuring firewall rules of network %q: %w", n.Name, err)
@@ -142,24 +164,9 @@ func (f *Firewall) EnsureNetwork(n firewall.Network) error {
 // errRestore marks a failed iptables-restore, the error EnsureNetwork retries.
 var errRestore = errors.New("ruleset not changed")
 
-// ensureOnce reads the ruleset and writes what n is missing.
-func (f *Firewall) ensureOnce(n firewall.Network) error {
-	s, err := f.snapshot()
-	if err != nil {
-		return err
-	}
-	p, err := planEnsure(s, n)
-	if err != nil {
-		return err
-	}
-	if len(p.ops) == 0 {
-		return nil
-	}
-	if err := f.run.restore(p.payload(), true); err != nil {
-		return fmt.Errorf("%w: %w", errRestore, err)
-	}
-	return nil
-}
+// ensureOnce reads the ruleset of each family of n and writes what n is
+// missing.
+func (f *Firewall) ensureOnce(n firewall.Network) error { return f.ensureFamilies(n, families(n)) }
 
 // DeleteNetwork removes the rules of the network named name: the rules
 // commented "plumb:NAME" or "plumb:NAME/..." in plumb's chains. The name is
@@ -187,7 +194,10 @@ func (f *Firewall) ensureOnce(n firewall.Network) error {
 // The changes go in one iptables-restore --noflush. If it fails (say a rule
 // vanished between the read and the write), every change is retried as its
 // own iptables command, keeping going past errors; the errors are returned
-// joined.
+// joined. The same is done with ip6tables (the name does not tell whether
+// the network had IPv6), except on a host where ip6tables cannot be used,
+// where no network can have IPv6 rules; the last network's delete leaves
+// ip6tables-save as it was before the first EnsureNetwork too.
 func (f *Firewall) DeleteNetwork(name string) error {
 	if err := firewall.ValidateName(name); err != nil {
 		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
@@ -197,19 +207,34 @@ func (f *Firewall) DeleteNetwork(name string) error {
 		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
 	defer unlock()
-	s, err := f.snapshot()
-	if err != nil {
+	var errs []error
+	for _, v6 := range f.readFamilies() {
+		s, err := f.snapshotOf(v6)
+		if err != nil {
+			return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
+		}
+		p, err := planDelete(s, name)
+		if err != nil {
+			return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
+		}
+		r, _ := f.runnerOf(v6) // snapshotOf succeeded
+		errs = append(errs, deletePlan(r, p)...)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
 	}
-	p, err := planDelete(s, name)
-	if err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
-	}
+	return nil
+}
+
+// deletePlan applies p, a planDelete of one family, with r: one restore,
+// or one command per op should it fail; then the tables p drops. It
+// returns every error.
+func deletePlan(r runner, p plan) []error {
 	var errs []error
 	if len(p.ops) > 0 {
-		if err := f.run.restore(p.payload(), true); err != nil {
+		if err := r.restore(p.payload(), true); err != nil {
 			for _, o := range p.ops {
-				if err := f.run.apply(o); err != nil {
+				if err := r.apply(o); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -219,42 +244,39 @@ func (f *Firewall) DeleteNetwork(name string) error {
 		}
 	}
 	for _, t := range p.whole {
-		if err := f.dropWhole(t, p.wholeOps[t]); err != nil {
+		if err := dropWhole(r, t, p.wholeOps[t]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) == 0 {
 		for _, t := range p.drop {
-			if err := f.run.restore(dropPayload(t), false); err != nil {
+			if err := r.restore(dropPayload(t), false); err != nil {
 				errs = append(errs, fmt.Errorf("removing empty table %s: %w", t, err))
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("deleting firewall rules of network %q: %w", name, err)
-	}
-	return nil
+	return errs
 }
 
 // dropWhole drops table t, plumb's rules and chains with it, in one
 // restore. Should that fail, it removes plumb's rules and chains one
 // command at a time (ops), then the empty table. Equivalent to:
 // `printf '*nat\nCOMMIT\n' | iptables-restore`.
-func (f *Firewall) dropWhole(t string, ops []op) error {
-	err := f.run.restore(dropPayload(t), false)
+func dropWhole(r runner, t string, ops []op) error {
+	err := r.restore(dropPayload(t), false)
 	if err == nil {
 		return nil
 	}
 	var errs []error
 	for _, o := range ops {
-		if err := f.run.apply(o); err != nil {
+		if err := r.apply(o); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(append([]error{err}, errs...)...)
 	}
-	if err := f.run.restore(dropPayload(t), false); err != nil {
+	if err := r.restore(dropPayload(t), false); err != nil {
 		return fmt.Errorf("removing empty table %s: %w", t, err)
 	}
 	return nil

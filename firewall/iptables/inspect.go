@@ -34,6 +34,11 @@ type HostFacts struct {
 	// Backends is what each installed backend holds, legacy first; a
 	// backend whose save command is missing or fails is left out.
 	Backends []BackendRules
+	// IPv6 is the same reading of ip6tables (ip6tables-save,
+	// ip6tables-legacy-save, ip6tables-nft-save), whose FORWARD chain
+	// plumb's IPv6 networks go through; nil where ip6tables cannot be read
+	// (not installed, or no IPv6 in the kernel).
+	IPv6 *HostFacts
 
 	filter *table
 }
@@ -62,27 +67,42 @@ func (b BackendRules) Holds() bool {
 // Inspect reads the host's iptables for `plumb doctor`: plumb's view with
 // the iptables-save plumb uses, and each backend's with
 // iptables-legacy-save and iptables-nft-save, whichever are installed
-// (plumb's own backend is not read twice). It changes nothing, takes no
-// lock and loads no table. It works in the network namespace of the
-// calling thread. Equivalent to:
+// (plumb's own backend is not read twice); the same of ip6tables in
+// IPv6. It changes nothing, takes no lock and loads no table. It works in
+// the network namespace of the calling thread. Equivalent to:
 //
 //	iptables-save; iptables-legacy-save; iptables-nft-save
+//	ip6tables-save; ip6tables-legacy-save; ip6tables-nft-save
 func Inspect() (*HostFacts, error) {
 	out, err := saveOnce()
 	if err != nil {
 		return nil, err
 	}
+	h, err := inspectFamily(out, false)
+	if err != nil {
+		return nil, err
+	}
+	if out6, err := save6Once(); err == nil {
+		h.IPv6, _ = inspectFamily(out6, true)
+	}
+	return h, nil
+}
+
+// inspectFamily is Inspect of one family from its save command's out.
+func inspectFamily(out []byte, v6 bool) (*HostFacts, error) {
 	s, err := parseSave(out)
 	if err != nil {
 		return nil, err
 	}
+	s.v6 = v6
 	h := factsOf(s, out)
+	bin := binary(v6)
 	if h.Backend == "" {
-		h.Backend = backendOfBinary()
+		h.Backend = backendOfBinary(bin)
 	}
 	for _, b := range []struct{ backend, save string }{
-		{BackendLegacy, "iptables-legacy-save"},
-		{BackendNFT, "iptables-nft-save"},
+		{BackendLegacy, bin + "-legacy-save"},
+		{BackendNFT, bin + "-nft-save"},
 	} {
 		if b.backend == h.Backend {
 			h.Backends = append(h.Backends, summarize(b.backend, b.save, s))
@@ -124,12 +144,12 @@ func factsOf(s *snapshot, out []byte) *HostFacts {
 	return h
 }
 
-// backendOfBinary tells the backend of `iptables` from the binary it
-// resolves to (xtables-nft-multi or xtables-legacy-multi), for a host
-// whose iptables-save printed nothing. Equivalent to: `readlink -f
-// $(command -v iptables)`.
-func backendOfBinary() string {
-	p, err := exec.LookPath("iptables")
+// backendOfBinary tells the backend of bin (`iptables`, `ip6tables`)
+// from the binary it resolves to (xtables-nft-multi or
+// xtables-legacy-multi), for a host whose iptables-save printed nothing.
+// Equivalent to: `readlink -f $(command -v iptables)`.
+func backendOfBinary(bin string) string {
+	p, err := exec.LookPath(bin)
 	if err != nil {
 		return ""
 	}

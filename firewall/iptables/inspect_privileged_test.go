@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/plumbnet/plumb/firewall"
@@ -76,4 +77,42 @@ func legacyTables(t *testing.T, name string) string {
 		t.Fatalf("reading the legacy tables of %s: %v\n%s", name, err, out)
 	}
 	return out
+}
+
+// TestPrivilegedInspectIPv6: Inspect reads ip6tables too, without
+// changing it or loading a legacy IPv6 table, and sees plumb's jump in
+// ip6tables' FORWARD once a network has IPv6.
+func TestPrivilegedInspectIPv6(t *testing.T) {
+	name, fw, _ := setup(t)
+	n := testNet6("a", "br-a", "10.1.0.0/24", "fd00:1::/64")
+	cleanupNets(t, name, fw, n)
+	before6 := save6In(t, name)
+	names6 := func() string {
+		out, _ := testutil.InNS(name, "cat", "/proc/net/ip6_tables_names")
+		return strings.TrimSpace(out)
+	}
+	legacyBefore := names6()
+	var h *HostFacts
+	inNS(t, name, func() (err error) { h, err = Inspect(); return err })
+	if h.IPv6 == nil || h.IPv6.Jump != 0 {
+		t.Fatalf("fresh namespace: IPv6 facts %+v", h.IPv6)
+	}
+	if got := save6In(t, name); got != before6 || names6() != legacyBefore {
+		t.Errorf("Inspect changed ip6tables: %s (legacy tables %q)", got, names6())
+	}
+	inNS(t, name, func() error { return fw.EnsureNetwork(n) })
+	inNS(t, name, func() (err error) { h, err = Inspect(); return err })
+	if h.IPv6 == nil || h.IPv6.Jump != 1 || h.IPv6.ForwardPolicy != "ACCEPT" {
+		t.Errorf("after EnsureNetwork: IPv6 facts %+v", h.IPv6)
+	}
+	// ReadRuleset places the ip6tables rules (the first of PLUMB-FORWARD
+	// is the jump to PLUMB-ISOLATION-1) and checks them.
+	rs := (*Ruleset)(nil)
+	inNS(t, name, func() (err error) { rs, err = ReadRuleset(); return err })
+	if r := rulesOfFamily(Rules(n), true)[0]; rs.Position(r) != 2 || rs.Facts6 == nil {
+		t.Errorf("ReadRuleset: the first ip6tables rule at %d, facts %+v (%v)", rs.Position(r), rs.Facts6, rs.Err6)
+	}
+	if err := rs.Checker().CheckNetwork(n); err != nil {
+		t.Error(err)
+	}
 }

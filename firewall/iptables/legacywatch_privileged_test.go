@@ -26,7 +26,7 @@ func legacyFirst(t testing.TB) {
 		t.Skip("no xtables-legacy-multi to play iptables-legacy")
 	}
 	dir := t.TempDir()
-	for _, n := range []string{"iptables", "iptables-save", "iptables-restore"} {
+	for _, n := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"} {
 		if err := os.Symlink(multi, filepath.Join(dir, n)); err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +82,10 @@ func TestPrivilegedWatchLegacy(t *testing.T) {
 		{"iptables -X", func() { runIn(t, name, "iptables", "-X") }},
 		{"iptables -t nat -F", func() { runIn(t, name, "iptables", "-t", "nat", "-F") }},
 		{"iptables -t nat -X", func() { runIn(t, name, "iptables", "-t", "nat", "-X") }},
+		{"EnsureNetwork with IPv6", func() {
+			inNS(t, name, func() error { return fw.EnsureNetwork(testNet6("a", "br-a", "10.1.0.0/24", "fd00:1::/64")) })
+		}},
+		{"ip6tables -F", func() { runIn(t, name, "ip6tables", "-F") }},
 	}
 	for _, s := range steps {
 		before := calls.Load()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/plumbnet/plumb/firewall"
@@ -14,7 +15,7 @@ type opKind int
 
 const (
 	opNewChain    opKind = iota // -N CHAIN         (never ":CHAIN - [0:0]", see line)
-	opInsert                    // -I CHAIN 1 SPEC  (always at position 1)
+	opInsert                    // -I CHAIN POS SPEC (POS 1 unless pos says otherwise)
 	opAppend                    // -A CHAIN SPEC
 	opDelete                    // -D CHAIN SPEC
 	opFlush                     // -F CHAIN
@@ -27,6 +28,7 @@ type op struct {
 	kind         opKind
 	table, chain string
 	spec         []string
+	pos          int // opInsert: the position, from 1; 0 is 1
 }
 
 // line renders o as an iptables-restore line.
@@ -38,7 +40,7 @@ func (o op) line() string {
 		// first one's rules. -N fails instead, and the table is left as is.
 		return "-N " + o.chain
 	case opInsert:
-		return "-I " + o.chain + " 1 " + joinSpec(o.spec)
+		return "-I " + o.chain + " " + strconv.Itoa(max(o.pos, 1)) + " " + joinSpec(o.spec)
 	case opAppend:
 		return "-A " + o.chain + " " + joinSpec(o.spec)
 	case opDelete:
@@ -106,32 +108,41 @@ func dropPayload(name string) []byte { return []byte("*" + name + "\nCOMMIT\n") 
 //     deleted and Rules(n) appended.
 //
 // An empty plan means nothing to do.
+//
+// s is one family's ruleset (iptables or ip6tables): only n's rules of that
+// family are planned.
 func planEnsure(s *snapshot, n firewall.Network) (plan, error) {
-	p, err := planSkeleton(s)
+	want := rulesOfFamily(Rules(n), s.v6)
+	p, err := planSkeleton(s, want)
 	if err != nil {
 		return plan{}, err
 	}
-	p.ops = append(p.ops, planRules(s, NetworkComment(n.Name), Rules(n))...)
+	p.ops = append(p.ops, planRules(s, NetworkComment(n.Name), want)...)
 	return p, nil
 }
 
 // planSkeleton computes what makes plumb's chains and their jumps present
 // exactly once in s: a missing chain is created; a jump that is missing,
 // duplicated or not first in its parent is deleted and inserted again at
-// position 1.
-func planSkeleton(s *snapshot) (plan, error) {
+// position 1. A lazy chain is created only when one of want (the rules
+// about to be installed) is in it or jumps to it.
+func planSkeleton(s *snapshot, want []Rule) (plan, error) {
 	var p plan
+	sk := skeletonOf(s.v6)
 	for _, tname := range tables {
 		t := s.tables[tname]
 		if t != nil && t.incompatible {
-			return plan{}, fmt.Errorf("table %s: iptables-save cannot show it (rules made by nft?)", tname)
+			return plan{}, fmt.Errorf("table %s: %s-save cannot show it (rules made by nft?)", tname, binary(s.v6))
 		}
-		for _, d := range skeleton {
+		for _, d := range sk {
+			if d.lazy && !needed(d, want) {
+				continue
+			}
 			if d.table == tname && t.chain(d.name) == nil {
 				p.ops = append(p.ops, op{kind: opNewChain, table: tname, chain: d.name})
 			}
 		}
-		for _, d := range skeleton {
+		for _, d := range sk {
 			if d.table == tname && d.parent != "" {
 				p.ops = append(p.ops, fixJump(t, d)...)
 			}
@@ -140,16 +151,24 @@ func planSkeleton(s *snapshot) (plan, error) {
 	return p, nil
 }
 
+// needed reports whether one of want is in chain d or jumps to it.
+func needed(d chainDef, want []Rule) bool {
+	return slices.ContainsFunc(want, func(r Rule) bool {
+		return r.Table == d.table && (r.Chain == d.name || specValue(r.Spec, "-j") == d.name)
+	})
+}
+
 // planRules computes what makes the rules commented comment in plumb's
 // chains exactly want, in order: in each chain whose rules of that
 // comment differ from want's (missing, extra, reordered, or from an older
-// config), they are all deleted and want's appended.
+// config), they are all deleted and want's appended. Only the rules of
+// want of s's family count.
 func planRules(s *snapshot, comment string, want []Rule) []op {
 	var ops []op
-	for _, d := range skeleton {
+	for _, d := range skeletonOf(s.v6) {
 		var need [][]string
 		for _, r := range want {
-			if r.Table == d.table && r.Chain == d.name {
+			if r.V6 == s.v6 && r.Table == d.table && r.Chain == d.name {
 				need = append(need, r.Spec)
 			}
 		}
@@ -226,9 +245,10 @@ func ownedBy(comment, name string) bool {
 // cannot be removed). An empty plan means nothing to do.
 func planDelete(s *snapshot, name string) (plan, error) {
 	others := false
-	for _, d := range skeleton {
+	sk := skeletonOf(s.v6)
+	for _, d := range sk {
 		if t := s.tables[d.table]; t != nil && t.incompatible {
-			return plan{}, fmt.Errorf("table %s: iptables-save cannot show it (rules made by nft?)", d.table)
+			return plan{}, fmt.Errorf("table %s: %s-save cannot show it (rules made by nft?)", d.table, binary(s.v6))
 		}
 		if c := s.tables[d.table].chain(d.name); c != nil {
 			for _, r := range c.rules {
@@ -240,7 +260,7 @@ func planDelete(s *snapshot, name string) (plan, error) {
 
 	var p plan
 	if others {
-		for _, d := range skeleton {
+		for _, d := range sk {
 			c := s.tables[d.table].chain(d.name)
 			if c == nil {
 				continue
@@ -261,7 +281,7 @@ func planDelete(s *snapshot, name string) (plan, error) {
 		}
 		var ops []op
 		owned := false
-		for _, d := range skeleton {
+		for _, d := range sk {
 			if d.table != tname || !d.fromBuiltin() {
 				continue
 			}
@@ -273,7 +293,7 @@ func planDelete(s *snapshot, name string) (plan, error) {
 			}
 		}
 		for _, kind := range []opKind{opFlush, opDeleteChain} {
-			for _, d := range skeleton {
+			for _, d := range sk {
 				if d.table == tname && t.chain(d.name) != nil {
 					ops = append(ops, op{kind: kind, table: tname, chain: d.name})
 				}
@@ -352,4 +372,36 @@ func emptyWithoutPlumb(t *table) bool {
 		}
 	}
 	return true
+}
+
+// undoOps returns the ops that take back ops once applied to s, in the
+// order to apply them: a chain created is deleted, a rule inserted or
+// appended is deleted, a rule deleted is inserted again where it was. It
+// is how a change across both families stays all-or-nothing: when the
+// ip6tables restore fails, the iptables one already made is undone. Flushes
+// and chain deletions (never in an ensure) have no undo and end the list.
+func undoOps(s *snapshot, ops []op) []op {
+	state := memFromSnapshot(s).tables
+	var undo []op
+	for _, o := range ops {
+		u := op{table: o.table, chain: o.chain, spec: o.spec}
+		switch o.kind {
+		case opNewChain:
+			u.kind = opDeleteChain
+		case opInsert, opAppend:
+			u.kind = opDelete
+		case opDelete:
+			u.kind, u.pos = opInsert, 1
+			if t := state[o.table]; t != nil && t.chain(o.chain) != nil {
+				u.pos = max(1, 1+slices.IndexFunc(t.chain(o.chain).rules, func(r []string) bool { return slices.Equal(r, o.spec) }))
+			}
+		default:
+			slices.Reverse(undo)
+			return undo
+		}
+		_ = memExec(state, o.table, o.line()) // a failure leaves positions as they were
+		undo = append(undo, u)
+	}
+	slices.Reverse(undo)
+	return undo
 }

@@ -3,6 +3,7 @@ package iptables
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/plumbnet/plumb/firewall"
 )
@@ -15,7 +16,11 @@ import (
 // in one write, each table atomically. An owner's port rules that differ
 // from those listed are replaced. Networks and owners not listed are left
 // alone. If the restore fails (the ruleset changed under it) it reads
-// again and retries once. It reports whether it wrote anything.
+// again and retries once. It reports whether it wrote anything. The
+// ip6tables rules of the networks with IPv6 and of the IPv6 ports are put
+// back the same way, with one ip6tables-save and one ip6tables-restore,
+// all or nothing with the iptables restore; ip6tables is not run when
+// nothing listed has IPv6.
 func (f *Firewall) EnsureAll(nets []firewall.Network, pubs []firewall.Published) (changed bool, err error) {
 	for _, n := range nets {
 		if err := n.Validate(); err != nil {
@@ -44,27 +49,50 @@ func (f *Firewall) EnsureAll(nets []firewall.Network, pubs []firewall.Published)
 	return changed, nil
 }
 
-// ensureAllOnce reads the ruleset and writes what nets and pubs miss.
+// ensureAllOnce reads the ruleset of each family nets and pubs need
+// (ip6tables only when one has IPv6) and writes what they miss, all or
+// nothing.
 func (f *Firewall) ensureAllOnce(nets []firewall.Network, pubs []firewall.Published) (bool, error) {
-	s, err := f.snapshot()
-	if err != nil {
-		return false, err
-	}
-	p, err := planSkeleton(s)
-	if err != nil {
-		return false, err
-	}
+	var want []Rule
 	for _, n := range nets {
-		p.ops = append(p.ops, planRules(s, NetworkComment(n.Name), Rules(n))...)
+		want = append(want, Rules(n)...)
 	}
 	for _, pb := range pubs {
-		p.ops = append(p.ops, planRules(s, portComment(pb.Network.Name, pb.Owner), PortRules(pb.Network.Name, pb.Owner, pb.Ports))...)
+		want = append(want, PortRulesOn(pb.Network, pb.Owner, pb.Ports)...)
 	}
-	if len(p.ops) == 0 {
+	var ws []write
+	for _, v6 := range []bool{false, true} {
+		fwant := rulesOfFamily(want, v6)
+		if len(fwant) == 0 && (v6 || !needs4(nets)) {
+			continue
+		}
+		s, err := f.snapshotOf(v6)
+		if err != nil {
+			return false, err
+		}
+		p, err := planSkeleton(s, fwant)
+		if err != nil {
+			return false, err
+		}
+		for _, n := range nets {
+			p.ops = append(p.ops, planRules(s, NetworkComment(n.Name), Rules(n))...)
+		}
+		for _, pb := range pubs {
+			p.ops = append(p.ops, planRules(s, portComment(pb.Network.Name, pb.Owner), PortRulesOn(pb.Network, pb.Owner, pb.Ports))...)
+		}
+		if len(p.ops) > 0 {
+			ws = append(ws, write{s, p.ops})
+		}
+	}
+	if len(ws) == 0 {
 		return false, nil
 	}
-	if err := f.run.restore(p.payload(), true); err != nil {
-		return false, fmt.Errorf("%w: %w", errRestore, err)
-	}
-	return true, nil
+	return true, f.commit(ws)
+}
+
+// needs4 reports whether EnsureAll reads iptables for nets: always but
+// when every network is IPv6-only (then, with no IPv4 port, nothing of
+// theirs is in iptables).
+func needs4(nets []firewall.Network) bool {
+	return len(nets) == 0 || slices.ContainsFunc(nets, func(n firewall.Network) bool { return n.Subnet.IsValid() })
 }

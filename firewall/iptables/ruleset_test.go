@@ -24,7 +24,7 @@ func TestRulesetPosition(t *testing.T) {
 	if got := rs.Position(Rules(n)[0]); got != 1 {
 		t.Errorf("first rule at %d, want 1", got)
 	}
-	if got := rs.Position(Rule{TableFilter, ChainIsolation2, []string{"-o", "br-web", "-j", "DROP"}}); got != 0 {
+	if got := rs.Position(Rule{Table: TableFilter, Chain: ChainIsolation2, Spec: []string{"-o", "br-web", "-j", "DROP"}}); got != 0 {
 		t.Errorf("missing rule at %d, want 0", got)
 	}
 	if rs.Facts.Jump != 1 || rs.Facts.ForwardPolicy != "ACCEPT" {

@@ -28,8 +28,10 @@ type runner interface {
 	apply(o op) error
 }
 
-// execRunner runs the iptables binaries found in $PATH.
+// execRunner runs the iptables binaries found in $PATH, or the ip6tables
+// ones (v6).
 type execRunner struct {
+	v6           bool
 	iptablesPath string
 	savePath     string
 	restorePath  string
@@ -43,16 +45,21 @@ type execRunner struct {
 // nothing: go-iptables (which reads the version of iptables) is set up only
 // for the one-command fallback, and --wait is assumed until an
 // iptables-restore older than 1.6.2 refuses it.
-func newExecRunner() (*execRunner, error) {
-	r := &execRunner{wait: true}
+func newExecRunner() (*execRunner, error) { return newFamilyRunner(false) }
+
+// newFamilyRunner is newExecRunner for ip6tables, ip6tables-save and
+// ip6tables-restore when v6.
+func newFamilyRunner(v6 bool) (*execRunner, error) {
+	r := &execRunner{v6: v6, wait: true}
+	bin := binary(v6)
 	var err error
-	if r.iptablesPath, err = lookPath("iptables"); err != nil {
+	if r.iptablesPath, err = lookPath(bin); err != nil {
 		return nil, err
 	}
-	if r.savePath, err = lookPath("iptables-save"); err != nil {
+	if r.savePath, err = lookPath(bin + "-save"); err != nil {
 		return nil, err
 	}
-	if r.restorePath, err = lookPath("iptables-restore"); err != nil {
+	if r.restorePath, err = lookPath(bin + "-restore"); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -63,9 +70,13 @@ func (r *execRunner) iptables() (*goiptables.IPTables, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ipt == nil {
-		ipt, err := goiptables.New(goiptables.IPFamily(goiptables.ProtocolIPv4))
+		proto := goiptables.ProtocolIPv4
+		if r.v6 {
+			proto = goiptables.ProtocolIPv6
+		}
+		ipt, err := goiptables.New(goiptables.IPFamily(proto), goiptables.Path(r.iptablesPath))
 		if err != nil {
-			return nil, fmt.Errorf("locating iptables: %w", err)
+			return nil, fmt.Errorf("locating %s: %w", binary(r.v6), err)
 		}
 		r.ipt = ipt
 	}
@@ -85,7 +96,7 @@ func (r *execRunner) save() ([]byte, error) {
 	cmd := exec.Command(r.savePath)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("running iptables-save: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("running %s-save: %w: %s", binary(r.v6), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -122,7 +133,7 @@ func (r *execRunner) restoreOnce(payload []byte, noflush, wait bool) (string, er
 		if l := failedLine(msg, payload); l != "" {
 			msg += fmt.Sprintf(" (%q)", l)
 		}
-		return stderr.String(), fmt.Errorf("running iptables-restore %s: %w: %s", strings.Join(args, " "), err, msg)
+		return stderr.String(), fmt.Errorf("running %s-restore %s: %w: %s", binary(r.v6), strings.Join(args, " "), err, msg)
 	}
 	return "", nil
 }

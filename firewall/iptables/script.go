@@ -26,12 +26,22 @@ type Emitter interface {
 // real commands would be, so that a rule one write deletes is not deleted
 // again by the next. A write the copy refuses (as iptables-restore would)
 // fails the call. It changes nothing and takes no lock.
+//
+// The ip6tables rules of networks with IPv6 are planned the same way from
+// one `ip6tables-save`, read only when a call needs it, and printed as
+// `ip6tables-restore --noflush <<'EOF'` ... and `ip6tables -t ...`.
 func NewScript(out Emitter) (*Firewall, error) {
 	r, err := newExecRunner()
 	if err != nil {
 		return nil, fmt.Errorf("setting up iptables: %w", err)
 	}
-	return newFirewall(&scriptRunner{read: r, out: out}, ""), nil
+	f := newFirewall(&scriptRunner{read: r, out: out}, "")
+	if r6, err := newFamilyRunner(true); err != nil {
+		f.err6 = err
+	} else {
+		f.run6, f.err6, f.ipv6 = &scriptRunner{read: r6, out: out, v6: true}, nil, kernelHasIPv6
+	}
+	return f, nil
 }
 
 // scriptRunner reads through read once, then serves reads from mem, to
@@ -40,6 +50,7 @@ type scriptRunner struct {
 	read runner
 	out  Emitter
 	mem  *memRuleset
+	v6   bool // ip6tables
 }
 
 func (r *scriptRunner) save() ([]byte, error) {
@@ -62,12 +73,12 @@ func (r *scriptRunner) restore(payload []byte, noflush bool) error {
 		return err
 	}
 	if err := r.mem.restore(payload, noflush); err != nil {
-		return fmt.Errorf("the dry run's iptables-restore would fail: %w", err)
+		return fmt.Errorf("the dry run's %s-restore would fail: %w", binary(r.v6), err)
 	}
 	if noflush {
-		r.out.Heredoc(string(payload), "iptables-restore", "--noflush")
+		r.out.Heredoc(string(payload), binary(r.v6)+"-restore", "--noflush")
 	} else {
-		r.out.Heredoc(string(payload), "iptables-restore")
+		r.out.Heredoc(string(payload), binary(r.v6)+"-restore")
 	}
 	return nil
 }
@@ -77,8 +88,13 @@ func (r *scriptRunner) apply(o op) error {
 		return err
 	}
 	if err := r.mem.apply(o); err != nil {
-		return fmt.Errorf("the dry run's %s would fail: %w", o, err)
+		return fmt.Errorf("the dry run's %s would fail: %w", r.command(o), err)
 	}
-	r.out.Line(o.String())
+	r.out.Line(r.command(o))
 	return nil
+}
+
+// command is o as the iptables (ip6tables) command line that applies it.
+func (r *scriptRunner) command(o op) string {
+	return binary(r.v6) + " -t " + o.table + " " + o.line()
 }

@@ -15,6 +15,8 @@ type snapshot struct {
 	// iptables-nft backend, where a table can be removed again.
 	nft    bool
 	tables map[string]*table
+	// v6 is true for a reading of ip6tables-save.
+	v6 bool
 }
 
 // table is one `*TABLE ... COMMIT` section. A table absent from the map did

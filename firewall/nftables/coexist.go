@@ -32,14 +32,21 @@ import (
 // (isolation, internal, icc=false) stay final. They go with their network.
 // A filter table of iptables-legacy is out of netlink's reach: there
 // plumb can neither see the policy nor help (use the iptables backend).
+// IPv6 has a FORWARD policy of its own (ip6tables', `table ip6 filter`),
+// which Docker 27+ sets to DROP as well: a network with an IPv6 subnet
+// gets the same two rules there, written as ip6tables-nft writes them; a
+// network gets iptables' rules only when it has an IPv4 subnet.
 const (
 	filterTable  = "filter"
 	forwardChain = "FORWARD"
 	userChain    = "DOCKER-USER"
 )
 
-// foreignState is what plumb reads of iptables' filter table.
+// foreignState is what plumb reads of iptables' filter table (of
+// ip6tables' with v6: IPv6 has its own FORWARD policy, which Docker 27+
+// sets to DROP too; plumb's IPv6 networks get the same two rules there).
 type foreignState struct {
+	v6         bool // ip6tables' (table ip6 filter)
 	filter     bool // table ip filter exists
 	policyDrop bool // its FORWARD chain has policy drop
 	userChain  bool // chain DOCKER-USER exists
@@ -48,22 +55,37 @@ type foreignState struct {
 
 // foreignRule is one of plumb's rules in FORWARD or DOCKER-USER.
 type foreignRule struct {
+	v6      bool // in table ip6 filter
 	chain   string
 	handle  uint64
 	network string
 	exprs   []expr.Any
 }
 
-func filterTbl() *nft.Table { return &nft.Table{Name: filterTable, Family: nft.TableFamilyIPv4} }
+func filterTbl(v6 bool) *nft.Table {
+	if v6 {
+		return &nft.Table{Name: filterTable, Family: nft.TableFamilyIPv6}
+	}
+	return &nft.Table{Name: filterTable, Family: nft.TableFamilyIPv4}
+}
+
+// iptName is the command that owns the filter table: "iptables" or
+// "ip6tables".
+func iptName(v6 bool) string {
+	if v6 {
+		return "ip6tables"
+	}
+	return "iptables"
+}
 
 // readForeign reads the filter table's FORWARD policy and plumb's rules
 // in FORWARD and DOCKER-USER. Equivalent to: `iptables -S FORWARD;
-// iptables -S DOCKER-USER`.
-func readForeign(c *nft.Conn) (foreignState, error) {
-	var fs foreignState
-	chains, err := c.ListChainsOfTableFamily(nft.TableFamilyIPv4)
+// iptables -S DOCKER-USER` (ip6tables with v6).
+func readForeign(c *nft.Conn, v6 bool) (foreignState, error) {
+	fs := foreignState{v6: v6}
+	chains, err := c.ListChainsOfTableFamily(filterTbl(v6).Family)
 	if err != nil {
-		return fs, fmt.Errorf("listing the chains of the ip tables: %w", err)
+		return fs, fmt.Errorf("listing the chains of the %s tables: %w", iptName(v6), err)
 	}
 	for _, ch := range chains {
 		if ch.Table.Name != filterTable || (ch.Name != forwardChain && ch.Name != userChain) {
@@ -75,13 +97,13 @@ func readForeign(c *nft.Conn) (foreignState, error) {
 		} else {
 			fs.userChain = true
 		}
-		rules, err := c.GetRules(filterTbl(), ch)
+		rules, err := c.GetRules(filterTbl(v6), ch)
 		if err != nil {
-			return fs, fmt.Errorf("listing chain %s of table ip filter: %w", ch.Name, err)
+			return fs, fmt.Errorf("listing chain %s of %s' filter table: %w", ch.Name, iptName(v6), err)
 		}
 		for _, r := range rules {
 			if name, ok := strings.CutPrefix(foreignComment(r.Exprs, r.UserData), "plumb:"); ok {
-				fs.rules = append(fs.rules, foreignRule{chain: ch.Name, handle: r.Handle, network: name, exprs: r.Exprs})
+				fs.rules = append(fs.rules, foreignRule{v6: v6, chain: ch.Name, handle: r.Handle, network: name, exprs: r.Exprs})
 			}
 		}
 	}
@@ -98,14 +120,23 @@ func (fs foreignState) target() string {
 
 // foreignRules are the accept rules of network n, as expressions (what
 // iptables-nft 1.8.9 itself writes for them: native interface matches, xt
-// conntrack and comment matches, a counter) and as iptables text.
-func foreignRules(n firewall.Network) (exprs [][]expr.Any, text []string) {
+// conntrack and comment matches, a counter) and as iptables text: for
+// ip6tables with v6 (the conntrack match's addresses are then 16 bytes).
+// None for a family n has no subnet of.
+func foreignRules(n firewall.Network, v6 bool) (exprs [][]expr.Any, text []string) {
+	if (v6 && !n.Subnet6.IsValid()) || (!v6 && !n.Subnet.IsValid()) {
+		return nil, nil
+	}
+	alen := 4
+	if v6 {
+		alen = 16
+	}
 	c := xt.Comment(netComment(n.Name))
 	iface := func(key expr.MetaKey) []expr.Any {
 		return []expr.Any{meta(key, reg1), &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: append([]byte(n.Bridge), 0)}}
 	}
 	accept := []expr.Any{&expr.Match{Name: "comment", Info: &c}, &expr.Counter{}, verdict(expr.VerdictAccept)}
-	zero4 := func() []byte { return make([]byte, 4) }
+	zero4 := func() []byte { return make([]byte, alen) }
 	ct := &expr.Match{Name: "conntrack", Rev: 3, Info: &xt.ConntrackMtinfo3{ConntrackMtinfo2: xt.ConntrackMtinfo2{
 		ConntrackMtinfoBase: xt.ConntrackMtinfoBase{
 			OrigSrcAddr: zero4(), OrigSrcMask: zero4(), OrigDstAddr: zero4(), OrigDstMask: zero4(),
@@ -155,10 +186,10 @@ func (fs foreignState) foreignProblems(n firewall.Network) []string {
 		return nil
 	}
 	var out []string
-	exprs, text := foreignRules(n)
+	exprs, text := foreignRules(n, fs.v6)
 	for i, e := range exprs {
 		if !fs.hasForeign(n.Name, e) {
-			out = append(out, fmt.Sprintf("iptables' filter FORWARD policy is DROP and plumb's accept rule is missing (iptables -I %s %s)", fs.target(), text[i]))
+			out = append(out, fmt.Sprintf("%s' filter FORWARD policy is DROP and plumb's accept rule is missing (%s -I %s %s)", iptName(fs.v6), iptName(fs.v6), fs.target(), text[i]))
 		}
 	}
 	return out

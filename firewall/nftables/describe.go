@@ -31,14 +31,42 @@ func (e Element) AddCommand() string {
 func (e Element) ListCommand() string { return fmt.Sprintf("nft list set inet %s %s", NetTable, e.Set) }
 
 // NetworkElements are the elements network n puts in NetTable's sets: its
-// bridge in "bridges", its icc verdict, and "internal_bridges" or
-// "masquerade_bridges" / "nat_bridges" as its options call for.
+// bridge in "bridges", its icc verdict, and "internal_bridges", or per
+// family what its gateway mode calls for: "masquerade_bridges" /
+// "masquerade6_bridges", "nat_bridges", "nat_subnets" / "nat_subnets6",
+// "BR" . FAMILY in "isolated_families", "protected_families",
+// "routed_families".
 func NetworkElements(n firewall.Network) []Element { return describe(netElems(n)) }
 
 // PortElements are the elements owner's ports published on the network
-// named network put in the port maps, one per port.
+// named network put in the port maps: one per port in its DNAT map
+// (ports, addr_ports, loopback_ports; ports6, addr_ports6), then the
+// container side of each in published / published6. An IPv6 port on
+// [::1] has none: IPv6 has no route_localnet, the daemon's proxy serves
+// it.
 func PortElements(network, owner string, ports []firewall.Port) []Element {
 	return describe(portElems(network, owner, ports))
+}
+
+// DNATRule is the rule of chain prerouting (output when fromHost) that
+// DNATs traffic to published port p, the one that looks up p's map; false
+// for a port no rule there DNATs (a loopback port from outside the host,
+// an IPv6 port on [::1]).
+func DNATRule(fromHost bool, p firewall.Port) (ChainRule, bool) {
+	chain := ChainPre
+	if fromHost {
+		chain = ChainOut
+	}
+	if p.Is6() && p.HostIP.IsLoopback() {
+		return ChainRule{}, false
+	}
+	m := "@" + portMap(p)
+	for _, r := range ChainRules(chain) {
+		if strings.HasSuffix(r.Text, " "+m) {
+			return r, true
+		}
+	}
+	return ChainRule{}, false
 }
 
 // describe renders es as `nft list` shows them: the key, its comment,

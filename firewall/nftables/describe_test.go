@@ -18,6 +18,7 @@ func TestDescribe(t *testing.T) {
 	want := []string{
 		`@ports { tcp . 8080 comment "plumb:web/ID" : 10.0.0.2 . 80 }`,
 		`@loopback_ports { 127.0.0.1 . udp . 53 comment "plumb:web/ID" : 10.0.0.2 . 53 }`,
+		`@published { 10.0.0.2 . tcp . 80 comment "plumb:web/ID" }`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("PortElements = %v", got)
@@ -43,6 +44,27 @@ func TestDescribe(t *testing.T) {
 	} {
 		if _, ok := RuleFor(rc.chain, rc.comment); !ok {
 			t.Errorf("no rule %q in chain %s: explain names it", rc.comment, rc.chain)
+		}
+	}
+}
+
+// TestDNATRule: each port is DNATed by the rule looking up its map.
+func TestDNATRule(t *testing.T) {
+	for _, c := range []struct {
+		p        firewall.Port
+		fromHost bool
+		want     string
+	}{
+		{webD[0], false, "plumb: published ports"},
+		{webD[1], false, "plumb: published ports (IPv6)"},
+		{webD[2], true, "plumb: ports published on one address (IPv6)"},
+		{webA[2], true, "plumb: ports published on a loopback address"},
+		{webA[2], false, ""},
+		{webD[3], true, ""},
+	} {
+		r, ok := DNATRule(c.fromHost, c.p)
+		if r.Comment != c.want || ok != (c.want != "") {
+			t.Errorf("DNATRule(%v, %s) = %q, %v; want %q", c.fromHost, c.p, r.Comment, ok, c.want)
 		}
 	}
 }

@@ -16,7 +16,23 @@
 // So creating a network, publishing a port or unpublishing it is a few
 // elements added or deleted in one batch,
 // whatever else the table holds; deleting the last network deletes the
-// table. The rules are listed in netdefs.go (netRules), with what each
+// table.
+//
+// IPv6 (issue 17) lives in the same table, family inet: NAT66 by
+// masquerade6_bridges, hairpin by nat_subnets6, IPv6 published ports in
+// ports6 and addr_ports6 (`dnat ip6 to`, for traffic addressed to the host
+// only, as for IPv4), and the gateway modes per family in sets keyed "BR"
+// . FAMILY: isolated_families (mode isolated, and a family the network
+// has no subnet of: nothing of it in or out), protected_families (from
+// outside only published ports come in: mode routed, and mode nat for
+// IPv6; IPv4 in mode nat stays as open as it always was), routed_families
+// (ICMP and the container side of published ports, kept in published and
+// published6, come in directly). A published port is its map's element
+// and, unless bound to a loopback address, its container side's: two
+// elements in the one batch, added without a read. There is no IPv6
+// loopback map: IPv6 has no route_localnet, so a port on [::1] (and the
+// [::1] side of a port on every address) is left to the daemon's proxy,
+// and chain output never DNATs ::1. See netdefs6.go. The rules are listed in netdefs.go (netRules), with what each
 // stands for in the iptables backend; coexistence with iptables' FORWARD
 // policy DROP is in coexist.go.
 //

@@ -78,6 +78,7 @@ func (c *netChecker) CheckEndpoint(n firewall.Network, owner string, ports []fir
 		problems = append(problems, elemProblems(c.st, portElems(n.Name, owner, ports))...)
 	}
 	problems = append(problems, c.st.fwd.foreignProblems(n)...)
+	problems = append(problems, c.st.fwd6.foreignProblems(n)...)
 	if len(problems) > 0 {
 		return fmt.Errorf("firewall rules of network %q are not in place: %s", n.Name, strings.Join(problems, "; "))
 	}

@@ -25,6 +25,25 @@ const (
 	MapPorts      = "ports"              // l4proto . dport : addr . port, ports published on every address
 	MapAddrPorts  = "addr_ports"         // daddr . l4proto . dport : addr . port, on one address of the host
 	MapLoopPorts  = "loopback_ports"     // daddr . l4proto . dport : addr . port, on a loopback address (host only)
+
+	// IPv6 (netdefs6.go). There is no loopback_ports6: IPv6 has no
+	// route_localnet, so a port published on [::1] is the daemon's
+	// userland proxy's, never an element.
+	SetMasq6       = "masquerade6_bridges" // bridges whose IPv6 traffic leaving by another interface is masqueraded (NAT66)
+	SetNATSubnets6 = "nat_subnets6"        // "BR" . SUBNET6: IPv6 hairpin masquerade
+	MapPorts6      = "ports6"              // l4proto . dport : addr6 . port, ports published on every IPv6 address
+	MapAddrPorts6  = "addr_ports6"         // daddr6 . l4proto . dport : addr6 . port, on one IPv6 address of the host
+
+	// Per family (netdefs6.go): "BR" . FAMILY (ipv4 or ipv6), by the
+	// network's gateway mode for that family.
+	SetIsolated  = "isolated_families"  // no traffic of FAMILY in or out of BR: mode isolated, or BR has no subnet of FAMILY
+	SetProtected = "protected_families" // from outside only published ports come in: mode routed; nat for IPv6
+	SetRouted    = "routed_families"    // mode routed: published container ports (and ICMP) reached directly
+
+	// The container side of every published port not bound to a loopback
+	// address (addr . l4proto . port), what mode routed lets in directly.
+	SetPublished  = "published"
+	SetPublished6 = "published6"
 )
 
 // The base chains of NetTable.
@@ -37,13 +56,14 @@ const (
 )
 
 // netSetNames lists NetTable's sets in creation order.
-var netSetNames = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC, MapPorts, MapAddrPorts, MapLoopPorts}
+var netSetNames = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC, MapPorts, MapAddrPorts, MapLoopPorts,
+	SetMasq6, SetNATSubnets6, SetIsolated, SetProtected, SetRouted, MapPorts6, MapAddrPorts6, SetPublished, SetPublished6}
 
 // netChainNames lists NetTable's chains in creation order.
 var netChainNames = []string{ChainFwd, ChainInput, ChainPre, ChainOut, ChainPost}
 
-// portMaps are the maps holding published ports.
-var portMaps = []string{MapPorts, MapAddrPorts, MapLoopPorts}
+// portMaps are the maps (and sets) holding published ports.
+var portMaps = []string{MapPorts, MapAddrPorts, MapLoopPorts, MapPorts6, MapAddrPorts6, SetPublished, SetPublished6}
 
 func netTable() *nft.Table { return &nft.Table{Name: NetTable, Family: nft.TableFamilyINet} }
 
@@ -67,6 +87,8 @@ func netSet(name string) *nft.Set {
 		s.KeyType, s.DataType, s.IsMap, s.Concatenation, s.KeyByteOrder = protoService, addrService, true, true, nil
 	case MapAddrPorts, MapLoopPorts:
 		s.KeyType, s.DataType, s.IsMap, s.Concatenation, s.KeyByteOrder = addrProtoSvc, addrService, true, true, nil
+	default:
+		netSet6(s)
 	}
 	return s
 }
@@ -209,13 +231,16 @@ var (
 //
 //   - forward: traffic within BR by its icc verdict; traffic between two
 //     plumb bridges dropped; replies to BR accepted; internal bridges
-//     dropped both ways; DNATed (published) traffic to BR accepted;
-//     traffic from BR out by another interface accepted.
+//     dropped both ways, and a family isolated on BR both ways; DNATed
+//     (published) traffic to BR accepted; for a routed family, ICMP and
+//     published container ports accepted; other traffic coming in to a
+//     protected family of BR dropped; traffic from BR out by another
+//     interface accepted. (netdefs6.go has the per-family rules.)
 //   - input: the loopback guard (iptables' PLUMB-INPUT rule): a bridge
 //     reaching 127.0.0.0/8 is dropped unless it is a reply or DNATed.
 //   - prerouting, output: published ports, for traffic addressed to the
 //     host only (`fib daddr type local`; loopback-bound ports in output
-//     only).
+//     only; IPv6 ports never for ::1).
 //   - postrouting: masquerade of traffic from a bridge leaving by another
 //     interface, of 127.0.0.0/8 going out to a bridge (localhost-published
 //     ports) and of hairpin traffic (DNATed back into its own bridge: its
@@ -242,10 +267,17 @@ var netRules = map[string][]netRule{
 			func() []expr.Any {
 				return join(ifIn(iif, SetInternal, false), tail(&expr.Counter{}, verdict(expr.VerdictDrop)))
 			}},
+		ruleIsolatedIn,
+		ruleIsolatedOut,
 		{`oifname @bridges ct status dnat accept`, "plumb: published ports",
 			func() []expr.Any {
 				return join(ifIn(oif, SetBridges, false), ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq), tail(verdict(expr.VerdictAccept)))
 			}},
+		ruleRoutedICMP,
+		ruleRoutedICMP6,
+		ruleRouted4,
+		ruleRouted6,
+		ruleProtected,
 		{`iifname @bridges accept`, "plumb: containers may go out",
 			func() []expr.Any { return join(ifIn(iif, SetBridges, false), tail(verdict(expr.VerdictAccept))) }},
 	},
@@ -264,22 +296,27 @@ var netRules = map[string][]netRule{
 	ChainPre: {
 		{`fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @addr_ports`, "plumb: ports published on one address",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapAddrPorts, true)) }},
-		{`fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
+		{`meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapPorts, false)) }},
+		rulePreAddr6,
+		rulePrePorts6,
 	},
 	ChainOut: {
 		{`fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @loopback_ports`, "plumb: ports published on a loopback address",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapLoopPorts, true)) }},
 		{`fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @addr_ports`, "plumb: ports published on one address",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapAddrPorts, true)) }},
-		{`fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
+		{`meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports`, "plumb: published ports",
 			func() []expr.Any { return join(ipv4(), fibLocal(), dnatVia(MapPorts, false)) }},
+		rulePreAddr6,
+		ruleOutPorts6,
 	},
 	ChainPost: {
-		{`iifname @masquerade_bridges oifname != @bridges masquerade`, "plumb: containers going out",
+		{`meta nfproto ipv4 iifname @masquerade_bridges oifname != @bridges masquerade`, "plumb: containers going out",
 			func() []expr.Any {
-				return join(ifIn(iif, SetMasquerade, false), ifIn(oif, SetBridges, true), tail(&expr.Masq{}))
+				return join(ipv4(), ifIn(iif, SetMasquerade, false), ifIn(oif, SetBridges, true), tail(&expr.Masq{}))
 			}},
+		ruleMasq6,
 		{`oifname @nat_bridges ip saddr 127.0.0.0/8 masquerade`, "plumb: localhost to published ports",
 			func() []expr.Any { return join(ifIn(oif, SetNAT, false), ipv4(), srcLoopback(), tail(&expr.Masq{})) }},
 		// Hairpin is told by the source address, as iptables' `-s SUBNET
@@ -292,6 +329,7 @@ var netRules = map[string][]netRule{
 			func() []expr.Any {
 				return join(ipv4(), oifSaddrIn(SetNATSubnets), ctBits(expr.CtKeySTATUS, ipsDstNAT, expr.CmpOpNeq), tail(&expr.Masq{}))
 			}},
+		ruleHairpin6,
 	},
 }
 

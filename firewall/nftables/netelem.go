@@ -39,7 +39,9 @@ func ownedBy(comment, name string) bool {
 	return comment == c || strings.HasPrefix(comment, c+"/")
 }
 
-// netElems are the elements network n puts in the bridge-keyed sets.
+// netElems are the elements network n puts in the bridge-keyed sets:
+// "BR" in bridges and icc always; in internal_bridges for an internal
+// network; else, for each family, by its gateway mode (famElems).
 func netElems(n firewall.Network) []elem {
 	br, c := string(ifnameKey(n.Bridge)), netComment(n.Name)
 	icc := "drop"
@@ -50,57 +52,125 @@ func netElems(n firewall.Network) []elem {
 	if n.Internal {
 		return append(out, elem{set: SetInternal, key: br, comment: c})
 	}
-	if n.Masquerade {
-		out = append(out, elem{set: SetMasquerade, key: br, comment: c})
-	}
-	return append(out, elem{set: SetNAT, key: br, comment: c}, elem{set: SetNATSubnets, key: subnetKey(br, n.Subnet), comment: c})
+	out = append(out, famElems(br, c, fam4, n.Subnet, n.Mode4, n.Masq4())...)
+	return append(out, famElems(br, c, fam6, n.Subnet6, n.Mode6, n.Masq6())...)
 }
 
-// subnetKey is the key of "BR" . SUBNET in nat_subnets as plumb models
-// it: the range's first key (ifname . first address) then its last
-// (ifname . last address), 40 bytes.
+// famElems are the elements of bridge br (comment c) for family f of
+// subnet p in gateway mode mode: "BR" . FAMILY in isolated_families when
+// the mode is isolated or there is no subnet of f (nothing of f in or out
+// then); else the masquerade set of f when masq, "BR" . FAMILY in
+// routed_families and protected_families for mode routed, in
+// protected_families for IPv6 in mode nat (IPv4 in mode nat lets in what
+// is routed to a container, as plumb always did), none for
+// nat-unprotected; nat_bridges (IPv4: localhost to published ports) and
+// "BR" . SUBNET in nat_subnets or nat_subnets6 (hairpin).
+func famElems(br, c string, f family, p netip.Prefix, mode string, masq bool) []elem {
+	fk := br + string([]byte{f.proto, 0, 0, 0})
+	if !p.IsValid() || mode == firewall.ModeIsolated {
+		return []elem{{set: SetIsolated, key: fk, comment: c}}
+	}
+	masqSet, subnets := SetMasquerade, SetNATSubnets
+	if f == fam6 {
+		masqSet, subnets = SetMasq6, SetNATSubnets6
+	}
+	var out []elem
+	if masq {
+		out = append(out, elem{set: masqSet, key: br, comment: c})
+	}
+	switch {
+	case mode == firewall.ModeRouted:
+		out = append(out, elem{set: SetRouted, key: fk, comment: c}, elem{set: SetProtected, key: fk, comment: c})
+	case f == fam6 && (mode == "" || mode == firewall.ModeNAT):
+		out = append(out, elem{set: SetProtected, key: fk, comment: c})
+	}
+	if f == fam4 {
+		out = append(out, elem{set: SetNAT, key: br, comment: c})
+	}
+	return append(out, elem{set: subnets, key: subnetKey(br, p), comment: c})
+}
+
+// subnetKey is the key of "BR" . SUBNET in nat_subnets (nat_subnets6) as
+// plumb models it: the range's first key (ifname . first address) then
+// its last (ifname . last address), 40 bytes (64 for IPv6).
 func subnetKey(br string, p netip.Prefix) string {
 	p = p.Masked()
-	first, last := p.Addr().As4(), p.Addr().As4()
-	for i := p.Bits(); i < 32; i++ {
+	first := p.Addr().AsSlice()
+	last := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(last)*8; i++ {
 		last[i/8] |= 0x80 >> (i % 8)
 	}
-	return br + string(first[:]) + br + string(last[:])
+	return br + string(first) + br + string(last)
 }
 
 // portElems are the elements publishing ports for owner on the network
-// named name: one per port, in the map its host address calls for.
+// named name: one per port in the DNAT map its family and host address
+// call for, then one per container address and port (not bound to a
+// loopback address) in published or published6, which mode routed lets
+// in directly. A port of IPv6 bound to ::1 has none: IPv6 has no
+// route_localnet, the daemon's proxy serves it.
 func portElems(name, owner string, ports []firewall.Port) []elem {
 	c := portComment(name, owner)
-	var out []elem
+	var out, pub []elem
+	seen := map[string]bool{}
 	for _, p := range ports {
+		if p.Is6() && p.HostIP.IsLoopback() {
+			continue
+		}
 		proto := byte(unix.IPPROTO_TCP)
 		if p.Proto == "udp" {
 			proto = unix.IPPROTO_UDP
 		}
-		ps := []byte{proto, 0, 0, 0, byte(p.HostPort >> 8), byte(p.HostPort), 0, 0}
-		ca := p.ContainerIP.As4()
-		val := string(append(ca[:], byte(p.ContainerPort>>8), byte(p.ContainerPort), 0, 0))
-		switch {
-		case !p.HostIP.IsValid() || p.HostIP.IsUnspecified():
-			out = append(out, elem{set: MapPorts, key: string(ps), val: val, comment: c})
-		case p.HostIP.IsLoopback():
-			ha := p.HostIP.As4()
-			out = append(out, elem{set: MapLoopPorts, key: string(append(ha[:], ps...)), val: val, comment: c})
-		default:
-			ha := p.HostIP.As4()
-			out = append(out, elem{set: MapAddrPorts, key: string(append(ha[:], ps...)), val: val, comment: c})
+		ps := string([]byte{proto, 0, 0, 0, byte(p.HostPort >> 8), byte(p.HostPort), 0, 0})
+		ca := string(p.ContainerIP.AsSlice())
+		val := ca + string([]byte{byte(p.ContainerPort >> 8), byte(p.ContainerPort), 0, 0})
+		out = append(out, elem{set: portMap(p), key: portKey(p, ps), val: val, comment: c})
+		if p.HostIP.IsLoopback() {
+			continue
+		}
+		e := elem{set: SetPublished, key: ca + string([]byte{proto, 0, 0, 0, byte(p.ContainerPort >> 8), byte(p.ContainerPort), 0, 0}), comment: c}
+		if p.Is6() {
+			e.set = SetPublished6
+		}
+		if !seen[e.set+e.key] {
+			seen[e.set+e.key] = true
+			pub = append(pub, e)
 		}
 	}
-	return out
+	return append(out, pub...)
+}
+
+// portMap is the DNAT map of p: by its family, and whether it is
+// published on every address, a loopback address or one other address.
+func portMap(p firewall.Port) string {
+	every := !p.HostIP.IsValid() || p.HostIP.IsUnspecified()
+	switch {
+	case p.Is6() && every:
+		return MapPorts6
+	case p.Is6():
+		return MapAddrPorts6
+	case every:
+		return MapPorts
+	case p.HostIP.IsLoopback():
+		return MapLoopPorts
+	}
+	return MapAddrPorts
+}
+
+// portKey is p's key in its map, ps being its protocol and port.
+func portKey(p firewall.Port, ps string) string {
+	if !p.HostIP.IsValid() || p.HostIP.IsUnspecified() {
+		return ps
+	}
+	return string(p.HostIP.AsSlice()) + ps
 }
 
 // setElement is e as google/nftables writes it.
 func (e elem) setElement() nft.SetElement {
 	se := nft.SetElement{Key: []byte(e.key), Comment: e.comment}
 	switch {
-	case e.set == SetNATSubnets && len(e.key) == 40:
-		se.Key, se.KeyEnd = []byte(e.key[:20]), []byte(e.key[20:])
+	case (e.set == SetNATSubnets && len(e.key) == 40) || (e.set == SetNATSubnets6 && len(e.key) == 64):
+		se.Key, se.KeyEnd = []byte(e.key[:len(e.key)/2]), []byte(e.key[len(e.key)/2:])
 	case e.set == MapICC:
 		k := expr.VerdictDrop
 		if e.val == "accept" {
@@ -117,7 +187,7 @@ func (e elem) setElement() nft.SetElement {
 func elemOf(set string, se nft.SetElement) elem {
 	e := elem{set: set, key: string(se.Key), comment: se.Comment}
 	switch set {
-	case SetNATSubnets:
+	case SetNATSubnets, SetNATSubnets6:
 		e.key += string(se.KeyEnd)
 	case MapICC:
 		e.val = verdictName(se.Val)
@@ -172,15 +242,22 @@ func (e elem) keyText() string {
 		if len(k) == 32 {
 			return fmt.Sprintf("%q . %q", ifnameOf(k[:16]), ifnameOf(k[16:]))
 		}
-	case SetNATSubnets:
-		if len(k) == 40 {
-			return fmt.Sprintf("%q . %s-%s", ifnameOf(k[:16]), netip.AddrFrom4([4]byte(k[16:20])), netip.AddrFrom4([4]byte(k[36:40])))
+	case SetNATSubnets, SetNATSubnets6:
+		if n := len(k) / 2; n == 20 || n == 32 {
+			first, _ := netip.AddrFromSlice(k[16:n])
+			last, _ := netip.AddrFromSlice(k[n+16:])
+			return fmt.Sprintf("%q . %s-%s", ifnameOf(k[:16]), first, last)
 		}
-	case MapPorts:
+	case SetIsolated, SetProtected, SetRouted:
+		if len(k) == 20 {
+			return fmt.Sprintf("%q . %s", ifnameOf(k[:16]), map[byte]string{unix.NFPROTO_IPV4: "ipv4", unix.NFPROTO_IPV6: "ipv6"}[k[16]])
+		}
+	case MapPorts, MapPorts6:
 		return protoPort(k)
-	case MapAddrPorts, MapLoopPorts:
-		if len(k) == 12 {
-			return netip.AddrFrom4([4]byte(k[:4])).String() + " . " + protoPort(k[4:])
+	case MapAddrPorts, MapLoopPorts, SetPublished, MapAddrPorts6, SetPublished6:
+		if n := len(k) - 8; n == 4 || n == 16 {
+			a, _ := netip.AddrFromSlice(k[:n])
+			return a.String() + " . " + protoPort(k[n:])
 		}
 	default:
 		return fmt.Sprintf("%q", ifnameOf(k))
@@ -193,7 +270,7 @@ func (e elem) valText() string {
 	switch e.set {
 	case MapICC:
 		return e.val
-	case MapPorts, MapAddrPorts, MapLoopPorts:
+	case MapPorts, MapAddrPorts, MapLoopPorts, MapPorts6, MapAddrPorts6:
 		return addrPort([]byte(e.val))
 	}
 	return ""
@@ -207,11 +284,15 @@ func protoPort(b []byte) string {
 	return fmt.Sprintf("%s . %d", proto, int(b[4])<<8|int(b[5]))
 }
 
+// addrPort is "ADDR . PORT" of a map's data: an IPv4 (8 bytes) or IPv6
+// (20 bytes) address and a port.
 func addrPort(b []byte) string {
-	if len(b) < 8 {
+	n := len(b) - 4
+	if n != 4 && n != 16 {
 		return "?"
 	}
-	return fmt.Sprintf("%s . %d", netip.AddrFrom4([4]byte(b[:4])), int(b[4])<<8|int(b[5]))
+	a, _ := netip.AddrFromSlice(b[:n])
+	return fmt.Sprintf("%s . %d", a, int(b[n])<<8|int(b[n+1]))
 }
 
 // elemCmd is the nft command that adds (verb "add") or deletes e.

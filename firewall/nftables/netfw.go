@@ -177,6 +177,9 @@ func (f *Firewall) emit(ops []netOp) {
 	if iptText != "" {
 		f.out.Heredoc(iptText, "iptables-restore", "--noflush")
 	}
+	if ip6tText := renderForeign6(ops); ip6tText != "" {
+		f.out.Heredoc(ip6tText, "ip6tables-restore", "--noflush")
+	}
 }
 
 // Watch calls changed after every change of the nftables ruleset in the

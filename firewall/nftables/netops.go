@@ -10,12 +10,15 @@ import (
 // repairing: a missing set or chain added, a chain's rules replaced when
 // they differ, a set of the wrong type replaced with the table) and n's
 // elements present exactly once: "BR" in bridges, "BR" . "BR" : accept|drop
-// in icc, "BR" in internal_bridges or in nat_bridges and "BR" . SUBNET in
-// nat_subnets (and "BR" in masquerade_bridges), each commented "plumb:NAME"; elements of an older
-// config of n go. When iptables' filter FORWARD policy is DROP, n's accept
-// rules go there too (see coexist.go). Ports published on n stay. One
-// read, then one netlink batch, nothing when all is in place. Equivalent
-// to, on a host without plumb:
+// in icc, "BR" in internal_bridges or, per family by its gateway mode,
+// nat_bridges, "BR" . SUBNET in nat_subnets / nat_subnets6, "BR" in
+// masquerade_bridges / masquerade6_bridges, "BR" . FAMILY in
+// isolated_families, protected_families, routed_families (see
+// netdefs6.go), each commented "plumb:NAME"; elements of an older config
+// of n go. When iptables' (ip6tables') filter FORWARD policy is DROP, n's
+// accept rules for IPv4 (IPv6) go there too (see coexist.go). Ports
+// published on n stay. One read, then one netlink batch, nothing when all
+// is in place. Equivalent to, on a host without plumb:
 //
 //	nft -f - <<'EOF'
 //	add table inet plumb-networks
@@ -123,7 +126,9 @@ func (f *Firewall) writeElems(kind netOpKind, elems []elem) error {
 	for i, e := range elems {
 		ops[i] = netOp{kind: kind, name: e.set, elem: e}
 	}
-	return write(c, ops)
+	// One message per set: a dual-stack endpoint's ports alternate
+	// between ports and ports6.
+	return write(c, groupBySet(ops))
 }
 
 // DeletePorts removes every port owner published on the network named

@@ -137,7 +137,8 @@ func planElems(st *netState, sets []string, owned func(string) bool, want []elem
 }
 
 // bridgeSets are the sets keyed by bridge.
-var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC}
+var bridgeSets = []string{SetBridges, SetInternal, SetMasquerade, SetNAT, SetNATSubnets, MapICC,
+	SetMasq6, SetNATSubnets6, SetIsolated, SetProtected, SetRouted}
 
 // planNetwork is what makes n's elements and coexistence rules as
 // EnsureNetwork leaves them, in st whose structure is sound.
@@ -155,13 +156,18 @@ func planPorts(st *netState, name, owner string, ports []firewall.Port) []netOp 
 }
 
 // planForeign is what puts n's accept rules in iptables' filter table
-// while its FORWARD policy is DROP, and deletes stale ones of n's.
+// while its FORWARD policy is DROP, and in ip6tables' while its FORWARD
+// policy is DROP, and deletes stale ones of n's.
 func planForeign(st *netState, n firewall.Network) []netOp {
-	fs := st.fwd
+	return append(planForeignOf(st.fwd, n), planForeignOf(st.fwd6, n)...)
+}
+
+// planForeignOf is planForeign in fs, iptables' or ip6tables'.
+func planForeignOf(fs foreignState, n firewall.Network) []netOp {
 	if !fs.policyDrop {
 		return nil
 	}
-	exprs, text := foreignRules(n)
+	exprs, text := foreignRules(n, fs.v6)
 	var ops []netOp
 	for _, r := range fs.rules {
 		if r.network == n.Name && !slices.ContainsFunc(exprs, func(e []expr.Any) bool { return sameForeign(r.exprs, e) }) {
@@ -170,28 +176,83 @@ func planForeign(st *netState, n firewall.Network) []netOp {
 	}
 	for i, e := range exprs {
 		if !fs.hasForeign(n.Name, e) {
-			ops = append(ops, netOp{kind: nAddForeign, fgn: foreignRule{chain: fs.target(), network: n.Name, exprs: e}, fgnTxt: text[i]})
+			ops = append(ops, netOp{kind: nAddForeign, fgn: foreignRule{v6: fs.v6, chain: fs.target(), network: n.Name, exprs: e}, fgnTxt: text[i]})
 		}
 	}
 	return ops
 }
 
-// planEnsureAll is what EnsureAll(nets, pubs) writes to st.
+// planEnsureAll is what EnsureAll(nets, pubs) writes to st: the
+// structure, then the elements as one difference between st and what
+// every network's and owner's plan leaves (so that an element two plans
+// touch is written once), deletions then additions, each grouped by set
+// (so that the batch holds one message per set, whatever the number of
+// elements), then the coexistence rules.
 func planEnsureAll(st *netState, nets []firewall.Network, pubs []firewall.Published) []netOp {
 	ops := planStructure(st)
-	st = st.clone()
-	st.apply(ops)
+	base := st.clone()
+	base.apply(ops)
+	want := base.clone()
+	var elemOps, fgn []netOp
+	collect := func(o []netOp) {
+		want.apply(o)
+		for _, op := range o {
+			if op.kind == nAddElem || op.kind == nDelElem {
+				elemOps = append(elemOps, op)
+			} else {
+				fgn = append(fgn, op)
+			}
+		}
+	}
 	for _, n := range nets {
-		o := planNetwork(st, n)
-		st.apply(o)
-		ops = append(ops, o...)
+		collect(planNetwork(want, n))
 	}
 	for _, p := range pubs {
-		o := planPorts(st, p.Network.Name, p.Owner, p.Ports)
-		st.apply(o)
-		ops = append(ops, o...)
+		collect(planPorts(want, p.Network.Name, p.Owner, p.Ports))
 	}
-	return ops
+	return append(append(ops, elemDiff(base, want, elemOps)...), fgn...)
+}
+
+// elemDiff is what turns the elements of base into those of want, for
+// the elements touched by touched: deletions then additions, each grouped
+// by set in the order touched first names them.
+func elemDiff(base, want *netState, touched []netOp) []netOp {
+	var dels, adds []netOp
+	seen := map[[2]string]bool{}
+	for _, o := range touched {
+		k := [2]string{o.name, o.elem.key}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		before, had := base.elems[o.name][o.elem.key]
+		after, has := want.elems[o.name][o.elem.key]
+		if had && (!has || after != before) {
+			dels = append(dels, netOp{kind: nDelElem, name: o.name, elem: before})
+		}
+		if has && (!had || after != before) {
+			adds = append(adds, netOp{kind: nAddElem, name: o.name, elem: after})
+		}
+	}
+	return append(groupBySet(dels), groupBySet(adds)...)
+}
+
+// groupBySet is ops reordered so that the ops of one set are together,
+// the sets in the order ops first names them, each set's ops in order.
+func groupBySet(ops []netOp) []netOp {
+	var order []string
+	by := map[string][]netOp{}
+	for _, o := range ops {
+		if by[o.name] == nil {
+			order = append(order, o.name)
+		}
+		by[o.name] = append(by[o.name], o)
+	}
+	out := make([]netOp, 0, len(ops))
+	for _, s := range order {
+		out = append(out, by[s]...)
+	}
+	return out
 }
 
 // planDeleteNetwork is what DeleteNetwork(name) changes in st: every
@@ -212,7 +273,7 @@ func planDeleteNetwork(st *netState, name string) []netOp {
 			}
 		}
 	}
-	for _, r := range st.fwd.rules {
+	for _, r := range append(slices.Clone(st.fwd.rules), st.fwd6.rules...) {
 		if r.network == name {
 			ops = append(ops, netOp{kind: nDelForeign, fgn: r})
 		}

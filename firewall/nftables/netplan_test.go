@@ -44,7 +44,7 @@ func TestNetRenderFirst(t *testing.T) {
 		"add chain inet plumb-networks prerouting { type nat hook prerouting priority dstnat; policy accept; }\n",
 		"add chain inet plumb-networks postrouting { type nat hook postrouting priority srcnat; policy accept; }\n",
 		"add rule inet plumb-networks forward iifname . oifname vmap @icc comment \"plumb: traffic within a network, by its icc\"\n",
-		"add rule inet plumb-networks prerouting fib daddr type local dnat ip to meta l4proto . th dport map @ports comment",
+		"add rule inet plumb-networks prerouting meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports comment",
 		"add element inet plumb-networks bridges { \"pb-a\" comment \"plumb:a\" }\n",
 		"add element inet plumb-networks icc { \"pb-a\" . \"pb-a\" comment \"plumb:a\" : accept }\n",
 		"add element inet plumb-networks masquerade_bridges { \"pb-a\" comment \"plumb:a\" }\n",
@@ -75,7 +75,9 @@ func TestNetPlanSeesItsChanges(t *testing.T) {
 	step(t, st, planPorts(st, "a", "ep1", webA),
 		"add element inet plumb-networks ports { tcp . 8080 comment \"plumb:a/ep1\" : 172.30.1.2 . 80 }\n"+
 			"add element inet plumb-networks addr_ports { 10.0.0.1 . udp . 53 comment \"plumb:a/ep1\" : 172.30.1.2 . 5353 }\n"+
-			"add element inet plumb-networks loopback_ports { 127.0.0.1 . tcp . 9000 comment \"plumb:a/ep1\" : 172.30.1.2 . 9 }\n")
+			"add element inet plumb-networks loopback_ports { 127.0.0.1 . tcp . 9000 comment \"plumb:a/ep1\" : 172.30.1.2 . 9 }\n"+
+			"add element inet plumb-networks published { 172.30.1.2 . tcp . 80 comment \"plumb:a/ep1\" }\n"+
+			"add element inet plumb-networks published { 172.30.1.2 . udp . 5353 comment \"plumb:a/ep1\" }\n")
 	c := &netChecker{st: st}
 	if err := c.CheckEndpoint(netA, "ep1", webA); err != nil {
 		t.Fatalf("check: %v", err)
@@ -96,7 +98,9 @@ func TestNetPlanSeesItsChanges(t *testing.T) {
 	step(t, st, planDeletePorts(st, "a", "ep1"),
 		"delete element inet plumb-networks ports { tcp . 8080 }\n"+
 			"delete element inet plumb-networks addr_ports { 10.0.0.1 . udp . 53 }\n"+
-			"delete element inet plumb-networks loopback_ports { 127.0.0.1 . tcp . 9000 }\n")
+			"delete element inet plumb-networks loopback_ports { 127.0.0.1 . tcp . 9000 }\n"+
+			"delete element inet plumb-networks published { 172.30.1.2 . tcp . 80 }\n"+
+			"delete element inet plumb-networks published { 172.30.1.2 . udp . 5353 }\n")
 	st.apply(planPorts(st, "a", "ep1", webA[:1]))
 	step(t, st, planDeleteNetwork(st, "b"),
 		"delete element inet plumb-networks bridges { \"pb-b\" }\n"+

@@ -45,10 +45,11 @@ func queueNet(c *nft.Conn, ops []netOp) error {
 				err = c.SetDeleteElements(netSet(o.name), els)
 			}
 		case nAddForeign:
-			c.InsertRule(&nft.Rule{Table: filterTbl(), Chain: &nft.Chain{Name: o.fgn.chain, Table: filterTbl()},
-				Exprs: o.fgn.exprs})
+			t := filterTbl(o.fgn.v6)
+			c.InsertRule(&nft.Rule{Table: t, Chain: &nft.Chain{Name: o.fgn.chain, Table: t}, Exprs: o.fgn.exprs})
 		case nDelForeign:
-			err = c.DelRule(&nft.Rule{Table: filterTbl(), Chain: &nft.Chain{Name: o.fgn.chain, Table: filterTbl()}, Handle: o.fgn.handle})
+			t := filterTbl(o.fgn.v6)
+			err = c.DelRule(&nft.Rule{Table: t, Chain: &nft.Chain{Name: o.fgn.chain, Table: t}, Handle: o.fgn.handle})
 		}
 		if err != nil {
 			return err
@@ -94,9 +95,15 @@ func renderNet(ops []netOp) (nftText, iptText string) {
 		case nDelElem:
 			b.WriteString(elemCmd("delete", o.elem) + "\n")
 		case nAddForeign:
-			fmt.Fprintf(&ipt, "-I %s 1 %s\n", o.fgn.chain, o.fgnTxt)
+			if !o.fgn.v6 {
+				fmt.Fprintf(&ipt, "-I %s 1 %s\n", o.fgn.chain, o.fgnTxt)
+			}
 		case nDelForeign:
-			fmt.Fprintf(&b, "delete rule ip %s %s handle %d\n", filterTable, o.fgn.chain, o.fgn.handle)
+			fam := "ip"
+			if o.fgn.v6 {
+				fam = "ip6"
+			}
+			fmt.Fprintf(&b, "delete rule %s %s %s handle %d\n", fam, filterTable, o.fgn.chain, o.fgn.handle)
 		}
 	}
 	if ipt.Len() > 0 {
@@ -131,6 +138,7 @@ func (st *netState) clone() *netState {
 		c.elems[k] = maps.Clone(m)
 	}
 	c.fwd.rules = append([]foreignRule(nil), st.fwd.rules...)
+	c.fwd6.rules = append([]foreignRule(nil), st.fwd6.rules...)
 	return &c
 }
 
@@ -141,9 +149,9 @@ func (st *netState) apply(ops []netOp) {
 		case nAddTable:
 			st.exists = true
 		case nDelTable:
-			fwd := st.fwd
+			fwd, fwd6 := st.fwd, st.fwd6
 			*st = *newNetState()
-			st.fwd = fwd
+			st.fwd, st.fwd6 = fwd, fwd6
 		case nAddSet:
 			if st.sets[o.name] == nil {
 				st.sets[o.name], st.elems[o.name] = netSet(o.name), map[string]elem{}
@@ -176,15 +184,34 @@ func (st *netState) apply(ops []netOp) {
 
 // applyForeign applies a coexistence op to st.
 func (st *netState) applyForeign(o netOp) {
+	fs := &st.fwd
+	if o.fgn.v6 {
+		fs = &st.fwd6
+	}
 	switch o.kind {
 	case nAddForeign:
-		st.fwd.rules = append(st.fwd.rules, o.fgn)
+		fs.rules = append(fs.rules, o.fgn)
 	case nDelForeign:
-		for i, r := range st.fwd.rules {
+		for i, r := range fs.rules {
 			if r.chain == o.fgn.chain && r.handle == o.fgn.handle && r.network == o.fgn.network && sameForeign(r.exprs, o.fgn.exprs) {
-				st.fwd.rules = append(st.fwd.rules[:i:i], st.fwd.rules[i+1:]...)
+				fs.rules = append(fs.rules[:i:i], fs.rules[i+1:]...)
 				break
 			}
 		}
 	}
+}
+
+// renderForeign6 is the coexistence rules ops insert into ip6tables'
+// filter table, as `ip6tables-restore --noflush` input; "" when none.
+func renderForeign6(ops []netOp) string {
+	var b strings.Builder
+	for _, o := range ops {
+		if o.kind == nAddForeign && o.fgn.v6 {
+			fmt.Fprintf(&b, "-I %s 1 %s\n", o.fgn.chain, o.fgnTxt)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "*filter\n" + b.String() + "COMMIT\n"
 }

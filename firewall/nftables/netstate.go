@@ -22,7 +22,8 @@ type netState struct {
 	chains map[string]*nft.Chain
 	rules  map[string][]*nft.Rule
 	elems  map[string]map[string]elem // set -> key -> element
-	fwd    foreignState
+	fwd    foreignState               // iptables'
+	fwd6   foreignState               // ip6tables'
 }
 
 func newNetState() *netState {
@@ -53,7 +54,10 @@ func readNet(c *nft.Conn, all bool) (*netState, error) {
 		}
 	}
 	if all {
-		if st.fwd, err = readForeign(c); err != nil {
+		if st.fwd, err = readForeign(c, false); err != nil {
+			return nil, err
+		}
+		if st.fwd6, err = readForeign(c, true); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package nftables
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -136,6 +137,22 @@ func TestPrivilegedNetTraffic(t *testing.T) {
 	} {
 		if got := dialFrom(t, c.from, c.to); got != "" {
 			t.Errorf("%s (%s): got %q, want nothing", c.what, c.to, got)
+		}
+	}
+	// Mode routed for IPv4: no masquerade, from outside only the
+	// published container port, directly.
+	n2.Internal, n2.Mode4 = false, firewall.ModeRouted
+	listen(t, l.c3, "0.0.0.0:81", "c3's unpublished port")
+	p3 := []firewall.Port{{Proto: "tcp", HostPort: 8083, ContainerIP: netip.MustParseAddr("10.231.62.2"), ContainerPort: 80}}
+	inNS(t, l.host, func() error { return errors.Join(f.EnsureNetwork(n2), f.AddPorts(n2, "ep3", p3)) })
+	for _, c := range []struct{ what, from, to, want string }{
+		{"routed: a container going out, its own address", l.c3, "10.231.60.2:80", "10.231.62.2"},
+		{"routed: a neighbour to the published container port, directly", l.nbr, "10.231.62.2:80", "hello from c3"},
+		{"routed: a neighbour to an unpublished container port", l.nbr, "10.231.62.2:81", ""},
+		{"routed: a neighbour to the host port", l.nbr, "10.231.60.1:8083", "hello from c3"},
+	} {
+		if got := dialFrom(t, c.from, c.to); got != c.want {
+			t.Errorf("%s (%s): got %q, want %q", c.what, c.to, got, c.want)
 		}
 	}
 }

@@ -7,8 +7,8 @@ package netnscookie
 
 import (
 	"fmt"
-	"runtime"
 
+	"github.com/plumbnet/plumb/internal/nsdo"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -57,26 +57,14 @@ func Self() (uint64, error) {
 
 // socketIn makes an AF_UNIX datagram socket inside ns.
 func socketIn(ns netns.NsHandle) (int, error) {
-	runtime.LockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return -1, err
+	fd := -1
+	err := nsdo.Do(ns, func() (err error) {
+		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		return err
+	})
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
 	}
-	defer cur.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		return -1, err
-	}
-	fd, serr := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err := netns.Set(cur); err != nil {
-		// This thread is stuck in ns: keep it locked, and the runtime
-		// ends it with the goroutine.
-		if serr == nil {
-			unix.Close(fd)
-		}
-		return -1, fmt.Errorf("going back to our namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return fd, serr
+	return fd, err
 }

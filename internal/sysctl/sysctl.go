@@ -70,3 +70,18 @@ func DisableIPv6(ifname string) error {
 	}
 	return err
 }
+
+// EnableIPv6NoRA readies ifname for a static IPv6 address: IPv6 on, router
+// advertisements ignored (no SLAAC address, no default route from a
+// neighbour's advertisement: CVE-2020-13401). Run inside the interface's
+// namespace. Equivalent to:
+// `sysctl -w net.ipv6.conf.IFNAME.disable_ipv6=0 net.ipv6.conf.IFNAME.accept_ra=0`.
+func EnableIPv6NoRA(ifname string) error {
+	if err := Set("net/ipv6/conf/"+ifname+"/accept_ra", "0"); err != nil {
+		return err
+	}
+	if v, err := Get("net/ipv6/conf/" + ifname + "/disable_ipv6"); err != nil || v == "0" {
+		return err
+	}
+	return Set("net/ipv6/conf/"+ifname+"/disable_ipv6", "0")
+}
