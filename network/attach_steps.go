@@ -18,11 +18,7 @@ import (
 // has (and derives its MAC from the first). On error nothing is reserved.
 func (a *attachOp) allocate() error {
 	if a.n.IPv4() {
-		alloc, err := a.m.allocator(a.n)
-		if err != nil {
-			return err
-		}
-		ip, err := alloc.Allocate(a.ep.ID, a.static)
+		ip, err := a.m.allocate4(a.n, a.ep.ID, a.static)
 		if err != nil {
 			return fmt.Errorf("network %q: %w", a.n.Name, ipamError(err))
 		}

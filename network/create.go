@@ -59,7 +59,7 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 	}
 	existing, _ := m.List()
 	n := &Network{
-		Name: o.Name, Driver: "bridge", Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway,
+		Name: o.Name, Driver: DriverBridge, Bridge: o.Bridge, Subnet: o.Subnet, Gateway: o.Gateway,
 		IPRange: o.IPRange, Subnet6: o.Subnet6, Gateway6: o.Gateway6, IPRange6: o.IPRange6,
 		MTU: o.MTU, Internal: o.Internal, ICC: o.ICC, Masquerade: o.Masquerade && !o.Internal,
 		GatewayMode4: o.GatewayMode4, GatewayMode6: o.GatewayMode6, Created: time.Now().UTC(),

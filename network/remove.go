@@ -144,6 +144,9 @@ func (m *Manager) unplumb(n *Network, eps []*Endpoint) error {
 			}
 		}
 	}
+	if !m.dry() {
+		errs = append(errs, deleteVXLAN(n))
+	}
 	if fw, err := m.fw(); err != nil {
 		errs = append(errs, err)
 	} else if err := fw.DeleteNetwork(n.Name); err != nil {

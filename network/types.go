@@ -35,6 +35,12 @@ type Network struct {
 	GatewayMode4 string    `json:"gatewayModeIPv4,omitempty"`
 	GatewayMode6 string    `json:"gatewayModeIPv6,omitempty"`
 	Created      time.Time `json:"created"`
+	// VNI and Blocks are an overlay network's (Driver DriverOverlay, made
+	// by Materialize): its VXLAN network identifier, the same on every
+	// host, and the address blocks of Subnet this host owns, which attach
+	// allocates in (overlay.go).
+	VNI    uint32         `json:"vni,omitempty"`
+	Blocks []netip.Prefix `json:"blocks,omitempty"`
 }
 
 // IPv4 reports whether the network has IPv4 (all but --ipv4=false).

@@ -118,6 +118,13 @@ func Ensure(h *netlink.Handle, c Config) (int, error) {
 	return link.Attrs().Index, nil
 }
 
+// MTU is the MTU an overlay network over the underlay address local must
+// use: the MTU of the link holding local, less the encapsulation (50 bytes
+// over IPv4, 70 over IPv6). The network's bridge and endpoints take it, as
+// Ensure with MTU 0 gives it to the VXLAN device. Equivalent to: `ip -o addr
+// show to LOCAL`, then `ip link show DEV` and its mtu less 50.
+func MTU(h *netlink.Handle, local netip.Addr) (int, error) { return underlayMTU(h, local) }
+
 // underlayMTU is the MTU of the link holding local, less the encapsulation.
 func underlayMTU(h *netlink.Handle, local netip.Addr) (int, error) {
 	family, overhead := netlink.FAMILY_V4, overhead4
