@@ -1,0 +1,174 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/plumbnet/plumb/internal/etcdtest"
+	"github.com/plumbnet/plumb/internal/testutil"
+)
+
+// clusterBin is the plumb-cluster binary, built once when a test needs it.
+var (
+	clusterBin     string
+	clusterBinErr  error
+	clusterBinOnce sync.Once
+)
+
+func buildClusterBin(t *testing.T) string {
+	t.Helper()
+	clusterBinOnce.Do(func() {
+		clusterBin = filepath.Join(filepath.Dir(plumbBin), "plumb-cluster")
+		build := exec.Command("go", "build", "-o", clusterBin, "../cmd/plumb-cluster")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			clusterBinErr = fmt.Errorf("building plumb-cluster: %v\n%s", err, out)
+		}
+	})
+	if clusterBinErr != nil {
+		t.Fatal(clusterBinErr)
+	}
+	return clusterBin
+}
+
+// clusterHost is a plumb host of a cluster lab: a newHost with a veth
+// into the underlay bridge (eth0, 10.98.0.N/24) and, once started, its
+// plumb-cluster agent.
+type clusterHost struct {
+	*host
+	name     string
+	underlay string
+	agentLog string
+}
+
+// newClusterLab makes n hosts joined by an underlay namespace's bridge.
+func newClusterLab(t *testing.T, n int) []*clusterHost {
+	t.Helper()
+	u := testutil.NewNetNS(t)
+	testutil.Run(t, "ip", "-n", u, "link", "add", "ubr", "type", "bridge")
+	testutil.Run(t, "ip", "-n", u, "link", "set", "ubr", "up")
+	var hosts []*clusterHost
+	for i := 1; i <= n; i++ {
+		h := &clusterHost{host: newHost(t), name: fmt.Sprintf("h%d", i), underlay: fmt.Sprintf("10.98.0.%d", i)}
+		port := fmt.Sprintf("u%d", i)
+		testutil.Run(t, "ip", "-n", u, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
+		testutil.Run(t, "ip", "-n", u, "link", "set", port, "master", "ubr", "up")
+		testutil.Run(t, "ip", "-n", h.ns, "addr", "add", h.underlay+"/24", "dev", "eth0")
+		testutil.Run(t, "ip", "-n", h.ns, "link", "set", "eth0", "up")
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+// startAgent runs h's plumb-cluster agent in h's namespace, stopped (by
+// its pid: SIGTERM, then SIGKILL) at cleanup, before h's networks are
+// removed. Its log is shown when the test fails.
+func (h *clusterHost) startAgent(t *testing.T, storeURL string) {
+	t.Helper()
+	h.agentLog = filepath.Join(h.runDir, "agent.log")
+	logf, err := os.Create(h.agentLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	c := exec.Command("ip", "netns", "exec", h.ns, buildClusterBin(t), "agent", "--store", storeURL,
+		"--host", h.name, "--underlay", h.underlay, "--state-dir", h.state, "--run-dir", h.runDir, "--ttl", "5s")
+	c.Stdout, c.Stderr = logf, logf
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(h.agentLog)
+			t.Logf("%s agent.log:\n%s", h.name, b)
+		}
+		c.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			c.Process.Kill()
+			<-done
+		}
+	})
+}
+
+// cluster runs plumb-cluster args in h's namespace.
+func (h *clusterHost) cluster(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := testutil.InNS(h.ns, buildClusterBin(t), args...)
+	if err != nil {
+		t.Fatalf("plumb-cluster %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+var inetRE = regexp.MustCompile(`inet (\d+\.\d+\.\d+\.\d+)/`)
+
+// addrIn is the IPv4 address of eth0 in namespace ns.
+func addrIn(t *testing.T, ns string) string {
+	t.Helper()
+	out, err := testutil.InNS(ns, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+	m := inetRE.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("no address on eth0 in %s: %v\n%s", ns, err, out)
+	}
+	return m[1]
+}
+
+// A network created in the store appears on both hosts of a two-host lab
+// (one etcd member, in h1), each host's agent claims its own block of it,
+// and targets attached with plain `plumb attach` on each host ping each
+// other across the hosts by address, over VXLAN at the underlay's MTU less
+// 50; `network rm` in the store removes it from both hosts.
+func TestPrivilegedClusterAgentPing(t *testing.T) {
+	etcdtest.Require(t)
+	hosts := newClusterLab(t, 2)
+	h1, h2 := hosts[0], hosts[1]
+	m := etcdtest.StartIn(t, h1.ns, "e1", "http://10.98.0.1:2380", "http://10.98.0.1:2379", "e1=http://10.98.0.1:2380")
+	m.WaitReady()
+	const storeURL = "etcd://10.98.0.1:2379"
+	for _, h := range hosts {
+		h.startAgent(t, storeURL)
+	}
+	out := h2.cluster(t, "network", "create", "ov1", "--subnet", "10.77.0.0/24", "--store", storeURL)
+	if !strings.Contains(out, "ov1 vni ") {
+		t.Fatalf("network create: %q", out)
+	}
+	for _, h := range hosts {
+		waitFor(t, func() bool { o, _ := h.run("network", "ls"); return strings.Contains(o, "ov1") }, "ov1 on "+h.name)
+	}
+	var ips []string
+	var targets []string
+	for _, h := range hosts {
+		ns := target(t)
+		h.must("attach", "netns:"+ns, "--net", "ov1")
+		targets, ips = append(targets, ns), append(ips, addrIn(t, ns))
+	}
+	if ips[0] == ips[1] {
+		t.Fatalf("both hosts handed out %s", ips[0])
+	}
+	mtu, _ := testutil.InNS(targets[0], "cat", "/sys/class/net/eth0/mtu")
+	if strings.TrimSpace(mtu) != "1450" {
+		t.Errorf("target eth0 mtu %q, want 1450 (1500 less 50)", mtu)
+	}
+	waitFor(t, func() bool { return ping(targets[0], ips[1]) }, "h1's target to reach "+ips[1]+" on h2")
+	waitFor(t, func() bool { return ping(targets[1], ips[0]) }, "h2's target to reach "+ips[0]+" on h1")
+	hl := h1.cluster(t, "host", "ls", "--store", storeURL)
+	if !strings.Contains(hl, "h1") || !strings.Contains(hl, "10.98.0.2") {
+		t.Errorf("host ls:\n%s", hl)
+	}
+	h1.cluster(t, "network", "rm", "--force", "ov1", "--store", storeURL)
+	for _, h := range hosts {
+		waitFor(t, func() bool { o, _ := h.run("network", "ls"); return !strings.Contains(o, "ov1") }, "ov1 gone from "+h.name)
+	}
+}
