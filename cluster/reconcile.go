@@ -47,9 +47,20 @@ func (a *agent) network(ctx context.Context, name string) error {
 }
 
 // removeGone removes the local overlay networks the store no longer has,
-// with their endpoints (`plumb network rm --force NAME`).
+// with their endpoints (`plumb network rm --force NAME`), and forgets
+// having made those someone removed here, so that they are made again.
 func (a *agent) removeGone(ctx context.Context) {
 	local, _ := a.m.List()
+	here := map[string]bool{}
+	for _, n := range local {
+		here[n.Name] = true
+	}
+	for name := range a.made {
+		if !here[name] {
+			delete(a.made, name)
+			delete(a.programmed, name)
+		}
+	}
 	for _, n := range local {
 		if _, ok := a.w.networks[n.Name]; ok || !n.Overlay() {
 			continue
