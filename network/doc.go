@@ -14,6 +14,14 @@
 // Beside the CLI's operations it exports the core the CNI plugin is built
 // on: AttachNamespace, DetachID, Verify, Status and Collect.
 //
+// A network's Driver is "bridge" (Create: one host) or "overlay"
+// (Materialize, called by the cluster agent plumb-cluster for each network
+// of the cluster store): the same bridge plus a VXLAN device (package
+// overlay), the VNI and the address blocks this host owns recorded in
+// network.json, attach allocating only inside those blocks (allocate4).
+// Everything else (attach, detach, the daemon, ps) treats both alike;
+// network rm also deletes the VXLAN device.
+//
 // On disk, under the state directory (default /var/lib/plumb):
 //
 //	lock                               global lock for network create/rm and a firewall switch
