@@ -14,6 +14,7 @@ import (
 
 	"github.com/plumbnet/plumb/internal/etcdtest"
 	"github.com/plumbnet/plumb/internal/testutil"
+	"github.com/plumbnet/plumb/overlay"
 )
 
 // clusterBin is the plumb-cluster binary, built once when a test needs it.
@@ -129,7 +130,8 @@ func addrIn(t *testing.T, ns string) string {
 // (one etcd member, in h1), each host's agent claims its own block of it,
 // and targets attached with plain `plumb attach` on each host ping each
 // other across the hosts by address, over VXLAN at the underlay's MTU less
-// 50; `network rm` in the store removes it from both hosts.
+// 50; a detach on one host removes the endpoint from the other's VXLAN
+// device; `network rm` in the store removes it from both hosts.
 func TestPrivilegedClusterAgentPing(t *testing.T) {
 	etcdtest.Require(t)
 	hosts := newClusterLab(t, 2)
@@ -163,6 +165,14 @@ func TestPrivilegedClusterAgentPing(t *testing.T) {
 	}
 	waitFor(t, func() bool { return ping(targets[0], ips[1]) }, "h1's target to reach "+ips[1]+" on h2")
 	waitFor(t, func() bool { return ping(targets[1], ips[0]) }, "h2's target to reach "+ips[0]+" on h1")
+	// A detach on h2 withdraws its endpoint: h1's VXLAN device forgets it.
+	vx := overlay.VXLANName("ov1")
+	neigh := func() string { o, _ := h1.sh("ip", "neigh", "show", "dev", vx); return o }
+	if !strings.Contains(neigh(), ips[1]) {
+		t.Fatalf("h1 has no neighbour entry for %s on %s:\n%s", ips[1], vx, neigh())
+	}
+	h2.must("detach", "netns:"+targets[1], "--net", "ov1")
+	waitFor(t, func() bool { return !strings.Contains(neigh(), ips[1]) }, "h1 to drop "+ips[1])
 	hl := h1.cluster(t, "host", "ls", "--store", storeURL)
 	if !strings.Contains(hl, "h1") || !strings.Contains(hl, "10.98.0.2") {
 		t.Errorf("host ls:\n%s", hl)
