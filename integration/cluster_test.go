@@ -14,6 +14,7 @@ import (
 
 	"github.com/plumbnet/plumb/internal/etcdtest"
 	"github.com/plumbnet/plumb/internal/testutil"
+	"github.com/plumbnet/plumb/network"
 	"github.com/plumbnet/plumb/overlay"
 )
 
@@ -45,9 +46,10 @@ func buildClusterBin(t *testing.T) string {
 // plumb-cluster agent.
 type clusterHost struct {
 	*host
-	name     string
-	underlay string
-	agentLog string
+	name      string
+	underlay  string
+	agentLog  string
+	stopAgent func() // kills the running agent (SIGKILL) and waits for it
 }
 
 // newClusterLab makes n hosts joined by an underlay namespace's bridge.
@@ -75,7 +77,7 @@ func newClusterLab(t *testing.T, n int) []*clusterHost {
 func (h *clusterHost) startAgent(t *testing.T, storeURL string) {
 	t.Helper()
 	h.agentLog = filepath.Join(h.runDir, "agent.log")
-	logf, err := os.Create(h.agentLog)
+	logf, err := os.OpenFile(h.agentLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +88,15 @@ func (h *clusterHost) startAgent(t *testing.T, storeURL string) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	h.stopAgent = func() { c.Process.Kill(); <-done }
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(h.agentLog)
 			t.Logf("%s agent.log:\n%s", h.name, b)
 		}
 		c.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -165,6 +168,24 @@ func TestPrivilegedClusterAgentPing(t *testing.T) {
 	}
 	waitFor(t, func() bool { return ping(targets[0], ips[1]) }, "h1's target to reach "+ips[1]+" on h2")
 	waitFor(t, func() bool { return ping(targets[1], ips[0]) }, "h2's target to reach "+ips[0]+" on h1")
+	// A distributed gateway: the same bridge MAC on both hosts.
+	br := network.BridgeName("ov1")
+	mac1, _ := h1.sh("cat", "/sys/class/net/"+br+"/address")
+	mac2, _ := h2.sh("cat", "/sys/class/net/"+br+"/address")
+	if mac1 == "" || mac1 != mac2 {
+		t.Errorf("bridge MACs differ: h1 %q, h2 %q", mac1, mac2)
+	}
+	// An agent killed and started again reconciles: traffic still flows,
+	// and a new attach on h1 is reachable from h2.
+	h1.stopAgent()
+	h1.startAgent(t, storeURL)
+	ns3 := target(t)
+	h1.must("attach", "netns:"+ns3, "--net", "ov1")
+	ip3 := addrIn(t, ns3)
+	waitFor(t, func() bool { return ping(targets[1], ip3) }, "h2's target to reach "+ip3+" attached after h1's agent restarted")
+	if !ping(targets[1], ips[0]) {
+		t.Errorf("h2's target lost %s after h1's agent restarted", ips[0])
+	}
 	// A detach on h2 withdraws its endpoint: h1's VXLAN device forgets it.
 	vx := overlay.VXLANName("ov1")
 	neigh := func() string { o, _ := h1.sh("ip", "neigh", "show", "dev", vx); return o }
