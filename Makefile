@@ -8,10 +8,15 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: build test test-unit test-privileged lint bench clean demo demo-clean images provision
 
-build: $(BIN)
+build: $(BIN) bin/plumb-cluster
 
 $(BIN): FORCE
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -trimpath -o $(BIN) ./cmd/plumb
+
+# The cluster agent: a binary of its own, beside plumb, so that plumb never
+# links the etcd client.
+bin/plumb-cluster: FORCE
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -trimpath -o $@ ./cmd/plumb-cluster
 
 FORCE:
 
