@@ -58,10 +58,11 @@ type agent struct {
 	h   *netlink.Handle
 	w   *world
 
-	made       map[string]string                    // network -> what was materialized (fingerprint)
-	programmed map[string]map[string]overlay.Remote // network -> store endpoint id -> remote
-	readd      map[string]bool                      // network -> re-add every remote (after Ensure)
-	logged     map[string]string                    // key -> the error logged last for it
+	made       map[string]string                            // network -> what was materialized (fingerprint)
+	programmed map[string]map[string]overlay.Remote         // network -> store endpoint id -> remote
+	readd      map[string]bool                              // network -> re-add every remote (after Ensure)
+	named      map[string]map[string]network.RemoteEndpoint // network -> the remote names written last
+	logged     map[string]string                            // key -> the error logged last for it
 }
 
 // Run is the agent: it joins the cluster as cfg.Host and reconciles until
@@ -83,7 +84,8 @@ func Run(ctx context.Context, cfg Config) error {
 	m := network.NewManager(cfg.StateDir)
 	m.RunDir = cfg.RunDir
 	a := &agent{cfg: cfg, m: m, h: h, w: newWorld(cfg.Host),
-		made: map[string]string{}, logged: map[string]string{}, programmed: map[string]map[string]overlay.Remote{}, readd: map[string]bool{}}
+		made: map[string]string{}, logged: map[string]string{}, programmed: map[string]map[string]overlay.Remote{}, readd: map[string]bool{},
+		named: map[string]map[string]network.RemoteEndpoint{}}
 	snap, err := a.load(ctx)
 	if err != nil {
 		return err
@@ -154,6 +156,11 @@ func (a *agent) round(ctx context.Context) {
 			a.logOnce(name+"/publish", err)
 		} else {
 			a.clearLog(name + "/publish")
+		}
+		if err := a.names(name); err != nil {
+			a.logOnce(name+"/names", err)
+		} else {
+			a.clearLog(name + "/names")
 		}
 		if err := a.program(name, time.Now()); err != nil {
 			a.logOnce(name+"/program", err)

@@ -26,7 +26,12 @@
 //   - every endpoint of another host is programmed on the VXLAN device
 //     (overlay.AddRemote: FDB MAC -> that host's underlay, neighbour IP ->
 //     MAC), and removed when it goes (DelRemote). The endpoints of a host
-//     whose lease expired stay programmed for Grace (30 s), then go.
+//     whose lease expired stay programmed for Grace (30 s), then go;
+//   - the names of every endpoint of another live host are in the state
+//     directory (networks/<net>/remote/<id>.json, network.SetRemotes), and
+//     the running daemon is told (control.OpRemotes), so its 127.0.0.11 and
+//     gateway listeners answer them; a host whose lease expired loses its
+//     names at the next round, not after Grace.
 //
 // The agent keeps an in-memory copy of the store: store.Load, then
 // store.Watch from the next revision, a Resync event replacing it whole.
@@ -34,9 +39,7 @@
 // each round, never from single events, so a restart, an outage or a lost
 // event converges the same way.
 //
-// Not yet (see the TODO list of issue 18): names of remote endpoints for
-// the daemon's 127.0.0.11 (networks/<net>/remote/<id>.json), claiming a
-// second block when the first is full, the daemon starting and supervising
+// Not yet (see the TODO list of issue 18): claiming a second block when the first is full, the daemon starting and supervising
 // plumb-cluster (`plumb daemon --store`), the daemon restoring the VXLAN
 // device when it rebuilds a vanished bridge, doctor/inspect/graph of
 // overlay paths, IPv6 overlays.

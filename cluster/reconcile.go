@@ -59,6 +59,7 @@ func (a *agent) removeGone(ctx context.Context) {
 		if !here[name] {
 			delete(a.made, name)
 			delete(a.programmed, name)
+			delete(a.named, name)
 		}
 	}
 	for _, n := range local {
@@ -73,6 +74,7 @@ func (a *agent) removeGone(ctx context.Context) {
 		delete(a.made, n.Name)
 		delete(a.programmed, n.Name)
 		delete(a.readd, n.Name)
+		delete(a.named, n.Name)
 	}
 }
 

@@ -220,6 +220,8 @@ func (d *daemon) handle(req control.Request) control.Reply {
 		}
 	case control.OpSync:
 		d.sync()
+	case control.OpRemotes:
+		err = d.remotes(req.Network)
 	case control.OpRecords:
 		rep.Records = d.names.records(req.Network)
 	case control.OpHold:
@@ -268,10 +270,36 @@ func (d *daemon) sync() {
 		eps = append(eps, list...)
 	}
 	d.ports.sync(eps)
-	d.names.sync(nets, eps)
+	d.names.sync(nets, eps, d.allRemotes(nets))
 	if d.rec != nil {
 		d.rec.track(nets, eps)
 	}
+}
+
+// remotes serves the remote endpoint records of netName as the state
+// directory has them (OpRemotes, from the cluster agent).
+func (d *daemon) remotes(netName string) error {
+	if _, err := d.state.Get(netName); err != nil {
+		return err
+	}
+	recs, err := d.state.Remotes(netName)
+	if err != nil {
+		return err
+	}
+	d.names.setRemotes(netName, recs)
+	return nil
+}
+
+// allRemotes reads the remote endpoint records of the overlay networks of
+// nets, by network.
+func (d *daemon) allRemotes(nets []*network.Network) map[string][]network.RemoteEndpoint {
+	out := map[string][]network.RemoteEndpoint{}
+	for _, n := range nets {
+		if n.Overlay() {
+			out[n.Name], _ = d.state.Remotes(n.Name)
+		}
+	}
+	return out
 }
 
 // watch closes the listeners of namespaces that went away (their

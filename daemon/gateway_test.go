@@ -66,7 +66,7 @@ func TestGatewayFailureLoggedOnce(t *testing.T) {
 	nets := []*network.Network{busy, gone}
 
 	for range 5 {
-		s.sync(nets, nil)
+		s.sync(nets, nil, nil)
 	}
 	if n := log.count(`"busy"`, "address already in use"); n != 1 {
 		t.Errorf("busy's bind failure logged %d times over 5 syncs, want 1:\n%s", n, &log)
@@ -87,7 +87,7 @@ func TestGatewayFailureLoggedOnce(t *testing.T) {
 		c.Close()
 	}
 	for range 3 {
-		s.sync(nets, nil)
+		s.sync(nets, nil, nil)
 	}
 	s.mu.Lock()
 	serving := s.gateways["busy"] != nil
@@ -104,9 +104,9 @@ func TestGatewayFailureLoggedOnce(t *testing.T) {
 
 	// A network removed and created again is a new network: its failure
 	// is news again.
-	s.sync([]*network.Network{busy}, nil)
-	s.sync(nets, nil)
-	s.sync(nets, nil)
+	s.sync([]*network.Network{busy}, nil, nil)
+	s.sync(nets, nil, nil)
+	s.sync(nets, nil, nil)
 	if n := log.count(`"gone"`); n != 2 {
 		t.Errorf("gone logged %d times after it was removed and created again, want 2:\n%s", n, &log)
 	}

@@ -66,3 +66,8 @@ func (l local) Listeners() (control.Listening, error) {
 	rep, err := l.do(control.Request{Op: control.OpListeners})
 	return control.ListeningOf(&rep), err
 }
+
+func (l local) Remotes(network string) error {
+	_, err := l.do(control.Request{Op: control.OpRemotes, Network: network})
+	return err
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -195,9 +196,10 @@ func (s *nameService) closeSandbox(sb *sandbox) {
 	delete(s.sandboxes, sb.id)
 }
 
-// sync serves exactly nets and the endpoints of eps whose namespace is
-// alive: names and listeners of anything else go.
-func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
+// sync serves exactly nets, the endpoints of eps whose namespace is
+// alive and the remote endpoints of remotes (by network, of nets): names
+// and listeners of anything else go.
+func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint, remotes map[string][]network.RemoteEndpoint) {
 	s.mu.Lock()
 	s.nets = map[string]*network.Network{}
 	for _, n := range nets {
@@ -224,10 +226,16 @@ func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
 	}
 	for _, rec := range s.table.Networks() {
 		for _, r := range s.table.Records(rec) {
+			if remote(r.EndpointID) && s.nets[r.Network] != nil {
+				continue // setRemotes' business, below
+			}
 			if !live[control.Key(r.Network, r.EndpointID)] {
 				s.forget(r.Network, r.EndpointID)
 			}
 		}
+	}
+	for _, n := range nets {
+		s.setRemotesLocked(n.Name, remotes[n.Name])
 	}
 	s.mu.Unlock()
 	for _, ep := range eps {
@@ -235,6 +243,39 @@ func (s *nameService) sync(nets []*network.Network, eps []*network.Endpoint) {
 			if err := s.up(n, ep); err != nil {
 				s.logf("plumb daemon: %v", err)
 			}
+		}
+	}
+}
+
+// remotePrefix starts the table ids of remote endpoints (those of other
+// hosts of an overlay network), which no local endpoint id has.
+const remotePrefix = "remote/"
+
+func remote(tableID string) bool { return strings.HasPrefix(tableID, remotePrefix) }
+
+// setRemotes serves exactly recs as the remote endpoints of netName: their
+// names answer with their addresses (A, or AAAA for an IPv6 one), and the remote endpoints no longer in recs answer no more.
+func (s *nameService) setRemotes(netName string, recs []network.RemoteEndpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setRemotesLocked(netName, recs)
+}
+
+// setRemotesLocked is setRemotes with s.mu held.
+func (s *nameService) setRemotesLocked(netName string, recs []network.RemoteEndpoint) {
+	want := map[string]bool{}
+	for _, r := range recs {
+		id := remotePrefix + r.ID
+		want[id] = true
+		v4, v6 := r.IP, netip.Addr{}
+		if r.IP.Is6() {
+			v4, v6 = netip.Addr{}, r.IP
+		}
+		s.table.Set(netName, id, r.Names, v4, v6)
+	}
+	for _, r := range s.table.Records(netName) {
+		if remote(r.EndpointID) && !want[r.EndpointID] {
+			s.table.Remove(netName, r.EndpointID)
 		}
 	}
 }

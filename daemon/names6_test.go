@@ -188,7 +188,7 @@ func TestGatewayIPv6Only(t *testing.T) {
 	if err := s.up(n, cniEndpoint("six", "e1", "", "fd00:6::2/64", "web")); err != nil {
 		t.Fatal(err)
 	}
-	s.sync([]*network.Network{n}, nil)
+	s.sync([]*network.Network{n}, nil, nil)
 	if log.count("plumb daemon") != 0 {
 		t.Fatalf("logged:\n%s", log)
 	}
@@ -212,8 +212,8 @@ func TestGatewayIPv6BindsFreely(t *testing.T) {
 	n := &network.Network{Name: "far",
 		Subnet: netip.MustParsePrefix("192.0.2.0/24"), Gateway: netip.MustParseAddr("192.0.2.1"),
 		Subnet6: netip.MustParsePrefix("2001:db8:5::/64"), Gateway6: netip.MustParseAddr("2001:db8:5::1")}
-	s.sync([]*network.Network{n}, nil)
-	s.sync([]*network.Network{n}, nil)
+	s.sync([]*network.Network{n}, nil, nil)
+	s.sync([]*network.Network{n}, nil, nil)
 	s.mu.Lock()
 	g := s.gateways["far"]
 	s.mu.Unlock()
@@ -227,7 +227,7 @@ func TestGatewayIPv6BindsFreely(t *testing.T) {
 		t.Errorf("IPv6 gateway logged:\n%s", log)
 	}
 	// Network gone: every listener closes.
-	s.sync(nil, nil)
+	s.sync(nil, nil, nil)
 	s.mu.Lock()
 	left := len(s.gateways)
 	s.mu.Unlock()

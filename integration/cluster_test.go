@@ -203,3 +203,47 @@ func TestPrivilegedClusterAgentPing(t *testing.T) {
 		waitFor(t, func() bool { o, _ := h.run("network", "ls"); return !strings.Contains(o, "ov1") }, "ov1 gone from "+h.name)
 	}
 }
+
+// Names across hosts: a target's name on h2 resolves from a target on h1
+// through 127.0.0.11 (the agent writes h2's endpoints into h1's state
+// directory, the daemon serves them) and the other way round. When h2's
+// agent dies for good (SIGKILL, no restart) its lease runs out and h1
+// drops h2's names at once, while it keeps its own names and still holds
+// h2's neighbour entry for the grace period.
+func TestPrivilegedClusterNames(t *testing.T) {
+	etcdtest.Require(t)
+	hosts := newClusterLab(t, 2)
+	h1, h2 := hosts[0], hosts[1]
+	m := etcdtest.StartIn(t, h1.ns, "e1", "http://10.98.0.1:2380", "http://10.98.0.1:2379", "e1=http://10.98.0.1:2380")
+	m.WaitReady()
+	const storeURL = "etcd://10.98.0.1:2379"
+	for _, h := range hosts {
+		h.startAgent(t, storeURL)
+	}
+	h1.cluster(t, "network", "create", "ovn", "--subnet", "10.78.0.0/24", "--store", storeURL)
+	for _, h := range hosts {
+		waitFor(t, func() bool { o, _ := h.run("network", "ls"); return strings.Contains(o, "ovn") }, "ovn on "+h.name)
+	}
+	t1, t2 := target(t), target(t)
+	h1.must("attach", "netns:"+t1, "--net", "ovn", "--alias", "alpha")
+	h2.must("attach", "netns:"+t2, "--net", "ovn", "--alias", "beta")
+	ip1, ip2 := addrIn(t, t1), addrIn(t, t2)
+	waitFor(t, func() bool { return dig(t1, "127.0.0.11", "beta") == ip2 }, "beta ("+ip2+", on h2) to resolve on h1")
+	waitFor(t, func() bool { return dig(t2, "127.0.0.11", "alpha") == ip1 }, "alpha ("+ip1+", on h1) to resolve on h2")
+	if got := dig(t1, "10.78.0.1", "beta"); got != ip2 {
+		t.Errorf("beta at h1's gateway listener: %q, want %s", got, ip2)
+	}
+	if !ping(t1, ip2) {
+		t.Errorf("h1's target cannot ping %s on h2", ip2)
+	}
+	h2.stopAgent()
+	// The lease is 5 s: waitFor's 10 s is the TTL and a little.
+	waitFor(t, func() bool { return dig(t1, "127.0.0.11", "beta") == "" }, "beta to go from h1 once h2's lease expired")
+	if got := dig(t1, "127.0.0.11", "alpha"); got != ip1 {
+		t.Errorf("h1's own alpha: %q, want %s", got, ip1)
+	}
+	vx := overlay.VXLANName("ovn")
+	if o, _ := h1.sh("ip", "neigh", "show", "dev", vx); !strings.Contains(o, ip2) {
+		t.Errorf("h1 dropped h2's neighbour entry %s before the grace period:\n%s", ip2, o)
+	}
+}

@@ -32,5 +32,6 @@
 //	networks/<net>/ips/<ip>            one file per reserved address (package ipam)
 //	networks/<net>/v6/ips/<ip>         the same for IPv6 (ipam.Dir6)
 //	networks/<net>/endpoints/<id>.json one file per attached endpoint
+//	networks/<net>/remote/<id>.json    an overlay network's endpoint on another host (RemoteEndpoint, by plumb-cluster)
 //	networks/<net>/attach.lock         the network's lock
 package network

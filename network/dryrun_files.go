@@ -94,6 +94,9 @@ func (d scriptDaemon) Records(network string) ([]control.Record, error) {
 
 func (d scriptDaemon) Listeners() (control.Listening, error) { return d.d.Listeners() }
 
+// Remotes: a dry run writes no remote records (only the cluster agent does).
+func (d scriptDaemon) Remotes(string) error { return nil }
+
 // scriptTargets resolves targets as the real resolver does and gives them
 // name-service files that record their writes.
 type scriptTargets struct {

@@ -403,8 +403,10 @@ func (d *fakeDaemon) Release(network, id string) error {
 	return nil
 }
 
-func (d *fakeDaemon) Sync() error  { return nil }
-func (d *fakeDaemon) Start() error { return nil }
+func (d *fakeDaemon) Sync() error { return nil }
+
+func (d *fakeDaemon) Remotes(string) error { return nil }
+func (d *fakeDaemon) Start() error         { return nil }
 
 func (d *fakeDaemon) Records(network string) ([]control.Record, error) { return nil, nil }
 

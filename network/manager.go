@@ -88,6 +88,9 @@ type Daemon interface {
 	Sync() error
 	Records(network string) ([]control.Record, error)
 	Listeners() (control.Listening, error)
+	// Remotes has a running daemon serve the remote endpoint records of
+	// network (SetRemotes); it does not start one.
+	Remotes(network string) error
 }
 
 // Targets resolves a target spec (container.Resolver).

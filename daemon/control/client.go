@@ -177,6 +177,12 @@ func (c *Client) Reap(r Reap) error {
 // it does not start one.
 func (c *Client) Sync() error { return notRunningOK(c.Do(Request{Op: OpSync}, false)) }
 
+// Remotes has a running daemon serve the remote endpoint records of
+// network as the state directory has them; it does not start one.
+func (c *Client) Remotes(network string) error {
+	return notRunningOK(c.Do(Request{Op: OpRemotes, Network: network}, false))
+}
+
 // Records lists the names the running daemon serves, on network or on
 // every network when it is empty.
 func (c *Client) Records(network string) ([]Record, error) {

@@ -41,6 +41,10 @@ const (
 	// default route (NoRoute, endpoint keys), as the daemon reads them on
 	// the sockets it keeps in those namespaces.
 	OpListeners Op = "listeners"
+	// OpRemotes asks the daemon to serve the names of the remote endpoint
+	// records of Network (those of other hosts of an overlay network, that
+	// the cluster agent writes in the state directory), exactly.
+	OpRemotes Op = "remotes"
 )
 
 // Request is one request on the control socket.
