@@ -81,8 +81,10 @@ func (m *Manager) SetRemotes(netName string, recs []RemoteEndpoint) error {
 	for _, r := range have {
 		old[r.ID] = r
 	}
-	if err := os.MkdirAll(m.remoteDir(netName), 0o755); err != nil {
-		return err
+	// Mkdir, not MkdirAll: a network removed meanwhile is not made again
+	// as a directory without its config.
+	if err := os.Mkdir(m.remoteDir(netName), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("remote endpoints of %q: %w", netName, err)
 	}
 	changed := false
 	want := map[string]bool{}
