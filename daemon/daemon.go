@@ -47,6 +47,10 @@ type Options struct {
 	// NoReconcile leaves the kernel as it finds it: no repair, no boot
 	// restore, stale endpoints kept (for tests of what drifted).
 	NoReconcile bool
+	// Agent, when set, is the cluster agent the daemon runs and supervises
+	// (`plumb daemon --store`). A daemon with an agent ignores
+	// ExitWhenIdle: it is the host's member of the cluster.
+	Agent *Agent
 }
 
 // The reconciler's defaults (Options).
@@ -110,6 +114,12 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	}
 	defer lock.Unlock()
 	o.defaults()
+	if o.Agent != nil {
+		if err := o.Agent.check(); err != nil {
+			return err
+		}
+		o.ExitWhenIdle = false
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fwd dns.Forwarder
@@ -157,6 +167,11 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	log.Printf("plumb daemon: pid %d serving %s (upstreams %v)", os.Getpid(), sock, o.Upstreams)
 
 	defer d.followDocker(ctx)() // re-attaches restarted containers; stopped before d.close
+	if o.Agent != nil {
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); o.Agent.supervise(ctx, log.Printf) }()
+		defer func() { cancel(); <-stopped }()
+	}
 	go d.watch(ctx, cancel, lock, disown)
 	if d.rec != nil {
 		go d.rec.watchLinks(ctx)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,15 +30,15 @@ func networkCreate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	n := store.Network{Name: pos[0], MTU: *mtu, Internal: *internal}
-	if n.Subnet, err = netip.ParsePrefix(*subnet); err != nil {
-		return fmt.Errorf("--subnet %q: want an IPv4 CIDR such as 10.20.0.0/24", *subnet)
+	if *subnet != "" {
+		if n.Subnet, err = netip.ParsePrefix(*subnet); err != nil {
+			return fmt.Errorf("--subnet %q: want an IPv4 CIDR such as 10.20.0.0/24", *subnet)
+		}
 	}
 	if *gateway != "" {
 		if n.Gateway, err = netip.ParseAddr(*gateway); err != nil {
 			return fmt.Errorf("--gateway %q: not an address", *gateway)
 		}
-	} else {
-		n.Gateway = n.Subnet.Masked().Addr().Next()
 	}
 	s, err := open(ctx, *url, cmdTimeout)
 	if err != nil {
@@ -46,11 +47,68 @@ func networkCreate(ctx context.Context, args []string, out io.Writer) error {
 	defer s.Close()
 	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
+	if !n.Subnet.IsValid() {
+		if n.Subnet, err = freeSubnet(cctx, s); err != nil {
+			return err
+		}
+	}
+	if !n.Gateway.IsValid() {
+		n.Gateway = n.Subnet.Masked().Addr().Next()
+	}
 	got, err := s.CreateNetwork(cctx, n)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%s vni %d subnet %s gateway %s\n", got.Name, got.VNI, got.Subnet, got.Gateway)
+	return nil
+}
+
+// freeSubnet is the first of 10.200.0.0/16 ... 10.254.0.0/16 that no
+// network of the store overlaps: the subnet of an overlay network created
+// without --subnet (room for 1024 blocks of /26). Two creates at once may
+// pick the same one.
+func freeSubnet(ctx context.Context, s *store.Store) (netip.Prefix, error) {
+	nets, _, err := s.Networks(ctx)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+next:
+	for b := 200; b < 255; b++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(b), 0, 0}), 16)
+		for _, n := range nets {
+			if n.Subnet.Overlaps(p) {
+				continue next
+			}
+		}
+		return p, nil
+	}
+	return netip.Prefix{}, errors.New("no free /16 left in 10.200.0.0-10.254.255.255: give --subnet")
+}
+
+// hostRm removes a host that is gone from the store: its record, its
+// blocks and its endpoints (store.RemoveHost).
+func hostRm(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("host rm", flag.ContinueOnError)
+	url := storeFlag(fs)
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, *url, cmdTimeout)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	r, err := s.RemoveHost(cctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if !r.Host && r.Blocks == 0 && r.Endpoints == 0 {
+		return fmt.Errorf("host %q: not in the store", pos[0])
+	}
+	fmt.Fprintf(out, "%s: %d block(s), %d endpoint(s) removed\n", pos[0], r.Blocks, r.Endpoints)
 	return nil
 }
 

@@ -3,10 +3,11 @@
 // that plumb never links the etcd client.
 //
 //	plumb-cluster agent --store etcd://H:2379 --host NAME --underlay ADDR [--state-dir DIR] [--run-dir DIR]
-//	plumb-cluster network create NAME [--subnet CIDR] [--gateway IP] [--mtu N] [--internal] --store URL
+//	plumb-cluster network create NAME [--subnet CIDR (default: a free 10.2xx.0.0/16)] [--gateway IP] [--mtu N] [--internal] --store URL
 //	plumb-cluster network ls --store URL
 //	plumb-cluster network rm NAME [--force] --store URL
 //	plumb-cluster host ls --store URL
+//	plumb-cluster host rm NAME --store URL
 //
 // --store defaults to $PLUMB_STORE.
 package main
@@ -27,10 +28,11 @@ import (
 
 const usage = `usage:
   plumb-cluster agent --store URL --host NAME --underlay ADDR [--state-dir DIR] [--run-dir DIR]
-  plumb-cluster network create NAME [--subnet CIDR] [--gateway IP] [--mtu N] [--internal] --store URL
+  plumb-cluster network create NAME [--subnet CIDR (default: a free 10.2xx.0.0/16)] [--gateway IP] [--mtu N] [--internal] --store URL
   plumb-cluster network ls --store URL
   plumb-cluster network rm NAME [--force] --store URL
   plumb-cluster host ls --store URL
+  plumb-cluster host rm NAME --store URL
 (--store defaults to $PLUMB_STORE: etcd://HOST[:PORT][,HOST[:PORT]...])`
 
 func main() {
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return networkRm(ctx, args[2:], out)
 	case c == "host ls":
 		return hostLs(ctx, args[2:], out)
+	case c == "host rm":
+		return hostRm(ctx, args[2:], out)
 	case cmd(1) == "" || cmd(1) == "help" || cmd(1) == "-h" || cmd(1) == "--help":
 		return flag.ErrHelp
 	}

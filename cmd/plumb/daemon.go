@@ -23,6 +23,8 @@ func newDaemonCmd(a *app) *cobra.Command {
 	var exitIdle bool
 	var grace, every time.Duration
 	var reconcile bool
+	var store, host, underlay string
+	var ttl time.Duration
 	c := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the name service (Docker's embedded DNS at 127.0.0.11)",
@@ -39,7 +41,12 @@ once and keeps its address for --stale-grace, then is detached.
 The first network create or attach starts it when it is not running; lab/plumb.service
 runs it under systemd, the way for hosts that reboot.
 Upstreams: --upstream (repeatable), else $PLUMB_DNS_UPSTREAM (comma-separated); either
-may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.conf.`,
+may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.conf.
+
+With --store (or $PLUMB_STORE) the host joins a cluster of plumb hosts over etcd: the
+daemon runs plumb-cluster agent (installed beside plumb) and starts it again when it
+dies; overlay networks (plumb network create --driver overlay) then reach every host,
+and 127.0.0.11 answers the names of every host's endpoints on them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ups, err := upstreamServers(upstreams)
@@ -57,9 +64,13 @@ may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.
 				}
 				reconcile = v == "on"
 			}
+			agent, err := daemonAgent(a, store, host, underlay, ttl)
+			if err != nil {
+				return err
+			}
 			m := a.manager()
 			return daemon.Run(ctx, m, daemon.Options{RunDir: m.RunDirPath(), Upstreams: ups, ExitWhenIdle: exitIdle,
-				StaleGrace: grace, ReconcileEvery: every, NoReconcile: !reconcile})
+				StaleGrace: grace, ReconcileEvery: every, NoReconcile: !reconcile, Agent: agent})
 		},
 	}
 	c.Flags().StringArrayVar(&upstreams, "upstream", nil, `upstream DNS server IP[:PORT] (repeatable), or "none" for no forwarding`)
@@ -68,6 +79,10 @@ may be "none" for no forwarding; else the nameservers of the host's /etc/resolv.
 		"how long an endpoint whose namespace is gone keeps its address for its container to come back ($PLUMB_STALE_GRACE)")
 	c.Flags().BoolVar(&reconcile, "reconcile", true,
 		"repair what drifts and restore at start; with --reconcile=false drift stays for `plumb doctor` to find ($PLUMB_RECONCILE=on|off)")
+	c.Flags().StringVar(&store, "store", "", "join the cluster of this store, etcd://HOST:PORT[,...] (env PLUMB_STORE): runs plumb-cluster agent beside the daemon")
+	c.Flags().StringVar(&host, "host", "", "with --store: this host's name in the cluster (default: the hostname)")
+	c.Flags().StringVar(&underlay, "underlay", "", "with --store: this host's VTEP address (default: the address of the default route's interface)")
+	c.Flags().DurationVar(&ttl, "lease-ttl", 10*time.Second, "with --store: this host's lease; its names go from the other hosts this long after it dies")
 	c.Flags().DurationVar(&every, "reconcile-every", daemon.DefaultReconcileEvery,
 		"period of the full check of the kernel against the state, beside the kernel's notifications")
 	return c

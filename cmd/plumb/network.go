@@ -21,7 +21,7 @@ func newNetworkCmd(a *app) *cobra.Command {
 func newNetworkCreateCmd(a *app) *cobra.Command {
 	var subnets, gateways, ipRanges []string
 	var ipv4 bool
-	var mode string
+	var mode, driver, store string
 	var dry dryRun
 	o := network.CreateOptions{ICC: true, Masquerade: true}
 	c := &cobra.Command{
@@ -30,6 +30,13 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
+			switch driver {
+			case network.DriverOverlay:
+				return overlayCreate(a, store, o.Name, subnets, gateways, o.MTU, o.Internal)
+			case network.DriverBridge:
+			default:
+				return fmt.Errorf("--driver %q: want bridge or overlay", driver)
+			}
 			o.NoIPv4 = !ipv4
 			if err := parseFamilies(&o, subnets, gateways, ipRanges); err != nil {
 				return err
@@ -70,6 +77,8 @@ func newNetworkCreateCmd(a *app) *cobra.Command {
 	f.BoolVar(&o.Internal, "internal", false, "restrict external access: no masquerade, nothing leaves the bridge")
 	f.BoolVar(&o.ICC, "icc", true, "allow endpoints of the network to reach each other")
 	f.BoolVar(&o.Masquerade, "masquerade", true, "masquerade traffic leaving the network")
+	f.StringVarP(&driver, "driver", "d", network.DriverBridge, "bridge (this host), or overlay (every host of the cluster store, made by plumb-cluster)")
+	f.StringVar(&store, "store", "", "with --driver overlay: the cluster store etcd://HOST:PORT[,...] (env PLUMB_STORE)")
 	dry.register(f)
 	return c
 }

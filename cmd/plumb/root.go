@@ -127,6 +127,7 @@ var topCommands = []topCommand{
 	{"network", newNetworkCmd}, {"attach", newAttachCmd}, {"detach", newDetachCmd}, {"ps", newPsCmd},
 	{"port", newPortCmd}, {"daemon", newDaemonCmd}, {"dns", newDNSCmd}, {"sandbox", newSandboxCmd}, {"hold", newHoldCmd},
 	{"doctor", newDoctorCmd}, {"inspect", newInspectCmd}, {"explain", newExplainCmd}, {"graph", newGraphCmd},
+	{"host", newHostCmd},
 }
 
 // newRoot is plumb's whole command tree.

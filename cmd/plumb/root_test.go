@@ -92,7 +92,7 @@ func TestCommandName(t *testing.T) {
 // TestInterruptHandling: Ctrl-C cancels the context of every command that
 // changes something, and is left to the default for the read-only ones.
 func TestInterruptHandling(t *testing.T) {
-	readOnlyCmds := []string{"dns ls", "explain", "graph", "inspect", "network inspect", "network ls", "port", "ps", "sandbox ls"}
+	readOnlyCmds := []string{"dns ls", "explain", "graph", "host ls", "inspect", "network inspect", "network ls", "port", "ps", "sandbox ls"}
 	var got []string
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
