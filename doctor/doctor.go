@@ -50,6 +50,7 @@ var checks = []func(context.Context, *Doctor) []*Finding{
 	checkLeaks,
 	checkDaemon,
 	checkSandboxes,
+	checkOverlay,
 }
 
 // Examine runs every check and returns what it found, in order. It
