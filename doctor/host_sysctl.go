@@ -49,6 +49,32 @@ func checkForward(v *hostView, check, key string, has func(*network.Network) boo
 		repair: restoreAny(v.m, nets)}}
 }
 
+// checkAcceptRA reports a link whose IPv6 default route comes from router
+// advertisements, with accept_ra 1, while IPv6 forwarding is on under a
+// network with IPv6: a router ignores advertisements at accept_ra 1, so
+// the host loses its IPv6 default route when it expires. Not plumb's to
+// change (the link is the host's). Equivalent to:
+// `ip -6 route show default proto ra; sysctl net.ipv6.conf.LINK.accept_ra`.
+func checkAcceptRA(v *hostView) []*Finding {
+	if len(routing(v.nets, (*network.Network).IPv6)) == 0 {
+		return nil
+	}
+	if fwd, err := v.sysctl("net/ipv6/conf/all/forwarding"); err != nil || fwd != "1" {
+		return nil
+	}
+	var out []*Finding
+	for _, l := range v.raLinks {
+		if ra, err := v.sysctl("net/ipv6/conf/" + l + "/accept_ra"); err != nil || ra != "1" {
+			continue
+		}
+		out = append(out, &Finding{Check: "accept-ra", Severity: Problem, Subject: "link " + l,
+			What:  "its IPv6 default route comes from router advertisements and its accept_ra is 1, while IPv6 forwarding is on (for plumb's IPv6 networks)",
+			Means: "a forwarding host ignores advertisements at accept_ra 1: when the route expires the host loses its IPv6 default route",
+			Fix:   "take advertisements while forwarding: `sysctl -w net.ipv6.conf." + l + ".accept_ra=2` (the host's setting: plumb does not change it)"})
+	}
+	return out
+}
+
 // routing are the networks of nets that are not internal and of which
 // has holds (a gateway of the family checked).
 func routing(nets []*network.Network, has func(*network.Network) bool) []*network.Network {
