@@ -157,8 +157,10 @@ func RADefaultRouteLinks() ([]string, error) {
 	}
 	var out []string
 	for _, r := range routes {
-		if ones, _ := r.Dst.Mask.Size(); r.Dst != nil && ones != 0 {
-			continue
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
 		}
 		if r.Protocol != unix.RTPROT_RA || r.LinkIndex == 0 {
 			continue

@@ -373,12 +373,14 @@ func (m *Manager) ensureFirewall(n *Network) error {
 		}
 		hs.IPForwardChanged = hs.IPForwardChanged || changed
 	}
+	var err6 error
 	if v6 {
 		changed, err := firewall.EnableIP6Forward()
-		if err != nil {
-			return err
-		}
+		err6 = err
 		hs.IP6ForwardChanged = hs.IP6ForwardChanged || changed
+	}
+	if err6 != nil && *hs == before {
+		return err6
 	}
 	if *hs != before {
 		b, _ := json.Marshal(hs)
@@ -386,7 +388,7 @@ func (m *Manager) ensureFirewall(n *Network) error {
 			return fmt.Errorf("recording host state: %w", err)
 		}
 	}
-	return nil
+	return err6
 }
 
 func randomID() (string, error) {
