@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/plumbnet/plumb/internal/netlinkerr"
+	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netlink"
 )
@@ -139,4 +141,33 @@ func DefaultMTU() int {
 		}
 	}
 	return 1500
+}
+
+// RADefaultRouteLinks names the links that hold an IPv6 default route
+// learned from a router advertisement (proto ra): a host that turns IPv6
+// forwarding on stops taking advertisements on a link whose accept_ra is
+// 1, and loses such a route when it expires. Equivalent to:
+// `ip -6 route show default proto ra`.
+func RADefaultRouteLinks() ([]string, error) {
+	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing IPv6 routes: %w", err)
+	}
+	var out []string
+	for _, r := range routes {
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		if r.Protocol != unix.RTPROT_RA || r.LinkIndex == 0 {
+			continue
+		}
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && !slices.Contains(out, l.Attrs().Name) {
+			out = append(out, l.Attrs().Name)
+		}
+	}
+	return out, nil
 }

@@ -57,10 +57,12 @@ func (c *NetConf) attachRequest(cniArgs string) (o network.AttachOptions, e *typ
 }
 
 // publish turns the portMappings capability into plumb's port specs, one
-// host port to one container port each. IPv6 host addresses and protocols
-// other than tcp and udp are refused (code 7), as `attach -p` refuses them.
-// An IPv6 hostIP publishes on that address only; an empty one on every
-// address of each family the network has.
+// host port to one container port each. Protocols other than tcp and udp,
+// and host addresses `attach -p` would refuse (zoned, link-local,
+// multicast, IPv4-mapped), are refused (code 7). A hostIP publishes on that
+// address (0.0.0.0: every IPv4 one, ::: every IPv6 one), as `attach -p`
+// and the reference portmap plugin do; an empty one on every address of
+// each family the network has.
 func (c *NetConf) publish() ([]network.PortSpec, *types.Error) {
 	var out []network.PortSpec
 	for _, pm := range c.RuntimeConfig.PortMappings {
@@ -82,12 +84,10 @@ func (c *NetConf) publish() ([]network.PortSpec, *types.Error) {
 		spec.Port, spec.PortEnd = uint16(pm.ContainerPort), uint16(pm.ContainerPort)
 		if pm.HostIP != "" {
 			ip, err := netip.ParseAddr(strings.Trim(pm.HostIP, "[]"))
-			if err != nil || ip.Zone() != "" || ip.Is4In6() {
-				return nil, bad("hostIP must be an IPv4 or IPv6 address")
+			if err != nil || ip.Zone() != "" || ip.Is4In6() || ip.IsLinkLocalUnicast() || ip.IsMulticast() {
+				return nil, bad("hostIP must be an IPv4 or IPv6 unicast address")
 			}
-			if !ip.IsUnspecified() {
-				spec.HostIP = ip
-			}
+			spec.HostIP = ip
 		}
 		out = append(out, spec)
 	}

@@ -353,7 +353,7 @@ func TestAddArguments(t *testing.T) {
 		result(t, out, code, "1.0.0")
 		want := []network.PortSpec{
 			{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 53, HostPortEnd: 53, Port: 5353, PortEnd: 5353, Proto: "udp"},
-			{HostPort: 8443, HostPortEnd: 8443, Port: 443, PortEnd: 443, Proto: "tcp"},
+			{HostIP: netip.IPv4Unspecified(), HostPort: 8443, HostPortEnd: 8443, Port: 443, PortEnd: 443, Proto: "tcp"},
 		}
 		if !slices.Equal(f.lastAttach.Publish, want) {
 			t.Fatalf("portMappings = %+v, want %+v", f.lastAttach.Publish, want)

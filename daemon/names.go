@@ -309,7 +309,7 @@ func (s *nameService) listeners() (nss []uint64, noRoute []string) {
 		nss = append(nss, id)
 		var w []routeWant
 		for _, ep := range sb.eps {
-			if n := s.nets[ep.Network]; ep.DefaultRoute && n != nil {
+			if n := s.nets[ep.Network]; (ep.DefaultRoute || ep.DefaultRoute6) && n != nil {
 				w = append(w, defaultRoutes(n, ep)...)
 			}
 		}
@@ -347,18 +347,18 @@ type routeWant struct {
 	route veth.Route
 }
 
-// defaultRoutes are the default routes ep, which has the default route,
-// should have on n: 0.0.0.0/0 via n.Gateway when ep has an IPv4 address,
-// ::/0 via n.Gateway6 when it has an IPv6 one; none for a family whose
-// gateway is zero (IPv6-only network, isolated gateway mode). Equivalent
+// defaultRoutes are the default routes the attach gave ep on n:
+// 0.0.0.0/0 via n.Gateway when it gave the IPv4 one (ep.DefaultRoute),
+// ::/0 via n.Gateway6 when it gave the IPv6 one (ep.DefaultRoute6); none
+// for a family whose gateway is zero (isolated gateway mode). Equivalent
 // to: `ip route show default` and `ip -6 route show default` inside.
 func defaultRoutes(n *network.Network, ep *network.Endpoint) []routeWant {
 	key := control.Key(ep.Network, ep.ID)
 	var out []routeWant
-	if n.Gateway.IsValid() && ep.IP.IsValid() {
+	if n.Gateway.IsValid() && ep.IP.IsValid() && ep.DefaultRoute {
 		out = append(out, routeWant{key, veth.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gateway: n.Gateway}})
 	}
-	if n.Gateway6.IsValid() && ep.IP6.IsValid() {
+	if n.Gateway6.IsValid() && ep.IP6.IsValid() && ep.DefaultRoute6 {
 		out = append(out, routeWant{key, veth.Route{Dst: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Gateway: n.Gateway6}})
 	}
 	return out

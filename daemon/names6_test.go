@@ -236,8 +236,8 @@ func TestGatewayIPv6BindsFreely(t *testing.T) {
 	}
 }
 
-// defaultRoutes: one per family the endpoint has an address and the
-// network a gateway in.
+// defaultRoutes: one per family the endpoint has an address, the attach
+// gave a default route and the network a gateway in.
 func TestDefaultRoutesPerFamily(t *testing.T) {
 	v4 := veth.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.1.0.1")}
 	v6 := veth.Route{Dst: netip.MustParsePrefix("::/0"), Gateway: netip.MustParseAddr("fd00:1::1")}
@@ -254,7 +254,9 @@ func TestDefaultRoutesPerFamily(t *testing.T) {
 		{isolated6, "10.1.0.2/24", "fd00:1::2/64", []veth.Route{v4}},
 	} {
 		var got []veth.Route
-		for _, w := range defaultRoutes(tc.n, cniEndpoint("n", "e", tc.ip, tc.ip6, "x")) {
+		ep := cniEndpoint("n", "e", tc.ip, tc.ip6, "x")
+		ep.DefaultRoute, ep.DefaultRoute6 = ep.IP.IsValid(), ep.IP6.IsValid()
+		for _, w := range defaultRoutes(tc.n, ep) {
 			if w.key != "n/e" {
 				t.Errorf("key %q", w.key)
 			}
@@ -263,6 +265,13 @@ func TestDefaultRoutesPerFamily(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("ip %q ip6 %q: %v, want %v", tc.ip, tc.ip6, got, tc.want)
 		}
+	}
+	// The IPv6 default route went through another network: only IPv4's
+	// is this endpoint's to have.
+	ep := cniEndpoint("n", "e", "10.1.0.2/24", "fd00:1::2/64", "x")
+	ep.DefaultRoute = true
+	if got := defaultRoutes(dual, ep); len(got) != 1 || got[0].route != v4 {
+		t.Errorf("IPv6 default route elsewhere: %v, want only %v", got, v4)
 	}
 }
 

@@ -39,6 +39,7 @@ var hostChecks = []func(*hostView) []*Finding{
 	checkIptablesSplit,
 	checkIPForward,
 	checkIP6Forward,
+	checkAcceptRA,
 	checkRouteLocalnet,
 	checkRPFilter,
 	checkOverlap,
@@ -67,6 +68,9 @@ type hostView struct {
 	prefixErr   error
 	strayGuards []string
 	guardErr    error
+	// raLinks hold an IPv6 default route learned from a router
+	// advertisement (bridge.RADefaultRouteLinks).
+	raLinks []string
 }
 
 // readHost reads what the checks need, in the namespace of the calling
@@ -81,6 +85,7 @@ func readHost(m *network.Manager, nets []*network.Network) *hostView {
 		v.eps, _ = m.AllEndpoints("")
 		v.backend, _ = m.FirewallBackend()
 		v.firewalld = firewalldRuns()
+		v.raLinks, _ = bridge.RADefaultRouteLinks()
 	}
 	v.strayGuards, v.guardErr = m.StrayGuards()
 	if len(nets) == 0 && v.guardErr != nil {

@@ -80,6 +80,9 @@ func forwardRules(v *hostView) []*foreignRule {
 	var order []*foreignRule
 	byRule := map[string]*foreignRule{}
 	for _, n := range v.nets {
+		if !n.IPv4() {
+			continue // iptables' FORWARD sees none of an IPv6-only network's packets
+		}
 		for _, k := range packetKinds(n, len(v.nets) > 1) {
 			for _, r := range v.ipt.Ahead(k.p) {
 				effect, ok := k.effect(r)

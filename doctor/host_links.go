@@ -28,6 +28,9 @@ func checkOverlap(v *hostView) []*Finding {
 	}
 	var out []*Finding
 	for _, n := range v.nets {
+		if !n.IPv4() {
+			continue // the host's IPv4 prefixes only (an IPv6 subnet is checked against IPv6 routes at create)
+		}
 		seen := map[bridge.HostPrefix]bool{}
 		for _, p := range v.prefixes {
 			if ours[p.Link] || !p.Prefix.Overlaps(n.Subnet) || seen[p] || (!p.Addr.IsValid() && addressed[p]) {

@@ -19,7 +19,7 @@ const bridgeNFCallIPTables = "net/bridge/bridge-nf-call-iptables"
 // again and records that plumb did (so the last network rm turns it off).
 // Equivalent to: `sysctl net.ipv4.ip_forward`.
 func checkIPForward(v *hostView) []*Finding {
-	return checkForward(v, "ip-forward", "net.ipv4.ip_forward", (*network.Network).IPv4,
+	return checkForward(v, "ip-forward", "net.ipv4.ip_forward", routes4,
 		"the host forwards nothing: the containers of every network reach nothing outside, and published ports answer nothing from other hosts")
 }
 
@@ -27,7 +27,7 @@ func checkIPForward(v *hostView) []*Finding {
 // under a network with IPv6. Equivalent to:
 // `sysctl net.ipv6.conf.all.forwarding`.
 func checkIP6Forward(v *hostView) []*Finding {
-	return checkForward(v, "ip6-forward", "net.ipv6.conf.all.forwarding", (*network.Network).IPv6,
+	return checkForward(v, "ip6-forward", "net.ipv6.conf.all.forwarding", routes6,
 		"the host forwards no IPv6: the containers of its IPv6 networks reach nothing outside over IPv6, and their published ports answer nothing over IPv6 from other hosts")
 }
 
@@ -48,6 +48,38 @@ func checkForward(v *hostView, check, key string, has func(*network.Network) boo
 		Fix: "turn it on (`sysctl -w " + key + "=1`) and record it, as network create does", Owned: true,
 		repair: restoreAny(v.m, nets)}}
 }
+
+// checkAcceptRA reports a link whose IPv6 default route comes from router
+// advertisements, with accept_ra 1, while IPv6 forwarding is on under a
+// network with IPv6: a router ignores advertisements at accept_ra 1, so
+// the host loses its IPv6 default route when it expires. Not plumb's to
+// change (the link is the host's). Equivalent to:
+// `ip -6 route show default proto ra; sysctl net.ipv6.conf.LINK.accept_ra`.
+func checkAcceptRA(v *hostView) []*Finding {
+	if len(routing(v.nets, routes6)) == 0 {
+		return nil
+	}
+	if fwd, err := v.sysctl("net/ipv6/conf/all/forwarding"); err != nil || fwd != "1" {
+		return nil
+	}
+	var out []*Finding
+	for _, l := range v.raLinks {
+		if ra, err := v.sysctl("net/ipv6/conf/" + l + "/accept_ra"); err != nil || ra != "1" {
+			continue
+		}
+		out = append(out, &Finding{Check: "accept-ra", Severity: Problem, Subject: "link " + l,
+			What:  "its IPv6 default route comes from router advertisements and its accept_ra is 1, while IPv6 forwarding is on (for plumb's IPv6 networks)",
+			Means: "a forwarding host ignores advertisements at accept_ra 1: when the route expires the host loses its IPv6 default route",
+			Fix:   "take advertisements while forwarding: `sysctl -w net.ipv6.conf." + l + ".accept_ra=2` (the host's setting: plumb does not change it)"})
+	}
+	return out
+}
+
+// routes4 and routes6 report whether a network routes that family: it
+// has it with a gateway (not isolated), as network create turns
+// forwarding on for.
+func routes4(n *network.Network) bool { return n.IPv4() && n.Gateway.IsValid() }
+func routes6(n *network.Network) bool { return n.IPv6() && n.Gateway6.IsValid() }
 
 // routing are the networks of nets that are not internal and of which
 // has holds (a gateway of the family checked).
@@ -101,12 +133,12 @@ func checkRPFilter(v *hostView) []*Finding {
 	var out []*Finding
 	for _, t := range multiHomed(v.eps) {
 		def := byName[t.def.Network]
-		if def == nil || v.rpFilter(def.Bridge) != 1 {
-			continue
+		if def == nil || !def.IPv4() || v.rpFilter(def.Bridge) != 1 {
+			continue // rp_filter is IPv4's
 		}
 		for _, ep := range t.published {
 			n := byName[ep.Network]
-			if n == nil || n.Internal {
+			if n == nil || n.Internal || !n.IPv4() {
 				continue
 			}
 			out = append(out, &Finding{Check: "rp-filter", Severity: Problem, Subject: netSubject(def),

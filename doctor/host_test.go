@@ -22,7 +22,7 @@ import (
 // TestPrivilegedDoctorHost) makes each problem on a real kernel.
 
 var (
-	web   = &network.Network{Name: "web", Bridge: "pb-web", Subnet: netip.MustParsePrefix("10.94.0.0/24"), ICC: true, Masquerade: true}
+	web   = &network.Network{Name: "web", Bridge: "pb-web", Subnet: netip.MustParsePrefix("10.94.0.0/24"), Gateway: netip.MustParseAddr("10.94.0.1"), ICC: true, Masquerade: true}
 	web6  = func() *network.Network {
 		n := *web
 		n.Subnet6, n.Gateway6 = netip.MustParsePrefix("fd00:94::/64"), netip.MustParseAddr("fd00:94::1")
@@ -170,6 +170,16 @@ func TestHostChecks(t *testing.T) {
 			[]string{"ip-forward problem true"}, "sysctl -w net.ipv4.ip_forward=1"},
 		{"IPv6 forwarding off with an IPv6 network", []*network.Network{web6()}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv6/conf/all/forwarding", "0") },
 			[]string{"ip6-forward problem true"}, "sysctl -w net.ipv6.conf.all.forwarding=1"},
+		{"an RA-learned default route ignored while IPv6 forwards", []*network.Network{web6()}, func(t *testing.T, v *testView) {
+			v.raLinks = []string{"eth9"}
+			v.setSysctl("net/ipv6/conf/all/forwarding", "1")
+			v.setSysctl("net/ipv6/conf/eth9/accept_ra", "1")
+		}, []string{"accept-ra problem false"}, "accept_ra=2"},
+		{"an RA-learned default route taken while forwarding (accept_ra 2)", []*network.Network{web6()}, func(t *testing.T, v *testView) {
+			v.raLinks = []string{"eth9"}
+			v.setSysctl("net/ipv6/conf/all/forwarding", "1")
+			v.setSysctl("net/ipv6/conf/eth9/accept_ra", "2")
+		}, nil, ""},
 		{"ip_forward off with internal networks only", []*network.Network{vault}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv4/ip_forward", "0") },
 			nil, ""},
 		{"route_localnet off", []*network.Network{web}, func(t *testing.T, v *testView) { v.setSysctl("net/ipv4/conf/pb-web/route_localnet", "0") },

@@ -38,7 +38,7 @@ func Dot(w io.Writer, t *Topology) error {
 // writeCluster writes one network's cluster: its bridge, its endpoints and
 // the veth edges.
 func writeCluster(w *bufio.Writer, n Network) {
-	label := n.Name + "\n" + n.Subnet.String()
+	label := n.Name + "\n" + n.Subnets()
 	if n.Internal {
 		label += " (internal)"
 	}
@@ -60,7 +60,7 @@ func writeCluster(w *bufio.Writer, n Network) {
 
 // bridgeLines is the text of a network's bridge node.
 func bridgeLines(n Network) []string {
-	lines := []string{n.Bridge, "gw " + n.Gateway.String()}
+	lines := []string{n.Bridge, "gw " + n.Gateways()}
 	if n.DNS.IsValid() {
 		lines = append(lines, "dns "+n.DNS.String())
 	}

@@ -135,7 +135,7 @@ func (p *picture) addNetwork(face measurer, n Network, y, xBridge, xEp, xPort, e
 		br.y = max(br.y, p.boxes[first].y)
 	}
 	p.edges = append(p.edges, edge{from: 0, to: bi})
-	title := n.Name + "  " + n.Subnet.String()
+	title := n.Name + "  " + n.Subnets()
 	if n.Internal {
 		title += "  internal"
 	}

@@ -23,8 +23,10 @@ type Topology struct {
 type Network struct {
 	Name     string
 	Bridge   string
-	Subnet   netip.Prefix
+	Subnet   netip.Prefix // zero on an IPv6-only network
 	Gateway  netip.Addr
+	Subnet6  netip.Prefix // zero on an IPv4-only network
+	Gateway6 netip.Addr
 	Internal bool
 	// DNS is the gateway listener's address (gateway:53), when the daemon
 	// runs; invalid otherwise.
@@ -46,17 +48,31 @@ type Endpoint struct {
 	Stale   bool              // its namespace is gone
 }
 
-// Addrs is the endpoint's addresses as text: "172.30.0.2/24",
-// "fd00::2/64", or both joined by ", ".
-func (e Endpoint) Addrs() string {
+// Subnets is the network's subnets as text: "10.1.0.0/24",
+// "fd00::/64", or both joined by ", ".
+func (n Network) Subnets() string { return joinValid(n.Subnet, n.Subnet6) }
+
+// Gateways is the network's gateways as text, as Subnets; "none" when it
+// has none (isolated gateway modes).
+func (n Network) Gateways() string { return cmp.Or(joinValid(n.Gateway, n.Gateway6), "none") }
+
+// joinValid joins the valid ones of vs with ", ".
+func joinValid[T interface {
+	IsValid() bool
+	String() string
+}](vs ...T) string {
 	var out []string
-	for _, p := range []netip.Prefix{e.IP, e.IP6} {
-		if p.IsValid() {
-			out = append(out, p.String())
+	for _, v := range vs {
+		if v.IsValid() {
+			out = append(out, v.String())
 		}
 	}
 	return strings.Join(out, ", ")
 }
+
+// Addrs is the endpoint's addresses as text: "172.30.0.2/24",
+// "fd00::2/64", or both joined by ", ".
+func (e Endpoint) Addrs() string { return joinValid(e.IP, e.IP6) }
 
 // DNSAddr is where the daemon answers inside every attached namespace.
 var DNSAddr = netip.MustParseAddrPort("127.0.0.11:53")
@@ -97,9 +113,10 @@ func Build(nets []*network.Network, eps []*network.Endpoint, served *control.Lis
 	t := &Topology{Daemon: served != nil}
 	index := map[string]int{}
 	for _, n := range nets {
-		gn := Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway, Internal: n.Internal}
-		if served != nil && n.Gateway.IsValid() {
-			gn.DNS = netip.AddrPortFrom(n.Gateway, 53)
+		gn := Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway,
+			Subnet6: n.Subnet6, Gateway6: n.Gateway6, Internal: n.Internal}
+		if gw := cmp.Or(n.Gateway, n.Gateway6); served != nil && gw.IsValid() {
+			gn.DNS = netip.AddrPortFrom(gw, 53)
 		}
 		index[n.Name] = len(t.Networks)
 		t.Networks = append(t.Networks, gn)

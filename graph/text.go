@@ -32,7 +32,7 @@ func Text(w io.Writer, t *Topology) error {
 
 // networkLine is a network's line: name, bridge, subnet, gateway, DNS.
 func networkLine(n Network, daemon bool) string {
-	parts := []string{n.Name, "bridge " + n.Bridge, n.Subnet.String(), "gw " + n.Gateway.String()}
+	parts := []string{n.Name, "bridge " + n.Bridge, n.Subnets(), "gw " + n.Gateways()}
 	switch {
 	case n.DNS.IsValid():
 		parts = append(parts, "dns "+n.DNS.String())

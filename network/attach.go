@@ -49,8 +49,10 @@ func validateAttach(n *Network, o *AttachOptions) error {
 	if len(o.Publish) > 0 && n.Internal {
 		return fmt.Errorf("network %q is internal: %w: no port can be published on it", n.Name, ErrInvalid)
 	}
-	if _, err := portRequests(n, o.Publish, netip.Addr{}); err != nil {
-		return err
+	if len(o.Publish) > 0 {
+		if _, err := portRequests(n, o.Publish, netip.Addr{}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

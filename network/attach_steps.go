@@ -158,7 +158,7 @@ func (a *attachOp) writeHosts() error {
 	}
 	tag := hostsTag(a.ep)
 	if err := f.Update(func(old []byte) ([]byte, error) {
-		return container.SetHostsEntries(old, tag, hostsEntries(a.ep, tag, a.linked, old)), nil
+		return container.SetHostsEntries(old, tag, hostsEntries(a.ep, a.linked, old)), nil
 	}); err != nil {
 		return fmt.Errorf("writing %s: %w", f.Path(), err)
 	}

@@ -34,6 +34,9 @@ func validateCreate(o CreateOptions) error {
 // needs --ipv6 and takes no IPv4 option; IPv6 options need --ipv6; an IPv6
 // subnet is one validateSubnet6 takes; gateway modes are Docker's.
 func validateFamilies(o CreateOptions) error {
+	if o.IPv6 && o.MTU != 0 && o.MTU < 1280 {
+		return fmt.Errorf("mtu %d: %w: IPv6 needs an MTU of 1280 or more", o.MTU, ErrInvalid)
+	}
 	if o.NoIPv4 && !o.IPv6 {
 		return fmt.Errorf("--ipv4=false: %w: a network needs IPv4 or IPv6 (add --ipv6)", ErrInvalid)
 	}

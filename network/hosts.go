@@ -63,8 +63,9 @@ var ip6Localhost = []container.HostsEntry{
 // hostsEntries are the lines endpoint ep writes into its target's
 // /etc/hosts: its own names on each of its addresses, its --link entries
 // (linked), and, with IPv6, Docker's IPv6 localhost lines unless old has
-// them already (not counting its own earlier lines, under tag).
-func hostsEntries(ep *Endpoint, tag string, linked []container.HostsEntry, old []byte) []container.HostsEntry {
+// them already of its own (not plumb's: each IPv6 endpoint carries its
+// copy under its tag, so that detaching one leaves the others' lines).
+func hostsEntries(ep *Endpoint, linked []container.HostsEntry, old []byte) []container.HostsEntry {
 	var out []container.HostsEntry
 	if names := ep.Names(); len(names) > 0 {
 		for _, ip := range ep.Addrs() {
@@ -72,8 +73,19 @@ func hostsEntries(ep *Endpoint, tag string, linked []container.HostsEntry, old [
 		}
 	}
 	out = append(out, linked...)
-	if ep.IP6.IsValid() && !bytes.Contains(container.SetHostsEntries(old, tag, nil), []byte("ip6-localhost")) {
+	if ep.IP6.IsValid() && !hasOwnIP6Localhost(old) {
 		out = append(out, ip6Localhost...)
 	}
 	return out
+}
+
+// hasOwnIP6Localhost reports whether hosts content b has an ip6-localhost
+// line that is not plumb's (Docker's, or the file's own).
+func hasOwnIP6Localhost(b []byte) bool {
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if bytes.Contains(l, []byte("ip6-localhost")) && !bytes.Contains(l, []byte("# plumb:")) {
+			return true
+		}
+	}
+	return false
 }

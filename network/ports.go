@@ -23,7 +23,9 @@ func ParsePortSpec(s string) (PortSpec, error) {
 // route_localnet), is relayed by the daemon to ip6, the endpoint's IPv6
 // address. A spec of a family n lacks is ErrInvalid.
 func portRequests(n *Network, specs []PortSpec, ip6 netip.Addr) ([]portmap.Request, error) {
-	reqs, err := portmap.RequestsFor(specs, n.IPv4(), n.IPv6())
+	// A family without a gateway (isolated) cannot be reached from the
+	// host: nothing is published on it.
+	reqs, err := portmap.RequestsFor(specs, n.IPv4() && n.Gateway.IsValid(), n.IPv6() && n.Gateway6.IsValid())
 	if err != nil {
 		return nil, as(ErrInvalid, fmt.Errorf("network %q: %w", n.Name, err))
 	}

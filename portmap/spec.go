@@ -19,9 +19,10 @@ const MaxRange = 1024
 // [HOSTIP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp], before the host ports
 // left open are chosen.
 type Spec struct {
-	// HostIP is the host address. Zero: none given (or 0.0.0.0), every
-	// address of each family the network has (see RequestsFor). An IPv6
-	// address, :: included, confines the mapping to IPv6; an IPv4 one to IPv4.
+	// HostIP is the host address. Zero: none given, every address of
+	// each family the network has (see RequestsFor). An IPv6 address, ::
+	// included, confines the mapping to IPv6; an IPv4 one, 0.0.0.0
+	// included, to IPv4 (as Docker 28).
 	HostIP netip.Addr
 	// HostPort..HostPortEnd is the host side; 0..0 means any free port.
 	// A range with a single container port means the first free port in it.
@@ -67,7 +68,7 @@ func portRange(lo, hi uint16) string {
 //	8000-8005:9000-9005     a range onto a range of the same length
 //	8000-8010:80            the first free host port of the range
 //
-// 0.0.0.0 reads as no address at all. Protocols other than tcp and udp,
+// 0.0.0.0 asks for every IPv4 address only. Protocols other than tcp and udp,
 // an IPv6 address without brackets, with a zone, link-local, multicast or
 // IPv4-mapped are refused. The error wraps ErrInvalid and names the bad
 // value.
@@ -141,8 +142,8 @@ func splitSpec(s string) (hostIP, hostPorts, ports string, err error) {
 	return "", "", "", errors.New("want [HOSTIP:][HOSTPORT:]PORT[/PROTO]")
 }
 
-// parseHostIP parses a host address, an IPv6 one in brackets. 0.0.0.0 is
-// the zero Addr; :: stays ::, an IPv6-only choice.
+// parseHostIP parses a host address, an IPv6 one in brackets. 0.0.0.0
+// stays 0.0.0.0 (IPv4 only) and :: stays :: (IPv6 only).
 func parseHostIP(s string) (netip.Addr, error) {
 	inner, v6 := strings.CutPrefix(s, "[")
 	inner = strings.TrimSuffix(inner, "]")

@@ -1,6 +1,7 @@
 package veth
 
 import (
+	"crypto/sha256"
 	"net"
 	"net/netip"
 	"strconv"
@@ -18,11 +19,15 @@ func NextFreeName(names map[string]bool) string {
 }
 
 // MACFromIP returns Docker's deterministic MAC for an IPv4 address:
-// 02:42 followed by the four address bytes (02:42:ac:1e:00:02 for 172.30.0.2).
+// 02:42 followed by the four address bytes (02:42:ac:1e:00:02 for
+// 172.30.0.2). For an IPv6 address (an IPv6-only network) the four bytes
+// are the first of the address's SHA-256: the same address gets the same
+// MAC, and two addresses that share their last 32 bits do not.
 func MACFromIP(ip netip.Addr) net.HardwareAddr {
 	if ip.Is6() && !ip.Is4In6() {
 		b := ip.As16()
-		return net.HardwareAddr{0x02, 0x42, b[12], b[13], b[14], b[15]}
+		h := sha256.Sum256(b[:])
+		return net.HardwareAddr{0x02, 0x42, h[0], h[1], h[2], h[3]}
 	}
 	b := ip.Unmap().As4()
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
