@@ -28,6 +28,11 @@ type Network struct {
 	Subnet6  netip.Prefix // zero on an IPv4-only network
 	Gateway6 netip.Addr
 	Internal bool
+	// VNI is an overlay network's VXLAN id, 0 for a bridge network;
+	// Remotes are its endpoints on other hosts, by address (as the
+	// cluster agent recorded them).
+	VNI     uint32
+	Remotes []network.RemoteEndpoint
 	// DNS is the gateway listener's address (gateway:53), when the daemon
 	// runs; invalid otherwise.
 	DNS       netip.AddrPort
@@ -45,6 +50,7 @@ type Endpoint struct {
 	Aliases []string
 	Ports   []portmap.Mapping // published host ports, sorted
 	DNS     bool              // a 127.0.0.11 listener is in its namespace
+	Host    string            // the host of an overlay network's remote endpoint; "" here
 	Stale   bool              // its namespace is gone
 }
 
@@ -103,7 +109,29 @@ func Load(m *network.Manager, netName string) (*Topology, error) {
 	if l, err := m.Served(); err == nil {
 		served = &l
 	}
-	return Build(nets, eps, served, (*network.Endpoint).Stale), nil
+	t := Build(nets, eps, served, (*network.Endpoint).Stale)
+	for i, n := range t.Networks {
+		if n.VNI == 0 {
+			continue
+		}
+		t.Networks[i].Remotes, _ = m.Remotes(n.Name)
+		for _, r := range t.Networks[i].Remotes {
+			t.Networks[i].Endpoints = append(t.Networks[i].Endpoints, remoteEndpoint(r, n.Subnet.Bits()))
+		}
+	}
+	t.sort()
+	return t, nil
+}
+
+// remoteEndpoint is an overlay network's endpoint on another host, as the
+// topology shows it: its first name, its address, "on HOST" for its
+// interface.
+func remoteEndpoint(r network.RemoteEndpoint, bits int) Endpoint {
+	name := r.ID
+	if len(r.Names) > 0 {
+		name = r.Names[0]
+	}
+	return Endpoint{ID: r.ID, Name: name, IfName: "on " + r.Host, IP: netip.PrefixFrom(r.IP, bits), MAC: r.MAC, Host: r.Host}
 }
 
 // Build is the topology of nets and their endpoints eps. served is what
@@ -114,7 +142,7 @@ func Build(nets []*network.Network, eps []*network.Endpoint, served *control.Lis
 	index := map[string]int{}
 	for _, n := range nets {
 		gn := Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet, Gateway: n.Gateway,
-			Subnet6: n.Subnet6, Gateway6: n.Gateway6, Internal: n.Internal}
+			Subnet6: n.Subnet6, Gateway6: n.Gateway6, Internal: n.Internal, VNI: n.VNI}
 		if gw := cmp.Or(n.Gateway, n.Gateway6); served != nil && gw.IsValid() {
 			gn.DNS = netip.AddrPortFrom(gw, 53)
 		}

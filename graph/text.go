@@ -42,6 +42,9 @@ func networkLine(n Network, daemon bool) string {
 	if n.Internal {
 		parts = append(parts, "internal")
 	}
+	if n.VNI != 0 {
+		parts = append(parts, fmt.Sprintf("overlay vni %d (%d endpoint(s) on other hosts)", n.VNI, len(n.Remotes)))
+	}
 	return strings.Join(parts, "  ")
 }
 
