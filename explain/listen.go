@@ -7,11 +7,19 @@ import (
 
 	"github.com/plumbnet/plumb/network"
 	"github.com/plumbnet/plumb/nsview"
+	"github.com/plumbnet/plumb/overlay"
+	"github.com/vishvananda/netlink"
 )
 
 // onBridge: from the host straight onto n's bridge, to dst.
 func (x *run) onBridge(n *network.Network, dst netip.Addr, port uint16) {
 	e := x.w.byIP[dst]
+	if ra, ok := x.w.remotes[dst]; (e == nil || e.Network != n.Name) && ok && ra.n.Name == n.Name {
+		x.r.add(Step{What: "overlay", Detail: fmt.Sprintf("%s is endpoint %s of overlay network %s on host %s: the host's own packets reach it through the tunnel, but its replies go to its own host's gateway (the gateway is local on every host), not back here",
+			dst, ra.r.ID, n.Name, ra.r.Host)})
+		x.r.decide(NoRoute, "a host reaches another host's overlay endpoints only through that host (a published port there)")
+		return
+	}
 	if e == nil || e.Network != n.Name {
 		x.r.add(Step{What: "bridge", Detail: fmt.Sprintf("no endpoint of network %s has %s", n.Name, dst)})
 		x.r.decide(NoRoute, fmt.Sprintf("nothing on network %s has %s", n.Name, dst))
@@ -23,6 +31,10 @@ func (x *run) onBridge(n *network.Network, dst netip.Addr, port uint16) {
 // bridged: SRC's endpoint and DST share network n's bridge.
 func (x *run) bridged(n *network.Network, from *network.Endpoint) {
 	e := x.w.byIP[x.dst]
+	if ra, ok := x.w.remotes[x.dst]; (e == nil || e.Network != n.Name) && ok && ra.n.Name == n.Name {
+		x.overlayed(ra)
+		return
+	}
 	if e == nil || e.Network != n.Name {
 		who := "ARP"
 		if x.v6() {
@@ -108,4 +120,34 @@ func (x *run) listen(nsPath, who string, a netip.Addr, port uint16) bool {
 	x.r.add(Step{What: "listener", Detail: fmt.Sprintf("nothing listens on %s/%s in %s", at, x.proto, who), Result: "refused", Command: cmd})
 	x.r.decide(NoListener, fmt.Sprintf("nothing listens on %s/%s in %s", at, x.proto, who))
 	return false
+}
+
+// overlayed: DST is an endpoint of overlay network ra.n on another host:
+// the bridge sends its frames to the network's VXLAN port, whose static
+// FDB entry tunnels them to that host's underlay address (UDP 4789, the
+// network's VNI) and whose neighbour entry answers ARP for it here. What
+// happens on that host is for `plumb explain` there.
+func (x *run) overlayed(ra remoteAt) {
+	n, r := ra.n, ra.r
+	dev := overlay.VXLANName(n.Name)
+	cmd := "bridge fdb show dev " + dev + "; ip neigh show dev " + dev
+	var vtep netip.Addr
+	if h, err := netlink.NewHandle(); err == nil {
+		rs, _ := overlay.Remotes(h, dev)
+		h.Close()
+		for _, p := range rs {
+			if p.IP == r.IP && strings.EqualFold(p.MAC.String(), r.MAC) {
+				vtep = p.VTEP
+			}
+		}
+	}
+	if !vtep.IsValid() {
+		x.r.add(Step{What: "overlay", Detail: fmt.Sprintf("%s is endpoint %s of overlay network %s on host %s, but %s has no FDB/neighbour entry for it (%s)", r.IP, r.ID, n.Name, r.Host, dev, r.MAC),
+			Result: "DROP", Command: cmd})
+		x.r.decide(NoRoute, fmt.Sprintf("the cluster agent has not programmed %s on %s (see `plumb doctor`)", r.IP, dev))
+		return
+	}
+	x.r.add(Step{What: "overlay", Detail: fmt.Sprintf("%s is endpoint %s of overlay network %s on host %s: the bridge sends %s's frames to VXLAN port %s, which tunnels them to %s (UDP %d, VNI %d); ARP for it is answered here from %s's neighbour entry",
+		r.IP, r.ID, n.Name, r.Host, r.MAC, dev, vtep, overlay.DefaultPort, n.VNI, dev), Command: cmd})
+	x.r.decide(Reachable, fmt.Sprintf("tunnelled to host %s (%s); what it does there: `plumb explain` on that host", r.Host, vtep))
 }

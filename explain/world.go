@@ -13,6 +13,9 @@ import (
 
 // world is what Explain reads once: plumb's model and the host facts.
 type world struct {
+	// remotes are the overlay networks' endpoints on other hosts, by
+	// address, as the cluster agent recorded them.
+	remotes  map[netip.Addr]remoteAt
 	m        *network.Manager
 	nets     []*network.Network // in the order List gives
 	byName   map[string]*network.Network
@@ -50,6 +53,15 @@ func read(m *network.Manager) (*world, error) {
 		w.nets = append(w.nets, n)
 		w.byName[n.Name] = n
 		w.byBridge[n.Bridge] = n
+		if n.Overlay() {
+			rs, _ := m.Remotes(n.Name)
+			for _, r := range rs {
+				if w.remotes == nil {
+					w.remotes = map[netip.Addr]remoteAt{}
+				}
+				w.remotes[r.IP] = remoteAt{r, n}
+			}
+		}
 		eps, _ := m.Endpoints(n.Name)
 		for _, e := range eps {
 			w.eps = append(w.eps, e)
@@ -106,4 +118,10 @@ func (w *world) ifaceFor(a netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// remoteAt is an overlay network's endpoint on another host.
+type remoteAt struct {
+	r network.RemoteEndpoint
+	n *network.Network
 }
