@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"github.com/plumbnet/plumb/firewall/iptables"
 	"github.com/plumbnet/plumb/firewall/nftables"
 	"github.com/plumbnet/plumb/network"
+	"github.com/plumbnet/plumb/overlay"
 )
 
 // endpoints is what plumb recorded of the target, one endpoint per network.
@@ -83,6 +85,7 @@ func rules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "published port", Rule: r.String()})
 		}
 		s.Items = append(s.Items, relayed(n.Name, ep)...)
+		s.Items = append(s.Items, overlayRules(m, n)...)
 		for _, r := range iptables.Rules(n.Firewall()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: r.String()})
 		}
@@ -138,6 +141,7 @@ func nftRules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "published port", Rule: e.String()})
 		}
 		s.Items = append(s.Items, relayed(n.Name, ep)...)
+		s.Items = append(s.Items, overlayRules(m, n)...)
 		for _, e := range nftables.NetworkElements(n.Firewall()) {
 			s.Items = append(s.Items, Rule{Network: n.Name, Why: "network", Rule: e.String()})
 		}
@@ -151,4 +155,21 @@ func nftRules(m *network.Manager, eps []*network.Endpoint) Section[[]Rule] {
 	}
 	s.Command, s.Error = strings.Join(cmds, "; "), strings.Join(errs, "; ")
 	return s
+}
+
+// overlayRules say how an overlay network n reaches its endpoints on other
+// hosts: its VXLAN port and the remote endpoints the cluster agent
+// programmed on it. None for a bridge network. Equivalent to:
+// `ip -d link show vx-…; bridge fdb show dev vx-…`.
+func overlayRules(m *network.Manager, n *network.Network) []Rule {
+	if !n.Overlay() {
+		return nil
+	}
+	dev := overlay.VXLANName(n.Name)
+	out := []Rule{{Network: n.Name, Why: "overlay", Rule: fmt.Sprintf("vxlan %s on bridge %s: VNI %d, UDP %d, learning off", dev, n.Bridge, n.VNI, overlay.DefaultPort)}}
+	rs, _ := m.Remotes(n.Name)
+	for _, r := range rs {
+		out = append(out, Rule{Network: n.Name, Why: "overlay", Rule: fmt.Sprintf("%s (%s) on host %s: bridge fdb %s dev %s dst <its underlay address>", r.IP, strings.Join(r.Names, ","), r.Host, r.MAC, dev)})
+	}
+	return out
 }
