@@ -65,7 +65,9 @@ func (h *clusterHost) agentPID() int {
 // both, names resolve across the hosts; an agent killed is started again
 // by its daemon and publishes what is attached after; a daemon stopped
 // stops its agent, whose host leaves (its names go from h1); `plumb host
-// rm` then clears what it held. A daemon SIGKILLed takes its agent along.
+// rm` then clears what it held; `plumb network rm` of an overlay network
+// removes it from the store, so from the hosts. A daemon SIGKILLed takes
+// its agent along.
 func TestPrivilegedClusterDaemon(t *testing.T) {
 	etcdtest.Require(t)
 	hosts := newClusterLab(t, 2)
@@ -113,6 +115,13 @@ func TestPrivilegedClusterDaemon(t *testing.T) {
 	if out := h1.must("host", "rm", "h2", "--store", storeURL); !strings.Contains(out, "h2:") {
 		t.Errorf("host rm h2: %q", out)
 	}
+	// network rm of an overlay network removes it from the store, and so
+	// from every host; without a store it is one line and nothing changes.
+	if out, err := h1.run("network", "rm", "--force", "ovd"); err == nil || !strings.Contains(out, "no cluster store") || strings.Count(out, "\n") != 1 {
+		t.Errorf("network rm of an overlay network without a store: %v\n%s", err, out)
+	}
+	h1.must("network", "rm", "--force", "ovd", "--store", storeURL)
+	waitFor(t, func() bool { o, _ := h1.run("network", "ls"); return !strings.Contains(o, "ovd") }, "ovd to go from h1")
 	// A daemon SIGKILLed takes its agent with it (Pdeathsig).
 	if agent = h1.agentPID(); agent == 0 {
 		t.Fatal("h1 has no running agent")

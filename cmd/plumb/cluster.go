@@ -122,6 +122,16 @@ func overlayCreate(a *app, store, name string, subnets, gateways []string, mtu i
 	return runCluster(a.out, store, args...)
 }
 
+// overlayRm removes an overlay network from the store (plumb network rm
+// of an overlay network): every host's agent removes it there.
+func overlayRm(a *app, store, name string, force bool) error {
+	args := []string{"network", "rm", name}
+	if force {
+		args = append(args, "--force")
+	}
+	return runCluster(a.out, store, args...)
+}
+
 // daemonAgent is the cluster agent `plumb daemon` runs with a store (flag
 // or $PLUMB_STORE), or nil without one.
 func daemonAgent(a *app, store, host, underlay string, ttl time.Duration) (*daemon.Agent, error) {
