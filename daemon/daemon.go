@@ -100,6 +100,12 @@ type daemon struct {
 // soon as the lock is held; the pid file is written once the socket
 // listens, and removed at exit.
 func Run(ctx context.Context, m *network.Manager, o Options) error {
+	if o.Agent != nil {
+		if err := o.Agent.check(); err != nil {
+			return err
+		}
+		o.ExitWhenIdle = false
+	}
 	lock, err := claim(o.RunDir)
 	if err != nil {
 		return err
@@ -114,12 +120,6 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	}
 	defer lock.Unlock()
 	o.defaults()
-	if o.Agent != nil {
-		if err := o.Agent.check(); err != nil {
-			return err
-		}
-		o.ExitWhenIdle = false
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fwd dns.Forwarder

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -141,6 +142,11 @@ func daemonAgent(a *app, store, host, underlay string, ttl time.Duration) (*daem
 	if store == "" {
 		return nil, nil
 	}
+	if !strings.HasPrefix(store, "etcd://") || len(store) == len("etcd://") {
+		return nil, fmt.Errorf("--store %q: want etcd://HOST[:PORT][,HOST[:PORT]...]", store)
+	}
+	// A daemon started by another command inherits these.
+	host, underlay = cmp.Or(host, os.Getenv("PLUMB_HOST")), cmp.Or(underlay, os.Getenv("PLUMB_UNDERLAY"))
 	exe, err := clusterExe()
 	if err != nil {
 		return nil, err

@@ -80,8 +80,8 @@ and 127.0.0.11 answers the names of every host's endpoints on them.`,
 	c.Flags().BoolVar(&reconcile, "reconcile", true,
 		"repair what drifts and restore at start; with --reconcile=false drift stays for `plumb doctor` to find ($PLUMB_RECONCILE=on|off)")
 	c.Flags().StringVar(&store, "store", "", "join the cluster of this store, etcd://HOST:PORT[,...] (env PLUMB_STORE): runs plumb-cluster agent beside the daemon")
-	c.Flags().StringVar(&host, "host", "", "with --store: this host's name in the cluster (default: the hostname)")
-	c.Flags().StringVar(&underlay, "underlay", "", "with --store: this host's VTEP address (default: the address of the default route's interface)")
+	c.Flags().StringVar(&host, "host", "", "with --store: this host's name in the cluster (env PLUMB_HOST; default: the hostname)")
+	c.Flags().StringVar(&underlay, "underlay", "", "with --store: this host's VTEP address (env PLUMB_UNDERLAY; default: the address of the default route's interface)")
 	c.Flags().DurationVar(&ttl, "lease-ttl", 10*time.Second, "with --store: this host's lease; its names go from the other hosts this long after it dies")
 	c.Flags().DurationVar(&every, "reconcile-every", daemon.DefaultReconcileEvery,
 		"period of the full check of the kernel against the state, beside the kernel's notifications")
