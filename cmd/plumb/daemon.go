@@ -156,6 +156,18 @@ func upstreamServers(flags []string) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
+// endpointColumn is how `plumb dns ls` shows a record's endpoint: its
+// short id, and for another host's endpoint of an overlay network
+// ("remote/HOST/ID") HOST/ and its short id.
+func endpointColumn(id string) string {
+	if rest, ok := strings.CutPrefix(id, "remote/"); ok {
+		if host, local, ok := strings.Cut(rest, "/"); ok {
+			return host + "/" + shortID(local)
+		}
+	}
+	return shortID(id)
+}
+
 func newDNSCmd(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "dns", Short: "Inspect the name service"}
 	var netName, format string
@@ -184,7 +196,7 @@ func newDNSCmd(a *app) *cobra.Command {
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "NETWORK\tNAME\tIP\tENDPOINT")
 			for _, r := range recs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Network, r.Name, r.IP, shortID(r.Endpoint))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Network, r.Name, r.IP, endpointColumn(r.Endpoint))
 			}
 			return w.Flush()
 		},
