@@ -39,8 +39,10 @@
 // each round, never from single events, so a restart, an outage or a lost
 // event converges the same way.
 //
-// Not yet (see the TODO list of issue 18): claiming a second block when the first is full, the daemon starting and supervising
-// plumb-cluster (`plumb daemon --store`), the daemon restoring the VXLAN
+// `plumb daemon --store` runs and supervises the agent (daemon.Agent).
+//
+// Not yet (see the TODO list of issue 18): claiming a second block when
+// the first is full, the daemon restoring the VXLAN
 // device when it rebuilds a vanished bridge, doctor/inspect/graph of
 // overlay paths, IPv6 overlays.
 package cluster

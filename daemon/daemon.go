@@ -100,6 +100,12 @@ type daemon struct {
 // soon as the lock is held; the pid file is written once the socket
 // listens, and removed at exit.
 func Run(ctx context.Context, m *network.Manager, o Options) error {
+	if o.Agent != nil {
+		if err := o.Agent.check(); err != nil {
+			return err
+		}
+		o.ExitWhenIdle = false
+	}
 	lock, err := claim(o.RunDir)
 	if err != nil {
 		return err
@@ -114,12 +120,6 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 	}
 	defer lock.Unlock()
 	o.defaults()
-	if o.Agent != nil {
-		if err := o.Agent.check(); err != nil {
-			return err
-		}
-		o.ExitWhenIdle = false
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fwd dns.Forwarder
@@ -159,6 +159,9 @@ func Run(ctx context.Context, m *network.Manager, o Options) error {
 			os.Remove(pidFile)
 		}
 	}()
+	// A cluster agent's word about remote endpoints written since the
+	// first sync and before the socket listened was lost: read them again.
+	d.syncRemotes()
 	disown := func() {
 		if ul, ok := ln.(*net.UnixListener); ok {
 			ul.SetUnlinkOnClose(false)
@@ -303,6 +306,15 @@ func (d *daemon) remotes(netName string) error {
 	}
 	d.names.setRemotes(netName, recs)
 	return nil
+}
+
+// syncRemotes serves the remote endpoint records of every overlay network
+// as the state directory has them.
+func (d *daemon) syncRemotes() {
+	nets, _ := d.state.List()
+	for name, recs := range d.allRemotes(nets) {
+		d.names.setRemotes(name, recs)
+	}
 }
 
 // allRemotes reads the remote endpoint records of the overlay networks of

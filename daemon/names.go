@@ -253,6 +253,12 @@ const remotePrefix = "remote/"
 
 func remote(tableID string) bool { return strings.HasPrefix(tableID, remotePrefix) }
 
+// remoteTableID is r's id in the table, "remote/HOST/LOCAL-ID", which
+// `plumb dns ls` shows as HOST/ and the short local id.
+func remoteTableID(r network.RemoteEndpoint) string {
+	return remotePrefix + r.Host + "/" + strings.TrimPrefix(r.ID, r.Host+".")
+}
+
 // setRemotes serves exactly recs as the remote endpoints of netName: their
 // names answer with their addresses (A, or AAAA for an IPv6 one), and the remote endpoints no longer in recs answer no more.
 func (s *nameService) setRemotes(netName string, recs []network.RemoteEndpoint) {
@@ -265,7 +271,7 @@ func (s *nameService) setRemotes(netName string, recs []network.RemoteEndpoint) 
 func (s *nameService) setRemotesLocked(netName string, recs []network.RemoteEndpoint) {
 	want := map[string]bool{}
 	for _, r := range recs {
-		id := remotePrefix + r.ID
+		id := remoteTableID(r)
 		want[id] = true
 		v4, v6 := r.IP, netip.Addr{}
 		if r.IP.Is6() {

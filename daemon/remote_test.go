@@ -42,7 +42,7 @@ func TestRemoteNames(t *testing.T) {
 	if got := answer("web"); got != "10.20.0.66" {
 		t.Fatalf("web after db went: %q", got)
 	}
-	if recs := s.records("ov"); len(recs) != 2 || recs[0].Endpoint != "remote/h2.1" {
+	if recs := s.records("ov"); len(recs) != 2 || recs[0].Endpoint != "remote/h2/1" {
 		t.Fatalf("records: %+v", recs)
 	}
 	s.sync(nil, nil, nil)

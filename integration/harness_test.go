@@ -115,7 +115,8 @@ func (h *host) removeAll() {
 		h.t.Errorf("cleanup: %v", err)
 	}
 	for _, name := range names {
-		if o, err := h.run("network", "rm", "--force", name); err != nil {
+		// --local: an overlay network's part here, not the store's.
+		if o, err := h.run("network", "rm", "--force", "--local", name); err != nil {
 			h.t.Errorf("cleanup: network rm %s: %v\n%s", name, err, o)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -122,6 +123,16 @@ func overlayCreate(a *app, store, name string, subnets, gateways []string, mtu i
 	return runCluster(a.out, store, args...)
 }
 
+// overlayRm removes an overlay network from the store (plumb network rm
+// of an overlay network): every host's agent removes it there.
+func overlayRm(a *app, store, name string, force bool) error {
+	args := []string{"network", "rm", name}
+	if force {
+		args = append(args, "--force")
+	}
+	return runCluster(a.out, store, args...)
+}
+
 // daemonAgent is the cluster agent `plumb daemon` runs with a store (flag
 // or $PLUMB_STORE), or nil without one.
 func daemonAgent(a *app, store, host, underlay string, ttl time.Duration) (*daemon.Agent, error) {
@@ -131,6 +142,11 @@ func daemonAgent(a *app, store, host, underlay string, ttl time.Duration) (*daem
 	if store == "" {
 		return nil, nil
 	}
+	if !strings.HasPrefix(store, "etcd://") || len(store) == len("etcd://") {
+		return nil, fmt.Errorf("--store %q: want etcd://HOST[:PORT][,HOST[:PORT]...]", store)
+	}
+	// A daemon started by another command inherits these.
+	host, underlay = cmp.Or(host, os.Getenv("PLUMB_HOST")), cmp.Or(underlay, os.Getenv("PLUMB_UNDERLAY"))
 	exe, err := clusterExe()
 	if err != nil {
 		return nil, err

@@ -80,8 +80,8 @@ and 127.0.0.11 answers the names of every host's endpoints on them.`,
 	c.Flags().BoolVar(&reconcile, "reconcile", true,
 		"repair what drifts and restore at start; with --reconcile=false drift stays for `plumb doctor` to find ($PLUMB_RECONCILE=on|off)")
 	c.Flags().StringVar(&store, "store", "", "join the cluster of this store, etcd://HOST:PORT[,...] (env PLUMB_STORE): runs plumb-cluster agent beside the daemon")
-	c.Flags().StringVar(&host, "host", "", "with --store: this host's name in the cluster (default: the hostname)")
-	c.Flags().StringVar(&underlay, "underlay", "", "with --store: this host's VTEP address (default: the address of the default route's interface)")
+	c.Flags().StringVar(&host, "host", "", "with --store: this host's name in the cluster (env PLUMB_HOST; default: the hostname)")
+	c.Flags().StringVar(&underlay, "underlay", "", "with --store: this host's VTEP address (env PLUMB_UNDERLAY; default: the address of the default route's interface)")
 	c.Flags().DurationVar(&ttl, "lease-ttl", 10*time.Second, "with --store: this host's lease; its names go from the other hosts this long after it dies")
 	c.Flags().DurationVar(&every, "reconcile-every", daemon.DefaultReconcileEvery,
 		"period of the full check of the kernel against the state, beside the kernel's notifications")
@@ -156,6 +156,18 @@ func upstreamServers(flags []string) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
+// endpointColumn is how `plumb dns ls` shows a record's endpoint: its
+// short id, and for another host's endpoint of an overlay network
+// ("remote/HOST/ID") HOST/ and its short id.
+func endpointColumn(id string) string {
+	if rest, ok := strings.CutPrefix(id, "remote/"); ok {
+		if host, local, ok := strings.Cut(rest, "/"); ok {
+			return host + "/" + shortID(local)
+		}
+	}
+	return shortID(id)
+}
+
 func newDNSCmd(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "dns", Short: "Inspect the name service"}
 	var netName, format string
@@ -184,7 +196,7 @@ func newDNSCmd(a *app) *cobra.Command {
 			w := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "NETWORK\tNAME\tIP\tENDPOINT")
 			for _, r := range recs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Network, r.Name, r.IP, shortID(r.Endpoint))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Network, r.Name, r.IP, endpointColumn(r.Endpoint))
 			}
 			return w.Flush()
 		},

@@ -251,7 +251,8 @@ func newNetworkInspectCmd(a *app) *cobra.Command {
 }
 
 func newNetworkRmCmd(a *app) *cobra.Command {
-	var force bool
+	var force, local bool
+	var store string
 	var dry dryRun
 	c := &cobra.Command{
 		Use:     "rm NAME...",
@@ -262,6 +263,13 @@ func newNetworkRmCmd(a *app) *cobra.Command {
 			m := dry.manager(a)
 			var failed []string
 			for _, name := range args {
+				if n, err := m.Get(name); err == nil && n.Overlay() && !dry.on && !local {
+					// Removed from the store: every host's agent removes it.
+					if err := overlayRm(a, store, name, force); err != nil {
+						failed = append(failed, fmt.Sprintf("overlay network %q: %v", name, err))
+					}
+					continue
+				}
 				if err := m.Remove(cmd.Context(), name, force); err != nil {
 					failed = append(failed, err.Error())
 					continue
@@ -280,6 +288,8 @@ func newNetworkRmCmd(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "detach remaining endpoints first")
+	c.Flags().StringVar(&store, "store", "", "for an overlay network: the cluster store etcd://HOST:PORT[,...] (env PLUMB_STORE)")
+	c.Flags().BoolVar(&local, "local", false, "for an overlay network: remove only this host's part (its agent makes it again while the store has it)")
 	dry.register(c.Flags())
 	return c
 }
