@@ -230,7 +230,7 @@ func TestPrivilegedClusterNames(t *testing.T) {
 	ip1, ip2 := addrIn(t, t1), addrIn(t, t2)
 	waitFor(t, func() bool { return dig(t1, "127.0.0.11", "beta") == ip2 }, "beta ("+ip2+", on h2) to resolve on h1")
 	waitFor(t, func() bool { return dig(t2, "127.0.0.11", "alpha") == ip1 }, "alpha ("+ip1+", on h1) to resolve on h2")
-	if ls := h1.must("dns", "ls", "--net", "ovn"); !regexp.MustCompile(`ovn\s+beta\s+`+regexp.QuoteMeta(ip2)+`\s+h2/`).MatchString(ls) {
+	if ls := h1.must("dns", "ls", "--net", "ovn"); !regexp.MustCompile(`ovn\s+beta\s+` + regexp.QuoteMeta(ip2) + `\s+h2/`).MatchString(ls) {
 		t.Errorf("dns ls on h1 does not show h2's beta:\n%s", ls)
 	}
 	if got := dig(t1, "10.78.0.1", "beta"); got != ip2 {
