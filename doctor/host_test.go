@@ -22,8 +22,8 @@ import (
 // TestPrivilegedDoctorHost) makes each problem on a real kernel.
 
 var (
-	web   = &network.Network{Name: "web", Bridge: "pb-web", Subnet: netip.MustParsePrefix("10.94.0.0/24"), Gateway: netip.MustParseAddr("10.94.0.1"), ICC: true, Masquerade: true}
-	web6  = func() *network.Network {
+	web  = &network.Network{Name: "web", Bridge: "pb-web", Subnet: netip.MustParsePrefix("10.94.0.0/24"), Gateway: netip.MustParseAddr("10.94.0.1"), ICC: true, Masquerade: true}
+	web6 = func() *network.Network {
 		n := *web
 		n.Subnet6, n.Gateway6 = netip.MustParsePrefix("fd00:94::/64"), netip.MustParseAddr("fd00:94::1")
 		return &n
