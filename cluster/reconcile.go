@@ -21,16 +21,20 @@ import (
 func (a *agent) network(ctx context.Context, name string) error {
 	sn := a.w.networks[name]
 	blocks := a.w.myBlocks(name)
-	if len(blocks) == 0 {
+	if len(blocks) == 0 || a.runningOut(name, blocks) {
 		bits := max(a.cfg.BlockBits, sn.Subnet.Bits())
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
 		b, err := a.cfg.Store.ClaimBlock(cctx, name, a.cfg.Host, sn.Subnet, bits)
 		cancel()
-		if err != nil {
+		switch {
+		case err != nil && len(blocks) == 0:
 			return fmt.Errorf("claiming a /%d of %s: %w", bits, sn.Subnet, err)
+		case err != nil:
+			a.logOnce("block/"+name, fmt.Errorf("its blocks %v are running out and no other is free: %w", blocks, err))
+		default:
+			a.w.putBlock(name, b, a.cfg.Host)
+			blocks = a.w.myBlocks(name)
 		}
-		a.w.putBlock(name, b, a.cfg.Host)
-		blocks = []netip.Prefix{b}
 	}
 	n := &network.Network{Name: sn.Name, ID: sn.ID, Subnet: sn.Subnet, Gateway: sn.Gateway, MTU: sn.MTU,
 		Internal: sn.Internal, ICC: true, Masquerade: !sn.Internal, VNI: sn.VNI, Blocks: blocks, Created: sn.Created}
@@ -44,6 +48,22 @@ func (a *agent) network(ctx context.Context, name string) error {
 	a.made[name], a.readd[name] = fp, true
 	a.cfg.Log("plumb-cluster: network %s: vni %d, subnet %s, blocks %v, mtu %d", name, n.VNI, n.Subnet, n.Blocks, n.MTU)
 	return nil
+}
+
+// lowWater is how few free addresses left in its blocks make the agent
+// claim the next block, ahead of the attaches that would need it.
+const lowWater = 4
+
+// runningOut reports whether the blocks this host owns of network name,
+// as materialized here, have fewer than lowWater free addresses. A network
+// not made here yet is not running out.
+func (a *agent) runningOut(name string, blocks []netip.Prefix) bool {
+	n, err := a.m.Get(name)
+	if err != nil || !slices.Equal(n.Blocks, blocks) {
+		return false
+	}
+	free, err := a.m.FreeInBlocks(name)
+	return err == nil && free < lowWater
 }
 
 // removeGone removes the local overlay networks the store no longer has,
