@@ -61,6 +61,7 @@ type agent struct {
 	made       map[string]string                            // network -> what was materialized (fingerprint)
 	programmed map[string]map[string]overlay.Remote         // network -> store endpoint id -> remote
 	readd      map[string]bool                              // network -> re-add every remote (after Ensure)
+	vxIndex    map[string]int                               // network -> its VXLAN device's index when last ensured
 	named      map[string]map[string]network.RemoteEndpoint // network -> the remote names written last
 	logged     map[string]string                            // key -> the error logged last for it
 }
@@ -84,7 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 	m := network.NewManager(cfg.StateDir)
 	m.RunDir = cfg.RunDir
 	a := &agent{cfg: cfg, m: m, h: h, w: newWorld(cfg.Host),
-		made: map[string]string{}, logged: map[string]string{}, programmed: map[string]map[string]overlay.Remote{}, readd: map[string]bool{},
+		made: map[string]string{}, logged: map[string]string{}, programmed: map[string]map[string]overlay.Remote{}, readd: map[string]bool{}, vxIndex: map[string]int{},
 		named: map[string]map[string]network.RemoteEndpoint{}}
 	snap, err := a.load(ctx)
 	if err != nil {

@@ -40,13 +40,28 @@ func (a *agent) network(ctx context.Context, name string) error {
 		Internal: sn.Internal, ICC: true, Masquerade: !sn.Internal, VNI: sn.VNI, Blocks: blocks, Created: sn.Created}
 	fp := fmt.Sprintf("%+v", *n)
 	if a.made[name] == fp {
-		return nil
+		return a.keepVXLAN(name)
 	}
 	if err := a.m.Materialize(n, a.cfg.Underlay); err != nil {
 		return err
 	}
 	a.made[name], a.readd[name] = fp, true
 	a.cfg.Log("plumb-cluster: network %s: vni %d, subnet %s, blocks %v, mtu %d", name, n.VNI, n.Subnet, n.Blocks, n.MTU)
+	return nil
+}
+
+// keepVXLAN mends the VXLAN device of a network made here already, when
+// something deleted it or took it off its bridge (the daemon rebuilding a
+// vanished bridge makes the bridge only): a device made again has lost its
+// FDB and neighbour entries, so every remote is added again.
+func (a *agent) keepVXLAN(name string) error {
+	idx, err := a.m.EnsureVXLAN(name, a.cfg.Underlay)
+	if err != nil {
+		return err
+	}
+	if a.vxIndex[name] != idx {
+		a.vxIndex[name], a.readd[name] = idx, true
+	}
 	return nil
 }
 

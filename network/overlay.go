@@ -186,6 +186,31 @@ func (o *overlayOp) vxlanConfig() overlay.Config {
 	return overlay.Config{Name: overlay.VXLANName(n.Name), VNI: n.VNI, Local: o.local, MTU: n.MTU, Bridge: n.Bridge}
 }
 
+// EnsureVXLAN makes the VXLAN device of the overlay network name whole
+// again as Materialize made it, with this host's underlay address local
+// (overlay.Ensure: nothing is written when nothing drifted), and returns
+// its index. A new index means the device was made again, and its FDB and
+// neighbour entries are gone with the old one. A network whose bridge is
+// missing is the daemon's to rebuild first: an error.
+// Equivalent to: `ip -d link show vx-…` and, when it differs, what
+// Materialize runs.
+func (m *Manager) EnsureVXLAN(name string, local netip.Addr) (int, error) {
+	n, err := m.Get(name)
+	if err != nil {
+		return 0, err
+	}
+	if !n.Overlay() {
+		return 0, fmt.Errorf("network %q is not an overlay network: %w", name, ErrInvalid)
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	o := &overlayOp{createOp: createOp{m: m, n: n}, h: h, local: local}
+	return overlay.Ensure(h, o.vxlanConfig())
+}
+
 // must drops List's error: a damaged network is not one to clash with.
 func must(nets []*Network, _ error) []*Network { return nets }
 
