@@ -185,8 +185,8 @@ func TestPrivilegedCluster3HostDies(t *testing.T) {
 
 // h2 cut from etcd (its client and peer ports dropped in its namespace):
 // a flow from h2 to h1 keeps going all along, an attach on h2 succeeds
-// (inside its block), and once healed that new target is reachable from
-// h1.
+// (inside its block) and is not seen by h1, and once healed that new
+// target is reachable from h1.
 func TestPrivilegedCluster3Partition(t *testing.T) {
 	l := newLab3(t)
 	l.createNet(t, "ov3", "10.77.0.0/24")
@@ -202,6 +202,10 @@ func TestPrivilegedCluster3Partition(t *testing.T) {
 	ns2b, ip2b := attachOn(t, h2, "ov3")
 	if !ping(ns1, ip2) {
 		t.Errorf("h1 lost h2's %s during the partition", ip2)
+	}
+	// Not published while cut off: h2 reaches no member.
+	if remoteOn(h1, "ov3", ip2b, "") {
+		t.Errorf("h1 has %s, attached on h2 while h2 was cut off from etcd: the partition leaks", ip2b)
 	}
 	heal()
 	waitUntil(t, 30*time.Second, func() bool { return ping(ns1, ip2b) }, "h1 to reach "+ip2b+", attached on h2 while cut off")
