@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math/rand/v2"
 	"os/exec"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ import (
 //   - convergence: the time from the start of an attach on h1 until a
 //     target on h3 pings the new address (-n samples; each detached, and
 //     gone from h3, before the next).
+
+// ovPoll is the agents' round interval (cluster.Config.Poll's default).
+const ovPoll = 200 * time.Millisecond
 
 // overlayBench runs the section and fills res.Overlay and its series.
 func overlayBench(ctx context.Context, p *Plan, cl *Cleanup, res *Results) error {
@@ -88,7 +92,8 @@ func (l *ovLab) attachRounds(ctx context.Context, res *Results) error {
 // ARP retry is 10 ms (retrans_time_ms), not 1 s, so that an ARP sent
 // before h3 programmed the address fails in 30 ms and the next ping asks
 // again, rather than quantizing the figure to seconds; its cache is
-// flushed before each sample.
+// flushed before each sample, which starts at a random point of the
+// agents' rounds.
 func (l *ovLab) convergence(ctx context.Context, res *Results) error {
 	cs := res.add(&Series{Key: "overlay.converge", Tool: "plumb", Op: "attach on h1 → ping from h3 answered"})
 	prober, _, err := l.attached(2, ovNet)
@@ -105,6 +110,10 @@ func (l *ovLab) convergence(ctx context.Context, res *Results) error {
 			return err
 		}
 		sh("ip", "-n", prober, "neigh", "flush", "dev", "eth0")
+		// The agents work in rounds (200 ms): without a random start the
+		// loop, paced by h3's rounds, would lock to their phase and every
+		// sample would see the same wait.
+		time.Sleep(rand.N(ovPoll))
 		t0 := time.Now()
 		if _, err := l.plumb(0, "attach", "netns:"+ns, "--net", ovNet); err != nil {
 			return err
