@@ -47,7 +47,7 @@ type Config struct {
 }
 
 // sections are the parts of the run -only can choose, in run order.
-var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "see", "repair", "dns", "datapath", "nft", "ipv6"}
+var sections = []string{"floors", "latency", "burst", "ports", "cni", "truth", "see", "repair", "dns", "datapath", "nft", "ipv6", "overlay"}
 
 // repairParts are the parts of the repair section -only can choose alone.
 var repairParts = []string{"repair-one", "repair-scale", "repair-docker"}

@@ -50,6 +50,15 @@
 //     and to its IPv4 address, taking turns (target ≥ 0.97x). Writes
 //     bench/results/REPORT-ipv6.md with `-only ipv6`, under a minute with
 //     BENCH_QUICK=1.
+//   - overlay: across hosts (issue 18; see overlay.go): a lab of its own,
+//     three host namespaces on an underlay bridge, a 3-member etcd (one
+//     member each) and a plumb-cluster agent each (bin/plumb-cluster, built
+//     by make build); iperf3 over the overlay from h1 to h2 against a bare
+//     VXLAN pair between the same namespaces (target ≥ 0.95x) and against
+//     same-host; overlay attach against a local bridge attach, interleaved
+//     (target p50 ≤ 1.5x); convergence, attach on h1 → reachable by address
+//     from h3, p50/p99. Writes bench/results/REPORT-overlay.md with `-only
+//     overlay`, about a minute with BENCH_QUICK=1.
 //
 // Run it as root from the repository root:
 //
@@ -61,6 +70,7 @@
 //	make bench BENCH_ARGS="-only see"      # inspect, explain at 100 endpoints; graph at 1000; about 1 minute
 //	make bench BENCH_ARGS="-only repair"   # about 30 minutes with a daemon that repairs (rounds are paced)
 //	BENCH_QUICK=1 go run ./bench -only ipv6  # dual-stack against IPv4-only attach; iperf3 over each family
+//	BENCH_QUICK=1 go run ./bench -only overlay  # 3 hosts + etcd: iperf3 vs bare VXLAN, attach vs local, convergence
 //
 // Every report names the command line that produced it.
 //

@@ -82,6 +82,7 @@ func (r *Report) Markdown() string {
 	r.dataSections(&b)
 	r.nftSection(&b)
 	r.ipv6Section(&b)
+	r.overlaySection(&b)
 
 	fmt.Fprintf(&b, "\n## Floors and baselines\n\n")
 	table(&b, []row{

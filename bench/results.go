@@ -24,6 +24,8 @@ type Results struct {
 	NftData *DataResults `json:"nft_data,omitempty"`
 	// IPv6Data is the ipv6 section's data path: one dual-stack network, over each family.
 	IPv6Data *DataResults `json:"ipv6_data,omitempty"`
+	// Overlay is the overlay section's data path: across hosts, bare VXLAN, same host.
+	Overlay *DataResults `json:"overlay_data,omitempty"`
 
 	DockerBridges []string `json:"docker_bridges"` // the Linux bridges of the run's Docker networks
 }

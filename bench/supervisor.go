@@ -186,6 +186,11 @@ func supervise(ctx context.Context, cfg Config, cl *Cleanup) (*Report, error) {
 		rep.Results.Loads = append(rep.Results.Loads, "ipv6 data path "+loadAvg())
 		werr = ipv6DataPath(ctx, plan, cl, rep.Results)
 	}
+	if werr == nil && ctx.Err() == nil && plan.runs("overlay") {
+		logf("overlay: three hosts, a 3-member etcd, an agent each")
+		rep.Results.Loads = append(rep.Results.Loads, "overlay "+loadAvg())
+		werr = overlayBench(ctx, plan, cl, rep.Results)
+	}
 	if werr == nil && ctx.Err() == nil && plan.runs("datapath") {
 		logf("data path")
 		rep.Results.Loads = append(rep.Results.Loads, "data path "+loadAvg())

@@ -49,7 +49,8 @@ type clusterHost struct {
 	name      string
 	underlay  string
 	agentLog  string
-	stopAgent func() // kills the running agent (SIGKILL) and waits for it
+	agentArgs []string // extra flags of every startAgent (--block-bits 24)
+	stopAgent func()   // kills the running agent (SIGKILL) and waits for it
 }
 
 // newClusterLab makes n hosts joined by an underlay namespace's bridge.
@@ -84,6 +85,7 @@ func (h *clusterHost) startAgent(t *testing.T, storeURL string) {
 	defer logf.Close()
 	c := exec.Command("ip", "netns", "exec", h.ns, buildClusterBin(t), "agent", "--store", storeURL,
 		"--host", h.name, "--underlay", h.underlay, "--state-dir", h.state, "--run-dir", h.runDir, "--ttl", "5s")
+	c.Args = append(c.Args, h.agentArgs...)
 	c.Stdout, c.Stderr = logf, logf
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
