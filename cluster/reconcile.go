@@ -66,8 +66,9 @@ func (a *agent) keepVXLAN(name string) error {
 }
 
 // lowWater is how few free addresses left in its blocks make the agent
-// claim the next block, ahead of the attaches that would need it.
-const lowWater = 4
+// claim the next block, ahead of the attaches that would need it: a
+// round (200 ms) of attaches at full speed fits in it.
+const lowWater = 16
 
 // runningOut reports whether the blocks this host owns of network name,
 // as materialized here, have fewer than lowWater free addresses. A network

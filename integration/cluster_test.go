@@ -49,7 +49,7 @@ type clusterHost struct {
 	name      string
 	underlay  string
 	agentLog  string
-	agentArgs []string // extra flags of every startAgent (--block-bits 24)
+	agentArgs []string // extra flags of every startAgent
 	stopAgent func()   // kills the running agent (SIGKILL) and waits for it
 }
 
