@@ -31,7 +31,16 @@ func TestPrivilegedCluster3Ping(t *testing.T) {
 			}
 		}
 	}
-	// TODO(issue 18): and by name, once the daemon serves remote names.
+	// By name: each target's name (its netns name) resolves on the other
+	// hosts through their 127.0.0.11.
+	for i := range l.h {
+		for j := range l.h {
+			if i != j {
+				waitUntil(t, 20*time.Second, func() bool { return dig(nss[i], "127.0.0.11", nss[j]) == ips[j] },
+					fmt.Sprintf("%s (on %s) to resolve to %s on %s", nss[j], l.h[j].name, ips[j], l.h[i].name))
+			}
+		}
+	}
 }
 
 // 3×100 attaches run at once, 100 on each host (10 at a time per host):
@@ -161,14 +170,21 @@ func TestPrivilegedCluster3HostDies(t *testing.T) {
 	h1, h2, h3 := l.h[0], l.h[1], l.h[2]
 	ns1, ip1 := attachOn(t, h1, "ov3")
 	ns2, ip2 := attachOn(t, h2, "ov3")
-	_, ip3 := attachOn(t, h3, "ov3")
+	ns3, ip3 := attachOn(t, h3, "ov3")
 	waitUntil(t, 20*time.Second, func() bool { return ping(ns1, ip2) && ping(ns2, ip1) && ping(ns1, ip3) }, "h1↔h2 and h1→h3")
+	waitUntil(t, 20*time.Second, func() bool { return dig(ns1, "127.0.0.11", ns3) == ip3 }, "h3's name to resolve on h1")
 	stop12, stop21 := pingLoop(ns1, ip2), pingLoop(ns2, ip1)
 	killHost(t, h3, l.m[2])
 	waitUntil(t, 20*time.Second, func() bool { o := hostsListed(t, h1); return strings.Contains(o, "h1") && !strings.Contains(o, "h3") },
 		"h3 to leave host ls when its lease expires")
-	// TODO(issue 18): h3's names gone from h1's and h2's 127.0.0.11 within
-	// the TTL, once the daemon serves remote names.
+	// Its names go at once (the lease expired: checked just above), while
+	// its FDB/neighbour entries wait out the grace period below.
+	for _, ns := range []string{ns1, ns2} {
+		waitUntil(t, 10*time.Second, func() bool { return dig(ns, "127.0.0.11", ns3) == "" }, "dead h3's name to leave "+ns+"'s 127.0.0.11")
+	}
+	if !remoteOn(h1, "ov3", ip3, "") {
+		t.Errorf("h1 dropped dead h3's entries with its names: they should wait out the grace period")
+	}
 	for _, h := range []*clusterHost{h1, h2} {
 		waitUntil(t, 60*time.Second, func() bool { return !remoteOn(h, "ov3", ip3, "") }, h.name+" to drop dead h3's "+ip3+" after the grace period")
 	}
