@@ -118,9 +118,9 @@ func (a *agent) load(ctx context.Context) (*store.Snapshot, error) {
 	}
 }
 
-// loop applies the store's events as they come and runs a round every
-// Poll: the local endpoint records are polled, so a round runs even when
-// the store is quiet.
+// loop applies the store's events as they come, running a round after
+// each burst of them, and a round every Poll: the local endpoint records
+// are polled, so a round runs even when the store is quiet.
 func (a *agent) loop(ctx context.Context, events <-chan store.Event) error {
 	tick := time.NewTicker(a.cfg.Poll)
 	defer tick.Stop()
@@ -134,8 +134,30 @@ func (a *agent) loop(ctx context.Context, events <-chan store.Event) error {
 				return nil
 			}
 			a.w.apply(ev, time.Now())
+			// A burst of events is one round, run at once: another host's
+			// attach is programmed here without waiting for the tick.
+			if !a.drain(events) {
+				return nil
+			}
+			a.round(ctx)
 		case <-tick.C:
 			a.round(ctx)
+		}
+	}
+}
+
+// drain applies the events already waiting on events, without blocking;
+// false when the channel is closed.
+func (a *agent) drain(events <-chan store.Event) bool {
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return false
+			}
+			a.w.apply(ev, time.Now())
+		default:
+			return true
 		}
 	}
 }
