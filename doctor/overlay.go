@@ -41,7 +41,7 @@ func checkOverlay(ctx context.Context, d *Doctor) []*Finding {
 	}
 	h, err := netlink.NewHandle()
 	if err != nil {
-		return append(out, &Finding{Check: "overlay", Severity: Problem, Subject: "netlink",
+		return append(out, &Finding{Check: "overlay-vxlan", Severity: Problem, Subject: "netlink",
 			What: err.Error(), Means: "doctor cannot read the overlay networks' VXLAN devices", Fix: "see why a netlink socket cannot be opened"})
 	}
 	defer h.Close()

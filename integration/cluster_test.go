@@ -188,17 +188,31 @@ func TestPrivilegedClusterAgentPing(t *testing.T) {
 	if !ping(targets[1], ips[0]) {
 		t.Errorf("h2's target lost %s after h1's agent restarted", ips[0])
 	}
-	// doctor finds the overlay whole: the agent runs, the VXLAN device and
-	// every remote endpoint are there (h1 runs its agent by hand, so the
-	// cluster-agent check does not apply: its pid file is the daemon's).
-	if out, _ := h1.run("doctor"); strings.Contains(out, "overlay-vxlan") || strings.Contains(out, "overlay-remote") {
-		t.Errorf("doctor on h1 finds the overlay broken:\n%s", out)
+	// doctor finds the overlay whole: the VXLAN device and every remote
+	// endpoint are there. h1 runs its agent by hand, not under a daemon
+	// with --store: doctor finds no agent pid file (cluster-agent).
+	doc := func() string { o, err := h1.run("doctor", "--format", "json"); return fmt.Sprint(o, err) }
+	if out := doc(); strings.Contains(out, "overlay-vxlan") || strings.Contains(out, "overlay-remote") || !strings.Contains(out, "cluster-agent") {
+		t.Errorf("doctor on h1: want only cluster-agent of the overlay checks:\n%s", out)
 	}
-	// Drift: the VXLAN device deleted on h1 comes back with its remotes
-	// (the agent ensures it each round), and traffic flows again.
+	// With the agent stopped, doctor finds a deleted neighbour entry
+	// (overlay-remote) and a deleted VXLAN device (overlay-vxlan); the
+	// agent started again makes both whole, and traffic flows again.
 	vx := overlay.VXLANName("ov1")
+	h1.stopAgent()
+	mustSh(t, h1.host, "ip", "neigh", "del", ips[1], "dev", vx)
+	if out := doc(); !strings.Contains(out, "overlay-remote") {
+		t.Errorf("doctor on h1 misses the deleted neighbour entry of %s:\n%s", ips[1], out)
+	}
 	mustSh(t, h1.host, "ip", "link", "del", vx)
+	if out := doc(); !strings.Contains(out, "overlay-vxlan") {
+		t.Errorf("doctor on h1 misses the deleted VXLAN device:\n%s", out)
+	}
+	h1.startAgent(t, storeURL)
 	waitFor(t, func() bool { return ping(targets[0], ips[1]) }, "h1's target to reach "+ips[1]+" again after its VXLAN device was deleted")
+	if out := doc(); strings.Contains(out, "overlay-vxlan") || strings.Contains(out, "overlay-remote") {
+		t.Errorf("doctor on h1 after the agent mended the overlay:\n%s", out)
+	}
 	// A detach on h2 withdraws its endpoint: h1's VXLAN device forgets it.
 	neigh := func() string { o, _ := h1.sh("ip", "neigh", "show", "dev", vx); return o }
 	if !strings.Contains(neigh(), ips[1]) {
