@@ -40,27 +40,22 @@ func networkCreate(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("--gateway %q: not an address", *gateway)
 		}
 	}
-	s, err := open(ctx, *url, cmdTimeout)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	if !n.Subnet.IsValid() {
-		if n.Subnet, err = freeSubnet(cctx, s); err != nil {
+	return withStore(ctx, *url, func(cctx context.Context, s *store.Store) error {
+		if !n.Subnet.IsValid() {
+			if n.Subnet, err = freeSubnet(cctx, s); err != nil {
+				return err
+			}
+		}
+		if !n.Gateway.IsValid() {
+			n.Gateway = n.Subnet.Masked().Addr().Next()
+		}
+		got, err := s.CreateNetwork(cctx, n)
+		if err != nil {
 			return err
 		}
-	}
-	if !n.Gateway.IsValid() {
-		n.Gateway = n.Subnet.Masked().Addr().Next()
-	}
-	got, err := s.CreateNetwork(cctx, n)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "%s vni %d subnet %s gateway %s\n", got.Name, got.VNI, got.Subnet, got.Gateway)
-	return nil
+		fmt.Fprintf(out, "%s vni %d subnet %s gateway %s\n", got.Name, got.VNI, got.Subnet, got.Gateway)
+		return nil
+	})
 }
 
 // freeSubnet is the first of 10.200.0.0/16 ... 10.254.0.0/16 that no
@@ -94,22 +89,17 @@ func hostRm(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, *url, cmdTimeout)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	r, err := s.RemoveHost(cctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if !r.Host && r.Blocks == 0 && r.Endpoints == 0 {
-		return fmt.Errorf("host %q: not in the store", pos[0])
-	}
-	fmt.Fprintf(out, "%s: %d block(s), %d endpoint(s) removed\n", pos[0], r.Blocks, r.Endpoints)
-	return nil
+	return withStore(ctx, *url, func(cctx context.Context, s *store.Store) error {
+		r, err := s.RemoveHost(cctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if !r.Host && r.Blocks == 0 && r.Endpoints == 0 {
+			return fmt.Errorf("host %q: not in the store", pos[0])
+		}
+		fmt.Fprintf(out, "%s: %d block(s), %d endpoint(s) removed\n", pos[0], r.Blocks, r.Endpoints)
+		return nil
+	})
 }
 
 // networkLs lists the store's networks.
@@ -119,23 +109,18 @@ func networkLs(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	s, err := open(ctx, *url, cmdTimeout)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	nets, _, err := s.Networks(cctx)
-	if err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tVNI\tSUBNET\tGATEWAY")
-	for _, n := range nets {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", n.Name, n.VNI, n.Subnet, n.Gateway)
-	}
-	return w.Flush()
+	return withStore(ctx, *url, func(cctx context.Context, s *store.Store) error {
+		nets, _, err := s.Networks(cctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tVNI\tSUBNET\tGATEWAY")
+		for _, n := range nets {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", n.Name, n.VNI, n.Subnet, n.Gateway)
+		}
+		return w.Flush()
+	})
 }
 
 // networkRm removes a network from the store; every agent removes it
@@ -148,18 +133,13 @@ func networkRm(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, *url, cmdTimeout)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	if err := s.DeleteNetwork(cctx, pos[0], *force); err != nil {
-		return err
-	}
-	fmt.Fprintln(out, pos[0])
-	return nil
+	return withStore(ctx, *url, func(cctx context.Context, s *store.Store) error {
+		if err := s.DeleteNetwork(cctx, pos[0], *force); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, pos[0])
+		return nil
+	})
 }
 
 // hostLs lists the live hosts with their underlay address and the time
@@ -170,26 +150,34 @@ func hostLs(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	s, err := open(ctx, *url, cmdTimeout)
+	return withStore(ctx, *url, func(cctx context.Context, s *store.Store) error {
+		hosts, err := s.Hosts(cctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tUNDERLAY\tLEASE")
+		for _, h := range hosts {
+			ttl, err := s.LeaseTTL(cctx, h)
+			lease := fmt.Sprintf("alive, %s left", ttl.Round(time.Second))
+			if err != nil {
+				lease = "unknown: " + err.Error()
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", h.Name, h.Underlay, lease)
+		}
+		return w.Flush()
+	})
+}
+
+// withStore opens the store at url, runs do with it and a context bounded
+// by cmdTimeout, and closes it: every one-shot command's frame.
+func withStore(ctx context.Context, url string, do func(ctx context.Context, s *store.Store) error) error {
+	s, err := open(ctx, url, cmdTimeout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
-	hosts, err := s.Hosts(cctx)
-	if err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tUNDERLAY\tLEASE")
-	for _, h := range hosts {
-		ttl, err := s.LeaseTTL(cctx, h)
-		lease := fmt.Sprintf("alive, %s left", ttl.Round(time.Second))
-		if err != nil {
-			lease = "unknown: " + err.Error()
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", h.Name, h.Underlay, lease)
-	}
-	return w.Flush()
+	return do(cctx, s)
 }
