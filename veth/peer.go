@@ -119,17 +119,25 @@ func Inspect(h *netlink.Handle) (Inside, error) {
 	for _, l := range links {
 		in.Names[l.Attrs().Name] = true
 	}
-	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
-			return h.RouteListFiltered(family, &netlink.Route{Dst: nil, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
-		})
-		if err != nil && !(family == netlink.FAMILY_V6 && ipv6Off(err)) {
-			return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
+	// One dump of both families' default routes: as cheap as the IPv4
+	// one alone, in a namespace's small table.
+	routes, err := netlinkerr.Dump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return Inside{}, fmt.Errorf("listing routes in the namespace: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
 		}
-		if family == netlink.FAMILY_V4 {
-			in.DefaultRoute = len(routes) > 0
-		} else {
-			in.DefaultRoute6 = len(routes) > 0
+		switch r.Family {
+		case netlink.FAMILY_V4:
+			in.DefaultRoute = true
+		case netlink.FAMILY_V6:
+			in.DefaultRoute6 = true
 		}
 	}
 	return in, nil
